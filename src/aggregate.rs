@@ -1,0 +1,260 @@
+//! Traffic totals per local host and per (exporter, ifIndex), in tables of fixed capacity; what
+//! does not fit is counted into an `other` row so no byte is ever lost.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::hash::Hash;
+use std::net::IpAddr;
+use std::sync::atomic::AtomicU64;
+use std::sync::Arc;
+
+use crate::decode::FlowRecord;
+use crate::net::{normalize, LocalNets};
+use crate::stats::{self, Stats};
+
+/// Bytes and packets in each direction. For a host "in" is received (the host is the destination)
+/// and "out" is sent; for an interface "in" is the flow's input interface and "out" its output.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Counts {
+    pub in_bytes: u64,
+    pub out_bytes: u64,
+    pub in_packets: u64,
+    pub out_packets: u64,
+}
+
+impl Counts {
+    fn add_in(&mut self, r: &FlowRecord) {
+        self.in_bytes = self.in_bytes.wrapping_add(r.bytes);
+        self.in_packets = self.in_packets.wrapping_add(r.packets);
+    }
+
+    fn add_out(&mut self, r: &FlowRecord) {
+        self.out_bytes = self.out_bytes.wrapping_add(r.bytes);
+        self.out_packets = self.out_packets.wrapping_add(r.packets);
+    }
+
+    pub fn is_zero(&self) -> bool {
+        *self == Counts::default()
+    }
+
+    /// `self - earlier`, for totals that only grow (wrapping, like the counters themselves).
+    pub fn since(&self, earlier: &Counts) -> Counts {
+        Counts {
+            in_bytes: self.in_bytes.wrapping_sub(earlier.in_bytes),
+            out_bytes: self.out_bytes.wrapping_sub(earlier.out_bytes),
+            in_packets: self.in_packets.wrapping_sub(earlier.in_packets),
+            out_packets: self.out_packets.wrapping_sub(earlier.out_packets),
+        }
+    }
+}
+
+/// A row of the host table.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum HostId {
+    Ip(IpAddr),
+    /// Local hosts beyond `archive.max_hosts`, together.
+    Other,
+}
+
+/// A row of the interface table.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum IfaceId {
+    If { exporter: IpAddr, ifindex: u32 },
+    /// Interfaces beyond `archive.max_interfaces`, together.
+    Other,
+}
+
+impl fmt::Display for HostId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            HostId::Ip(ip) => write!(f, "{ip}"),
+            HostId::Other => f.write_str("other"),
+        }
+    }
+}
+
+impl fmt::Display for IfaceId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            IfaceId::If { exporter, ifindex } => write!(f, "{exporter} if{ifindex}"),
+            IfaceId::Other => f.write_str("other"),
+        }
+    }
+}
+
+/// Totals since start, copied out of the tables: handed to the archive thread every step and
+/// published for the HTTP API.
+#[derive(Clone, Debug, Default)]
+pub struct Snapshot {
+    pub hosts: Vec<(HostId, Counts)>,
+    pub interfaces: Vec<(IfaceId, Counts)>,
+}
+
+/// Owned by the collector task; nothing else touches it.
+pub struct Aggregator {
+    local: LocalNets,
+    hosts: Table<IpAddr>,
+    interfaces: Table<(IpAddr, u32)>,
+    stats: Arc<Stats>,
+}
+
+/// A table that takes new keys until it holds `max`, then counts into `other`.
+struct Table<K> {
+    map: HashMap<K, Counts>,
+    other: Counts,
+    max: usize,
+}
+
+impl<K: Hash + Eq + Copy> Table<K> {
+    fn new(max: usize) -> Self {
+        // Sized once: the table never holds more than `max` keys, so it never reallocates.
+        Table { map: HashMap::with_capacity(max), other: Counts::default(), max }
+    }
+
+    /// The row for `key`; `overflow` counts a key that did not fit, `size` tracks the row count.
+    fn row(&mut self, key: K, overflow: &AtomicU64, size: &AtomicU64) -> &mut Counts {
+        if !self.map.contains_key(&key) {
+            if self.map.len() >= self.max {
+                stats::inc(overflow);
+                return &mut self.other;
+            }
+            self.map.insert(key, Counts::default());
+            stats::set(size, self.map.len() as u64);
+        }
+        self.map.get_mut(&key).expect("present")
+    }
+}
+
+impl Aggregator {
+    pub fn new(local: LocalNets, max_hosts: usize, max_interfaces: usize, stats: Arc<Stats>) -> Self {
+        Aggregator { local, hosts: Table::new(max_hosts), interfaces: Table::new(max_interfaces), stats }
+    }
+
+    /// Count one record seen by `exporter`.
+    pub fn add(&mut self, exporter: IpAddr, r: &FlowRecord) {
+        let src = normalize(r.src);
+        let dst = normalize(r.dst);
+        let src_local = self.local.contains(src);
+        let dst_local = self.local.contains(dst);
+        // A flow between two local hosts counts for both.
+        let st = &*self.stats;
+        if src_local {
+            self.hosts.row(src, &st.host_overflow_records, &st.hosts).add_out(r);
+        }
+        if dst_local {
+            self.hosts.row(dst, &st.host_overflow_records, &st.hosts).add_in(r);
+        }
+        if !src_local && !dst_local {
+            stats::inc(&st.remote_only_records);
+        }
+        let exporter = normalize(exporter);
+        let (overflow, size) = (&st.interface_overflow_records, &st.interfaces);
+        self.interfaces.row((exporter, r.input_if), overflow, size).add_in(r);
+        self.interfaces.row((exporter, r.output_if), overflow, size).add_out(r);
+    }
+
+    pub fn snapshot(&self) -> Snapshot {
+        let mut hosts: Vec<(HostId, Counts)> = self.hosts.map.iter().map(|(ip, c)| (HostId::Ip(*ip), *c)).collect();
+        if !self.hosts.other.is_zero() {
+            hosts.push((HostId::Other, self.hosts.other));
+        }
+        hosts.sort_by_key(|(id, _)| *id);
+        let mut interfaces: Vec<(IfaceId, Counts)> = self
+            .interfaces
+            .map
+            .iter()
+            .map(|((exporter, ifindex), c)| (IfaceId::If { exporter: *exporter, ifindex: *ifindex }, *c))
+            .collect();
+        if !self.interfaces.other.is_zero() {
+            interfaces.push((IfaceId::Other, self.interfaces.other));
+        }
+        interfaces.sort_by_key(|(id, _)| *id);
+        Snapshot { hosts, interfaces }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rec(src: &str, dst: &str, bytes: u64, packets: u64, i: u32, o: u32) -> FlowRecord {
+        FlowRecord {
+            src: src.parse().unwrap(),
+            dst: dst.parse().unwrap(),
+            bytes,
+            packets,
+            input_if: i,
+            output_if: o,
+            protocol: 6,
+            src_port: 1,
+            dst_port: 2,
+            tcp_flags: 0,
+        }
+    }
+
+    fn agg(max_hosts: usize, max_if: usize) -> (Aggregator, Arc<Stats>) {
+        let stats = Arc::new(Stats::default());
+        let local = LocalNets(vec!["192.168.0.0/16".parse().unwrap(), "fd00::/8".parse().unwrap()]);
+        (Aggregator::new(local, max_hosts, max_if, stats.clone()), stats)
+    }
+
+    #[test]
+    fn directions_and_local_to_local() {
+        let (mut a, stats) = agg(10, 10);
+        let ex: IpAddr = "192.168.1.1".parse().unwrap();
+        a.add(ex, &rec("192.168.1.10", "8.8.8.8", 100, 1, 2, 1));
+        a.add(ex, &rec("8.8.8.8", "192.168.1.10", 1000, 2, 1, 2));
+        a.add(ex, &rec("192.168.1.10", "192.168.1.11", 50, 1, 2, 2));
+        a.add(ex, &rec("1.1.1.1", "8.8.8.8", 7, 1, 1, 1));
+        let s = a.snapshot();
+        let h10 = Counts { in_bytes: 1000, out_bytes: 150, in_packets: 2, out_packets: 2 };
+        let h11 = Counts { in_bytes: 50, out_bytes: 0, in_packets: 1, out_packets: 0 };
+        assert_eq!(
+            s.hosts,
+            vec![
+                (HostId::Ip("192.168.1.10".parse().unwrap()), h10),
+                (HostId::Ip("192.168.1.11".parse().unwrap()), h11)
+            ]
+        );
+        let if1 = Counts { in_bytes: 1007, out_bytes: 107, in_packets: 3, out_packets: 2 };
+        let if2 = Counts { in_bytes: 150, out_bytes: 1050, in_packets: 2, out_packets: 3 };
+        assert_eq!(
+            s.interfaces,
+            vec![(IfaceId::If { exporter: ex, ifindex: 1 }, if1), (IfaceId::If { exporter: ex, ifindex: 2 }, if2)]
+        );
+        assert_eq!(stats::get(&stats.remote_only_records), 1);
+    }
+
+    #[test]
+    fn overflow_goes_to_other_and_loses_nothing() {
+        let (mut a, stats) = agg(2, 1);
+        let ex: IpAddr = "10.0.0.1".parse().unwrap();
+        for i in 0..100u32 {
+            a.add(ex, &rec(&format!("192.168.0.{}", i % 50), "8.8.8.8", 10, 1, i, 0));
+        }
+        let s = a.snapshot();
+        assert_eq!(s.hosts.len(), 3);
+        assert_eq!(s.hosts.last().unwrap().0, HostId::Other);
+        let sent: u64 = s.hosts.iter().map(|(_, c)| c.out_bytes).sum();
+        assert_eq!(sent, 1000);
+        assert_eq!(stats::get(&stats.host_overflow_records), 96);
+        let ifin: u64 = s.interfaces.iter().map(|(_, c)| c.in_bytes).sum();
+        let ifout: u64 = s.interfaces.iter().map(|(_, c)| c.out_bytes).sum();
+        assert_eq!((ifin, ifout), (1000, 1000));
+        assert_eq!(s.interfaces.len(), 2);
+        assert_eq!(stats::get(&stats.hosts), 2);
+    }
+
+    #[test]
+    fn capacity_does_not_grow_with_remote_addresses() {
+        let (mut a, _) = agg(4, 4);
+        let cap = (a.hosts.map.capacity(), a.interfaces.map.capacity());
+        let ex: IpAddr = "10.0.0.1".parse().unwrap();
+        for i in 0..100_000u32 {
+            let remote = std::net::Ipv4Addr::from(0x0100_0000 + i).to_string();
+            a.add(ex, &rec(&remote, "192.168.1.2", 1, 1, i % 3, 0));
+        }
+        assert_eq!((a.hosts.map.capacity(), a.interfaces.map.capacity()), cap);
+        assert_eq!(a.hosts.map.len(), 1);
+    }
+}

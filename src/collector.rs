@@ -1,0 +1,256 @@
+//! The collector: UDP sockets, decode, aggregate, and the step timer that snapshots the tables for
+//! the archive thread. One task owns all of it, so the tables need no lock and a datagram costs no
+//! allocation; the kernel's socket buffer (collector.receive_buffer) is the only queue.
+
+use std::future::poll_fn;
+use std::net::{SocketAddr, UdpSocket as StdUdpSocket};
+use std::sync::atomic::AtomicU64;
+use std::sync::{Arc, RwLock};
+use std::task::Poll;
+use std::time::{Duration, Instant};
+
+use log::{debug, info, warn};
+use socket2::{Domain, Protocol, Socket, Type};
+use tokio::io::ReadBuf;
+use tokio::net::UdpSocket;
+use tokio::time::MissedTickBehavior;
+
+use crate::aggregate::{Aggregator, Snapshot};
+use crate::archive::ArchiveHandle;
+use crate::config::Config;
+use crate::decode::{self, DecodeError};
+use crate::ratelimit::RateLimit;
+use crate::stats::{self, Stats};
+
+/// The latest totals, for the HTTP API. Replaced whole once a second.
+pub struct Published {
+    pub started: Instant,
+    snapshot: RwLock<Arc<Snapshot>>,
+}
+
+impl Published {
+    pub fn new() -> Self {
+        Published { started: Instant::now(), snapshot: RwLock::new(Arc::new(Snapshot::default())) }
+    }
+
+    pub fn get(&self) -> Arc<Snapshot> {
+        self.snapshot.read().map(|s| s.clone()).unwrap_or_default()
+    }
+
+    fn set(&self, s: Arc<Snapshot>) {
+        if let Ok(mut g) = self.snapshot.write() {
+            *g = s;
+        }
+    }
+}
+
+impl Default for Published {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// Largest UDP payload.
+const MAX_DATAGRAM: usize = 65_535;
+/// Datagrams taken from the sockets before the timers are looked at again.
+const BATCH: usize = 256;
+
+pub struct Collector {
+    listen: Vec<SocketAddr>,
+    receive_buffer: usize,
+    step: Duration,
+    agg: Aggregator,
+    archive: ArchiveHandle,
+    published: Arc<Published>,
+    stats: Arc<Stats>,
+    alive: Arc<AtomicU64>,
+    limits: [RateLimit; DecodeError::KINDS],
+}
+
+impl Collector {
+    pub fn new(
+        cfg: &Config,
+        stats: Arc<Stats>,
+        archive: ArchiveHandle,
+        published: Arc<Published>,
+        alive: Arc<AtomicU64>,
+    ) -> Collector {
+        let agg = Aggregator::new(
+            cfg.network.local.clone(),
+            cfg.archive.max_hosts,
+            cfg.archive.max_interfaces,
+            stats.clone(),
+        );
+        Collector {
+            listen: cfg.collector.listen.clone(),
+            receive_buffer: cfg.collector.receive_buffer,
+            step: cfg.archive.step,
+            agg,
+            archive,
+            published,
+            stats,
+            alive,
+            limits: std::array::from_fn(|_| RateLimit::new(Duration::from_secs(10))),
+        }
+    }
+
+    /// Bind every listen address; the first failure is fatal (a collector that silently misses a
+    /// configured port would be worse).
+    pub fn bind(&self) -> std::io::Result<Vec<StdUdpSocket>> {
+        let mut granted_min = usize::MAX;
+        let mut out = Vec::new();
+        for addr in &self.listen {
+            let s = Socket::new(Domain::for_address(*addr), Type::DGRAM, Some(Protocol::UDP))?;
+            if addr.is_ipv6() {
+                // So "[::]:2055" and "0.0.0.0:2055" can both be listed.
+                s.set_only_v6(true)?;
+            }
+            if self.receive_buffer > 0 {
+                // Routers send bursts at each flow-cache expiry; the kernel caps the request at
+                // net.core.rmem_max, so log what was granted.
+                if let Err(e) = s.set_recv_buffer_size(self.receive_buffer) {
+                    warn!("collector: SO_RCVBUF {} on {addr}: {e}", self.receive_buffer);
+                }
+            }
+            s.bind(&(*addr).into())
+                .map_err(|e| std::io::Error::new(e.kind(), format!("cannot bind UDP {addr}: {e}")))?;
+            s.set_nonblocking(true)?;
+            let granted = s.recv_buffer_size().unwrap_or(0);
+            granted_min = granted_min.min(granted);
+            let local = s.local_addr().ok().and_then(|a| a.as_socket()).unwrap_or(*addr);
+            info!("collector: listening on udp {local} (receive buffer {granted} bytes, asked {})", self.receive_buffer);
+            out.push(s.into());
+        }
+        stats::set(&self.stats.socket_rcvbuf_bytes, granted_min as u64);
+        Ok(out)
+    }
+
+    /// Receive until `shutdown` resolves, then hand the final totals to the archive thread.
+    pub async fn run(mut self, sockets: Vec<StdUdpSocket>, shutdown: impl std::future::Future<Output = ()>) {
+        let sockets: Vec<UdpSocket> = match sockets.into_iter().map(UdpSocket::from_std).collect() {
+            Ok(s) => s,
+            Err(e) => {
+                warn!("collector: cannot register sockets: {e}");
+                return;
+            }
+        };
+        tokio::pin!(shutdown);
+        let mut buf = vec![0u8; MAX_DATAGRAM];
+        let mut step = tokio::time::interval_at(tokio::time::Instant::now() + self.step, self.step);
+        step.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        let mut publish = tokio::time::interval(Duration::from_secs(1).min(self.step));
+        publish.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        let mut next = 0usize;
+        loop {
+            tokio::select! {
+                biased;
+                _ = &mut shutdown => break,
+                _ = step.tick() => {
+                    let snap = Arc::new(self.agg.snapshot());
+                    self.published.set(snap.clone());
+                    stats::inc(&self.stats.snapshots);
+                    if !self.archive.step(snap) {
+                        warn!("collector: the archive thread has stopped");
+                        break;
+                    }
+                }
+                _ = publish.tick() => {
+                    self.published.set(Arc::new(self.agg.snapshot()));
+                    stats::inc(&self.alive);
+                }
+                r = recv_any(&sockets, &mut buf, &mut next) => {
+                    match r {
+                        Ok((n, from)) => self.handle(&buf[..n], from),
+                        Err(e) => self.receive_error(e),
+                    }
+                    // Drain what is already queued before the timers are polled again.
+                    for _ in 0..BATCH {
+                        match try_recv_any(&sockets, &mut buf, &mut next) {
+                            Some(Ok((n, from))) => self.handle(&buf[..n], from),
+                            Some(Err(e)) => self.receive_error(e),
+                            None => break,
+                        }
+                    }
+                }
+            }
+        }
+        let snap = Arc::new(self.agg.snapshot());
+        self.published.set(snap.clone());
+        info!(
+            "collector: stopping after {} datagrams, {} records",
+            stats::get(&self.stats.datagrams),
+            stats::get(&self.stats.records)
+        );
+        self.archive.shutdown(snap);
+    }
+
+    fn handle(&mut self, data: &[u8], from: SocketAddr) {
+        stats::inc(&self.stats.datagrams);
+        stats::add(&self.stats.datagram_bytes, data.len() as u64);
+        let exporter = from.ip();
+        let agg = &mut self.agg;
+        match decode::decode(data, &mut |r| agg.add(exporter, r)) {
+            Ok(d) => stats::add(&self.stats.records, d.records as u64),
+            Err(e) => {
+                self.stats.decode_error(e);
+                if let Some(held) = self.limits[e as usize].check() {
+                    let version = if data.len() >= 2 { u16::from_be_bytes([data[0], data[1]]) } else { 0 };
+                    warn!(
+                        "collector: dropped {} byte datagram (version {version}) from {from}: {e} ({held} more since the last such message)",
+                        data.len()
+                    );
+                }
+            }
+        }
+    }
+
+    fn receive_error(&mut self, e: std::io::Error) {
+        stats::inc(&self.stats.receive_errors);
+        debug!("collector: receive error: {e}");
+    }
+}
+
+/// Wait for a datagram on any socket, starting after the socket served last so none starves.
+async fn recv_any(
+    sockets: &[UdpSocket],
+    buf: &mut [u8],
+    next: &mut usize,
+) -> std::io::Result<(usize, SocketAddr)> {
+    poll_fn(|cx| {
+        let n = sockets.len();
+        for k in 0..n {
+            let i = (*next + k) % n;
+            let mut rb = ReadBuf::new(buf);
+            match sockets[i].poll_recv_from(cx, &mut rb) {
+                Poll::Ready(Ok(from)) => {
+                    *next = i + 1;
+                    return Poll::Ready(Ok((rb.filled().len(), from)));
+                }
+                Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+                Poll::Pending => {}
+            }
+        }
+        Poll::Pending
+    })
+    .await
+}
+
+fn try_recv_any(
+    sockets: &[UdpSocket],
+    buf: &mut [u8],
+    next: &mut usize,
+) -> Option<std::io::Result<(usize, SocketAddr)>> {
+    let n = sockets.len();
+    for k in 0..n {
+        let i = (*next + k) % n;
+        match sockets[i].try_recv_from(buf) {
+            Ok(r) => {
+                *next = i + 1;
+                return Some(Ok(r));
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+            Err(e) => return Some(Err(e)),
+        }
+    }
+    None
+}

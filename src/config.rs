@@ -1,0 +1,458 @@
+//! Configuration: TOML parsed into a raw struct (unknown keys rejected), then validated into typed
+//! values, reporting every problem at once with its key and file line.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+use toml::Spanned;
+
+use crate::net::{IpNet, LocalNets};
+
+pub const DEFAULT_PATH: &str = "/etc/flowpi.toml";
+
+/// The validated configuration the daemon runs on.
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub collector: CollectorConfig,
+    pub network: NetworkConfig,
+    pub archive: ArchiveConfig,
+    pub http: HttpConfig,
+    pub log: LogConfig,
+}
+
+#[derive(Clone, Debug)]
+pub struct CollectorConfig {
+    pub listen: Vec<SocketAddr>,
+    /// SO_RCVBUF to ask for; the kernel may grant less (net.core.rmem_max), which is logged.
+    pub receive_buffer: usize,
+    /// Datagrams that may wait between the sockets and the decoder.
+    pub queue: usize,
+}
+
+#[derive(Clone, Debug)]
+pub struct NetworkConfig {
+    pub local: LocalNets,
+}
+
+#[derive(Clone, Debug)]
+pub struct ArchiveConfig {
+    pub dir: PathBuf,
+    pub step: Duration,
+    pub max_hosts: usize,
+    pub max_interfaces: usize,
+}
+
+#[derive(Clone, Debug)]
+pub struct HttpConfig {
+    pub listen: SocketAddr,
+    pub threads: usize,
+}
+
+#[derive(Clone, Debug)]
+pub struct LogConfig {
+    pub level: log::LevelFilter,
+}
+
+// ---- raw stage: exactly what the file says, with positions ----
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct Raw {
+    #[serde(default)]
+    collector: RawCollector,
+    #[serde(default)]
+    network: RawNetwork,
+    #[serde(default)]
+    archive: RawArchive,
+    #[serde(default)]
+    http: RawHttp,
+    #[serde(default)]
+    log: RawLog,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawCollector {
+    listen: Option<Spanned<Vec<Spanned<String>>>>,
+    receive_buffer: Option<Spanned<i64>>,
+    queue: Option<Spanned<i64>>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawNetwork {
+    local: Option<Spanned<Vec<Spanned<String>>>>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawArchive {
+    dir: Option<Spanned<String>>,
+    step: Option<Spanned<String>>,
+    max_hosts: Option<Spanned<i64>>,
+    max_interfaces: Option<Spanned<i64>>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawHttp {
+    listen: Option<Spanned<String>>,
+    threads: Option<Spanned<i64>>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawLog {
+    level: Option<Spanned<String>>,
+}
+
+// ---- errors ----
+
+/// One problem: where (line, when known) and what.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    pub line: Option<usize>,
+    pub key: String,
+    pub message: String,
+}
+
+/// All problems found in one file.
+#[derive(Debug)]
+pub struct ConfigError {
+    pub source: String,
+    pub problems: Vec<Problem>,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, p) in self.problems.iter().enumerate() {
+            if i > 0 {
+                writeln!(f)?;
+            }
+            match p.line {
+                Some(l) => write!(f, "{}:{}: ", self.source, l)?,
+                None => write!(f, "{}: ", self.source)?,
+            }
+            if p.key.is_empty() {
+                write!(f, "{}", p.message)?;
+            } else {
+                write!(f, "{}: {}", p.key, p.message)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+/// Where a config came from, for messages.
+#[derive(Debug, Clone)]
+pub enum Source {
+    File(PathBuf),
+    /// The default path did not exist: the built-in defaults are used.
+    Defaults,
+}
+
+impl Config {
+    /// Load from `path`, or from [`DEFAULT_PATH`] when none is given. A missing default file means
+    /// "run on the built-in defaults" (a fresh checkout, a first try); a missing explicit file is an error.
+    pub fn load(path: Option<&Path>) -> Result<(Config, Source), ConfigError> {
+        let (path, explicit) = match path {
+            Some(p) => (p.to_path_buf(), true),
+            None => (PathBuf::from(DEFAULT_PATH), false),
+        };
+        match std::fs::read_to_string(&path) {
+            Ok(text) => {
+                let cfg = Config::parse(&text, &path.display().to_string())?;
+                Ok((cfg, Source::File(path)))
+            }
+            Err(e) if !explicit && e.kind() == std::io::ErrorKind::NotFound => {
+                Ok((Config::defaults(), Source::Defaults))
+            }
+            Err(e) => Err(ConfigError {
+                source: path.display().to_string(),
+                problems: vec![Problem { line: None, key: String::new(), message: format!("cannot read: {e}") }],
+            }),
+        }
+    }
+
+    pub fn defaults() -> Config {
+        Config::parse("", "defaults").expect("built-in defaults are valid")
+    }
+
+    /// Parse and validate TOML text; `source` names it in messages.
+    pub fn parse(text: &str, source: &str) -> Result<Config, ConfigError> {
+        let lines = LineIndex::new(text);
+        let raw: Raw = toml::from_str(text).map_err(|e| ConfigError {
+            source: source.to_string(),
+            problems: vec![Problem {
+                line: e.span().map(|s| lines.line(s.start)),
+                key: String::new(),
+                message: e.message().trim().to_string(),
+            }],
+        })?;
+        let mut v = Validator { lines: &lines, problems: Vec::new() };
+        let cfg = v.validate(raw);
+        if v.problems.is_empty() {
+            Ok(cfg)
+        } else {
+            Err(ConfigError { source: source.to_string(), problems: v.problems })
+        }
+    }
+
+    /// One line for `check-config` and the start-up log.
+    pub fn summary(&self) -> String {
+        let listen: Vec<String> = self.collector.listen.iter().map(|a| a.to_string()).collect();
+        format!(
+            "collector {} -> archive {} every {}s (max {} hosts, {} interfaces), {} local networks, http {}",
+            listen.join(","),
+            self.archive.dir.display(),
+            self.archive.step.as_secs(),
+            self.archive.max_hosts,
+            self.archive.max_interfaces,
+            self.network.local.0.len(),
+            self.http.listen,
+        )
+    }
+}
+
+/// Byte offset -> 1-based line number.
+struct LineIndex {
+    starts: Vec<usize>,
+}
+
+impl LineIndex {
+    fn new(text: &str) -> Self {
+        let mut starts = vec![0];
+        starts.extend(text.match_indices('\n').map(|(i, _)| i + 1));
+        LineIndex { starts }
+    }
+
+    fn line(&self, offset: usize) -> usize {
+        match self.starts.binary_search(&offset) {
+            Ok(i) => i + 1,
+            Err(i) => i,
+        }
+    }
+}
+
+struct Validator<'a> {
+    lines: &'a LineIndex,
+    problems: Vec<Problem>,
+}
+
+impl Validator<'_> {
+    fn problem<T>(&mut self, key: &str, at: &Spanned<T>, message: String) {
+        self.problems.push(Problem { line: Some(self.lines.line(at.span().start)), key: key.to_string(), message });
+    }
+
+    fn int(&mut self, key: &str, v: Option<Spanned<i64>>, default: i64, min: i64, max: i64) -> i64 {
+        match v {
+            None => default,
+            Some(s) if (min..=max).contains(s.get_ref()) => *s.get_ref(),
+            Some(s) => {
+                let msg = format!("{} is out of range ({min}..={max})", s.get_ref());
+                self.problem(key, &s, msg);
+                default
+            }
+        }
+    }
+
+    fn addr(&mut self, key: &str, s: &Spanned<String>) -> Option<SocketAddr> {
+        match s.get_ref().parse::<SocketAddr>() {
+            Ok(a) => Some(a),
+            Err(_) => {
+                let msg = format!(
+                    "{:?} is not an address with a port (expected e.g. \"0.0.0.0:2055\" or \"[::]:2055\")",
+                    s.get_ref()
+                );
+                self.problem(key, s, msg);
+                None
+            }
+        }
+    }
+
+    fn validate(&mut self, raw: Raw) -> Config {
+        // collector
+        let mut listen = Vec::new();
+        match raw.collector.listen {
+            None => listen.push(SocketAddr::from(([0, 0, 0, 0], 2055))),
+            Some(list) => {
+                if list.get_ref().is_empty() {
+                    self.problem("collector.listen", &list, "must list at least one address".into());
+                }
+                for s in list.get_ref() {
+                    if let Some(a) = self.addr("collector.listen", s) {
+                        if listen.contains(&a) {
+                            self.problem("collector.listen", s, format!("{a} is listed twice"));
+                        } else {
+                            listen.push(a);
+                        }
+                    }
+                }
+            }
+        }
+        let receive_buffer =
+            self.int("collector.receive_buffer", raw.collector.receive_buffer, 8 << 20, 0, 1 << 30) as usize;
+        let queue = self.int("collector.queue", raw.collector.queue, 4096, 1, 1_000_000) as usize;
+
+        // network
+        let mut local = Vec::new();
+        match raw.network.local {
+            None => {
+                for n in ["192.168.0.0/16", "10.0.0.0/8", "172.16.0.0/12", "fd00::/8"] {
+                    local.push(n.parse::<IpNet>().expect("default network"));
+                }
+            }
+            Some(list) => {
+                for s in list.get_ref() {
+                    match s.get_ref().parse::<IpNet>() {
+                        Ok(n) => local.push(n),
+                        Err(msg) => self.problem("network.local", s, msg),
+                    }
+                }
+            }
+        }
+
+        // archive
+        let dir = match raw.archive.dir {
+            None => PathBuf::from("/var/lib/flowpi"),
+            Some(s) => {
+                if s.get_ref().trim().is_empty() {
+                    self.problem("archive.dir", &s, "must not be empty".into());
+                }
+                PathBuf::from(s.get_ref())
+            }
+        };
+        let step = match raw.archive.step {
+            None => Duration::from_secs(60),
+            Some(s) => match parse_duration(s.get_ref()) {
+                Ok(d) if d.as_secs() >= 1 && d.as_secs() <= 86_400 && d.subsec_nanos() == 0 => d,
+                Ok(_) => {
+                    let msg = format!("{:?} must be whole seconds from \"1s\" to \"1d\"", s.get_ref());
+                    self.problem("archive.step", &s, msg);
+                    Duration::from_secs(60)
+                }
+                Err(msg) => {
+                    self.problem("archive.step", &s, msg);
+                    Duration::from_secs(60)
+                }
+            },
+        };
+        let max_hosts = self.int("archive.max_hosts", raw.archive.max_hosts, 256, 0, 65_536) as usize;
+        let max_interfaces =
+            self.int("archive.max_interfaces", raw.archive.max_interfaces, 64, 0, 65_536) as usize;
+
+        // http
+        let http_listen = match raw.http.listen {
+            None => SocketAddr::from(([0, 0, 0, 0], 3000)),
+            Some(s) => self.addr("http.listen", &s).unwrap_or_else(|| SocketAddr::from(([0, 0, 0, 0], 3000))),
+        };
+        let threads = self.int("http.threads", raw.http.threads, 2, 1, 64) as usize;
+        if let Some(s) = listen.iter().find(|a| **a == http_listen) {
+            self.problems.push(Problem {
+                line: None,
+                key: "http.listen".into(),
+                message: format!("{s} is also a collector address"),
+            });
+        }
+
+        // log
+        let level = match raw.log.level {
+            None => log::LevelFilter::Info,
+            Some(s) => match s.get_ref().to_ascii_lowercase().as_str() {
+                "off" => log::LevelFilter::Off,
+                "error" => log::LevelFilter::Error,
+                "warn" | "warning" => log::LevelFilter::Warn,
+                "info" => log::LevelFilter::Info,
+                "debug" => log::LevelFilter::Debug,
+                "trace" => log::LevelFilter::Trace,
+                _ => {
+                    let msg = format!("{:?} is not one of off, error, warn, info, debug, trace", s.get_ref());
+                    self.problem("log.level", &s, msg);
+                    log::LevelFilter::Info
+                }
+            },
+        };
+
+        Config {
+            collector: CollectorConfig { listen, receive_buffer, queue },
+            network: NetworkConfig { local: LocalNets(local) },
+            archive: ArchiveConfig { dir, step, max_hosts, max_interfaces },
+            http: HttpConfig { listen: http_listen, threads },
+            log: LogConfig { level },
+        }
+    }
+}
+
+/// "90s", "5m", "1h", "1d" (one number, one unit).
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let t = s.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let bad = || format!("{s:?} is not a duration (expected a whole number and a unit: \"60s\", \"5m\", \"1h\", \"1d\")");
+    let n: u64 = num.parse().map_err(|_| bad())?;
+    let mult = match unit.trim() {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        _ => return Err(bad()),
+    };
+    n.checked_mul(mult).map(Duration::from_secs).ok_or_else(bad)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_match_the_documented_values() {
+        let c = Config::defaults();
+        assert_eq!(c.collector.listen, vec!["0.0.0.0:2055".parse::<SocketAddr>().unwrap()]);
+        assert_eq!(c.network.local.0.len(), 4);
+        assert_eq!(c.archive.dir, PathBuf::from("/var/lib/flowpi"));
+        assert_eq!(c.archive.step, Duration::from_secs(60));
+        assert_eq!(c.archive.max_hosts, 256);
+        assert_eq!(c.archive.max_interfaces, 64);
+        assert_eq!(c.http.listen, "0.0.0.0:3000".parse::<SocketAddr>().unwrap());
+        assert_eq!(c.log.level, log::LevelFilter::Info);
+    }
+
+    #[test]
+    fn every_problem_is_reported_with_its_line() {
+        let text = "[collector]\nlisten = [\"0.0.0.0:2055\", \"nope\"]\n[archive]\nstep = \"0s\"\nmax_hosts = -1\n[log]\nlevel = \"loud\"\n";
+        let e = Config::parse(text, "t.toml").unwrap_err();
+        let got: Vec<(Option<usize>, &str)> = e.problems.iter().map(|p| (p.line, p.key.as_str())).collect();
+        assert_eq!(
+            got,
+            vec![
+                (Some(2), "collector.listen"),
+                (Some(4), "archive.step"),
+                (Some(5), "archive.max_hosts"),
+                (Some(7), "log.level"),
+            ]
+        );
+        assert!(e.to_string().starts_with("t.toml:2: collector.listen: \"nope\" is not an address"));
+    }
+
+    #[test]
+    fn unknown_key_names_key_and_line() {
+        let e = Config::parse("[archive]\nstep = \"1s\"\nmax_host = 3\n", "t.toml").unwrap_err();
+        assert_eq!(e.problems[0].line, Some(3));
+        assert!(e.problems[0].message.contains("unknown field `max_host`"), "{}", e);
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("1s").unwrap(), Duration::from_secs(1));
+        assert_eq!(parse_duration("5m").unwrap(), Duration::from_secs(300));
+        assert_eq!(parse_duration("2h").unwrap(), Duration::from_secs(7200));
+        assert!(parse_duration("5").is_err());
+        assert!(parse_duration("m").is_err());
+        assert!(parse_duration("1.5s").is_err());
+    }
+}

@@ -1,0 +1,188 @@
+//! NetFlow v5: a 24-byte header and up to 30 fixed 48-byte records (Cisco's v5 export format).
+
+use std::net::{IpAddr, Ipv4Addr};
+
+use super::{be16, be32, DecodeError, Decoded, FlowRecord};
+
+pub const HEADER_LEN: usize = 24;
+pub const RECORD_LEN: usize = 48;
+/// Cisco caps a v5 datagram at 30 records (24 + 30*48 = 1464 bytes, under a 1500-byte MTU).
+pub const MAX_RECORDS: usize = 30;
+
+/// The sampling multiplier from the header's `sampling_interval`: the top two bits are the mode,
+/// the low 14 bits the interval; 0 and 1 both mean "every packet".
+pub fn sampling_interval(field: u16) -> u64 {
+    u64::from(field & 0x3fff).max(1)
+}
+
+pub fn decode(data: &[u8], sink: &mut impl FnMut(&FlowRecord)) -> Result<Decoded, DecodeError> {
+    if data.len() < HEADER_LEN {
+        return Err(DecodeError::Short);
+    }
+    let count = usize::from(be16(data, 2));
+    if count == 0 || count > MAX_RECORDS {
+        return Err(DecodeError::BadCount);
+    }
+    // Trailing bytes past the last record are tolerated (some exporters pad to a word boundary);
+    // too few bytes for the promised records drops the whole datagram.
+    if data.len() < HEADER_LEN + count * RECORD_LEN {
+        return Err(DecodeError::Truncated);
+    }
+    let rate = sampling_interval(be16(data, 22));
+    for r in data[HEADER_LEN..HEADER_LEN + count * RECORD_LEN].chunks_exact(RECORD_LEN) {
+        let rec = FlowRecord {
+            src: IpAddr::V4(Ipv4Addr::from(be32(r, 0))),
+            dst: IpAddr::V4(Ipv4Addr::from(be32(r, 4))),
+            input_if: u32::from(be16(r, 12)),
+            output_if: u32::from(be16(r, 14)),
+            packets: u64::from(be32(r, 16)) * rate,
+            bytes: u64::from(be32(r, 20)) * rate,
+            src_port: be16(r, 32),
+            dst_port: be16(r, 34),
+            tcp_flags: r[37],
+            protocol: r[38],
+        };
+        sink(&rec);
+    }
+    Ok(Decoded { version: 5, records: count })
+}
+
+/// Build a v5 datagram (for tests, the demo sender and benchmarks).
+pub fn encode(records: &[FlowRecord], sequence: u32, unix_secs: u32, sampling: u16) -> Vec<u8> {
+    assert!(!records.is_empty() && records.len() <= MAX_RECORDS);
+    let mut out = Vec::with_capacity(HEADER_LEN + records.len() * RECORD_LEN);
+    out.extend_from_slice(&5u16.to_be_bytes());
+    out.extend_from_slice(&(records.len() as u16).to_be_bytes());
+    out.extend_from_slice(&1_000u32.to_be_bytes()); // sysUptime, ms
+    out.extend_from_slice(&unix_secs.to_be_bytes());
+    out.extend_from_slice(&0u32.to_be_bytes()); // unix_nsecs
+    out.extend_from_slice(&sequence.to_be_bytes());
+    out.extend_from_slice(&[0, 0]); // engine type, id
+    out.extend_from_slice(&sampling.to_be_bytes());
+    for r in records {
+        let v4 = |a: IpAddr| match a {
+            IpAddr::V4(a) => a.octets(),
+            IpAddr::V6(_) => panic!("v5 carries IPv4 only"),
+        };
+        out.extend_from_slice(&v4(r.src));
+        out.extend_from_slice(&v4(r.dst));
+        out.extend_from_slice(&[0; 4]); // nexthop
+        out.extend_from_slice(&(r.input_if as u16).to_be_bytes());
+        out.extend_from_slice(&(r.output_if as u16).to_be_bytes());
+        out.extend_from_slice(&(r.packets as u32).to_be_bytes());
+        out.extend_from_slice(&(r.bytes as u32).to_be_bytes());
+        out.extend_from_slice(&0u32.to_be_bytes()); // First
+        out.extend_from_slice(&900u32.to_be_bytes()); // Last
+        out.extend_from_slice(&r.src_port.to_be_bytes());
+        out.extend_from_slice(&r.dst_port.to_be_bytes());
+        out.extend_from_slice(&[0, r.tcp_flags, r.protocol, 0]); // pad1, flags, proto, tos
+        out.extend_from_slice(&[0; 8]); // src_as, dst_as, masks, pad2
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// One v5 datagram, one record, annotated field by field.
+    const ONE: [u8; 72] = [
+        0x00, 0x05, // version 5
+        0x00, 0x01, // count 1
+        0x00, 0x00, 0x10, 0x00, // sysUptime 4096 ms
+        0x65, 0x00, 0x00, 0x00, // unix_secs
+        0x00, 0x00, 0x00, 0x00, // unix_nsecs
+        0x00, 0x00, 0x00, 0x07, // flow_sequence 7
+        0x00, 0x00, // engine type, engine id
+        0x40, 0x0a, // sampling: mode 1 (top bits 01), interval 10
+        // record
+        192, 168, 1, 10, // srcaddr
+        8, 8, 8, 8, // dstaddr
+        192, 168, 1, 1, // nexthop
+        0x00, 0x02, // input ifIndex 2
+        0x00, 0x03, // output ifIndex 3
+        0x00, 0x00, 0x00, 0x05, // dPkts 5
+        0x00, 0x00, 0x01, 0xf4, // dOctets 500
+        0x00, 0x00, 0x0f, 0x00, // First
+        0x00, 0x00, 0x0f, 0xf0, // Last
+        0xc3, 0x50, // srcport 50000
+        0x00, 0x35, // dstport 53
+        0x00, // pad1
+        0x12, // tcp_flags SYN|ACK
+        0x11, // protocol UDP (17)
+        0x00, // tos
+        0x00, 0x00, 0x00, 0x00, // src_as, dst_as
+        24, 0, // src_mask, dst_mask
+        0x00, 0x00, // pad2
+    ];
+
+    fn collect(data: &[u8]) -> (Result<Decoded, DecodeError>, Vec<FlowRecord>) {
+        let mut v = Vec::new();
+        let r = decode(data, &mut |r: &FlowRecord| v.push(*r));
+        (r, v)
+    }
+
+    #[test]
+    fn decodes_annotated_record_with_sampling() {
+        let (r, recs) = collect(&ONE);
+        assert_eq!(r, Ok(Decoded { version: 5, records: 1 }));
+        assert_eq!(
+            recs,
+            vec![FlowRecord {
+                src: "192.168.1.10".parse().unwrap(),
+                dst: "8.8.8.8".parse().unwrap(),
+                bytes: 5000,
+                packets: 50,
+                input_if: 2,
+                output_if: 3,
+                protocol: 17,
+                src_port: 50000,
+                dst_port: 53,
+                tcp_flags: 0x12,
+            }]
+        );
+    }
+
+    #[test]
+    fn rejects_malformed_without_emitting() {
+        assert_eq!(collect(&ONE[..23]).0, Err(DecodeError::Short));
+        assert_eq!(collect(&ONE[..71]), (Err(DecodeError::Truncated), vec![]));
+        let mut zero = ONE;
+        zero[3] = 0;
+        assert_eq!(collect(&zero).0, Err(DecodeError::BadCount));
+        let mut many = ONE;
+        many[3] = 31;
+        assert_eq!(collect(&many).0, Err(DecodeError::BadCount));
+        // Says 2 records, holds one: nothing is counted.
+        let mut two = ONE;
+        two[3] = 2;
+        assert_eq!(collect(&two), (Err(DecodeError::Truncated), vec![]));
+    }
+
+    #[test]
+    fn padding_after_records_is_accepted() {
+        let mut padded = ONE.to_vec();
+        padded.extend_from_slice(&[0, 0, 0, 0]);
+        assert_eq!(collect(&padded).0, Ok(Decoded { version: 5, records: 1 }));
+    }
+
+    #[test]
+    fn encode_roundtrips() {
+        let (_, recs) = collect(&ONE);
+        let mut unsampled = recs[0];
+        unsampled.bytes = 500;
+        unsampled.packets = 5;
+        let bytes = encode(&[unsampled, unsampled], 1, 0, 0);
+        let (r, back) = collect(&bytes);
+        assert_eq!(r.unwrap().records, 2);
+        assert_eq!(back, vec![unsampled, unsampled]);
+    }
+
+    #[test]
+    fn sampling_field() {
+        assert_eq!(sampling_interval(0), 1);
+        assert_eq!(sampling_interval(1), 1);
+        assert_eq!(sampling_interval(0x4000 | 100), 100);
+        assert_eq!(sampling_interval(0x0809), 2057);
+    }
+}

@@ -1,0 +1,153 @@
+//! URL -> route, as a pure function so every malformed path is a tested 4xx, never a panic.
+
+use std::fmt;
+use std::net::IpAddr;
+
+use crate::aggregate::{HostId, IfaceId};
+use crate::rrd::graph::{self, Format, Look, Period};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Route {
+    Asset(&'static str),
+    Hosts,
+    Interfaces,
+    Status,
+    Metrics,
+    HostGraph { host: HostId, look: Look },
+    InterfaceGraph { iface: IfaceId, look: Look },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RouteError {
+    NotFound,
+    BadRequest(String),
+}
+
+impl RouteError {
+    pub fn status(&self) -> u16 {
+        match self {
+            RouteError::NotFound => 404,
+            RouteError::BadRequest(_) => 400,
+        }
+    }
+}
+
+impl fmt::Display for RouteError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RouteError::NotFound => f.write_str("not found"),
+            RouteError::BadRequest(m) => write!(f, "bad request: {m}"),
+        }
+    }
+}
+
+fn bad(m: impl Into<String>) -> RouteError {
+    RouteError::BadRequest(m.into())
+}
+
+/// Parse a request target such as `/graph/host/192.168.1.10/day.png?width=800`.
+pub fn parse(url: &str) -> Result<Route, RouteError> {
+    let (path, query) = match url.split_once('?') {
+        Some((p, q)) => (p, q),
+        None => (url, ""),
+    };
+    let segs: Vec<&str> = path.split('/').skip(1).collect();
+    match segs.as_slice() {
+        [""] | ["index.html"] => Ok(Route::Asset("index.html")),
+        ["app.js"] => Ok(Route::Asset("app.js")),
+        ["style.css"] => Ok(Route::Asset("style.css")),
+        ["favicon.svg"] => Ok(Route::Asset("favicon.svg")),
+        ["api", "hosts"] => Ok(Route::Hosts),
+        ["api", "interfaces"] => Ok(Route::Interfaces),
+        ["api", "status"] => Ok(Route::Status),
+        ["metrics"] => Ok(Route::Metrics),
+        ["graph", "host", host, file] => {
+            let host = if *host == "other" { HostId::Other } else { HostId::Ip(ip(host)?) };
+            Ok(Route::HostGraph { host, look: look(file, query)? })
+        }
+        ["graph", "interface", "other", file] => Ok(Route::InterfaceGraph { iface: IfaceId::Other, look: look(file, query)? }),
+        ["graph", "interface", exporter, ifindex, file] => {
+            let exporter = ip(exporter)?;
+            let ifindex: u32 = ifindex.parse().map_err(|_| bad(format!("ifindex {ifindex:?} is not a number")))?;
+            Ok(Route::InterfaceGraph { iface: IfaceId::If { exporter, ifindex }, look: look(file, query)? })
+        }
+        ["graph", ..] => Err(bad("expected /graph/host/{ip}/{period}.{png|svg} or /graph/interface/{exporter}/{ifindex}/{period}.{png|svg}")),
+        _ => Err(RouteError::NotFound),
+    }
+}
+
+fn ip(s: &str) -> Result<IpAddr, RouteError> {
+    // Browsers may send IPv6 colons percent-encoded.
+    let decoded = s.replace("%3A", ":").replace("%3a", ":");
+    decoded.parse::<IpAddr>().map(crate::net::normalize).map_err(|_| bad(format!("{s:?} is not an IP address")))
+}
+
+fn look(file: &str, query: &str) -> Result<Look, RouteError> {
+    let (period, ext) = file.rsplit_once('.').ok_or_else(|| bad(format!("{file:?}: expected {{period}}.png or .svg")))?;
+    let period = Period::parse(period)
+        .ok_or_else(|| bad(format!("period {period:?} is not one of hour, day, week, month, year")))?;
+    let format = Format::parse(ext).ok_or_else(|| bad(format!("format {ext:?} is not png or svg")))?;
+    let mut width = graph::DEFAULT_WIDTH;
+    let mut height = graph::DEFAULT_HEIGHT;
+    for kv in query.split('&').filter(|kv| !kv.is_empty()) {
+        let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
+        let (slot, (lo, hi)) = match k {
+            "width" => (&mut width, graph::WIDTH_RANGE),
+            "height" => (&mut height, graph::HEIGHT_RANGE),
+            // Cache-busting parameters from the page are fine.
+            _ => continue,
+        };
+        match v.parse::<u32>() {
+            Ok(n) if (lo..=hi).contains(&n) => *slot = n,
+            _ => return Err(bad(format!("{k}={v:?} must be a number from {lo} to {hi}"))),
+        }
+    }
+    Ok(Look { period, format, width, height })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn routes() {
+        assert_eq!(parse("/"), Ok(Route::Asset("index.html")));
+        assert_eq!(parse("/api/hosts?x=1"), Ok(Route::Hosts));
+        assert_eq!(parse("/metrics"), Ok(Route::Metrics));
+        let Ok(Route::HostGraph { host, look }) = parse("/graph/host/192.168.1.10/day.png?width=800&height=300&t=5")
+        else {
+            panic!()
+        };
+        assert_eq!(host, HostId::Ip("192.168.1.10".parse().unwrap()));
+        assert_eq!(look, Look { period: Period::Day, format: Format::Png, width: 800, height: 300 });
+        let Ok(Route::HostGraph { host, .. }) = parse("/graph/host/fd00%3A1%3A%3A10/week.svg") else { panic!() };
+        assert_eq!(host, HostId::Ip("fd00:1::10".parse().unwrap()));
+        let Ok(Route::InterfaceGraph { iface, look }) = parse("/graph/interface/10.0.0.1/3/year.svg") else {
+            panic!()
+        };
+        assert_eq!(iface, IfaceId::If { exporter: "10.0.0.1".parse().unwrap(), ifindex: 3 });
+        assert_eq!(look.format, Format::Svg);
+    }
+
+    #[test]
+    fn malformed_is_4xx() {
+        for (url, status) in [
+            ("/nope", 404),
+            ("/api/hosts/1", 404),
+            ("/graph/host/999.1.1.1/day.png", 400),
+            ("/graph/host/192.168.1.1/decade.png", 400),
+            ("/graph/host/192.168.1.1/day.gif", 400),
+            ("/graph/host/192.168.1.1/day", 400),
+            ("/graph/host/192.168.1.1/day.png?width=5", 400),
+            ("/graph/host/192.168.1.1/day.png?height=abc", 400),
+            ("/graph/interface/10.0.0.1/x/day.png", 400),
+            ("/graph/interface/10.0.0.1/99999999999/day.png", 400),
+            ("/graph/", 400),
+            ("/graph/host", 400),
+            ("", 404),
+            ("//", 404),
+        ] {
+            assert_eq!(parse(url).map_err(|e| e.status()).err(), Some(status), "{url}");
+        }
+    }
+}

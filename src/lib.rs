@@ -1,0 +1,21 @@
+//! flowpi: a NetFlow collector that keeps per-host and per-interface RRD archives and serves graphs.
+//!
+//! Data flows one way: UDP socket -> decode -> aggregate -> (every step) snapshot -> archive thread
+//! (the only caller of librrd) -> .rrd files; the HTTP threads ask the archive thread for graphs and
+//! read the published summary for the JSON API.
+
+pub mod aggregate;
+pub mod app;
+pub mod archive;
+pub mod cli;
+pub mod collector;
+pub mod config;
+pub mod decode;
+pub mod http;
+pub mod net;
+pub mod pcap;
+pub mod ratelimit;
+pub mod replay;
+pub mod rrd;
+pub mod stats;
+pub mod systemd;

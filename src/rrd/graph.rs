@@ -1,0 +1,147 @@
+//! What a graph request is and the rrdtool graph arguments that draw it.
+
+use std::path::Path;
+
+/// The time span a graph covers, named as in the URL.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Period {
+    Hour,
+    Day,
+    Week,
+    Month,
+    Year,
+}
+
+impl Period {
+    pub const ALL: [Period; 5] = [Period::Hour, Period::Day, Period::Week, Period::Month, Period::Year];
+
+    pub fn parse(s: &str) -> Option<Period> {
+        Period::ALL.into_iter().find(|p| p.name() == s)
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Period::Hour => "hour",
+            Period::Day => "day",
+            Period::Week => "week",
+            Period::Month => "month",
+            Period::Year => "year",
+        }
+    }
+
+    pub fn seconds(self) -> u64 {
+        match self {
+            Period::Hour => 3_600,
+            Period::Day => 86_400,
+            Period::Week => 7 * 86_400,
+            Period::Month => 31 * 86_400,
+            Period::Year => 365 * 86_400,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Format {
+    Png,
+    Svg,
+}
+
+impl Format {
+    pub fn parse(ext: &str) -> Option<Format> {
+        match ext {
+            "png" => Some(Format::Png),
+            "svg" => Some(Format::Svg),
+            _ => None,
+        }
+    }
+
+    pub fn content_type(self) -> &'static str {
+        match self {
+            Format::Png => "image/png",
+            Format::Svg => "image/svg+xml",
+        }
+    }
+}
+
+pub const DEFAULT_WIDTH: u32 = 600;
+pub const DEFAULT_HEIGHT: u32 = 200;
+pub const WIDTH_RANGE: (u32, u32) = (200, 3000);
+pub const HEIGHT_RANGE: (u32, u32) = (100, 2000);
+
+/// The look of one graph, independent of which file it reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Look {
+    pub period: Period,
+    pub format: Format,
+    pub width: u32,
+    pub height: u32,
+}
+
+/// Escape a path for a DEF: ':' separates rrdtool's DEF fields.
+fn def_path(p: &Path) -> String {
+    p.display().to_string().replace('\\', "\\\\").replace(':', "\\:")
+}
+
+/// rrdtool graph arguments: bits per second, the "in" direction up and "out" mirrored below zero,
+/// with average, peak and total of each in the legend. `ds` names the file's in/out byte sources.
+pub fn args(file: &Path, title: &str, ds: [&str; 2], labels: [&str; 2], look: &Look) -> Vec<String> {
+    let f = def_path(file);
+    let fmt = match look.format {
+        Format::Png => "PNG",
+        Format::Svg => "SVG",
+    };
+    let [ind, outd] = ds;
+    let [inl, outl] = labels;
+    let mut a: Vec<String> = vec![
+        "--imgformat".into(),
+        fmt.into(),
+        "--start".into(),
+        format!("end-{}", look.period.seconds()),
+        "--end".into(),
+        "now".into(),
+        "--width".into(),
+        look.width.to_string(),
+        "--height".into(),
+        look.height.to_string(),
+        // The whole image is exactly width x height, as the URL asked.
+        "--full-size-mode".into(),
+        "--title".into(),
+        title.into(),
+        "--vertical-label".into(),
+        "bits/s".into(),
+        "--base".into(),
+        "1000".into(),
+        "--slope-mode".into(),
+        "--color".into(),
+        "BACK#ffffff".into(),
+        "--color".into(),
+        "SHADEA#ffffff".into(),
+        "--color".into(),
+        "SHADEB#ffffff".into(),
+    ];
+    for s in [
+        format!("DEF:in={f}:{ind}:AVERAGE"),
+        format!("DEF:out={f}:{outd}:AVERAGE"),
+        "CDEF:inb=in,8,*".into(),
+        "CDEF:outb=out,8,*".into(),
+        "CDEF:outneg=outb,-1,*".into(),
+        "VDEF:inavg=inb,AVERAGE".into(),
+        "VDEF:inmax=inb,MAXIMUM".into(),
+        "VDEF:intot=in,TOTAL".into(),
+        "VDEF:outavg=outb,AVERAGE".into(),
+        "VDEF:outmax=outb,MAXIMUM".into(),
+        "VDEF:outtot=out,TOTAL".into(),
+        format!("AREA:inb#2b7bb9:{inl:<9}"),
+        "GPRINT:inavg:avg %6.1lf %sb/s".into(),
+        "GPRINT:inmax:max %6.1lf %sb/s".into(),
+        "GPRINT:intot:total %6.1lf %sB\\n".into(),
+        format!("AREA:outneg#f0932b:{outl:<9}"),
+        "GPRINT:outavg:avg %6.1lf %sb/s".into(),
+        "GPRINT:outmax:max %6.1lf %sb/s".into(),
+        "GPRINT:outtot:total %6.1lf %sB\\n".into(),
+        "HRULE:0#555555".into(),
+    ] {
+        a.push(s);
+    }
+    a
+}

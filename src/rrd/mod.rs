@@ -1,0 +1,171 @@
+//! A small safe wrapper over librrd. [`Rrd`] is the one handle to the library: it can be claimed
+//! once per process and is neither `Send` nor `Sync`, so every librrd call happens on the thread
+//! that claimed it (librrd's graph path is not thread-safe: concurrent graphs crash inside pango,
+//! and its option parser and error buffer are global).
+
+mod ffi;
+pub mod graph;
+pub mod schema;
+
+use std::ffi::{CStr, CString};
+use std::marker::PhantomData;
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+static CLAIMED: AtomicBool = AtomicBool::new(false);
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RrdError(pub String);
+
+impl std::fmt::Display for RrdError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for RrdError {}
+
+/// The process's librrd handle.
+pub struct Rrd {
+    _not_send: PhantomData<*const ()>,
+}
+
+impl Rrd {
+    /// Take the handle; `None` if another part of the process already holds it.
+    pub fn claim() -> Option<Rrd> {
+        if CLAIMED.swap(true, Ordering::SeqCst) {
+            None
+        } else {
+            Some(Rrd { _not_send: PhantomData })
+        }
+    }
+
+    pub fn version(&self) -> String {
+        // SAFETY: returns a pointer to a static string.
+        unsafe { CStr::from_ptr(ffi::rrd_strversion()) }.to_string_lossy().into_owned()
+    }
+
+    /// `rrdtool create FILE --step STEP --start LAST_UP ARGS…`
+    pub fn create(&self, path: &Path, step: u64, last_up: i64, args: &[String]) -> Result<(), RrdError> {
+        let file = cpath(path)?;
+        let args = cstrings(args)?;
+        let mut argv: Vec<*const libc::c_char> = args.iter().map(|a| a.as_ptr()).collect();
+        clear_error();
+        // SAFETY: all pointers are valid NUL-terminated strings that outlive the call.
+        let rc = unsafe {
+            ffi::rrd_create_r(
+                file.as_ptr(),
+                step as libc::c_ulong,
+                last_up as libc::time_t,
+                argv.len() as libc::c_int,
+                argv.as_mut_ptr(),
+            )
+        };
+        check(rc)
+    }
+
+    /// `rrdtool update FILE VALUE…` where each value is `time:v1:v2…`.
+    pub fn update(&self, path: &Path, values: &[String]) -> Result<(), RrdError> {
+        let file = cpath(path)?;
+        let args = cstrings(values)?;
+        let mut argv: Vec<*const libc::c_char> = args.iter().map(|a| a.as_ptr()).collect();
+        clear_error();
+        // SAFETY: as in `create`; a null template means "all data sources in order".
+        let rc = unsafe {
+            ffi::rrd_update_r(file.as_ptr(), std::ptr::null(), argv.len() as libc::c_int, argv.as_mut_ptr())
+        };
+        check(rc)
+    }
+
+    /// The time of the file's last update.
+    pub fn last(&self, path: &Path) -> Result<i64, RrdError> {
+        let file = cpath(path)?;
+        clear_error();
+        // SAFETY: valid string; returns -1 on error with the error buffer set.
+        let t = unsafe { ffi::rrd_last_r(file.as_ptr()) };
+        if t == -1 {
+            Err(take_error("rrd_last failed"))
+        } else {
+            Ok(t as i64)
+        }
+    }
+
+    /// `rrdtool graphv - ARGS…`: the rendered image, in memory.
+    pub fn graph(&self, args: &[String]) -> Result<Vec<u8>, RrdError> {
+        let mut all = Vec::with_capacity(args.len() + 2);
+        all.push("graphv".to_string());
+        all.push("-".to_string());
+        all.extend_from_slice(args);
+        let args = cstrings(&all)?;
+        // librrd's option parser takes `char **` but does not write through it.
+        let mut argv: Vec<*mut libc::c_char> = args.iter().map(|a| a.as_ptr() as *mut libc::c_char).collect();
+        clear_error();
+        // SAFETY: argv holds valid strings for the duration of the call.
+        let info = unsafe { ffi::rrd_graph_v(argv.len() as libc::c_int, argv.as_mut_ptr()) };
+        if info.is_null() {
+            return Err(take_error("rrd_graph_v failed"));
+        }
+        let mut image = None;
+        let mut node = info;
+        // SAFETY: a NULL-terminated list owned by librrd until rrd_info_free.
+        unsafe {
+            while !node.is_null() {
+                let n = &*node;
+                if n.type_ == ffi::RD_I_BLO && CStr::from_ptr(n.key).to_bytes() == b"image" {
+                    let blob = n.value.u_blo;
+                    image = Some(std::slice::from_raw_parts(blob.ptr, blob.size as usize).to_vec());
+                }
+                node = n.next;
+            }
+            ffi::rrd_info_free(info);
+        }
+        let err = take_error("");
+        match image {
+            Some(img) if !img.is_empty() => Ok(img),
+            _ if !err.0.is_empty() => Err(err),
+            _ => Err(RrdError("rrd_graph_v returned no image".into())),
+        }
+    }
+}
+
+fn cpath(p: &Path) -> Result<CString, RrdError> {
+    CString::new(p.as_os_str().as_encoded_bytes()).map_err(|_| RrdError(format!("path {p:?} contains NUL")))
+}
+
+fn cstrings(args: &[String]) -> Result<Vec<CString>, RrdError> {
+    args.iter()
+        .map(|a| CString::new(a.as_str()).map_err(|_| RrdError(format!("argument {a:?} contains NUL"))))
+        .collect()
+}
+
+fn clear_error() {
+    // SAFETY: resets librrd's error buffer for this thread.
+    unsafe { ffi::rrd_clear_error() }
+}
+
+fn take_error(fallback: &str) -> RrdError {
+    // SAFETY: rrd_get_error returns the (possibly empty) error string of this thread's context.
+    let msg = unsafe {
+        let p = ffi::rrd_get_error();
+        if p.is_null() {
+            String::new()
+        } else {
+            CStr::from_ptr(p).to_string_lossy().into_owned()
+        }
+    };
+    clear_error();
+    RrdError(if msg.is_empty() { fallback.to_string() } else { msg })
+}
+
+fn check(rc: libc::c_int) -> Result<(), RrdError> {
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(take_error("librrd call failed"))
+    }
+}
+
+/// True for librrd's refusal of an update whose time is not after the file's last update.
+pub fn is_illegal_time(e: &RrdError) -> bool {
+    e.0.contains("illegal attempt to update") || e.0.contains("minimum one second step")
+}

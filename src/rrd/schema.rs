@@ -1,0 +1,121 @@
+//! What an archive holds: data sources, round-robin archives, and file names.
+//!
+//! Every archive has four ABSOLUTE data sources (bytes and packets each way; ABSOLUTE because we
+//! write the count since the previous update, so rrdtool stores a per-second rate) and four tiers
+//! of rows. Rows are fixed at creation, so a file's size never changes.
+
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+
+use crate::aggregate::{HostId, IfaceId};
+
+/// Data source names, in [`crate::aggregate::Counts`] field order.
+pub const HOST_DS: [&str; 4] = ["rx_bytes", "tx_bytes", "rx_packets", "tx_packets"];
+pub const IFACE_DS: [&str; 4] = ["in_bytes", "out_bytes", "in_packets", "out_packets"];
+
+/// (seconds a row should cover, seconds the tier should span). The first tier keeps every step
+/// for two days but at most 2880 rows, so a 1 s step does not make 11 MB files.
+const TIERS: [(u64, u64); 4] = [
+    (0, 2 * 86_400),        // one step per row
+    (300, 14 * 86_400),     // 5 min for 2 weeks
+    (3_600, 92 * 86_400),   // 1 h for 3 months
+    (86_400, 1_826 * 86_400), // 1 day for 5 years
+];
+const FIRST_TIER_MAX_ROWS: u64 = 2880;
+
+/// One round-robin archive: steps per row and rows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Tier {
+    pub steps: u64,
+    pub rows: u64,
+}
+
+/// The tiers for `step`; tiers whose row would be no coarser than the one before are merged.
+pub fn tiers(step: u64) -> Vec<Tier> {
+    let mut out: Vec<Tier> = Vec::new();
+    for (i, (row_secs, span)) in TIERS.iter().enumerate() {
+        let steps = if i == 0 { 1 } else { ((row_secs + step / 2) / step).max(1) };
+        let mut rows = span.div_ceil(steps * step).max(1);
+        if i == 0 {
+            rows = rows.min(FIRST_TIER_MAX_ROWS);
+        }
+        match out.last_mut() {
+            Some(last) if last.steps >= steps => last.rows = last.rows.max(rows),
+            _ => out.push(Tier { steps, rows }),
+        }
+    }
+    out
+}
+
+/// Arguments after `create FILE --step S --start T`.
+pub fn create_args(ds: &[&str; 4], step: u64) -> Vec<String> {
+    // Three steps without an update make the interval unknown rather than a guess.
+    let heartbeat = (3 * step).max(2);
+    let mut args: Vec<String> = ds.iter().map(|n| format!("DS:{n}:ABSOLUTE:{heartbeat}:0:U")).collect();
+    for t in tiers(step) {
+        args.push(format!("RRA:AVERAGE:0.5:{}:{}", t.steps, t.rows));
+        // MAX of single-step rows equals AVERAGE; keep it only where rows consolidate.
+        if t.steps > 1 {
+            args.push(format!("RRA:MAX:0.5:{}:{}", t.steps, t.rows));
+        }
+    }
+    args
+}
+
+/// `hosts/192.168.1.10.rrd`, `hosts/fd00-1--10.rrd` (':' is rrdtool's argument separator, and
+/// '-' never occurs in an IPv6 address, so the name maps back one to one), `hosts/other.rrd`.
+pub fn host_path(dir: &Path, id: &HostId) -> PathBuf {
+    let name = match id {
+        HostId::Ip(ip) => ip_name(ip),
+        HostId::Other => "other".to_string(),
+    };
+    dir.join("hosts").join(format!("{name}.rrd"))
+}
+
+/// `interfaces/192.168.1.1_3.rrd`, `interfaces/other.rrd`.
+pub fn interface_path(dir: &Path, id: &IfaceId) -> PathBuf {
+    let name = match id {
+        IfaceId::If { exporter, ifindex } => format!("{}_{ifindex}", ip_name(exporter)),
+        IfaceId::Other => "other".to_string(),
+    };
+    dir.join("interfaces").join(format!("{name}.rrd"))
+}
+
+fn ip_name(ip: &IpAddr) -> String {
+    ip.to_string().replace(':', "-")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tiers_for_common_steps() {
+        assert_eq!(
+            tiers(60),
+            vec![
+                Tier { steps: 1, rows: 2880 },
+                Tier { steps: 5, rows: 4032 },
+                Tier { steps: 60, rows: 2208 },
+                Tier { steps: 1440, rows: 1826 }
+            ]
+        );
+        let one = tiers(1);
+        assert_eq!(one[0], Tier { steps: 1, rows: 2880 });
+        assert_eq!(one[1], Tier { steps: 300, rows: 4032 });
+        // A step of an hour folds the 5-minute and hourly tiers into the first.
+        assert_eq!(tiers(3600), vec![Tier { steps: 1, rows: 2208 }, Tier { steps: 24, rows: 1826 }]);
+        // Odd steps round to the nearest whole number of steps per row.
+        assert_eq!(tiers(7)[1].steps, 43);
+    }
+
+    #[test]
+    fn paths() {
+        let d = Path::new("/a");
+        let v6 = HostId::Ip("fd00:1::10".parse().unwrap());
+        assert_eq!(host_path(d, &v6), PathBuf::from("/a/hosts/fd00-1--10.rrd"));
+        assert_eq!(host_path(d, &HostId::Other), PathBuf::from("/a/hosts/other.rrd"));
+        let i = IfaceId::If { exporter: "10.0.0.1".parse().unwrap(), ifindex: 7 };
+        assert_eq!(interface_path(d, &i), PathBuf::from("/a/interfaces/10.0.0.1_7.rrd"));
+    }
+}

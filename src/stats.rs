@@ -1,0 +1,110 @@
+//! Process-wide counters (atomics) and their Prometheus text exposition.
+
+use std::fmt::Write as _;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use crate::decode::DecodeError;
+
+/// Every counter the daemon keeps. Counters only grow; gauges are marked as such in `render`.
+#[derive(Default)]
+pub struct Stats {
+    pub datagrams: AtomicU64,
+    pub datagram_bytes: AtomicU64,
+    pub records: AtomicU64,
+    pub decode_errors: [AtomicU64; DecodeError::KINDS],
+    pub receive_errors: AtomicU64,
+    pub socket_rcvbuf_bytes: AtomicU64,
+    pub queue_depth: AtomicU64,
+    pub queue_capacity: AtomicU64,
+
+    pub hosts: AtomicU64,
+    pub interfaces: AtomicU64,
+    pub host_overflow_records: AtomicU64,
+    pub interface_overflow_records: AtomicU64,
+    pub remote_only_records: AtomicU64,
+    pub snapshots: AtomicU64,
+
+    pub archive_creates: AtomicU64,
+    pub archive_updates: AtomicU64,
+    pub archive_update_errors: AtomicU64,
+    pub archive_create_errors: AtomicU64,
+    pub archive_illegal_time: AtomicU64,
+    pub graphs_rendered: AtomicU64,
+    pub graph_cache_hits: AtomicU64,
+    pub graph_errors: AtomicU64,
+
+    pub http_requests: AtomicU64,
+    pub http_2xx: AtomicU64,
+    pub http_4xx: AtomicU64,
+    pub http_5xx: AtomicU64,
+}
+
+pub fn inc(c: &AtomicU64) {
+    c.fetch_add(1, Ordering::Relaxed);
+}
+
+pub fn add(c: &AtomicU64, n: u64) {
+    c.fetch_add(n, Ordering::Relaxed);
+}
+
+pub fn get(c: &AtomicU64) -> u64 {
+    c.load(Ordering::Relaxed)
+}
+
+pub fn set(c: &AtomicU64, v: u64) {
+    c.store(v, Ordering::Relaxed);
+}
+
+impl Stats {
+    pub fn decode_error(&self, e: DecodeError) {
+        inc(&self.decode_errors[e as usize]);
+    }
+
+    pub fn decode_errors_total(&self) -> u64 {
+        self.decode_errors.iter().map(get).sum()
+    }
+
+    /// Prometheus text format 0.0.4.
+    pub fn render(&self) -> String {
+        let mut out = String::with_capacity(4096);
+        let mut metric = |name: &str, kind: &str, help: &str, samples: &[(&str, u64)]| {
+            let _ = writeln!(out, "# HELP flowpi_{name} {help}\n# TYPE flowpi_{name} {kind}");
+            for (labels, v) in samples {
+                let _ = writeln!(out, "flowpi_{name}{labels} {v}");
+            }
+        };
+        metric("datagrams_total", "counter", "UDP datagrams received.", &[("", get(&self.datagrams))]);
+        metric("datagram_bytes_total", "counter", "UDP payload bytes received.", &[("", get(&self.datagram_bytes))]);
+        metric("records_total", "counter", "Flow records decoded.", &[("", get(&self.records))]);
+        let kinds: Vec<(String, u64)> = DecodeError::ALL
+            .iter()
+            .map(|k| (format!("{{kind=\"{}\"}}", k.name()), get(&self.decode_errors[*k as usize])))
+            .collect();
+        let kinds: Vec<(&str, u64)> = kinds.iter().map(|(l, v)| (l.as_str(), *v)).collect();
+        metric("decode_errors_total", "counter", "Datagrams dropped as malformed, by kind.", &kinds);
+        metric("receive_errors_total", "counter", "Socket receive errors.", &[("", get(&self.receive_errors))]);
+        metric("socket_receive_buffer_bytes", "gauge", "SO_RCVBUF the kernel granted (smallest over sockets).", &[("", get(&self.socket_rcvbuf_bytes))]);
+        metric("queue_depth", "gauge", "Datagrams waiting between the sockets and the decoder.", &[("", get(&self.queue_depth))]);
+        metric("queue_capacity", "gauge", "collector.queue: the most datagrams that may wait.", &[("", get(&self.queue_capacity))]);
+        metric("hosts", "gauge", "Local hosts with their own row and archive.", &[("", get(&self.hosts))]);
+        metric("interfaces", "gauge", "(exporter, ifIndex) pairs with their own row and archive.", &[("", get(&self.interfaces))]);
+        metric("host_overflow_records_total", "counter", "Record sides counted into the 'other' host row because archive.max_hosts was reached.", &[("", get(&self.host_overflow_records))]);
+        metric("interface_overflow_records_total", "counter", "Record sides counted into the 'other' interface row because archive.max_interfaces was reached.", &[("", get(&self.interface_overflow_records))]);
+        metric("remote_only_records_total", "counter", "Records with neither address in network.local.", &[("", get(&self.remote_only_records))]);
+        metric("snapshots_total", "counter", "Step snapshots handed to the archive thread.", &[("", get(&self.snapshots))]);
+        metric("archive_creates_total", "counter", "RRD files created.", &[("", get(&self.archive_creates))]);
+        metric("archive_create_errors_total", "counter", "RRD files that could not be created.", &[("", get(&self.archive_create_errors))]);
+        metric("archive_updates_total", "counter", "RRD updates written.", &[("", get(&self.archive_updates))]);
+        metric("archive_update_errors_total", "counter", "RRD updates librrd refused.", &[("", get(&self.archive_update_errors))]);
+        metric("archive_illegal_time_total", "counter", "Updates deferred because the clock did not move past the file's last update.", &[("", get(&self.archive_illegal_time))]);
+        metric("graphs_rendered_total", "counter", "Graphs rendered by librrd.", &[("", get(&self.graphs_rendered))]);
+        metric("graph_cache_hits_total", "counter", "Graphs served from the one-step cache.", &[("", get(&self.graph_cache_hits))]);
+        metric("graph_errors_total", "counter", "Graphs librrd failed to render.", &[("", get(&self.graph_errors))]);
+        metric("http_requests_total", "counter", "HTTP requests by status class.", &[
+            ("{code=\"2xx\"}", get(&self.http_2xx)),
+            ("{code=\"4xx\"}", get(&self.http_4xx)),
+            ("{code=\"5xx\"}", get(&self.http_5xx)),
+        ]);
+        out
+    }
+}
