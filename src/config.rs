@@ -186,13 +186,16 @@ impl Config {
     /// Parse and validate TOML text; `source` names it in messages.
     pub fn parse(text: &str, source: &str) -> Result<Config, ConfigError> {
         let lines = LineIndex::new(text);
-        let raw: Raw = toml::from_str(text).map_err(|e| ConfigError {
-            source: source.to_string(),
-            problems: vec![Problem {
-                line: e.span().map(|s| lines.line(s.start)),
-                key: String::new(),
-                message: e.message().trim().to_string(),
-            }],
+        let raw: Raw = toml::from_str(text).map_err(|e| {
+            let at = e.span().map(|s| s.start);
+            ConfigError {
+                source: source.to_string(),
+                problems: vec![Problem {
+                    line: at.map(|o| lines.line(o)),
+                    key: at.map(|o| key_at(text, o, e.message())).unwrap_or_default(),
+                    message: friendly(e.message()),
+                }],
+            }
         })?;
         let mut v = Validator { lines: &lines, problems: Vec::new() };
         let cfg = v.validate(raw);
@@ -217,6 +220,39 @@ impl Config {
             self.http.listen,
         )
     }
+}
+
+/// The dotted key a parse error at `offset` is about: the `[section]` above it and the key on its
+/// line (serde's messages name only the field, and type errors not even that).
+fn key_at(text: &str, offset: usize, message: &str) -> String {
+    let before = &text[..offset.min(text.len())];
+    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+    let line = text[line_start..].lines().next().unwrap_or("").trim();
+    let header = |l: &str| {
+        let l = l.trim();
+        (l.starts_with('[') && !l.starts_with("[[")).then(|| l.trim_matches(|c| c == '[' || c == ']').trim().to_string())
+    };
+    if let Some(h) = header(line) {
+        // A syntax error is reported at the next header; only an unknown section is about it.
+        return if message.starts_with("unknown field") { h } else { String::new() };
+    }
+    let section = before[..line_start].lines().rev().find_map(header);
+    let key = line.split_once('=').map(|(k, _)| k.trim()).filter(|k| !k.is_empty() && !k.starts_with('#'));
+    match (section, key) {
+        (Some(s), Some(k)) => format!("{s}.{k}"),
+        (None, Some(k)) => k.to_string(),
+        (Some(s), None) => s,
+        (None, None) => String::new(),
+    }
+}
+
+/// serde/toml wording, in the words of a config file.
+fn friendly(msg: &str) -> String {
+    msg.trim()
+        .replace('\n', ": ")
+        .replace("unknown field", "unknown key")
+        .replace("expected i64", "expected a whole number")
+        .replace("expected a sequence", "expected a list")
 }
 
 /// Byte offset -> 1-based line number.
@@ -352,13 +388,6 @@ impl Validator<'_> {
             Some(s) => self.addr("http.listen", &s).unwrap_or_else(|| SocketAddr::from(([0, 0, 0, 0], 3000))),
         };
         let threads = self.int("http.threads", raw.http.threads, 2, 1, 64) as usize;
-        if let Some(s) = listen.iter().find(|a| **a == http_listen) {
-            self.problems.push(Problem {
-                line: None,
-                key: "http.listen".into(),
-                message: format!("{s} is also a collector address"),
-            });
-        }
 
         // log
         let level = match raw.log.level {
@@ -443,7 +472,10 @@ mod tests {
     fn unknown_key_names_key_and_line() {
         let e = Config::parse("[archive]\nstep = \"1s\"\nmax_host = 3\n", "t.toml").unwrap_err();
         assert_eq!(e.problems[0].line, Some(3));
-        assert!(e.problems[0].message.contains("unknown field `max_host`"), "{}", e);
+        assert_eq!(e.problems[0].key, "archive.max_host");
+        assert!(e.problems[0].message.contains("unknown key `max_host`"), "{}", e);
+        let e = Config::parse("[archive]\nmax_hosts = \"many\"\n", "t.toml").unwrap_err();
+        assert_eq!(e.to_string(), "t.toml:2: archive.max_hosts: invalid type: string \"many\", expected a whole number");
     }
 
     #[test]

@@ -14,14 +14,18 @@ pub const HOST_DS: [&str; 4] = ["rx_bytes", "tx_bytes", "rx_packets", "tx_packet
 pub const IFACE_DS: [&str; 4] = ["in_bytes", "out_bytes", "in_packets", "out_packets"];
 
 /// (seconds a row should cover, seconds the tier should span). The first tier keeps every step
-/// for two days but at most 2880 rows, so a 1 s step does not make 11 MB files.
+/// for two days, but with short steps only for [`FIRST_TIER_MIN_SPAN`] (at least 2880 rows), so a
+/// 1 s step does not make 11 MB files.
 const TIERS: [(u64, u64); 4] = [
     (0, 2 * 86_400),        // one step per row
     (300, 14 * 86_400),     // 5 min for 2 weeks
     (3_600, 92 * 86_400),   // 1 h for 3 months
     (86_400, 1_826 * 86_400), // 1 day for 5 years
 ];
-const FIRST_TIER_MAX_ROWS: u64 = 2880;
+/// The hour graph must come from single-step rows whatever the step: rrdtool draws a graph from the
+/// finest archive that covers the whole period, so this tier spans an hour and a bit.
+const FIRST_TIER_MIN_SPAN: u64 = 3_900;
+const FIRST_TIER_MIN_ROWS: u64 = 2_880;
 
 /// One round-robin archive: steps per row and rows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -37,7 +41,7 @@ pub fn tiers(step: u64) -> Vec<Tier> {
         let steps = if i == 0 { 1 } else { ((row_secs + step / 2) / step).max(1) };
         let mut rows = span.div_ceil(steps * step).max(1);
         if i == 0 {
-            rows = rows.min(FIRST_TIER_MAX_ROWS);
+            rows = rows.min(FIRST_TIER_MIN_ROWS.max(FIRST_TIER_MIN_SPAN.div_ceil(step)));
         }
         match out.last_mut() {
             Some(last) if last.steps >= steps => last.rows = last.rows.max(rows),
@@ -101,7 +105,8 @@ mod tests {
             ]
         );
         let one = tiers(1);
-        assert_eq!(one[0], Tier { steps: 1, rows: 2880 });
+        assert_eq!(one[0], Tier { steps: 1, rows: 3900 });
+        assert_eq!(tiers(2)[0], Tier { steps: 1, rows: 2880 });
         assert_eq!(one[1], Tier { steps: 300, rows: 4032 });
         // A step of an hour folds the 5-minute and hourly tiers into the first.
         assert_eq!(tiers(3600), vec![Tier { steps: 1, rows: 2208 }, Tier { steps: 24, rows: 1826 }]);

@@ -1,0 +1,243 @@
+//! Test helpers: a real flowpi process on loopback with a temporary archive, a minimal HTTP client,
+//! image size readers, and the shared captures folder.
+#![allow(dead_code)]
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream, UdpSocket};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_flowpi");
+
+/// `../shared/captures` beside the project; tests that need it fail (not skip) when it is missing.
+pub fn captures() -> PathBuf {
+    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/captures");
+    assert!(p.is_dir(), "the shared captures folder {} is missing", p.display());
+    p
+}
+
+pub fn free_udp_port() -> u16 {
+    UdpSocket::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+pub fn free_tcp_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+pub struct Daemon {
+    pub child: Child,
+    pub dir: PathBuf,
+    pub config: PathBuf,
+    pub udp: SocketAddr,
+    pub http: SocketAddr,
+    _tmp: Option<tempfile::TempDir>,
+}
+
+impl Daemon {
+    /// Start flowpi with a 1 s step on fresh loopback ports, with `extra` appended to the config
+    /// (sections other than those written here).
+    pub fn start(extra_archive: &str) -> Daemon {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().to_path_buf();
+        let mut d = Daemon::start_in(&dir, extra_archive);
+        d._tmp = Some(tmp);
+        d
+    }
+
+    pub fn start_in(dir: &Path, extra_archive: &str) -> Daemon {
+        let udp: SocketAddr = format!("127.0.0.1:{}", free_udp_port()).parse().unwrap();
+        let http: SocketAddr = format!("127.0.0.1:{}", free_tcp_port()).parse().unwrap();
+        let config = dir.join("flowpi.toml");
+        std::fs::write(
+            &config,
+            format!(
+                "[collector]\nlisten = [\"{udp}\"]\n[network]\nlocal = [\"192.168.0.0/16\", \"fd00::/8\"]\n[archive]\ndir = \"{}\"\nstep = \"1s\"\n{extra_archive}\n[http]\nlisten = \"{http}\"\n[log]\nlevel = \"debug\"\n",
+                dir.join("archive").display()
+            ),
+        )
+        .unwrap();
+        let log = std::fs::File::create(dir.join("flowpi.log")).unwrap();
+        let child = Command::new(BIN)
+            .arg("--config")
+            .arg(&config)
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .unwrap();
+        let d = Daemon { child, dir: dir.to_path_buf(), config, udp, http, _tmp: None };
+        d.wait_ready();
+        d
+    }
+
+    fn wait_ready(&self) {
+        let t = Instant::now();
+        while t.elapsed() < Duration::from_secs(20) {
+            if let Ok(r) = try_get(self.http, "/api/status") {
+                if r.status == 200 {
+                    return;
+                }
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!("flowpi did not start; log:\n{}", self.log());
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.join("flowpi.log")).unwrap_or_default()
+    }
+
+    pub fn archive(&self) -> PathBuf {
+        self.dir.join("archive")
+    }
+
+    pub fn send(&self, datagram: &[u8]) {
+        let s = UdpSocket::bind("127.0.0.1:0").unwrap();
+        s.send_to(datagram, self.udp).unwrap();
+    }
+
+    pub fn get(&self, path: &str) -> HttpReply {
+        try_get(self.http, path).unwrap()
+    }
+
+    pub fn json(&self, path: &str) -> serde_json::Value {
+        let r = self.get(path);
+        assert_eq!(r.status, 200, "{path}");
+        serde_json::from_slice(&r.body).unwrap()
+    }
+
+    /// Poll until `f` holds for the metric text (the collector publishes once a second).
+    pub fn wait_for(&self, what: &str, mut f: impl FnMut(&Daemon) -> bool) {
+        let t = Instant::now();
+        while t.elapsed() < Duration::from_secs(15) {
+            if f(self) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        panic!("timed out waiting for {what}; log:\n{}", self.log());
+    }
+
+    pub fn metric(&self, name: &str) -> u64 {
+        let text = String::from_utf8(self.get("/metrics").body).unwrap();
+        metric_value(&text, name).unwrap_or_else(|| panic!("metric {name} missing from\n{text}"))
+    }
+
+    /// SIGTERM and wait; returns the exit code.
+    pub fn stop(&mut self) -> i32 {
+        // SAFETY: signalling our own child process.
+        unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) };
+        let t = Instant::now();
+        loop {
+            if let Some(st) = self.child.try_wait().unwrap() {
+                return st.code().unwrap_or(-1);
+            }
+            assert!(t.elapsed() < Duration::from_secs(15), "flowpi did not stop on SIGTERM");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        if self.child.try_wait().ok().flatten().is_none() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+pub fn metric_value(text: &str, name: &str) -> Option<u64> {
+    text.lines().find_map(|l| l.strip_prefix(name).and_then(|rest| rest.strip_prefix(' ')).and_then(|v| v.trim().parse().ok()))
+}
+
+#[derive(Debug)]
+pub struct HttpReply {
+    pub status: u16,
+    pub headers: String,
+    pub body: Vec<u8>,
+}
+
+pub fn try_get(addr: SocketAddr, path: &str) -> std::io::Result<HttpReply> {
+    request(addr, "GET", path)
+}
+
+pub fn request(addr: SocketAddr, method: &str, path: &str) -> std::io::Result<HttpReply> {
+    let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(2))?;
+    s.set_read_timeout(Some(Duration::from_secs(30)))?;
+    write!(s, "{method} {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\nContent-Length: 0\r\n\r\n")?;
+    let mut raw = Vec::new();
+    s.read_to_end(&mut raw)?;
+    let split = raw.windows(4).position(|w| w == b"\r\n\r\n").ok_or_else(|| std::io::Error::other("no header end"))?;
+    let headers = String::from_utf8_lossy(&raw[..split]).to_string();
+    let status = headers.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
+    let mut body = raw[split + 4..].to_vec();
+    if headers.to_ascii_lowercase().contains("transfer-encoding: chunked") {
+        body = dechunk(&body);
+    }
+    Ok(HttpReply { status, headers, body })
+}
+
+fn dechunk(mut b: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    loop {
+        let Some(eol) = b.windows(2).position(|w| w == b"\r\n") else { return out };
+        let n = usize::from_str_radix(std::str::from_utf8(&b[..eol]).unwrap().trim(), 16).unwrap_or(0);
+        if n == 0 {
+            return out;
+        }
+        out.extend_from_slice(&b[eol + 2..eol + 2 + n]);
+        b = &b[eol + 2 + n + 2..];
+    }
+}
+
+/// Width and height from a PNG's IHDR chunk, after checking the signature.
+pub fn png_size(b: &[u8]) -> Option<(u32, u32)> {
+    if b.len() < 24 || &b[..8] != b"\x89PNG\r\n\x1a\n" || &b[12..16] != b"IHDR" {
+        return None;
+    }
+    Some((u32::from_be_bytes(b[16..20].try_into().unwrap()), u32::from_be_bytes(b[20..24].try_into().unwrap())))
+}
+
+/// Width and height of an SVG's root element (rrdtool writes them in points).
+pub fn svg_size(b: &[u8]) -> Option<(u32, u32)> {
+    let text = std::str::from_utf8(b).ok()?;
+    let root = &text[text.find("<svg")?..];
+    let root = &root[..root.find('>')?];
+    let attr = |name: &str| -> Option<u32> {
+        let v = &root[root.find(&format!(" {name}=\""))? + name.len() + 3..];
+        let v = &v[..v.find('"')?];
+        v.trim_end_matches("pt").trim_end_matches("px").parse::<f64>().ok().map(|f| f.round() as u32)
+    };
+    if !text.trim_end().ends_with("</svg>") {
+        return None;
+    }
+    Some((attr("width")?, attr("height")?))
+}
+
+/// Run the stock rrdtool.
+pub fn rrdtool(args: &[&str]) -> String {
+    let out = Command::new("rrdtool").args(args).output().expect("rrdtool is installed (scripts/setup.sh)");
+    assert!(out.status.success(), "rrdtool {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// Sum over time of each data source in `rrdtool fetch` output, times the step: the bytes and
+/// packets the file holds for that window.
+pub fn fetch_totals(file: &Path, seconds: u64) -> Vec<f64> {
+    let out = rrdtool(&["fetch", file.to_str().unwrap(), "AVERAGE", "-r", "1", "-s", &format!("-{seconds}"), "-e", "now"]);
+    let mut lines = out.lines();
+    let n = lines.next().unwrap().split_whitespace().count();
+    let mut sums = vec![0.0; n];
+    for l in lines {
+        let Some((_, vals)) = l.split_once(':') else { continue };
+        for (i, v) in vals.split_whitespace().enumerate() {
+            if let Ok(x) = v.parse::<f64>() {
+                if x.is_finite() {
+                    sums[i] += x;
+                }
+            }
+        }
+    }
+    sums
+}

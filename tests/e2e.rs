@@ -1,0 +1,289 @@
+//! End to end: the real binary on loopback with a 1 s step and a temporary archive. NetFlow v5 with
+//! known totals goes in; the API, the RRD files (read by stock rrdtool), the graphs and the counters
+//! must show exactly that.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+use std::time::Duration;
+
+use common::*;
+use flowpi::decode::v5::encode;
+use flowpi::decode::FlowRecord;
+use serde_json::{json, Value};
+
+fn rec(src: &str, dst: &str, bytes: u64, packets: u64, input_if: u32, output_if: u32) -> FlowRecord {
+    FlowRecord {
+        src: src.parse().unwrap(),
+        dst: dst.parse().unwrap(),
+        bytes,
+        packets,
+        input_if,
+        output_if,
+        protocol: 6,
+        src_port: 40000,
+        dst_port: 443,
+        tcp_flags: 0x1b,
+    }
+}
+
+/// Rows keyed by the first field, so the comparison does not depend on order.
+fn by_key(v: &Value, key: &str) -> BTreeMap<String, Value> {
+    v.as_array().unwrap().iter().map(|r| (r[key].to_string(), r.clone())).collect()
+}
+
+/// What the test sends: 3 datagrams, one of them sampled 1-in-10.
+fn traffic() -> Vec<Vec<u8>> {
+    vec![
+        encode(
+            &[
+                rec("192.168.1.10", "203.0.113.5", 1_000, 10, 2, 1),
+                rec("203.0.113.5", "192.168.1.10", 50_000, 40, 1, 2),
+                rec("192.168.1.11", "198.51.100.7", 300, 3, 2, 1),
+            ],
+            1,
+            0,
+            0,
+        ),
+        // A local-to-local flow counts for both hosts.
+        encode(&[rec("192.168.1.10", "192.168.1.11", 700, 7, 2, 2)], 4, 0, 0),
+        // Sampling 1-in-10 (mode 01 in the top bits): counts are multiplied.
+        encode(&[rec("198.51.100.7", "192.168.1.11", 123, 2, 1, 2)], 5, 0, 0x4000 | 10),
+    ]
+}
+
+#[test]
+fn v5_totals_archives_graphs_and_counters() {
+    let mut d = Daemon::start("");
+    for dg in traffic() {
+        d.send(&dg);
+    }
+    d.wait_for("5 records", |d| d.metric("flowpi_records_total") == 5);
+    d.wait_for("hosts published", |d| d.json("/api/hosts").as_array().unwrap().len() == 2);
+
+    // Exact totals per host, busiest first.
+    let hosts = d.json("/api/hosts");
+    assert_eq!(
+        hosts,
+        json!([
+            {"ip": "192.168.1.10", "rx_bytes": 50_000, "tx_bytes": 1_700, "rx_packets": 40, "tx_packets": 17},
+            {"ip": "192.168.1.11", "rx_bytes": 1_930, "tx_bytes": 300, "rx_packets": 27, "tx_packets": 3},
+        ])
+    );
+    // Per (exporter, ifIndex): in = the flow's input interface, out = its output interface.
+    let ifs = by_key(&d.json("/api/interfaces"), "ifindex");
+    assert_eq!(ifs.len(), 2);
+    assert_eq!(
+        ifs["1"],
+        json!({"exporter": "127.0.0.1", "ifindex": 1, "in_bytes": 51_230, "out_bytes": 1_300, "in_packets": 60, "out_packets": 13})
+    );
+    assert_eq!(
+        ifs["2"],
+        json!({"exporter": "127.0.0.1", "ifindex": 2, "in_bytes": 2_000, "out_bytes": 51_930, "in_packets": 20, "out_packets": 67})
+    );
+
+    // Archives: created, read by stock rrdtool, holding the rates that add up to the totals.
+    let h10 = d.archive().join("hosts/192.168.1.10.rrd");
+    let if1 = d.archive().join("interfaces/127.0.0.1_1.rrd");
+    d.wait_for("archives written", |d| d.metric("flowpi_archive_updates_total") >= 12);
+    let info = rrdtool(&["info", h10.to_str().unwrap()]);
+    assert!(info.contains("step = 1\n"), "{info}");
+    for ds in ["rx_bytes", "tx_bytes", "rx_packets", "tx_packets"] {
+        assert!(info.contains(&format!("ds[{ds}].type = \"ABSOLUTE\"")), "{ds} in {info}");
+    }
+    let size = std::fs::metadata(&h10).unwrap().len();
+    std::thread::sleep(Duration::from_secs(2));
+    let sums = fetch_totals(&h10, 60);
+    assert_eq!(sums.len(), 4);
+    for (got, want) in sums.iter().zip([50_000.0, 1_700.0, 40.0, 17.0]) {
+        assert!((got - want).abs() < 1e-6 * want + 1e-9, "rrdtool fetch sums {sums:?}, want {want}");
+    }
+    let sums = fetch_totals(&if1, 60);
+    assert!((sums[0] - 51_230.0).abs() < 0.05 && (sums[1] - 1_300.0).abs() < 0.05, "{sums:?}");
+    assert_eq!(std::fs::metadata(&h10).unwrap().len(), size, "an archive's size never changes");
+
+    // Graphs: real PNG and SVG of the requested size.
+    let png = d.get("/graph/host/192.168.1.10/hour.png?width=640&height=240");
+    assert_eq!(png.status, 200, "{}", String::from_utf8_lossy(&png.body));
+    assert!(png.headers.contains("image/png"));
+    assert_eq!(png_size(&png.body), Some((640, 240)));
+    let svg = d.get("/graph/interface/127.0.0.1/2/day.svg?width=500&height=180");
+    assert_eq!(svg.status, 200);
+    assert!(svg.headers.contains("image/svg+xml"));
+    assert_eq!(svg_size(&svg.body), Some((500, 180)));
+    for p in ["hour", "day", "week", "month", "year"] {
+        let r = d.get(&format!("/graph/host/192.168.1.11/{p}.png"));
+        assert_eq!(png_size(&r.body), Some((600, 200)), "{p}");
+    }
+    // Cached for one step: the same request twice renders once.
+    let rendered = d.metric("flowpi_graphs_rendered_total");
+    let a = d.get("/graph/host/192.168.1.10/week.png?width=300&height=100");
+    let b = d.get("/graph/host/192.168.1.10/week.png?width=300&height=100");
+    assert_eq!(a.body, b.body);
+    assert_eq!(d.metric("flowpi_graphs_rendered_total"), rendered + 1);
+    assert!(d.metric("flowpi_graph_cache_hits_total") >= 1);
+
+    // Counters.
+    assert_eq!(d.metric("flowpi_datagrams_total"), 3);
+    let bytes: usize = traffic().iter().map(|d| d.len()).sum();
+    assert_eq!(d.metric("flowpi_datagram_bytes_total"), bytes as u64);
+    assert_eq!(d.metric("flowpi_hosts"), 2);
+    assert_eq!(d.metric("flowpi_interfaces"), 2);
+    assert!(d.metric("flowpi_archive_creates_total") == 4);
+    assert_eq!(d.metric("flowpi_archive_update_errors_total"), 0);
+    assert!(d.metric("flowpi_http_requests_total{code=\"2xx\"}") >= 10);
+
+    // SIGTERM: a final update of every archive, exit 0.
+    let before = d.metric("flowpi_archive_updates_total");
+    assert_eq!(d.stop(), 0, "{}", d.log());
+    let log = d.log();
+    assert!(log.contains("final update of 4 archives written"), "{log}");
+    assert!(before > 0);
+}
+
+#[test]
+fn garbage_is_counted_and_loses_nothing() {
+    let d = Daemon::start("");
+    let good = encode(&[rec("192.168.7.7", "8.8.8.8", 4_242, 3, 1, 2)], 1, 0, 0);
+    d.send(&good);
+    let mut too_many = good.clone();
+    too_many[3] = 31; // count above v5's 30
+    let mut zero = good.clone();
+    zero[3] = 0;
+    let mut says_two = good.clone();
+    says_two[3] = 2; // holds one record
+    let garbage: Vec<(Vec<u8>, &str)> = vec![
+        (vec![], "short"),
+        (vec![0, 5], "short"),
+        (good[..20].to_vec(), "short"),
+        (good[..70].to_vec(), "truncated"),
+        (says_two, "truncated"),
+        (too_many, "bad_count"),
+        (zero, "bad_count"),
+        (vec![0, 42, 0, 1, 0, 0, 0, 0], "unknown_version"),
+        (b"GET / HTTP/1.1\r\n\r\n".to_vec(), "unknown_version"),
+        (vec![0xff; 1500], "unknown_version"),
+    ];
+    let mut want: BTreeMap<&str, u64> = BTreeMap::new();
+    for (g, kind) in &garbage {
+        d.send(g);
+        *want.entry(kind).or_default() += 1;
+    }
+    // A burst of random datagrams, some starting like v5.
+    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+    for i in 0..500 {
+        let len = (i * 37) % 1600;
+        let mut dg: Vec<u8> = (0..len)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                x as u8
+            })
+            .collect();
+        if i % 2 == 0 && len >= 4 {
+            dg[0] = 0;
+            dg[1] = 5;
+            dg[2] = 0;
+            dg[3] = 31 + (i % 200) as u8; // count always out of range
+        } else if len >= 2 {
+            dg[0] = 0;
+            dg[1] = 200;
+        }
+        // The kind follows from the length and first bytes alone.
+        let kind = match (len, i % 2) {
+            (0..=3, _) => "short",
+            (4..=23, 0) => "short",
+            (_, 0) => "bad_count",
+            _ => "unknown_version",
+        };
+        *want.entry(kind).or_default() += 1;
+        d.send(&dg);
+    }
+    let total_bad = garbage.len() as u64 + 500;
+    d.wait_for("all datagrams", |d| d.metric("flowpi_datagrams_total") == 1 + total_bad);
+    let sum: u64 = ["short", "truncated", "bad_count", "unknown_version"]
+        .iter()
+        .map(|k| d.metric(&format!("flowpi_decode_errors_total{{kind=\"{k}\"}}")))
+        .sum();
+    assert_eq!(sum, total_bad);
+    for (kind, n) in &want {
+        assert_eq!(d.metric(&format!("flowpi_decode_errors_total{{kind=\"{kind}\"}}")), *n, "{kind}");
+    }
+    assert_eq!(d.metric("flowpi_records_total"), 1);
+    // Still serving, with exactly the good datagram's totals.
+    d.wait_for("host published", |d| d.json("/api/hosts").as_array().unwrap().len() == 1);
+    assert_eq!(
+        d.json("/api/hosts"),
+        json!([{"ip": "192.168.7.7", "rx_bytes": 0, "tx_bytes": 4_242, "rx_packets": 0, "tx_packets": 3}])
+    );
+    assert!(d.log().contains("dropped"), "a rate-limited warning names the problem");
+}
+
+#[test]
+fn http_errors_are_4xx() {
+    let d = Daemon::start("");
+    for (path, status) in [
+        ("/nope", 404),
+        ("/graph/host/192.168.1.300/day.png", 400),
+        ("/graph/host/192.168.1.1/fortnight.png", 400),
+        ("/graph/host/192.168.1.1/day.jpg", 400),
+        ("/graph/host/192.168.1.1/day.png?width=99999", 400),
+        ("/graph/interface/10.0.0.1/eth0/day.png", 400),
+        // Well-formed, but no archive for it.
+        ("/graph/host/192.168.1.1/day.png", 404),
+        ("/graph/interface/10.0.0.1/4/day.svg", 404),
+        ("/%ff%00/../../etc/passwd", 404),
+    ] {
+        assert_eq!(d.get(path).status, status, "{path}");
+    }
+    let r = request(d.http, "POST", "/api/hosts").unwrap();
+    assert_eq!(r.status, 405);
+    assert!(r.headers.contains("Allow: GET, HEAD"));
+    assert_eq!(request(d.http, "DELETE", "/").unwrap().status, 405);
+    let head = request(d.http, "HEAD", "/").unwrap();
+    assert_eq!(head.status, 200);
+    assert!(head.body.is_empty());
+    let page = d.get("/");
+    assert_eq!(page.status, 200);
+    assert!(page.headers.contains("text/html"));
+    assert!(d.get("/app.js").status == 200 && d.get("/style.css").status == 200);
+    assert_eq!(d.metric("flowpi_http_requests_total{code=\"4xx\"}"), 11);
+}
+
+#[test]
+fn overflow_row_and_restart_continue_the_same_files() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut d = Daemon::start_in(tmp.path(), "max_hosts = 2\nmax_interfaces = 1");
+    let recs: Vec<FlowRecord> =
+        (1..=5).map(|i| rec(&format!("192.168.3.{i}"), "9.9.9.9", 100 * i, i, i as u32, 0)).collect();
+    d.send(&encode(&recs, 1, 0, 0));
+    d.wait_for("overflow counted", |d| d.metric("flowpi_host_overflow_records_total") == 3);
+    d.wait_for("other published", |d| d.json("/api/hosts").as_array().unwrap().len() == 3);
+    let hosts = by_key(&d.json("/api/hosts"), "ip");
+    assert_eq!(hosts["\"other\""]["tx_bytes"], 300 + 400 + 500);
+    let sent: u64 = hosts.values().map(|h| h["tx_bytes"].as_u64().unwrap()).sum();
+    assert_eq!(sent, 1_500, "nothing lost past max_hosts");
+    let ifs = d.json("/api/interfaces");
+    let ifs_in: u64 = ifs.as_array().unwrap().iter().map(|r| r["in_bytes"].as_u64().unwrap()).sum();
+    assert_eq!(ifs_in, 1_500);
+    assert_eq!(ifs.as_array().unwrap().len(), 2, "one interface and the other row: {ifs}");
+    d.wait_for("other archive", |d| d.archive().join("hosts/other.rrd").exists());
+    assert_eq!(d.get("/graph/host/other/day.png").status, 200);
+    assert_eq!(d.get("/graph/interface/other/day.png").status, 200);
+    assert_eq!(d.stop(), 0);
+
+    let file = tmp.path().join("archive/hosts/192.168.3.1.rrd");
+    let last = |f: &std::path::Path| rrdtool(&["last", f.to_str().unwrap()]).trim().parse::<i64>().unwrap();
+    let (size, before) = (std::fs::metadata(&file).unwrap().len(), last(&file));
+    std::thread::sleep(Duration::from_millis(1100));
+    let d = Daemon::start_in(tmp.path(), "max_hosts = 2\nmax_interfaces = 1");
+    d.send(&encode(&[rec("192.168.3.1", "9.9.9.9", 77, 1, 1, 0)], 2, 0, 0));
+    d.wait_for("restart update", |_| last(&file) > before);
+    assert_eq!(std::fs::metadata(&file).unwrap().len(), size);
+    assert!(!d.log().contains("cannot create"), "{}", d.log());
+    let sums = fetch_totals(&file, 120);
+    assert!((sums[1] - 177.0).abs() < 0.05, "both runs' bytes are in the same file: {sums:?}");
+    let _: IpAddr = "192.168.3.1".parse().unwrap();
+}
