@@ -30,7 +30,7 @@ pub enum DecodeError {
     UnknownVersion = 1,
     /// The header promises more records than the datagram holds.
     Truncated = 2,
-    /// The record count is zero or above the version's maximum.
+    /// The record count is above the version's maximum.
     BadCount = 3,
 }
 

@@ -20,7 +20,8 @@ pub fn decode(data: &[u8], sink: &mut impl FnMut(&FlowRecord)) -> Result<Decoded
         return Err(DecodeError::Short);
     }
     let count = usize::from(be16(data, 2));
-    if count == 0 || count > MAX_RECORDS {
+    // A header with no records is odd but harmless (tshark reads it too): an empty datagram.
+    if count > MAX_RECORDS {
         return Err(DecodeError::BadCount);
     }
     // Trailing bytes past the last record are tolerated (some exporters pad to a word boundary);
@@ -149,7 +150,7 @@ mod tests {
         assert_eq!(collect(&ONE[..71]), (Err(DecodeError::Truncated), vec![]));
         let mut zero = ONE;
         zero[3] = 0;
-        assert_eq!(collect(&zero).0, Err(DecodeError::BadCount));
+        assert_eq!(collect(&zero), (Ok(Decoded { version: 5, records: 0 }), vec![]));
         let mut many = ONE;
         many[3] = 31;
         assert_eq!(collect(&many).0, Err(DecodeError::BadCount));

@@ -1,0 +1,94 @@
+//! The shipped configuration is a fixture: it must pass check-config and say exactly the built-in
+//! defaults. Every invalid example under tests/configs/invalid gives its expected messages.
+
+mod common;
+
+use std::path::Path;
+use std::process::Command;
+
+use common::BIN;
+use flowpi::config::Config;
+
+fn check(path: &Path) -> (i32, String, String) {
+    let out = Command::new(BIN).arg("check-config").arg("--config").arg(path).output().unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8(out.stdout).unwrap(),
+        String::from_utf8(out.stderr).unwrap(),
+    )
+}
+
+#[test]
+fn shipped_config_passes_and_equals_the_defaults() {
+    let (code, stdout, stderr) = check(Path::new("etc/flowpi.toml"));
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.starts_with("etc/flowpi.toml: OK: "), "{stdout}");
+    let shipped = Config::parse(&std::fs::read_to_string("etc/flowpi.toml").unwrap(), "shipped").unwrap();
+    // Every key is shown with its default: the parsed file and the built-in defaults agree.
+    assert_eq!(format!("{shipped:?}"), format!("{:?}", Config::defaults()));
+}
+
+#[test]
+fn shipped_config_lists_every_key() {
+    let text = std::fs::read_to_string("etc/flowpi.toml").unwrap();
+    for key in [
+        "[collector]", "listen =", "receive_buffer =", "[network]", "local =", "[archive]", "dir =", "step =",
+        "max_hosts =", "max_interfaces =", "[http]", "threads =", "[log]", "level =",
+    ] {
+        assert!(text.contains(key), "etc/flowpi.toml does not show {key}");
+    }
+}
+
+#[test]
+fn valid_examples_pass() {
+    for entry in std::fs::read_dir("tests/configs/valid").unwrap() {
+        let path = entry.unwrap().path();
+        let (code, stdout, stderr) = check(&path);
+        assert_eq!(code, 0, "{}: {stderr}", path.display());
+        assert!(stdout.contains(": OK: "));
+    }
+}
+
+#[test]
+fn invalid_examples_give_the_expected_messages() {
+    let mut seen = 0;
+    for entry in std::fs::read_dir("tests/configs/invalid").unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().and_then(|e| e.to_str()) != Some("toml") {
+            continue;
+        }
+        let expected = std::fs::read_to_string(path.with_extension("expected")).unwrap();
+        let (code, stdout, stderr) = check(&path);
+        assert_eq!(code, 1, "{}", path.display());
+        assert_eq!(stdout, "");
+        assert_eq!(stderr, expected, "{}", path.display());
+        seen += 1;
+    }
+    assert!(seen >= 6);
+}
+
+#[test]
+fn every_problem_at_once() {
+    let (_, _, stderr) = check(Path::new("tests/configs/invalid/many_problems.toml"));
+    assert_eq!(stderr.lines().count(), 11, "{stderr}");
+}
+
+#[test]
+fn missing_explicit_file_is_an_error_and_run_refuses_bad_config() {
+    let (code, _, stderr) = check(Path::new("tests/configs/does-not-exist.toml"));
+    assert_eq!(code, 1);
+    assert!(stderr.contains("cannot read"), "{stderr}");
+    let out = Command::new(BIN).arg("--config").arg("tests/configs/invalid/unknown_key.toml").output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("archive.max_host"));
+}
+
+#[test]
+fn command_line() {
+    let v = Command::new(BIN).arg("--version").output().unwrap();
+    assert_eq!(String::from_utf8(v.stdout).unwrap(), format!("flowpi {}\n", env!("CARGO_PKG_VERSION")));
+    let h = Command::new(BIN).arg("--help").output().unwrap();
+    assert!(h.status.success() && String::from_utf8(h.stdout).unwrap().contains("check-config"));
+    let bad = Command::new(BIN).arg("--frobnicate").output().unwrap();
+    assert_eq!(bad.status.code(), Some(2));
+}
