@@ -16,6 +16,7 @@
   const MIN_REFRESH_SECONDS = 5;
   const WIDTH_RANGE = [200, 3000]; // what the server accepts
   const HEIGHT_RANGE = [100, 2000];
+  const NARROWEST_GRAPH = 480;     // rrdtool's legend line fits from here on
 
   const state = {
     period: savedPeriod(),
@@ -71,6 +72,10 @@
 
   function fmtCount(n) {
     return num(n).toLocaleString();
+  }
+
+  function plural(n, word) {
+    return `${fmtCount(n)} ${word}${num(n) === 1 ? '' : 's'}`;
   }
 
   function fmtPackets(n) {
@@ -144,7 +149,8 @@
   function subjectName(s) {
     if (s.kind === 'host') return s.ip === 'other' ? 'Other hosts' : s.ip;
     if (s.ifindex === null) return 'Other interfaces';
-    return `${s.exporter} · interface ${s.ifindex}`;
+    // ifIndex 0: the exporter did not say which interface (softflowd, for one, always sends 0).
+    return `${s.exporter} · interface ${s.ifindex}${Number(s.ifindex) === 0 ? ' (unspecified)' : ''}`;
   }
 
   /* ---------- graph loading: preload off-screen, swap only when decoded ---------- */
@@ -178,8 +184,11 @@
   function graphSize(frame) {
     const w = Math.floor(frame.clientWidth);
     if (w < 50) return null; // not laid out (hidden)
-    const width = clamp(w, WIDTH_RANGE);
-    const height = clamp(Math.round(width * 0.36), [Math.max(HEIGHT_RANGE[0], 170), 340]);
+    // rrdtool's legend needs about 480 px on one line: narrower boxes get a 480 px graph scaled down
+    // (smaller text) rather than a legend that wraps into a jumble.
+    const width = clamp(Math.max(w, NARROWEST_GRAPH), WIDTH_RANGE);
+    const ratio = w < 640 ? 0.5 : 0.36;
+    const height = clamp(Math.round(width * ratio), [Math.max(HEIGHT_RANGE[0], 170), 340]);
     return { width, height };
   }
 
@@ -320,7 +329,7 @@
   function createHostRow(row) {
     const s = hostSubject(row);
     const tr = h('tr', { 'data-ip': s.ip, class: s.ip === 'other' ? 'is-other' : null });
-    const label = h('button', { type: 'button', class: 'host-link' }, subjectName(s));
+    const label = h('button', { type: 'button', class: s.ip.includes(':') ? 'host-link is-v6' : 'host-link' }, subjectName(s));
     const name = h('th', { scope: 'row' }, label);
     if (s.ip === 'other') {
       name.append(h('span', { class: 'sub' }, 'hosts beyond the table size'));
@@ -466,11 +475,11 @@
     const parts = [
       `flowpi ${st.version || ''}`.trim(),
       `up ${fmtDuration(st.uptime_seconds)}`,
-      `${fmtCount(st.hosts)} host${num(st.hosts) === 1 ? '' : 's'}`,
-      `${fmtCount(st.interfaces)} interface${num(st.interfaces) === 1 ? '' : 's'}`,
-      `${fmtCount(st.datagrams)} datagrams`,
-      `${fmtCount(st.records)} flow records`,
-      `${fmtCount(st.decode_errors)} decode errors`,
+      plural(st.hosts, 'host'),
+      plural(st.interfaces, 'interface'),
+      plural(st.datagrams, 'datagram'),
+      plural(st.records, 'flow record'),
+      plural(st.decode_errors, 'decode error'),
       `graphs refresh every ${state.step} s`,
     ];
     const status = $('status');

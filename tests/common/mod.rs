@@ -46,6 +46,10 @@ impl Daemon {
     }
 
     pub fn start_in(dir: &Path, extra_archive: &str) -> Daemon {
+        Daemon::start_env(dir, extra_archive, &[])
+    }
+
+    pub fn start_env(dir: &Path, extra_archive: &str, env: &[(&str, &str)]) -> Daemon {
         let udp: SocketAddr = format!("127.0.0.1:{}", free_udp_port()).parse().unwrap();
         let http: SocketAddr = format!("127.0.0.1:{}", free_tcp_port()).parse().unwrap();
         let config = dir.join("flowpi.toml");
@@ -58,9 +62,18 @@ impl Daemon {
         )
         .unwrap();
         let log = std::fs::File::create(dir.join("flowpi.log")).unwrap();
-        let child = Command::new(BIN)
+        // WATCHDOG_PID=self: systemd names the watched PID; `exec` keeps the shell's PID for flowpi.
+        let mut cmd = if env.contains(&("WATCHDOG_PID", "self")) {
+            let mut c = Command::new("sh");
+            c.args(["-c", "WATCHDOG_PID=$$ exec \"$0\" \"$@\"", BIN]);
+            c
+        } else {
+            Command::new(BIN)
+        };
+        let child = cmd
             .arg("--config")
             .arg(&config)
+            .envs(env.iter().copied().filter(|(k, _)| *k != "WATCHDOG_PID"))
             .stdout(Stdio::null())
             .stderr(log)
             .spawn()
