@@ -28,8 +28,6 @@ pub struct CollectorConfig {
     pub listen: Vec<SocketAddr>,
     /// SO_RCVBUF to ask for; the kernel may grant less (net.core.rmem_max), which is logged.
     pub receive_buffer: usize,
-    /// Datagrams that may wait between the sockets and the decoder.
-    pub queue: usize,
 }
 
 #[derive(Clone, Debug)]
@@ -78,7 +76,6 @@ struct Raw {
 struct RawCollector {
     listen: Option<Spanned<Vec<Spanned<String>>>>,
     receive_buffer: Option<Spanned<i64>>,
-    queue: Option<Spanned<i64>>,
 }
 
 #[derive(Deserialize, Default)]
@@ -333,7 +330,6 @@ impl Validator<'_> {
         }
         let receive_buffer =
             self.int("collector.receive_buffer", raw.collector.receive_buffer, 8 << 20, 0, 1 << 30) as usize;
-        let queue = self.int("collector.queue", raw.collector.queue, 4096, 1, 1_000_000) as usize;
 
         // network
         let mut local = Vec::new();
@@ -408,7 +404,7 @@ impl Validator<'_> {
         };
 
         Config {
-            collector: CollectorConfig { listen, receive_buffer, queue },
+            collector: CollectorConfig { listen, receive_buffer },
             network: NetworkConfig { local: LocalNets(local) },
             archive: ArchiveConfig { dir, step, max_hosts, max_interfaces },
             http: HttpConfig { listen: http_listen, threads },

@@ -14,8 +14,6 @@ pub struct Stats {
     pub decode_errors: [AtomicU64; DecodeError::KINDS],
     pub receive_errors: AtomicU64,
     pub socket_rcvbuf_bytes: AtomicU64,
-    pub queue_depth: AtomicU64,
-    pub queue_capacity: AtomicU64,
 
     pub hosts: AtomicU64,
     pub interfaces: AtomicU64,
@@ -33,7 +31,6 @@ pub struct Stats {
     pub graph_cache_hits: AtomicU64,
     pub graph_errors: AtomicU64,
 
-    pub http_requests: AtomicU64,
     pub http_2xx: AtomicU64,
     pub http_4xx: AtomicU64,
     pub http_5xx: AtomicU64,
@@ -84,8 +81,6 @@ impl Stats {
         metric("decode_errors_total", "counter", "Datagrams dropped as malformed, by kind.", &kinds);
         metric("receive_errors_total", "counter", "Socket receive errors.", &[("", get(&self.receive_errors))]);
         metric("socket_receive_buffer_bytes", "gauge", "SO_RCVBUF the kernel granted (smallest over sockets).", &[("", get(&self.socket_rcvbuf_bytes))]);
-        metric("queue_depth", "gauge", "Datagrams waiting between the sockets and the decoder.", &[("", get(&self.queue_depth))]);
-        metric("queue_capacity", "gauge", "collector.queue: the most datagrams that may wait.", &[("", get(&self.queue_capacity))]);
         metric("hosts", "gauge", "Local hosts with their own row and archive.", &[("", get(&self.hosts))]);
         metric("interfaces", "gauge", "(exporter, ifIndex) pairs with their own row and archive.", &[("", get(&self.interfaces))]);
         metric("host_overflow_records_total", "counter", "Record sides counted into the 'other' host row because archive.max_hosts was reached.", &[("", get(&self.host_overflow_records))]);
