@@ -17,11 +17,13 @@ capture=tests/data/softflowd_v5_synth.pcap
 log() { echo "browser-test: $*"; }
 
 # --- tools: Debian's chromium, node and npm, installed only when missing --------------------------
+# (dpkg -s alone also succeeds for a removed package whose configuration files remain.)
+installed() { dpkg -s "$1" 2>/dev/null | grep -q '^Status: install ok installed'; }
 missing=()
-dpkg -s chromium >/dev/null 2>&1 || missing+=(chromium)
-dpkg -s nodejs >/dev/null 2>&1 || missing+=(nodejs)
+installed chromium || missing+=(chromium)
+installed nodejs || missing+=(nodejs)
 # NodeSource's nodejs ships npm itself; Debian's nodejs needs the separate npm package.
-if ! command -v npm >/dev/null 2>&1 && ! dpkg -s npm >/dev/null 2>&1; then missing+=(npm); fi
+if ! command -v npm >/dev/null 2>&1 && ! installed npm; then missing+=(npm); fi
 if ((${#missing[@]})); then
   sudo=()
   [[ $(id -u) -eq 0 ]] || sudo=(sudo)

@@ -23,14 +23,14 @@ pub struct Counts {
 }
 
 impl Counts {
-    fn add_in(&mut self, r: &FlowRecord) {
-        self.in_bytes = self.in_bytes.wrapping_add(r.bytes);
-        self.in_packets = self.in_packets.wrapping_add(r.packets);
+    fn add_in(&mut self, bytes: u64, packets: u64) {
+        self.in_bytes = self.in_bytes.wrapping_add(bytes);
+        self.in_packets = self.in_packets.wrapping_add(packets);
     }
 
-    fn add_out(&mut self, r: &FlowRecord) {
-        self.out_bytes = self.out_bytes.wrapping_add(r.bytes);
-        self.out_packets = self.out_packets.wrapping_add(r.packets);
+    fn add_out(&mut self, bytes: u64, packets: u64) {
+        self.out_bytes = self.out_bytes.wrapping_add(bytes);
+        self.out_packets = self.out_packets.wrapping_add(packets);
     }
 
     pub fn is_zero(&self) -> bool {
@@ -88,6 +88,23 @@ impl fmt::Display for IfaceId {
 pub struct Snapshot {
     pub hosts: Vec<(HostId, Counts)>,
     pub interfaces: Vec<(IfaceId, Counts)>,
+    /// Interface names (config, then options data), sorted, for the API and graph titles.
+    pub interface_names: Vec<((IpAddr, u32), String)>,
+    /// Exporters and their state, for the API.
+    pub exporters: Vec<crate::decode::exporter::ExporterView>,
+}
+
+impl Snapshot {
+    pub fn interface_name(&self, exporter: IpAddr, ifindex: u32) -> Option<&str> {
+        self.interface_names
+            .binary_search_by(|(k, _)| k.cmp(&(exporter, ifindex)))
+            .ok()
+            .map(|i| self.interface_names[i].1.as_str())
+    }
+
+    pub fn exporter_name(&self, exporter: IpAddr) -> Option<&str> {
+        self.exporters.iter().find(|e| e.key.addr == exporter).and_then(|e| e.name.as_deref())
+    }
 }
 
 /// Owned by the collector task; nothing else touches it.
@@ -132,25 +149,33 @@ impl Aggregator {
 
     /// Count one record seen by `exporter`.
     pub fn add(&mut self, exporter: IpAddr, r: &FlowRecord) {
-        let src = normalize(r.src);
-        let dst = normalize(r.dst);
+        let exporter = normalize(exporter);
+        self.count(exporter, normalize(r.src), normalize(r.dst), r.input_if, r.output_if, r.bytes, r.packets);
+        if r.rev_bytes != 0 || r.rev_packets != 0 {
+            // The reverse direction of a bidirectional record: dst -> src, entering on the output
+            // interface and leaving on the input one.
+            self.count(exporter, normalize(r.dst), normalize(r.src), r.output_if, r.input_if, r.rev_bytes, r.rev_packets);
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn count(&mut self, exporter: IpAddr, src: IpAddr, dst: IpAddr, input_if: u32, output_if: u32, bytes: u64, packets: u64) {
         let src_local = self.local.contains(src);
         let dst_local = self.local.contains(dst);
-        // A flow between two local hosts counts for both.
         let st = &*self.stats;
+        // A flow between two local hosts counts for both.
         if src_local {
-            self.hosts.row(src, &st.host_overflow_records, &st.hosts).add_out(r);
+            self.hosts.row(src, &st.host_overflow_records, &st.hosts).add_out(bytes, packets);
         }
         if dst_local {
-            self.hosts.row(dst, &st.host_overflow_records, &st.hosts).add_in(r);
+            self.hosts.row(dst, &st.host_overflow_records, &st.hosts).add_in(bytes, packets);
         }
         if !src_local && !dst_local {
             stats::inc(&st.remote_only_records);
         }
-        let exporter = normalize(exporter);
         let (overflow, size) = (&st.interface_overflow_records, &st.interfaces);
-        self.interfaces.row((exporter, r.input_if), overflow, size).add_in(r);
-        self.interfaces.row((exporter, r.output_if), overflow, size).add_out(r);
+        self.interfaces.row((exporter, input_if), overflow, size).add_in(bytes, packets);
+        self.interfaces.row((exporter, output_if), overflow, size).add_out(bytes, packets);
     }
 
     pub fn snapshot(&self) -> Snapshot {
@@ -169,7 +194,7 @@ impl Aggregator {
             interfaces.push((IfaceId::Other, self.interfaces.other));
         }
         interfaces.sort_by_key(|(id, _)| *id);
-        Snapshot { hosts, interfaces }
+        Snapshot { hosts, interfaces, ..Snapshot::default() }
     }
 }
 
@@ -188,7 +213,7 @@ mod tests {
             protocol: 6,
             src_port: 1,
             dst_port: 2,
-            tcp_flags: 0,
+            ..FlowRecord::default()
         }
     }
 
@@ -223,6 +248,20 @@ mod tests {
             vec![(IfaceId::If { exporter: ex, ifindex: 1 }, if1), (IfaceId::If { exporter: ex, ifindex: 2 }, if2)]
         );
         assert_eq!(stats::get(&stats.remote_only_records), 1);
+    }
+
+    #[test]
+    fn reverse_counts_flow_back() {
+        let (mut a, _) = agg(10, 10);
+        let ex: IpAddr = "192.168.1.1".parse().unwrap();
+        let mut r = rec("192.168.1.10", "8.8.8.8", 100, 1, 2, 1);
+        r.rev_bytes = 5000;
+        r.rev_packets = 4;
+        a.add(ex, &r);
+        let s = a.snapshot();
+        assert_eq!(s.hosts[0].1, Counts { in_bytes: 5000, out_bytes: 100, in_packets: 4, out_packets: 1 });
+        let if1 = Counts { in_bytes: 5000, out_bytes: 100, in_packets: 4, out_packets: 1 };
+        assert_eq!(s.interfaces[0], (IfaceId::If { exporter: ex, ifindex: 1 }, if1));
     }
 
     #[test]

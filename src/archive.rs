@@ -117,11 +117,15 @@ impl Archive {
             files: HashMap::new(),
             cache: HashMap::new(),
             update_errors: RateLimit::new(Duration::from_secs(60)),
+            names: Arc::new(Snapshot::default()),
         };
         loop {
             stats::inc(&self.alive);
             match self.rx.recv_timeout(Duration::from_secs(1)) {
-                Ok(Request::Step { snapshot }) => w.write(&snapshot),
+                Ok(Request::Step { snapshot }) => {
+                    w.write(&snapshot);
+                    w.names = snapshot;
+                }
                 Ok(Request::Graph { subject, look, reply }) => {
                     let _ = reply.try_send(w.graph(subject, look));
                 }
@@ -147,6 +151,8 @@ struct Worker {
     files: HashMap<Subject, FileState>,
     cache: HashMap<(Subject, Look), (Instant, Arc<Vec<u8>>)>,
     update_errors: RateLimit,
+    /// The latest snapshot, for exporter and interface names in graph titles.
+    names: Arc<Snapshot>,
 }
 
 impl Worker {
@@ -265,7 +271,12 @@ impl Worker {
         let (title, ds, labels) = match subject {
             Subject::Host(h) => (format!("{h}"), ["rx_bytes", "tx_bytes"], ["Received", "Sent"]),
             Subject::Interface(IfaceId::If { exporter, ifindex }) => {
-                (format!("{exporter} interface {ifindex}"), ["in_bytes", "out_bytes"], ["In", "Out"])
+                let router = self.names.exporter_name(exporter).map_or(exporter.to_string(), str::to_string);
+                let title = match self.names.interface_name(exporter, ifindex) {
+                    Some(n) => format!("{router} {n} (if {ifindex})"),
+                    None => format!("{router} interface {ifindex}"),
+                };
+                (title, ["in_bytes", "out_bytes"], ["In", "Out"])
             }
             Subject::Interface(IfaceId::Other) => ("other interfaces".to_string(), ["in_bytes", "out_bytes"], ["In", "Out"]),
         };

@@ -7,6 +7,7 @@ use std::net::{SocketAddr, UdpSocket as StdUdpSocket};
 use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, RwLock};
 use std::task::Poll;
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use log::{debug, info, warn};
@@ -18,7 +19,8 @@ use tokio::time::MissedTickBehavior;
 use crate::aggregate::{Aggregator, Snapshot};
 use crate::archive::ArchiveHandle;
 use crate::config::Config;
-use crate::decode::{self, DecodeError};
+use crate::decode::exporter::SavedState;
+use crate::decode::{DecodeError, Decoder};
 use crate::ratelimit::RateLimit;
 use crate::stats::{self, Stats};
 
@@ -50,6 +52,9 @@ impl Default for Published {
     }
 }
 
+/// Under archive.dir: what the decoder learnt from exporters (templates, samplers, names).
+pub const STATE_FILE: &str = "exporters.json";
+
 /// Largest UDP payload.
 const MAX_DATAGRAM: usize = 65_535;
 /// Datagrams taken from the sockets before the timers are looked at again.
@@ -60,6 +65,9 @@ pub struct Collector {
     receive_buffer: usize,
     step: Duration,
     agg: Aggregator,
+    decoder: Decoder,
+    /// Templates, sampling rates and interface names, kept across restarts.
+    state_file: PathBuf,
     archive: ArchiveHandle,
     published: Arc<Published>,
     stats: Arc<Stats>,
@@ -81,11 +89,14 @@ impl Collector {
             cfg.archive.max_interfaces,
             stats.clone(),
         );
+        let decoder = Decoder::new(cfg.collector.limits.clone(), cfg.exporters.clone(), stats.clone());
         Collector {
             listen: cfg.collector.listen.clone(),
             receive_buffer: cfg.collector.receive_buffer,
             step: cfg.archive.step,
             agg,
+            decoder,
+            state_file: cfg.archive.dir.join(STATE_FILE),
             archive,
             published,
             stats,
@@ -134,6 +145,7 @@ impl Collector {
                 return;
             }
         };
+        self.load_state();
         tokio::pin!(shutdown);
         let mut buf = vec![0u8; MAX_DATAGRAM];
         let mut step = tokio::time::interval_at(tokio::time::Instant::now() + self.step, self.step);
@@ -146,7 +158,7 @@ impl Collector {
                 biased;
                 _ = &mut shutdown => break,
                 _ = step.tick() => {
-                    let snap = Arc::new(self.agg.snapshot());
+                    let snap = Arc::new(self.snapshot());
                     self.published.set(snap.clone());
                     stats::inc(&self.stats.snapshots);
                     if !self.archive.step(snap) {
@@ -155,7 +167,11 @@ impl Collector {
                     }
                 }
                 _ = publish.tick() => {
-                    self.published.set(Arc::new(self.agg.snapshot()));
+                    self.decoder.expire(Instant::now());
+                    if self.decoder.take_dirty() {
+                        self.save_state();
+                    }
+                    self.published.set(Arc::new(self.snapshot()));
                     stats::inc(&self.alive);
                 }
                 r = recv_any(&sockets, &mut buf, &mut next) => {
@@ -174,7 +190,8 @@ impl Collector {
                 }
             }
         }
-        let snap = Arc::new(self.agg.snapshot());
+        self.save_state();
+        let snap = Arc::new(self.snapshot());
         self.published.set(snap.clone());
         info!(
             "collector: stopping after {} datagrams, {} records",
@@ -189,7 +206,7 @@ impl Collector {
         stats::add(&self.stats.datagram_bytes, data.len() as u64);
         let exporter = from.ip();
         let agg = &mut self.agg;
-        match decode::decode(data, &mut |r| agg.add(exporter, r)) {
+        match self.decoder.decode(exporter, data, Instant::now(), &mut |r| agg.add(exporter, r)) {
             Ok(d) => stats::add(&self.stats.records, d.records as u64),
             Err(e) => {
                 self.stats.decode_error(e);
@@ -200,6 +217,49 @@ impl Collector {
                         data.len()
                     );
                 }
+            }
+        }
+    }
+
+    /// The tables plus what the decoder knows about names, for the API and the archive thread.
+    fn snapshot(&self) -> Snapshot {
+        let mut s = self.agg.snapshot();
+        s.interface_names = self.decoder.interface_names();
+        s.exporters = self.decoder.exporters();
+        s
+    }
+
+    fn load_state(&mut self) {
+        let text = match std::fs::read_to_string(&self.state_file) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return,
+            Err(e) => {
+                warn!("collector: cannot read {}: {e}", self.state_file.display());
+                return;
+            }
+        };
+        match serde_json::from_str::<SavedState>(&text) {
+            Ok(s) => {
+                let n = self.decoder.restore(s);
+                info!("collector: restored {n} templates from {}", self.state_file.display());
+            }
+            Err(e) => warn!("collector: ignoring {} (not a state file flowpi can read: {e})", self.state_file.display()),
+        }
+    }
+
+    /// Write the decoder's state atomically (temporary file, then rename), so a power cut never
+    /// leaves half a file.
+    fn save_state(&mut self) {
+        let tmp = self.state_file.with_extension("json.tmp");
+        let result = serde_json::to_vec_pretty(&self.decoder.save())
+            .map_err(std::io::Error::other)
+            .and_then(|b| std::fs::write(&tmp, b))
+            .and_then(|_| std::fs::rename(&tmp, &self.state_file));
+        match result {
+            Ok(()) => stats::inc(&self.stats.state_saves),
+            Err(e) => {
+                stats::inc(&self.stats.state_save_errors);
+                warn!("collector: cannot save {}: {e}", self.state_file.display());
             }
         }
     }

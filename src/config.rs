@@ -9,6 +9,10 @@ use std::time::Duration;
 use serde::Deserialize;
 use toml::Spanned;
 
+use std::collections::HashMap;
+use std::net::IpAddr;
+
+use crate::decode::{ExporterOverride, Limits};
 use crate::net::{IpNet, LocalNets};
 
 pub const DEFAULT_PATH: &str = "/etc/flowpi.toml";
@@ -17,6 +21,8 @@ pub const DEFAULT_PATH: &str = "/etc/flowpi.toml";
 #[derive(Clone, Debug)]
 pub struct Config {
     pub collector: CollectorConfig,
+    /// `[[exporter]]` entries: names, sampling overrides and interface names per router address.
+    pub exporters: HashMap<IpAddr, ExporterOverride>,
     pub network: NetworkConfig,
     pub archive: ArchiveConfig,
     pub http: HttpConfig,
@@ -28,6 +34,8 @@ pub struct CollectorConfig {
     pub listen: Vec<SocketAddr>,
     /// SO_RCVBUF to ask for; the kernel may grant less (net.core.rmem_max), which is logged.
     pub receive_buffer: usize,
+    /// Bounds of the decoder's per-exporter state.
+    pub limits: Limits,
 }
 
 #[derive(Clone, Debug)]
@@ -69,6 +77,17 @@ struct Raw {
     http: RawHttp,
     #[serde(default)]
     log: RawLog,
+    #[serde(default)]
+    exporter: Vec<RawExporter>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawExporter {
+    address: Spanned<String>,
+    name: Option<Spanned<String>>,
+    sampling_rate: Option<Spanned<i64>>,
+    interfaces: Option<Spanned<HashMap<String, Spanned<String>>>>,
 }
 
 #[derive(Deserialize, Default)]
@@ -76,6 +95,11 @@ struct Raw {
 struct RawCollector {
     listen: Option<Spanned<Vec<Spanned<String>>>>,
     receive_buffer: Option<Spanned<i64>>,
+    max_exporters: Option<Spanned<i64>>,
+    max_templates_per_exporter: Option<Spanned<i64>>,
+    max_fields_per_template: Option<Spanned<i64>>,
+    pending_sets: Option<Spanned<i64>>,
+    pending_timeout: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize, Default)]
@@ -196,6 +220,8 @@ impl Config {
         })?;
         let mut v = Validator { lines: &lines, problems: Vec::new() };
         let cfg = v.validate(raw);
+        // In file order, whatever order the checks ran in.
+        v.problems.sort_by_key(|p| p.line);
         if v.problems.is_empty() {
             Ok(cfg)
         } else {
@@ -207,13 +233,14 @@ impl Config {
     pub fn summary(&self) -> String {
         let listen: Vec<String> = self.collector.listen.iter().map(|a| a.to_string()).collect();
         format!(
-            "collector {} -> archive {} every {}s (max {} hosts, {} interfaces), {} local networks, http {}",
+            "collector {} -> archive {} every {}s (max {} hosts, {} interfaces), {} local networks, {} named exporters, http {}",
             listen.join(","),
             self.archive.dir.display(),
             self.archive.step.as_secs(),
             self.archive.max_hosts,
             self.archive.max_interfaces,
             self.network.local.0.len(),
+            self.exporters.len(),
             self.http.listen,
         )
     }
@@ -225,9 +252,10 @@ fn key_at(text: &str, offset: usize, message: &str) -> String {
     let before = &text[..offset.min(text.len())];
     let line_start = before.rfind('\n').map_or(0, |i| i + 1);
     let line = text[line_start..].lines().next().unwrap_or("").trim();
+    // `[section]` and `[[array-of-tables]]` both name the section.
     let header = |l: &str| {
         let l = l.trim();
-        (l.starts_with('[') && !l.starts_with("[[")).then(|| l.trim_matches(|c| c == '[' || c == ']').trim().to_string())
+        l.starts_with('[').then(|| l.trim_matches(|c| c == '[' || c == ']').trim().to_string())
     };
     if let Some(h) = header(line) {
         // A syntax error is reported at the next header; only an unknown section is about it.
@@ -311,7 +339,8 @@ impl Validator<'_> {
     fn validate(&mut self, raw: Raw) -> Config {
         // collector
         let mut listen = Vec::new();
-        match raw.collector.listen {
+        let rc = raw.collector;
+        match rc.listen {
             None => listen.push(SocketAddr::from(([0, 0, 0, 0], 2055))),
             Some(list) => {
                 if list.get_ref().is_empty() {
@@ -329,7 +358,41 @@ impl Validator<'_> {
             }
         }
         let receive_buffer =
-            self.int("collector.receive_buffer", raw.collector.receive_buffer, 8 << 20, 0, 1 << 30) as usize;
+            self.int("collector.receive_buffer", rc.receive_buffer, 8 << 20, 0, 1 << 30) as usize;
+        let d = Limits::default();
+        let limits = Limits {
+            max_exporters: self.int("collector.max_exporters", rc.max_exporters, d.max_exporters as i64, 0, 65_536) as usize,
+            max_templates_per_exporter: self.int(
+                "collector.max_templates_per_exporter",
+                rc.max_templates_per_exporter,
+                d.max_templates_per_exporter as i64,
+                0,
+                65_280, // template ids 256..=65535
+            ) as usize,
+            max_fields_per_template: self.int(
+                "collector.max_fields_per_template",
+                rc.max_fields_per_template,
+                d.max_fields_per_template as i64,
+                1,
+                16_383, // what fits a 65535-byte set
+            ) as usize,
+            pending_sets: self.int("collector.pending_sets", rc.pending_sets, d.pending_sets as i64, 0, 65_536) as usize,
+            pending_timeout: match rc.pending_timeout {
+                None => d.pending_timeout,
+                Some(s) => match parse_duration(s.get_ref()) {
+                    Ok(t) if t.as_secs() <= 86_400 => t,
+                    Ok(_) => {
+                        self.problem("collector.pending_timeout", &s, "must be at most \"1d\"".into());
+                        d.pending_timeout
+                    }
+                    Err(msg) => {
+                        self.problem("collector.pending_timeout", &s, msg);
+                        d.pending_timeout
+                    }
+                },
+            },
+        };
+        let exporters = self.exporters(raw.exporter);
 
         // network
         let mut local = Vec::new();
@@ -404,12 +467,59 @@ impl Validator<'_> {
         };
 
         Config {
-            collector: CollectorConfig { listen, receive_buffer },
+            collector: CollectorConfig { listen, receive_buffer, limits },
+            exporters,
             network: NetworkConfig { local: LocalNets(local) },
             archive: ArchiveConfig { dir, step, max_hosts, max_interfaces },
             http: HttpConfig { listen: http_listen, threads },
             log: LogConfig { level },
         }
+    }
+}
+
+impl Validator<'_> {
+    fn exporters(&mut self, raw: Vec<RawExporter>) -> HashMap<IpAddr, ExporterOverride> {
+        let mut out = HashMap::new();
+        for e in raw {
+            let addr = match e.address.get_ref().parse::<IpAddr>() {
+                Ok(a) => crate::net::normalize(a),
+                Err(_) => {
+                    let msg = format!("{:?} is not an IP address", e.address.get_ref());
+                    self.problem("exporter.address", &e.address, msg);
+                    continue;
+                }
+            };
+            if out.contains_key(&addr) {
+                self.problem("exporter.address", &e.address, format!("{addr} has two [[exporter]] entries"));
+                continue;
+            }
+            let mut o = ExporterOverride::default();
+            if let Some(n) = e.name {
+                if n.get_ref().trim().is_empty() || n.get_ref().len() > 64 {
+                    self.problem("exporter.name", &n, "must be 1 to 64 characters".into());
+                } else {
+                    o.name = Some(n.get_ref().trim().to_string());
+                }
+            }
+            if let Some(r) = e.sampling_rate {
+                o.sampling_rate = Some(self.int("exporter.sampling_rate", Some(r), 1, 1, 1_000_000) as u32);
+            }
+            if let Some(ifs) = e.interfaces {
+                for (k, v) in ifs.get_ref() {
+                    match k.parse::<u32>() {
+                        Ok(i) if !v.get_ref().trim().is_empty() => {
+                            o.interfaces.insert(i, v.get_ref().trim().to_string());
+                        }
+                        Ok(_) => self.problem("exporter.interfaces", v, "an interface name must not be empty".into()),
+                        Err(_) => {
+                            self.problem("exporter.interfaces", &ifs, format!("{k:?} is not an ifIndex (a whole number)"))
+                        }
+                    }
+                }
+            }
+            out.insert(addr, o);
+        }
+        out
     }
 }
 

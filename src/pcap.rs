@@ -146,7 +146,7 @@ mod tests {
 
     #[test]
     fn splits_back_to_back_v5() {
-        let one = crate::decode::v5::encode(
+        let one = crate::decode::legacy::encode(
             &[crate::decode::FlowRecord {
                 src: "10.0.0.1".parse().unwrap(),
                 dst: "10.0.0.2".parse().unwrap(),
@@ -158,6 +158,7 @@ mod tests {
                 src_port: 1,
                 dst_port: 2,
                 tcp_flags: 0,
+                ..Default::default()
             }],
             0,
             0,

@@ -15,6 +15,26 @@ pub struct Stats {
     pub receive_errors: AtomicU64,
     pub socket_rcvbuf_bytes: AtomicU64,
 
+    pub exporters: AtomicU64,
+    pub exporter_evictions: AtomicU64,
+    pub lost_datagrams: AtomicU64,
+    pub lost_records: AtomicU64,
+    pub templates_received: AtomicU64,
+    pub template_refreshes: AtomicU64,
+    pub templates_withdrawn: AtomicU64,
+    pub template_errors: AtomicU64,
+    pub template_limit_drops: AtomicU64,
+    pub options_records: AtomicU64,
+    pub missing_template_sets: AtomicU64,
+    pub pending_sets: AtomicU64,
+    pub pending_decoded: AtomicU64,
+    pub pending_expired: AtomicU64,
+    pub pending_overflow: AtomicU64,
+    pub unknown_sets: AtomicU64,
+    pub malformed_records: AtomicU64,
+    pub state_saves: AtomicU64,
+    pub state_save_errors: AtomicU64,
+
     pub hosts: AtomicU64,
     pub interfaces: AtomicU64,
     pub host_overflow_records: AtomicU64,
@@ -81,6 +101,25 @@ impl Stats {
         metric("decode_errors_total", "counter", "Datagrams dropped as malformed, by kind.", &kinds);
         metric("receive_errors_total", "counter", "Socket receive errors.", &[("", get(&self.receive_errors))]);
         metric("socket_receive_buffer_bytes", "gauge", "SO_RCVBUF the kernel granted (smallest over sockets).", &[("", get(&self.socket_rcvbuf_bytes))]);
+        metric("exporters", "gauge", "Exporters (address, version, source id) with state; collector.max_exporters bounds it.", &[("", get(&self.exporters))]);
+        metric("exporter_evictions_total", "counter", "Exporters forgotten to make room (least recently heard first).", &[("", get(&self.exporter_evictions))]);
+        metric("lost_datagrams_total", "counter", "NetFlow v9 export datagrams missing by sequence number.", &[("", get(&self.lost_datagrams))]);
+        metric("lost_records_total", "counter", "v5/v7/IPFIX records missing by sequence number.", &[("", get(&self.lost_records))]);
+        metric("templates_received_total", "counter", "Templates added or changed.", &[("", get(&self.templates_received))]);
+        metric("template_refreshes_total", "counter", "Templates received again unchanged.", &[("", get(&self.template_refreshes))]);
+        metric("templates_withdrawn_total", "counter", "IPFIX templates withdrawn by their exporter.", &[("", get(&self.templates_withdrawn))]);
+        metric("template_errors_total", "counter", "Templates that could not be read or compiled.", &[("", get(&self.template_errors))]);
+        metric("template_limit_drops_total", "counter", "New templates refused by collector.max_templates_per_exporter.", &[("", get(&self.template_limit_drops))]);
+        metric("options_records_total", "counter", "Options data records read (sampling, interface names).", &[("", get(&self.options_records))]);
+        metric("missing_template_sets_total", "counter", "Data sets that arrived before their template (held for later).", &[("", get(&self.missing_template_sets))]);
+        metric("pending_sets", "gauge", "Data sets held waiting for their template; collector.pending_sets bounds it.", &[("", get(&self.pending_sets))]);
+        metric("pending_decoded_total", "counter", "Held data sets decoded once their template arrived.", &[("", get(&self.pending_decoded))]);
+        metric("pending_expired_total", "counter", "Held data sets dropped after collector.pending_timeout.", &[("", get(&self.pending_expired))]);
+        metric("pending_overflow_total", "counter", "Held data sets dropped because the buffer was full.", &[("", get(&self.pending_overflow))]);
+        metric("unknown_sets_total", "counter", "Sets with a reserved set id, skipped.", &[("", get(&self.unknown_sets))]);
+        metric("malformed_records_total", "counter", "Data sets cut short by a record that runs past its set.", &[("", get(&self.malformed_records))]);
+        metric("state_saves_total", "counter", "Template and sampling state written to archive.dir.", &[("", get(&self.state_saves))]);
+        metric("state_save_errors_total", "counter", "Failed writes of the template state.", &[("", get(&self.state_save_errors))]);
         metric("hosts", "gauge", "Local hosts with their own row and archive.", &[("", get(&self.hosts))]);
         metric("interfaces", "gauge", "(exporter, ifIndex) pairs with their own row and archive.", &[("", get(&self.interfaces))]);
         metric("host_overflow_records_total", "counter", "Record sides counted into the 'other' host row because archive.max_hosts was reached.", &[("", get(&self.host_overflow_records))]);

@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use common::captures;
-use flowpi::decode::{self, DecodeError, FlowRecord};
+use flowpi::decode::{DecodeError, Decoder, FlowRecord, Limits};
 use serde_json::Value;
 
 #[derive(Default, Debug, PartialEq)]
@@ -33,12 +33,14 @@ fn decode_file(path: &Path) -> Decoded {
         flowpi::pcap::split_raw(&data).into_iter().map(|d| d.to_vec()).collect()
     };
     let mut out = Decoded::default();
+    let mut dec = Decoder::new(Limits::default(), Default::default(), Default::default());
+    let from: std::net::IpAddr = "192.0.2.1".parse().unwrap();
     for d in dgrams {
         if d.len() >= 24 {
-            out.sampling.push(flowpi::decode::v5::sampling_interval(u16::from_be_bytes([d[22], d[23]])));
+            out.sampling.push(flowpi::decode::legacy::sampling_interval(u16::from_be_bytes([d[22], d[23]])));
         }
         let mut recs: Vec<FlowRecord> = Vec::new();
-        match decode::decode(&d, &mut |r| recs.push(*r)) {
+        match dec.decode(from, &d, std::time::Instant::now(), &mut |r| recs.push(*r)) {
             Ok(info) => assert_eq!(info.records, recs.len()),
             Err(e) => out.errors.push(e),
         }

@@ -32,7 +32,9 @@ fn shipped_config_passes_and_equals_the_defaults() {
 fn shipped_config_lists_every_key() {
     let text = std::fs::read_to_string("etc/flowpi.toml").unwrap();
     for key in [
-        "[collector]", "listen =", "receive_buffer =", "[network]", "local =", "[archive]", "dir =", "step =",
+        "[collector]", "listen =", "receive_buffer =", "max_exporters =", "max_templates_per_exporter =",
+        "max_fields_per_template =", "pending_sets =", "pending_timeout =", "[[exporter]]", "sampling_rate =",
+        "interfaces =", "[network]", "local =", "[archive]", "dir =", "step =",
         "max_hosts =", "max_interfaces =", "[http]", "threads =", "[log]", "level =",
     ] {
         assert!(text.contains(key), "etc/flowpi.toml does not show {key}");

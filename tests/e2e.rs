@@ -9,7 +9,7 @@ use std::net::IpAddr;
 use std::time::Duration;
 
 use common::*;
-use flowpi::decode::v5::encode;
+use flowpi::decode::legacy::encode;
 use flowpi::decode::FlowRecord;
 use serde_json::{json, Value};
 
@@ -25,6 +25,7 @@ fn rec(src: &str, dst: &str, bytes: u64, packets: u64, input_if: u32, output_if:
         src_port: 40000,
         dst_port: 443,
         tcp_flags: 0x1b,
+        ..FlowRecord::default()
     }
 }
 
@@ -76,11 +77,11 @@ fn v5_totals_archives_graphs_and_counters() {
     assert_eq!(ifs.len(), 2);
     assert_eq!(
         ifs["1"],
-        json!({"exporter": "127.0.0.1", "ifindex": 1, "in_bytes": 51_230, "out_bytes": 1_300, "in_packets": 60, "out_packets": 13})
+        json!({"exporter": "127.0.0.1", "ifindex": 1, "name": null, "in_bytes": 51_230, "out_bytes": 1_300, "in_packets": 60, "out_packets": 13})
     );
     assert_eq!(
         ifs["2"],
-        json!({"exporter": "127.0.0.1", "ifindex": 2, "in_bytes": 2_000, "out_bytes": 51_930, "in_packets": 20, "out_packets": 67})
+        json!({"exporter": "127.0.0.1", "ifindex": 2, "name": null, "in_bytes": 2_000, "out_bytes": 51_930, "in_packets": 20, "out_packets": 67})
     );
 
     // Archives: created, read by stock rrdtool, holding the rates that add up to the totals.

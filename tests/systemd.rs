@@ -35,7 +35,7 @@ fn ready_status_watchdog_stopping() {
     };
     read_until("READY=1", &mut messages);
     // A v5 datagram so STATUS has something to say.
-    d.send(&flowpi::decode::v5::encode(
+    d.send(&flowpi::decode::legacy::encode(
         &[flowpi::decode::FlowRecord {
             src: "192.168.1.2".parse().unwrap(),
             dst: "1.1.1.1".parse().unwrap(),
@@ -47,6 +47,7 @@ fn ready_status_watchdog_stopping() {
             src_port: 1,
             dst_port: 53,
             tcp_flags: 0,
+            ..Default::default()
         }],
         0,
         0,

@@ -28,6 +28,7 @@
     timer: 0,
     detail: null, // {kind, key} of the open detail dialog
     loaded: false,
+    busy: false,
   };
 
   const $ = (id) => document.getElementById(id);
@@ -118,9 +119,22 @@
   }
 
   async function getJSON(path) {
-    const resp = await fetch(path, { cache: 'no-store', headers: { Accept: 'application/json' } });
-    if (!resp.ok) throw new Error(`${path} answered HTTP ${resp.status}`);
-    return resp.json();
+    const abort = typeof AbortController === 'function' ? new AbortController() : null;
+    const timer = abort ? setTimeout(() => abort.abort(), 15000) : 0;
+    try {
+      const resp = await fetch(path, {
+        cache: 'no-store',
+        headers: { Accept: 'application/json' },
+        signal: abort ? abort.signal : undefined,
+      });
+      if (!resp.ok) throw new Error(`${path} answered HTTP ${resp.status}`);
+      return await resp.json();
+    } catch (err) {
+      if (err && err.name === 'AbortError') throw new Error(`${path} did not answer within 15 s`);
+      throw err;
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   /* ---------- subjects (a host or an interface) ---------- */
@@ -516,7 +530,10 @@
   }
 
   async function refresh() {
+    if (state.busy) return; // one refresh at a time (a timer and a tab switch can coincide)
+    state.busy = true;
     clearTimeout(state.timer);
+    let next = 0; // seconds to the next refresh: the step, or sooner after a failure
     try {
       const [status, hosts, interfaces] = await Promise.all([
         getJSON('/api/status'), getJSON('/api/hosts'), getJSON('/api/interfaces'),
@@ -531,11 +548,13 @@
       setLive(true, `Updated ${new Date().toLocaleTimeString()}`);
     } catch (err) {
       const msg = err && err.message ? err.message : String(err);
-      showError(`Cannot reach flowpi (${msg}). Retrying every ${state.step} s; the figures below may be out of date.`);
+      next = Math.min(state.step, 10);
+      showError(`Cannot reach flowpi (${msg}). Retrying every ${next} s; the figures below may be out of date.`);
       setLive(false, 'Offline — retrying');
     }
     if (!document.hidden) reloadGraphs(true);
-    state.timer = setTimeout(refresh, state.step * 1000);
+    state.busy = false;
+    state.timer = setTimeout(refresh, (next || state.step) * 1000);
   }
 
   /* ---------- period selector ---------- */

@@ -1,43 +1,95 @@
 //! Export datagram decoding: the flow record every decoder emits, the error kinds, and the
-//! dispatch on the version field. Decoders are pure: bytes in, records to a sink, no I/O, no logs.
+//! [`Decoder`] that dispatches on the version field and owns the per-exporter state. Decoding is
+//! pure: bytes and a clock in, records to a sink, counters out; no sockets, no logging.
 
-pub mod v5;
+pub mod exporter;
+pub mod fields;
+pub mod legacy;
+mod netflow;
+pub mod template;
 
-use std::net::IpAddr;
+use std::net::{IpAddr, Ipv4Addr};
+
+pub use exporter::{Decoder, ExporterKey, ExporterOverride, Limits};
 
 /// One flow as the aggregator needs it. `Copy`, no heap: decoders hand out a reference per record.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct FlowRecord {
     pub src: IpAddr,
     pub dst: IpAddr,
-    /// Already multiplied by the sampling interval.
+    /// Source to destination; already multiplied by the sampling rate.
     pub bytes: u64,
     pub packets: u64,
+    /// Destination to source, for exporters that report both directions in one record (Cisco ASA
+    /// NSEL responder counts); already multiplied by the sampling rate.
+    pub rev_bytes: u64,
+    pub rev_packets: u64,
     pub input_if: u32,
     pub output_if: u32,
     pub protocol: u8,
     pub src_port: u16,
     pub dst_port: u16,
     pub tcp_flags: u8,
+    /// flowDirection (61): 0 ingress, 1 egress; `None` when not exported.
+    pub direction: Option<u8>,
+    /// Flow start and end, Unix milliseconds (0 when not exported).
+    pub start_ms: u64,
+    pub end_ms: u64,
+    /// Post-NAT addresses and ports (IPFIX 225–228, 281–282), when exported.
+    pub nat_src: Option<IpAddr>,
+    pub nat_dst: Option<IpAddr>,
+    pub nat_src_port: u16,
+    pub nat_dst_port: u16,
+    /// The sampling rate the counts were multiplied by.
+    pub sampling: u32,
 }
 
-/// Why a datagram was dropped. Each kind is a counter (`flowpi_decode_errors_total{kind=…}`).
+impl Default for FlowRecord {
+    fn default() -> Self {
+        FlowRecord {
+            src: IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+            dst: IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+            bytes: 0,
+            packets: 0,
+            rev_bytes: 0,
+            rev_packets: 0,
+            input_if: 0,
+            output_if: 0,
+            protocol: 0,
+            src_port: 0,
+            dst_port: 0,
+            tcp_flags: 0,
+            direction: None,
+            start_ms: 0,
+            end_ms: 0,
+            nat_src: None,
+            nat_dst: None,
+            nat_src_port: 0,
+            nat_dst_port: 0,
+            sampling: 1,
+        }
+    }
+}
+
+/// Why a whole datagram was dropped. Each kind is a counter (`flowpi_decode_errors_total{kind=…}`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum DecodeError {
-    /// Fewer bytes than the smallest header of any version.
+    /// Fewer bytes than the version's header.
     Short = 0,
-    /// A version we do not decode (yet).
+    /// A version we do not decode.
     UnknownVersion = 1,
-    /// The header promises more records than the datagram holds.
+    /// The header promises more than the datagram holds (records, or an IPFIX message length).
     Truncated = 2,
     /// The record count is above the version's maximum.
     BadCount = 3,
+    /// A v9/IPFIX set shorter than its own header or running past the end of the message.
+    BadSet = 4,
 }
 
 impl DecodeError {
-    pub const KINDS: usize = 4;
+    pub const KINDS: usize = 5;
     pub const ALL: [DecodeError; Self::KINDS] =
-        [DecodeError::Short, DecodeError::UnknownVersion, DecodeError::Truncated, DecodeError::BadCount];
+        [DecodeError::Short, DecodeError::UnknownVersion, DecodeError::Truncated, DecodeError::BadCount, DecodeError::BadSet];
 
     pub fn name(self) -> &'static str {
         match self {
@@ -45,6 +97,7 @@ impl DecodeError {
             DecodeError::UnknownVersion => "unknown_version",
             DecodeError::Truncated => "truncated",
             DecodeError::BadCount => "bad_count",
+            DecodeError::BadSet => "bad_set",
         }
     }
 }
@@ -52,10 +105,11 @@ impl DecodeError {
 impl std::fmt::Display for DecodeError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(match self {
-            DecodeError::Short => "datagram shorter than any export header",
+            DecodeError::Short => "datagram shorter than its version's header",
             DecodeError::UnknownVersion => "unsupported export version",
-            DecodeError::Truncated => "datagram shorter than its record count says",
+            DecodeError::Truncated => "datagram shorter than its header says",
             DecodeError::BadCount => "record count out of range",
+            DecodeError::BadSet => "a flowset's length is impossible",
         })
     }
 }
@@ -64,20 +118,8 @@ impl std::fmt::Display for DecodeError {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Decoded {
     pub version: u16,
+    /// Flow records handed to the sink (including any held sets this datagram's templates released).
     pub records: usize,
-}
-
-/// Decode one export datagram, handing each record to `sink`. Either every record of the datagram
-/// reaches the sink or none does: a datagram is validated whole before the first record is emitted,
-/// so a malformed one never leaves a partial total behind.
-pub fn decode(data: &[u8], sink: &mut impl FnMut(&FlowRecord)) -> Result<Decoded, DecodeError> {
-    if data.len() < 4 {
-        return Err(DecodeError::Short);
-    }
-    match u16::from_be_bytes([data[0], data[1]]) {
-        5 => v5::decode(data, sink),
-        _ => Err(DecodeError::UnknownVersion),
-    }
 }
 
 /// Big-endian readers over a slice whose length the caller has checked.

@@ -19,6 +19,8 @@ struct HostRow {
 struct InterfaceRow {
     exporter: String,
     ifindex: Option<u32>,
+    /// From the config's [[exporter]] interfaces, else the exporter's options data.
+    name: Option<String>,
     in_bytes: u64,
     out_bytes: u64,
     in_packets: u64,
@@ -72,18 +74,58 @@ pub fn interfaces(ctx: &Context) -> Reply {
         .interfaces
         .iter()
         .map(|(id, c)| {
-            let (exporter, ifindex) = match id {
-                IfaceId::If { exporter, ifindex } => (exporter.to_string(), Some(*ifindex)),
-                IfaceId::Other => ("other".to_string(), None),
+            let (exporter, ifindex, name) = match id {
+                IfaceId::If { exporter, ifindex } => {
+                    (exporter.to_string(), Some(*ifindex), snap.interface_name(*exporter, *ifindex).map(str::to_string))
+                }
+                IfaceId::Other => ("other".to_string(), None, None),
             };
             InterfaceRow {
                 exporter,
                 ifindex,
+                name,
                 in_bytes: c.in_bytes,
                 out_bytes: c.out_bytes,
                 in_packets: c.in_packets,
                 out_packets: c.out_packets,
             }
+        })
+        .collect();
+    json(&rows)
+}
+
+#[derive(Serialize)]
+struct ExporterRow {
+    address: String,
+    name: Option<String>,
+    version: u16,
+    /// v9 source id, IPFIX observation domain, v5 engine type and id.
+    domain: u32,
+    templates: usize,
+    sampling_rate: u64,
+    samplers: usize,
+    datagrams: u64,
+    records: u64,
+    /// By sequence number: datagrams for v9, records for v5/v7/IPFIX.
+    lost: u64,
+}
+
+pub fn exporters(ctx: &Context) -> Reply {
+    let snap = ctx.published.get();
+    let rows: Vec<ExporterRow> = snap
+        .exporters
+        .iter()
+        .map(|e| ExporterRow {
+            address: e.key.addr.to_string(),
+            name: e.name.clone(),
+            version: e.key.version,
+            domain: e.key.domain,
+            templates: e.templates,
+            sampling_rate: e.sampling,
+            samplers: e.samplers,
+            datagrams: e.datagrams,
+            records: e.records,
+            lost: e.lost,
         })
         .collect();
     json(&rows)

@@ -163,6 +163,7 @@ fn answer(ctx: &Context, r: Route) -> Reply {
         },
         Route::Hosts => api::hosts(ctx),
         Route::Interfaces => api::interfaces(ctx),
+        Route::Exporters => api::exporters(ctx),
         Route::Status => api::status(ctx),
         Route::Metrics => Reply::ok("text/plain; version=0.0.4; charset=utf-8", Body::Owned(ctx.stats.render().into_bytes())),
         Route::HostGraph { host, look } => graph(ctx, Subject::Host(host), look),

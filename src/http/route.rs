@@ -11,6 +11,7 @@ pub enum Route {
     Asset(&'static str),
     Hosts,
     Interfaces,
+    Exporters,
     Status,
     Metrics,
     HostGraph { host: HostId, look: Look },
@@ -59,6 +60,7 @@ pub fn parse(url: &str) -> Result<Route, RouteError> {
         ["favicon.svg"] => Ok(Route::Asset("favicon.svg")),
         ["api", "hosts"] => Ok(Route::Hosts),
         ["api", "interfaces"] => Ok(Route::Interfaces),
+        ["api", "exporters"] => Ok(Route::Exporters),
         ["api", "status"] => Ok(Route::Status),
         ["metrics"] => Ok(Route::Metrics),
         ["graph", "host", host, file] => {

@@ -273,3 +273,21 @@ test('a graph the server cannot draw yet shows a placeholder, never a broken ima
   assert.deepEqual(broken, []);
   await p.close();
 });
+
+test('when the daemon does not answer, a banner says so and the last figures stay', async () => {
+  const p = await newPage();
+  let fail = false;
+  await p.route('**/api/status', (r) => (fail ? r.fulfill({ status: 503, body: 'busy' }) : r.continue()));
+  await p.goto(`${BASE}/`, { waitUntil: 'load' });
+  await p.waitForSelector('#hosts tbody tr[data-ip="192.168.1.10"]', { timeout: WAIT });
+  assert.ok(await p.isHidden('#error'));
+  fail = true;
+  await p.evaluate(() => document.dispatchEvent(new Event('visibilitychange'))); // refresh now
+  await p.waitForSelector('#error', { state: 'visible', timeout: WAIT });
+  assert.match(await p.textContent('#error'), /Cannot reach flowpi .*503/);
+  assert.ok(await p.isVisible('#hosts tbody tr[data-ip="192.168.1.10"]'), 'the table is kept');
+  fail = false;
+  await p.evaluate(() => document.dispatchEvent(new Event('visibilitychange')));
+  await p.waitForSelector('#error', { state: 'hidden', timeout: WAIT });
+  await p.close();
+});

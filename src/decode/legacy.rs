@@ -1,36 +1,83 @@
-//! NetFlow v5: a 24-byte header and up to 30 fixed 48-byte records (Cisco's v5 export format).
+//! NetFlow v1, v5 and v7: fixed headers and fixed 48/48/52-byte records (Cisco's export formats).
+//! The three share the record's first 36 bytes; they differ in header length, record length, the
+//! record limit, where the TCP flags sit, and whether the header carries a sequence and sampling.
 
 use std::net::{IpAddr, Ipv4Addr};
 
-use super::{be16, be32, DecodeError, Decoded, FlowRecord};
+use super::{be16, be32, DecodeError, FlowRecord};
+
+/// The shape of one fixed-record version.
+#[derive(Debug, Clone, Copy)]
+pub struct Layout {
+    pub version: u16,
+    pub header_len: usize,
+    pub record_len: usize,
+    /// Cisco's limit per datagram (v1 24, v5 30, v7 28: what fits a 1500-byte MTU).
+    pub max_records: usize,
+    tcp_flags_at: usize,
+    /// v5 and v7 count flows in the header (offset 16); v1 has no sequence.
+    pub has_sequence: bool,
+}
+
+pub const V1: Layout = Layout { version: 1, header_len: 16, record_len: 48, max_records: 24, tcp_flags_at: 40, has_sequence: false };
+pub const V5: Layout = Layout { version: 5, header_len: 24, record_len: 48, max_records: 30, tcp_flags_at: 37, has_sequence: true };
+pub const V7: Layout = Layout { version: 7, header_len: 24, record_len: 52, max_records: 28, tcp_flags_at: 37, has_sequence: true };
 
 pub const HEADER_LEN: usize = 24;
 pub const RECORD_LEN: usize = 48;
-/// Cisco caps a v5 datagram at 30 records (24 + 30*48 = 1464 bytes, under a 1500-byte MTU).
 pub const MAX_RECORDS: usize = 30;
 
-/// The sampling multiplier from the header's `sampling_interval`: the top two bits are the mode,
+/// The sampling multiplier from a v5 header's `sampling_interval`: the top two bits are the mode,
 /// the low 14 bits the interval; 0 and 1 both mean "every packet".
 pub fn sampling_interval(field: u16) -> u64 {
     u64::from(field & 0x3fff).max(1)
 }
 
-pub fn decode(data: &[u8], sink: &mut impl FnMut(&FlowRecord)) -> Result<Decoded, DecodeError> {
-    if data.len() < HEADER_LEN {
+/// What the header says, once the datagram is known to be whole.
+#[derive(Debug, Clone, Copy)]
+pub struct Header {
+    pub count: usize,
+    pub uptime_ms: u32,
+    pub unix_secs: u32,
+    pub sequence: u32,
+    /// v5: engine type and id, the nearest thing to a source id.
+    pub engine: u16,
+    /// v5: the header's sampling interval (1 when unsampled).
+    pub sampling: u64,
+}
+
+/// Check the datagram is whole and read its header. Nothing is emitted for a malformed datagram.
+pub fn header(l: &Layout, data: &[u8]) -> Result<Header, DecodeError> {
+    if data.len() < l.header_len {
         return Err(DecodeError::Short);
     }
     let count = usize::from(be16(data, 2));
     // A header with no records is odd but harmless (tshark reads it too): an empty datagram.
-    if count > MAX_RECORDS {
+    if count > l.max_records {
         return Err(DecodeError::BadCount);
     }
     // Trailing bytes past the last record are tolerated (some exporters pad to a word boundary);
     // too few bytes for the promised records drops the whole datagram.
-    if data.len() < HEADER_LEN + count * RECORD_LEN {
+    if data.len() < l.header_len + count * l.record_len {
         return Err(DecodeError::Truncated);
     }
-    let rate = sampling_interval(be16(data, 22));
-    for r in data[HEADER_LEN..HEADER_LEN + count * RECORD_LEN].chunks_exact(RECORD_LEN) {
+    let v5 = l.version == 5;
+    Ok(Header {
+        count,
+        uptime_ms: be32(data, 4),
+        unix_secs: be32(data, 8),
+        sequence: if l.has_sequence { be32(data, 16) } else { 0 },
+        engine: if v5 { be16(data, 20) } else { 0 },
+        sampling: if v5 { sampling_interval(be16(data, 22)) } else { 1 },
+    })
+}
+
+/// Emit the records of a datagram `header` accepted, counts multiplied by `rate`.
+pub fn records(l: &Layout, h: &Header, data: &[u8], rate: u64, sink: &mut impl FnMut(&FlowRecord)) {
+    let body = &data[l.header_len..l.header_len + h.count * l.record_len];
+    // sysUptime-relative times to Unix milliseconds.
+    let boot_ms = i64::from(h.unix_secs) * 1000 - i64::from(h.uptime_ms);
+    for r in body.chunks_exact(l.record_len) {
         let rec = FlowRecord {
             src: IpAddr::V4(Ipv4Addr::from(be32(r, 0))),
             dst: IpAddr::V4(Ipv4Addr::from(be32(r, 4))),
@@ -38,14 +85,17 @@ pub fn decode(data: &[u8], sink: &mut impl FnMut(&FlowRecord)) -> Result<Decoded
             output_if: u32::from(be16(r, 14)),
             packets: u64::from(be32(r, 16)) * rate,
             bytes: u64::from(be32(r, 20)) * rate,
+            start_ms: (boot_ms + i64::from(be32(r, 24))).max(0) as u64,
+            end_ms: (boot_ms + i64::from(be32(r, 28))).max(0) as u64,
             src_port: be16(r, 32),
             dst_port: be16(r, 34),
-            tcp_flags: r[37],
+            tcp_flags: r[l.tcp_flags_at],
             protocol: r[38],
+            sampling: rate as u32,
+            ..FlowRecord::default()
         };
         sink(&rec);
     }
-    Ok(Decoded { version: 5, records: count })
 }
 
 /// Build a v5 datagram (for tests, the demo sender and benchmarks).
@@ -117,16 +167,19 @@ mod tests {
         0x00, 0x00, // pad2
     ];
 
-    fn collect(data: &[u8]) -> (Result<Decoded, DecodeError>, Vec<FlowRecord>) {
+    fn collect(data: &[u8]) -> (Result<usize, DecodeError>, Vec<FlowRecord>) {
         let mut v = Vec::new();
-        let r = decode(data, &mut |r: &FlowRecord| v.push(*r));
+        let r = header(&V5, data).map(|h| {
+            records(&V5, &h, data, h.sampling, &mut |r: &FlowRecord| v.push(*r));
+            h.count
+        });
         (r, v)
     }
 
     #[test]
     fn decodes_annotated_record_with_sampling() {
         let (r, recs) = collect(&ONE);
-        assert_eq!(r, Ok(Decoded { version: 5, records: 1 }));
+        assert_eq!(r, Ok(1));
         assert_eq!(
             recs,
             vec![FlowRecord {
@@ -140,6 +193,10 @@ mod tests {
                 src_port: 50000,
                 dst_port: 53,
                 tcp_flags: 0x12,
+                start_ms: 0x6500_0000 * 1000 - 4096 + 0x0f00,
+                end_ms: 0x6500_0000 * 1000 - 4096 + 0x0ff0,
+                sampling: 10,
+                ..FlowRecord::default()
             }]
         );
     }
@@ -150,7 +207,7 @@ mod tests {
         assert_eq!(collect(&ONE[..71]), (Err(DecodeError::Truncated), vec![]));
         let mut zero = ONE;
         zero[3] = 0;
-        assert_eq!(collect(&zero), (Ok(Decoded { version: 5, records: 0 }), vec![]));
+        assert_eq!(collect(&zero), (Ok(0), vec![]));
         let mut many = ONE;
         many[3] = 31;
         assert_eq!(collect(&many).0, Err(DecodeError::BadCount));
@@ -164,7 +221,7 @@ mod tests {
     fn padding_after_records_is_accepted() {
         let mut padded = ONE.to_vec();
         padded.extend_from_slice(&[0, 0, 0, 0]);
-        assert_eq!(collect(&padded).0, Ok(Decoded { version: 5, records: 1 }));
+        assert_eq!(collect(&padded).0, Ok(1));
     }
 
     #[test]
@@ -173,10 +230,11 @@ mod tests {
         let mut unsampled = recs[0];
         unsampled.bytes = 500;
         unsampled.packets = 5;
+        unsampled.sampling = 1;
         let bytes = encode(&[unsampled, unsampled], 1, 0, 0);
         let (r, back) = collect(&bytes);
-        assert_eq!(r.unwrap().records, 2);
-        assert_eq!(back, vec![unsampled, unsampled]);
+        assert_eq!(r.unwrap(), 2);
+        assert_eq!((back[1].src, back[1].bytes, back[1].packets, back[1].input_if), (unsampled.src, 500, 5, 2));
     }
 
     #[test]

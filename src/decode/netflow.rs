@@ -1,0 +1,395 @@
+//! NetFlow v9 (RFC 3954) and IPFIX (RFC 7011): message header, the walk over sets, templates and
+//! options templates (with IPFIX withdrawal), data sets read through compiled templates, options
+//! data (sampling rates, interface names), and data held until its template arrives.
+
+use std::net::IpAddr;
+use std::time::Instant;
+
+use super::exporter::{Decoder, ExporterKey, Pending, SeqUnit};
+use super::fields::Field;
+use super::template::{Template, TemplateError, TemplateSpec, Values};
+use super::{be16, be32, DecodeError, Decoded, FlowRecord};
+use crate::stats;
+
+/// What a data set needs from its message header to turn times into Unix milliseconds.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Ctx {
+    /// v9 sysUptime, milliseconds.
+    pub uptime_ms: u32,
+    /// v9 unix_secs / IPFIX export time.
+    pub export_secs: u32,
+}
+
+const V9_HEADER: usize = 20;
+const IPFIX_HEADER: usize = 16;
+/// NTP era offset: seconds from 1900 to 1970 (RFC 7011 §6.1.10).
+const NTP_UNIX_OFFSET: u64 = 2_208_988_800;
+
+pub(super) fn decode(
+    d: &mut Decoder,
+    from: IpAddr,
+    version: u16,
+    data: &[u8],
+    now: Instant,
+    sink: &mut impl FnMut(&FlowRecord),
+) -> Result<Decoded, DecodeError> {
+    let (hdr, end) = if version == 9 {
+        if data.len() < V9_HEADER {
+            return Err(DecodeError::Short);
+        }
+        (V9_HEADER, data.len())
+    } else {
+        if data.len() < IPFIX_HEADER {
+            return Err(DecodeError::Short);
+        }
+        let len = usize::from(be16(data, 2));
+        if len < IPFIX_HEADER {
+            return Err(DecodeError::BadSet);
+        }
+        if len > data.len() {
+            return Err(DecodeError::Truncated);
+        }
+        (IPFIX_HEADER, len)
+    };
+    // Validate the set structure first, so a broken datagram is dropped whole.
+    let mut at = hdr;
+    while at + 4 <= end {
+        let len = usize::from(be16(data, at + 2));
+        if len < 4 || at + len > end {
+            return Err(DecodeError::BadSet);
+        }
+        at += len;
+    }
+    let (ctx, seq, domain) = if version == 9 {
+        (Ctx { uptime_ms: be32(data, 4), export_secs: be32(data, 8) }, be32(data, 12), be32(data, 16))
+    } else {
+        (Ctx { uptime_ms: 0, export_secs: be32(data, 4) }, be32(data, 8), be32(data, 12))
+    };
+    let key = ExporterKey { addr: from, version, domain };
+    if d.exporter(key).is_none() {
+        // collector.max_exporters = 0: nothing is kept, nothing decodes.
+        stats::inc(&d.stats.exporter_evictions);
+        return Ok(Decoded { version, records: 0 });
+    }
+    let mut out = Outcome::default();
+    let mut at = hdr;
+    while at + 4 <= end {
+        let set_id = be16(data, at);
+        let len = usize::from(be16(data, at + 2));
+        let body = &data[at + 4..at + len];
+        match (version, set_id) {
+            (9, 0) | (10, 2) => templates(d, key, body, false, now, sink, &mut out),
+            (9, 1) | (10, 3) => templates(d, key, body, true, now, sink, &mut out),
+            (_, id) if id >= 256 => data_set(d, key, id, ctx, body, now, sink, &mut out),
+            _ => stats::inc(&d.stats.unknown_sets),
+        }
+        at += len;
+    }
+    if let Some(e) = d.exporters.get_mut(&key) {
+        e.datagrams += 1;
+        e.records += out.flows as u64;
+    }
+    if out.unknown_records {
+        d.sequence_unknown(key);
+    } else if version == 9 {
+        // v9 counts export packets (RFC 3954 §5.1).
+        d.sequence(key, seq, 1, SeqUnit::Datagrams);
+    } else {
+        // IPFIX counts data records, options data included (RFC 7011 §3.1).
+        d.sequence(key, seq, out.data_records as u32, SeqUnit::Records);
+    }
+    Ok(Decoded { version, records: out.flows })
+}
+
+#[derive(Default)]
+struct Outcome {
+    /// Flow records emitted.
+    flows: usize,
+    /// Data records of any kind read in this message's own sets.
+    data_records: usize,
+    /// A set could not be read (no template yet): its record count is unknown.
+    unknown_records: bool,
+}
+
+#[allow(clippy::too_many_arguments)]
+fn templates(
+    d: &mut Decoder,
+    key: ExporterKey,
+    body: &[u8],
+    options: bool,
+    now: Instant,
+    sink: &mut impl FnMut(&FlowRecord),
+    out: &mut Outcome,
+) {
+    let v9 = key.version == 9;
+    let mut at = 0usize;
+    // Each record: id, then v9 (count) or (scope length, options length) in bytes; IPFIX (count)
+    // or (count, scope count) in fields. Fewer than 4 bytes left is padding.
+    while at + 4 <= body.len() {
+        let id = be16(body, at);
+        let (nfields, nscope, mut p) = if !options {
+            (usize::from(be16(body, at + 2)), 0usize, at + 4)
+        } else if v9 {
+            if at + 6 > body.len() {
+                break;
+            }
+            let scope_len = usize::from(be16(body, at + 2));
+            let opt_len = usize::from(be16(body, at + 4));
+            ((scope_len + opt_len) / 4, scope_len / 4, at + 6)
+        } else {
+            let n = usize::from(be16(body, at + 2));
+            if n == 0 {
+                (0, 0, at + 4)
+            } else {
+                if at + 6 > body.len() {
+                    stats::inc(&d.stats.template_errors);
+                    return;
+                }
+                (n, usize::from(be16(body, at + 4)), at + 6)
+            }
+        };
+        if nfields == 0 {
+            if v9 {
+                // v9 has no withdrawal: a zero count here is padding.
+                break;
+            }
+            withdraw(d, key, id, options);
+            at = p;
+            continue;
+        }
+        if id < 256 || nfields > d.limits.max_fields_per_template.max(1) * 4 {
+            stats::inc(&d.stats.template_errors);
+            return;
+        }
+        let mut fields = Vec::with_capacity(nfields);
+        for _ in 0..nfields {
+            if p + 4 > body.len() {
+                stats::inc(&d.stats.template_errors);
+                return;
+            }
+            let raw = be16(body, p);
+            let len = be16(body, p + 2);
+            p += 4;
+            let (fid, ent) = if !v9 && raw & 0x8000 != 0 {
+                if p + 4 > body.len() {
+                    stats::inc(&d.stats.template_errors);
+                    return;
+                }
+                let e = be32(body, p);
+                p += 4;
+                (raw & 0x7fff, e)
+            } else {
+                (raw, 0)
+            };
+            fields.push((fid, len, ent));
+        }
+        if v9 && options {
+            // v9 options: scope length and option length are bytes and the set may be padded
+            // after the record (RFC 3954 §6.1).
+            p = p.min(body.len());
+        }
+        at = p;
+        let spec = TemplateSpec { id, scope_fields: nscope as u16, options, fields };
+        add_template(d, key, spec, now, sink, out);
+    }
+}
+
+fn withdraw(d: &mut Decoder, key: ExporterKey, id: u16, options: bool) {
+    let stats = d.stats.clone();
+    let Some(e) = d.exporters.get_mut(&key) else { return };
+    let before = e.templates.len();
+    if id == 2 || id == 3 {
+        // Withdraw all (data or options) templates (RFC 7011 §8.1).
+        e.templates.retain(|_, t| t.spec.options != options);
+    } else {
+        e.templates.remove(&id);
+    }
+    let gone = before - e.templates.len();
+    if gone > 0 {
+        stats::add(&stats.templates_withdrawn, gone as u64);
+        d.mark_dirty();
+    }
+}
+
+fn add_template(
+    d: &mut Decoder,
+    key: ExporterKey,
+    spec: TemplateSpec,
+    now: Instant,
+    sink: &mut impl FnMut(&FlowRecord),
+    out: &mut Outcome,
+) {
+    let id = spec.id;
+    let max_t = d.limits.max_templates_per_exporter;
+    let t = match Template::compile(spec, key.version, d.limits.max_fields_per_template) {
+        Ok(t) => t,
+        Err(TemplateError::Invalid) | Err(TemplateError::TooManyFields) => {
+            stats::inc(&d.stats.template_errors);
+            return;
+        }
+    };
+    let stats = d.stats.clone();
+    let Some(e) = d.exporters.get_mut(&key) else { return };
+    match e.templates.get(&id) {
+        Some(old) if old.spec == t.spec => {
+            stats::inc(&stats.template_refreshes);
+            return;
+        }
+        None if e.templates.len() >= max_t => {
+            stats::inc(&stats.template_limit_drops);
+            return;
+        }
+        _ => {}
+    }
+    e.templates.insert(id, t);
+    stats::inc(&stats.templates_received);
+    d.mark_dirty();
+    // Decode what waited for this template, oldest first.
+    if d.pending.iter().any(|p| p.key == key && p.template_id == id) {
+        let (ready, keep): (Vec<Pending>, Vec<Pending>) =
+            std::mem::take(&mut d.pending).into_iter().partition(|p| p.key == key && p.template_id == id);
+        d.pending = keep.into();
+        for p in ready {
+            stats::inc(&stats.pending_decoded);
+            let mut o = Outcome::default();
+            data_set(d, key, id, p.ctx, &p.data, now, sink, &mut o);
+            out.flows += o.flows;
+        }
+        stats::set(&stats.pending_sets, d.pending.len() as u64);
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn data_set(
+    d: &mut Decoder,
+    key: ExporterKey,
+    id: u16,
+    ctx: Ctx,
+    body: &[u8],
+    now: Instant,
+    sink: &mut impl FnMut(&FlowRecord),
+    out: &mut Outcome,
+) {
+    let override_rate = d.override_rate(key.addr);
+    let stats = d.stats.clone();
+    let Some(e) = d.exporters.get_mut(&key) else { return };
+    let Some(t) = e.templates.get(&id) else {
+        // Not received yet (a restart of the router or of a collector without saved state):
+        // hold the set a while. This is routine, not an error.
+        out.unknown_records = true;
+        stats::inc(&stats.missing_template_sets);
+        if d.limits.pending_sets == 0 {
+            stats::inc(&stats.pending_overflow);
+            return;
+        }
+        if d.pending.len() >= d.limits.pending_sets {
+            d.pending.pop_front();
+            stats::inc(&stats.pending_overflow);
+        }
+        d.pending.push_back(Pending { key, template_id: id, ctx, data: body.to_vec(), at: now });
+        stats::set(&stats.pending_sets, d.pending.len() as u64);
+        return;
+    };
+    let options = t.spec.options;
+    let mut v = Values::default();
+    let mut at = 0usize;
+    let mut changed = false;
+    // Records until what is left is shorter than the shortest record: that is padding.
+    while body.len() - at >= t.min_len {
+        let Some(n) = t.read(&body[at..], &mut v) else {
+            stats::inc(&stats.malformed_records);
+            break;
+        };
+        let rec = &body[at..at + n];
+        at += n;
+        out.data_records += 1;
+        if !t.useful {
+            // Nothing we read (counted for the IPFIX sequence only): known, deliberately skipped.
+            continue;
+        }
+        if options {
+            stats::inc(&stats.options_records);
+            if let Some(rate) = v.sampling_rate() {
+                changed |= Decoder::set_sampling(&mut e.samplers, &mut e.default_sampling, v.sampler(), rate);
+            }
+            let ifindex = v.scope_if.or((v.input_if != 0).then_some(v.input_if));
+            if let Some(i) = ifindex {
+                if let Some((a, b)) = v.if_name.or(v.if_desc) {
+                    changed |= Decoder::set_if_name(&mut e.if_names, i, &rec[a..b]);
+                }
+            }
+            continue;
+        }
+        // Sampling: the config's override, the record's own, its sampler's, the exporter's default.
+        let rate = override_rate
+            .or_else(|| v.sampling_rate())
+            .or_else(|| v.sampler().and_then(|s| e.samplers.get(&s).copied()))
+            .or(e.default_sampling)
+            .unwrap_or(1)
+            .max(1);
+        let rec = flow(&v, ctx, rate);
+        out.flows += 1;
+        sink(&rec);
+    }
+    if changed {
+        d.mark_dirty();
+    }
+}
+
+fn flow(v: &Values, ctx: Ctx, rate: u64) -> FlowRecord {
+    // Byte and packet counts, in order of preference: delta (1/2), total (85/86), post (23/24),
+    // then NSEL initiator/responder (231/298 forward, 232/299 reverse).
+    let (bytes, packets, rev_bytes, rev_packets) = if v.bytes.is_some() || v.packets.is_some() {
+        (v.bytes, v.packets, None, None)
+    } else if v.total_bytes.is_some() || v.total_packets.is_some() {
+        (v.total_bytes, v.total_packets, None, None)
+    } else if v.post_bytes.is_some() || v.post_packets.is_some() {
+        (v.post_bytes, v.post_packets, None, None)
+    } else {
+        (v.initiator_bytes, v.initiator_packets, v.responder_bytes, v.responder_packets)
+    };
+    let n = |x: Option<u64>| x.unwrap_or(0).saturating_mul(rate);
+    let unspecified = IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED);
+    FlowRecord {
+        src: v.src.unwrap_or(unspecified),
+        dst: v.dst.unwrap_or(unspecified),
+        bytes: n(bytes),
+        packets: n(packets),
+        rev_bytes: n(rev_bytes),
+        rev_packets: n(rev_packets),
+        input_if: v.input_if,
+        output_if: v.output_if,
+        protocol: v.protocol,
+        src_port: v.src_port,
+        dst_port: v.dst_port,
+        tcp_flags: v.tcp_flags,
+        direction: v.direction,
+        start_ms: v.start.map_or(0, |t| to_ms(t, ctx)),
+        end_ms: v.end.map_or(0, |t| to_ms(t, ctx)),
+        nat_src: v.nat_src,
+        nat_dst: v.nat_dst,
+        nat_src_port: v.nat_src_port,
+        nat_dst_port: v.nat_dst_port,
+        sampling: rate.min(u64::from(u32::MAX)) as u32,
+    }
+}
+
+/// A flow time field to Unix milliseconds (0 when it cannot be placed).
+fn to_ms((f, x): (Field, u64), ctx: Ctx) -> u64 {
+    let export_ms = i128::from(ctx.export_secs) * 1000;
+    let ntp_ms = |x: u64| {
+        let secs = (x >> 32).saturating_sub(NTP_UNIX_OFFSET);
+        let frac_ms = ((x & 0xffff_ffff) * 1000) >> 32;
+        i128::from(secs) * 1000 + i128::from(frac_ms)
+    };
+    let ms: i128 = match f {
+        // sysUptime-relative (v9): the exporter booted at export time minus its uptime.
+        Field::StartUptime | Field::EndUptime => export_ms - i128::from(ctx.uptime_ms) + i128::from(x as u32),
+        Field::StartSec | Field::EndSec => i128::from(x) * 1000,
+        Field::StartMs | Field::EndMs => i128::from(x),
+        Field::StartUs | Field::EndUs | Field::StartNs | Field::EndNs => ntp_ms(x),
+        Field::StartDeltaUs | Field::EndDeltaUs => export_ms - i128::from(x / 1000),
+        _ => 0,
+    };
+    ms.clamp(0, i128::from(u64::MAX)) as u64
+}
