@@ -150,27 +150,37 @@ impl Aggregator {
     /// Count one record seen by `exporter`.
     pub fn add(&mut self, exporter: IpAddr, r: &FlowRecord) {
         let exporter = normalize(exporter);
-        self.count(exporter, normalize(r.src), normalize(r.dst), r.input_if, r.output_if, r.bytes, r.packets);
+        let (src, dst) = (r.src.map(normalize), r.dst.map(normalize));
+        self.count(exporter, src, dst, r.input_if, r.output_if, r.bytes, r.packets);
         if r.rev_bytes != 0 || r.rev_packets != 0 {
             // The reverse direction of a bidirectional record: dst -> src, entering on the output
             // interface and leaving on the input one.
-            self.count(exporter, normalize(r.dst), normalize(r.src), r.output_if, r.input_if, r.rev_bytes, r.rev_packets);
+            self.count(exporter, dst, src, r.output_if, r.input_if, r.rev_bytes, r.rev_packets);
         }
     }
 
     #[allow(clippy::too_many_arguments)]
-    fn count(&mut self, exporter: IpAddr, src: IpAddr, dst: IpAddr, input_if: u32, output_if: u32, bytes: u64, packets: u64) {
-        let src_local = self.local.contains(src);
-        let dst_local = self.local.contains(dst);
+    fn count(
+        &mut self,
+        exporter: IpAddr,
+        src: Option<IpAddr>,
+        dst: Option<IpAddr>,
+        input_if: u32,
+        output_if: u32,
+        bytes: u64,
+        packets: u64,
+    ) {
+        let src_local = src.filter(|a| self.local.contains(*a));
+        let dst_local = dst.filter(|a| self.local.contains(*a));
         let st = &*self.stats;
         // A flow between two local hosts counts for both.
-        if src_local {
-            self.hosts.row(src, &st.host_overflow_records, &st.hosts).add_out(bytes, packets);
+        if let Some(a) = src_local {
+            self.hosts.row(a, &st.host_overflow_records, &st.hosts).add_out(bytes, packets);
         }
-        if dst_local {
-            self.hosts.row(dst, &st.host_overflow_records, &st.hosts).add_in(bytes, packets);
+        if let Some(a) = dst_local {
+            self.hosts.row(a, &st.host_overflow_records, &st.hosts).add_in(bytes, packets);
         }
-        if !src_local && !dst_local {
+        if src_local.is_none() && dst_local.is_none() {
             stats::inc(&st.remote_only_records);
         }
         let (overflow, size) = (&st.interface_overflow_records, &st.interfaces);
@@ -204,8 +214,8 @@ mod tests {
 
     fn rec(src: &str, dst: &str, bytes: u64, packets: u64, i: u32, o: u32) -> FlowRecord {
         FlowRecord {
-            src: src.parse().unwrap(),
-            dst: dst.parse().unwrap(),
+            src: Some(src.parse().unwrap()),
+            dst: Some(dst.parse().unwrap()),
             bytes,
             packets,
             input_if: i,

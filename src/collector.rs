@@ -206,17 +206,19 @@ impl Collector {
         stats::add(&self.stats.datagram_bytes, data.len() as u64);
         let exporter = from.ip();
         let agg = &mut self.agg;
-        match self.decoder.decode(exporter, data, Instant::now(), &mut |r| agg.add(exporter, r)) {
-            Ok(d) => stats::add(&self.stats.records, d.records as u64),
-            Err(e) => {
-                self.stats.decode_error(e);
-                if let Some(held) = self.limits[e as usize].check() {
-                    let version = if data.len() >= 2 { u16::from_be_bytes([data[0], data[1]]) } else { 0 };
-                    warn!(
-                        "collector: dropped {} byte datagram (version {version}) from {from}: {e} ({held} more since the last such message)",
-                        data.len()
-                    );
-                }
+        let (records, error) = match self.decoder.decode(exporter, data, Instant::now(), &mut |r| agg.add(exporter, r)) {
+            Ok(d) => (d.records, d.error),
+            Err(e) => (0, Some(e)),
+        };
+        stats::add(&self.stats.records, records as u64);
+        if let Some(e) = error {
+            self.stats.decode_error(e);
+            if let Some(held) = self.limits[e as usize].check() {
+                let version = if data.len() >= 2 { u16::from_be_bytes([data[0], data[1]]) } else { 0 };
+                warn!(
+                    "collector: {} byte datagram (version {version}) from {from}: {e}; {records} records kept ({held} more such since the last message)",
+                    data.len()
+                );
             }
         }
     }

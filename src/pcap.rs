@@ -148,8 +148,8 @@ mod tests {
     fn splits_back_to_back_v5() {
         let one = crate::decode::legacy::encode(
             &[crate::decode::FlowRecord {
-                src: "10.0.0.1".parse().unwrap(),
-                dst: "10.0.0.2".parse().unwrap(),
+                src: Some("10.0.0.1".parse().unwrap()),
+                dst: Some("10.0.0.2".parse().unwrap()),
                 bytes: 1,
                 packets: 1,
                 input_if: 0,

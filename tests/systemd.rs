@@ -37,8 +37,8 @@ fn ready_status_watchdog_stopping() {
     // A v5 datagram so STATUS has something to say.
     d.send(&flowpi::decode::legacy::encode(
         &[flowpi::decode::FlowRecord {
-            src: "192.168.1.2".parse().unwrap(),
-            dst: "1.1.1.1".parse().unwrap(),
+            src: Some("192.168.1.2".parse().unwrap()),
+            dst: Some("1.1.1.1".parse().unwrap()),
             bytes: 10,
             packets: 1,
             input_if: 1,

@@ -155,7 +155,7 @@ impl Decoder {
             self.sequence(key, h.sequence, h.count as u32, SeqUnit::Records);
         }
         legacy::records(l, &h, data, rate, sink);
-        Ok(Decoded { version: l.version, records: h.count })
+        Ok(Decoded { version: l.version, records: h.count, error: None })
     }
 
     /// The exporter's state, created on first sight; `None` only if it cannot be made room for.

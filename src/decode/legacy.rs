@@ -79,8 +79,8 @@ pub fn records(l: &Layout, h: &Header, data: &[u8], rate: u64, sink: &mut impl F
     let boot_ms = i64::from(h.unix_secs) * 1000 - i64::from(h.uptime_ms);
     for r in body.chunks_exact(l.record_len) {
         let rec = FlowRecord {
-            src: IpAddr::V4(Ipv4Addr::from(be32(r, 0))),
-            dst: IpAddr::V4(Ipv4Addr::from(be32(r, 4))),
+            src: Some(IpAddr::V4(Ipv4Addr::from(be32(r, 0)))),
+            dst: Some(IpAddr::V4(Ipv4Addr::from(be32(r, 4)))),
             input_if: u32::from(be16(r, 12)),
             output_if: u32::from(be16(r, 14)),
             packets: u64::from(be32(r, 16)) * rate,
@@ -111,9 +111,10 @@ pub fn encode(records: &[FlowRecord], sequence: u32, unix_secs: u32, sampling: u
     out.extend_from_slice(&[0, 0]); // engine type, id
     out.extend_from_slice(&sampling.to_be_bytes());
     for r in records {
-        let v4 = |a: IpAddr| match a {
-            IpAddr::V4(a) => a.octets(),
-            IpAddr::V6(_) => panic!("v5 carries IPv4 only"),
+        let v4 = |a: Option<IpAddr>| match a {
+            Some(IpAddr::V4(a)) => a.octets(),
+            None => [0; 4],
+            Some(IpAddr::V6(_)) => panic!("v5 carries IPv4 only"),
         };
         out.extend_from_slice(&v4(r.src));
         out.extend_from_slice(&v4(r.dst));
@@ -183,8 +184,8 @@ mod tests {
         assert_eq!(
             recs,
             vec![FlowRecord {
-                src: "192.168.1.10".parse().unwrap(),
-                dst: "8.8.8.8".parse().unwrap(),
+                src: Some("192.168.1.10".parse().unwrap()),
+                dst: Some("8.8.8.8".parse().unwrap()),
                 bytes: 5000,
                 packets: 50,
                 input_if: 2,

@@ -8,15 +8,16 @@ pub mod legacy;
 mod netflow;
 pub mod template;
 
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::IpAddr;
 
 pub use exporter::{Decoder, ExporterKey, ExporterOverride, Limits};
 
 /// One flow as the aggregator needs it. `Copy`, no heap: decoders hand out a reference per record.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct FlowRecord {
-    pub src: IpAddr,
-    pub dst: IpAddr,
+    /// `None` when the template carries no address (layer-2 or MPLS-only exports).
+    pub src: Option<IpAddr>,
+    pub dst: Option<IpAddr>,
     /// Source to destination; already multiplied by the sampling rate.
     pub bytes: u64,
     pub packets: u64,
@@ -47,8 +48,8 @@ pub struct FlowRecord {
 impl Default for FlowRecord {
     fn default() -> Self {
         FlowRecord {
-            src: IpAddr::V4(Ipv4Addr::UNSPECIFIED),
-            dst: IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+            src: None,
+            dst: None,
             bytes: 0,
             packets: 0,
             rev_bytes: 0,
@@ -82,7 +83,8 @@ pub enum DecodeError {
     Truncated = 2,
     /// The record count is above the version's maximum.
     BadCount = 3,
-    /// A v9/IPFIX set shorter than its own header or running past the end of the message.
+    /// A v9/IPFIX set shorter than its own header or running past the end of the message (the sets
+    /// before it are still decoded).
     BadSet = 4,
 }
 
@@ -120,6 +122,9 @@ pub struct Decoded {
     pub version: u16,
     /// Flow records handed to the sink (including any held sets this datagram's templates released).
     pub records: usize,
+    /// A problem after some sets were read (a v9/IPFIX set with an impossible length): what came
+    /// before it was decoded, the rest of the datagram was not.
+    pub error: Option<DecodeError>,
 }
 
 /// Big-endian readers over a slice whose length the caller has checked.

@@ -51,15 +51,6 @@ pub(super) fn decode(
         }
         (IPFIX_HEADER, len)
     };
-    // Validate the set structure first, so a broken datagram is dropped whole.
-    let mut at = hdr;
-    while at + 4 <= end {
-        let len = usize::from(be16(data, at + 2));
-        if len < 4 || at + len > end {
-            return Err(DecodeError::BadSet);
-        }
-        at += len;
-    }
     let (ctx, seq, domain) = if version == 9 {
         (Ctx { uptime_ms: be32(data, 4), export_secs: be32(data, 8) }, be32(data, 12), be32(data, 16))
     } else {
@@ -69,13 +60,24 @@ pub(super) fn decode(
     if d.exporter(key).is_none() {
         // collector.max_exporters = 0: nothing is kept, nothing decodes.
         stats::inc(&d.stats.exporter_evictions);
-        return Ok(Decoded { version, records: 0 });
+        return Ok(Decoded { version, records: 0, error: None });
     }
     let mut out = Outcome::default();
     let mut at = hdr;
+    let mut error = None;
     while at + 4 <= end {
         let set_id = be16(data, at);
         let len = usize::from(be16(data, at + 2));
+        if len == 0 && data[at..end].iter().all(|b| *b == 0) {
+            // Zeros to the end: some exporters (Palo Alto, Cisco ACI) pad the datagram.
+            break;
+        }
+        if len < 4 || at + len > end {
+            // The sets before this one were whole and are kept; the rest cannot be located.
+            error = Some(DecodeError::BadSet);
+            out.unknown_records = true;
+            break;
+        }
         let body = &data[at + 4..at + len];
         match (version, set_id) {
             (9, 0) | (10, 2) => templates(d, key, body, false, now, sink, &mut out),
@@ -98,7 +100,7 @@ pub(super) fn decode(
         // IPFIX counts data records, options data included (RFC 7011 §3.1).
         d.sequence(key, seq, out.data_records as u32, SeqUnit::Records);
     }
-    Ok(Decoded { version, records: out.flows })
+    Ok(Decoded { version, records: out.flows, error })
 }
 
 #[derive(Default)]
@@ -349,10 +351,9 @@ fn flow(v: &Values, ctx: Ctx, rate: u64) -> FlowRecord {
         (v.initiator_bytes, v.initiator_packets, v.responder_bytes, v.responder_packets)
     };
     let n = |x: Option<u64>| x.unwrap_or(0).saturating_mul(rate);
-    let unspecified = IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED);
     FlowRecord {
-        src: v.src.unwrap_or(unspecified),
-        dst: v.dst.unwrap_or(unspecified),
+        src: v.src,
+        dst: v.dst,
         bytes: n(bytes),
         packets: n(packets),
         rev_bytes: n(rev_bytes),

@@ -60,13 +60,14 @@ impl Template {
         let mut fixed = Some(0usize);
         let mut min_len = 0usize;
         for (i, &(id, len, enterprise)) in spec.fields.iter().enumerate() {
-            let varlen = version == 10 && len == VARLEN;
-            if len == 0 && version == 9 {
-                // RFC 3954 has no zero-length fields; IPFIX allows them (an absent value).
-                return Err(TemplateError::Invalid);
-            }
+            // 65535 is IPFIX's variable-length marker; H3C sends it in NetFlow v9 too, and no fixed
+            // v9 field can be that long, so it means the same in both.
+            let varlen = len == VARLEN;
             let is_scope = spec.options && i < usize::from(spec.scope_fields);
-            let field = if enterprise != 0 || varlen && !matches!(fields::lookup(id, 4), Field::IfName | Field::IfDesc) {
+            let field = if len == 0 {
+                // A zero-length field carries nothing (IPFIX allows it; some v9 exporters send it too).
+                Field::Skip
+            } else if enterprise != 0 || varlen && !matches!(fields::lookup(id, 4), Field::IfName | Field::IfDesc) {
                 Field::Skip
             } else if is_scope && version == 9 {
                 fields::v9_scope(id, len)
@@ -121,7 +122,7 @@ impl Template {
                 usize::from(s.len)
             };
             let b = data.get(at..at + len)?;
-            if s.field != Field::Skip {
+            if s.field != Field::Skip && len > 0 {
                 v.set(s.field, b, at);
             }
             at += len;
@@ -186,48 +187,61 @@ fn v6(b: &[u8]) -> IpAddr {
 }
 
 impl Values {
+    /// When a template repeats an element, the first occurrence counts (as tshark and nfdump read it).
     fn set(&mut self, f: Field, b: &[u8], at: usize) {
         use Field::*;
+        fn first<T>(slot: &mut Option<T>, v: T) {
+            if slot.is_none() {
+                *slot = Some(v);
+            }
+        }
+        fn address(slot: &mut Option<IpAddr>, v: IpAddr) {
+            if slot.is_none_or(|a| a.is_unspecified() && !v.is_unspecified()) {
+                *slot = Some(v);
+            }
+        }
         match f {
             Skip => {}
-            SrcV4 => self.src = Some(v4(b)),
-            DstV4 => self.dst = Some(v4(b)),
-            SrcV6 => self.src = Some(v6(b)),
-            DstV6 => self.dst = Some(v6(b)),
-            NatSrcV4 => self.nat_src = Some(v4(b)),
-            NatDstV4 => self.nat_dst = Some(v4(b)),
-            NatSrcV6 => self.nat_src = Some(v6(b)),
-            NatDstV6 => self.nat_dst = Some(v6(b)),
-            Bytes => self.bytes = Some(uint(b)),
-            Packets => self.packets = Some(uint(b)),
-            TotalBytes => self.total_bytes = Some(uint(b)),
-            TotalPackets => self.total_packets = Some(uint(b)),
-            PostBytes => self.post_bytes = Some(uint(b)),
-            PostPackets => self.post_packets = Some(uint(b)),
-            InitiatorBytes => self.initiator_bytes = Some(uint(b)),
-            ResponderBytes => self.responder_bytes = Some(uint(b)),
-            InitiatorPackets => self.initiator_packets = Some(uint(b)),
-            ResponderPackets => self.responder_packets = Some(uint(b)),
+            // Templates that carry both IPv4 and IPv6 addresses leave the unused family zero:
+            // the first address that is set wins, an all-zero one only when nothing else is set.
+            SrcV4 => address(&mut self.src, v4(b)),
+            DstV4 => address(&mut self.dst, v4(b)),
+            SrcV6 => address(&mut self.src, v6(b)),
+            DstV6 => address(&mut self.dst, v6(b)),
+            NatSrcV4 => first(&mut self.nat_src, v4(b)),
+            NatDstV4 => first(&mut self.nat_dst, v4(b)),
+            NatSrcV6 => first(&mut self.nat_src, v6(b)),
+            NatDstV6 => first(&mut self.nat_dst, v6(b)),
+            Bytes => first(&mut self.bytes, uint(b)),
+            Packets => first(&mut self.packets, uint(b)),
+            TotalBytes => first(&mut self.total_bytes, uint(b)),
+            TotalPackets => first(&mut self.total_packets, uint(b)),
+            PostBytes => first(&mut self.post_bytes, uint(b)),
+            PostPackets => first(&mut self.post_packets, uint(b)),
+            InitiatorBytes => first(&mut self.initiator_bytes, uint(b)),
+            ResponderBytes => first(&mut self.responder_bytes, uint(b)),
+            InitiatorPackets => first(&mut self.initiator_packets, uint(b)),
+            ResponderPackets => first(&mut self.responder_packets, uint(b)),
             InputIf => self.input_if = uint(b) as u32,
             OutputIf => self.output_if = uint(b) as u32,
-            ScopeInterface => self.scope_if = Some(uint(b) as u32),
+            ScopeInterface => first(&mut self.scope_if, uint(b) as u32),
             Protocol => self.protocol = uint(b) as u8,
             SrcPort => self.src_port = uint(b) as u16,
             DstPort => self.dst_port = uint(b) as u16,
             NatSrcPort => self.nat_src_port = uint(b) as u16,
             NatDstPort => self.nat_dst_port = uint(b) as u16,
             TcpFlags => self.tcp_flags = uint(b) as u8,
-            Direction => self.direction = Some(uint(b) as u8),
-            StartUptime | StartSec | StartMs | StartUs | StartNs | StartDeltaUs => self.start = Some((f, uint(b))),
-            EndUptime | EndSec | EndMs | EndUs | EndNs | EndDeltaUs => self.end = Some((f, uint(b))),
-            SamplingInterval => self.sampling_interval = Some(uint(b)),
-            SamplerId => self.sampler_id = Some(uint(b)),
-            SamplerRandomInterval => self.sampler_random_interval = Some(uint(b)),
-            SelectorId => self.selector_id = Some(uint(b)),
-            SamplingPacketInterval => self.sampling_packet_interval = Some(uint(b)),
-            SamplingPacketSpace => self.sampling_packet_space = Some(uint(b)),
-            IfName => self.if_name = Some((at, at + b.len())),
-            IfDesc => self.if_desc = Some((at, at + b.len())),
+            Direction => first(&mut self.direction, uint(b) as u8),
+            StartUptime | StartSec | StartMs | StartUs | StartNs | StartDeltaUs => first(&mut self.start, (f, uint(b))),
+            EndUptime | EndSec | EndMs | EndUs | EndNs | EndDeltaUs => first(&mut self.end, (f, uint(b))),
+            SamplingInterval => first(&mut self.sampling_interval, uint(b)),
+            SamplerId => first(&mut self.sampler_id, uint(b)),
+            SamplerRandomInterval => first(&mut self.sampler_random_interval, uint(b)),
+            SelectorId => first(&mut self.selector_id, uint(b)),
+            SamplingPacketInterval => first(&mut self.sampling_packet_interval, uint(b)),
+            SamplingPacketSpace => first(&mut self.sampling_packet_space, uint(b)),
+            IfName => first(&mut self.if_name, (at, at + b.len())),
+            IfDesc => first(&mut self.if_desc, (at, at + b.len())),
         }
     }
 
@@ -301,6 +315,7 @@ mod tests {
     #[test]
     fn rejects_bad_templates() {
         assert_eq!(Template::compile(spec(&[]), 9, 64).err(), Some(TemplateError::Invalid));
+        // Only zero-length fields: no record length.
         assert_eq!(Template::compile(spec(&[(8, 0)]), 9, 64).err(), Some(TemplateError::Invalid));
         assert_eq!(Template::compile(spec(&[(8, 4), (12, 4)]), 9, 1).err(), Some(TemplateError::TooManyFields));
         // IPFIX: a template of only zero-length fields has no record length.
