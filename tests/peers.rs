@@ -1,0 +1,166 @@
+//! A real exporter as a peer: softflowd (Debian's package) turns a capture of known traffic into
+//! NetFlow v5, v9 and IPFIX sent to a running flowpi on loopback, and /api/hosts must equal the
+//! known totals exactly. Also: `flowpi replay` of the same exports, template persistence across a
+//! restart, and data held until its template arrives.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::process::Command;
+use std::time::Duration;
+
+use common::*;
+use serde_json::Value;
+
+/// Expected /api/hosts rows (ip -> rx_bytes, tx_bytes, rx_packets, tx_packets) for the local
+/// hosts of the known traffic; `ipv6` false leaves out the IPv6 flows (v5 cannot carry them).
+fn expected_hosts(ipv6: bool, times: u64) -> BTreeMap<String, (u64, u64, u64, u64)> {
+    let truth: Value = serde_json::from_str(&std::fs::read_to_string("tests/data/synth_traffic.truth.json").unwrap()).unwrap();
+    let local = |a: &str| a.starts_with("192.168.") || a.starts_with("fd00");
+    let mut out: BTreeMap<String, (u64, u64, u64, u64)> = BTreeMap::new();
+    for f in truth["flows"].as_array().unwrap() {
+        if f["ipv6"].as_bool().unwrap() && !ipv6 {
+            continue;
+        }
+        let (b, p) = (f["bytes"].as_u64().unwrap() * times, f["packets"].as_u64().unwrap() * times);
+        let (s, d) = (f["src"].as_str().unwrap(), f["dst"].as_str().unwrap());
+        if local(s) {
+            let e = out.entry(s.to_string()).or_default();
+            e.1 += b;
+            e.3 += p;
+        }
+        if local(d) {
+            let e = out.entry(d.to_string()).or_default();
+            e.0 += b;
+            e.2 += p;
+        }
+    }
+    out
+}
+
+fn hosts(d: &Daemon) -> BTreeMap<String, (u64, u64, u64, u64)> {
+    d.json("/api/hosts")
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| {
+            let n = |k: &str| h[k].as_u64().unwrap();
+            (h["ip"].as_str().unwrap().to_string(), (n("rx_bytes"), n("tx_bytes"), n("rx_packets"), n("tx_packets")))
+        })
+        .collect()
+}
+
+fn softflowd(version: &str, to: std::net::SocketAddr) {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut args = vec![
+        "-r".to_string(),
+        "tests/data/synth_traffic.pcap".into(),
+        "-n".into(),
+        to.to_string(),
+        "-v".into(),
+        version.into(),
+        "-d".into(),
+        "-c".into(),
+        tmp.path().join("ctl").display().to_string(),
+        "-p".into(),
+        tmp.path().join("pid").display().to_string(),
+    ];
+    if version != "5" {
+        args.push("-6".into()); // track IPv6 flows too
+    }
+    let mut child = Command::new("softflowd")
+        .args(&args)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("softflowd is installed (scripts/setup.sh)");
+    // In -r mode softflowd reads the capture, exports everything at its end and exits, but it only
+    // gets on while its control socket is poked.
+    let start = std::time::Instant::now();
+    loop {
+        if let Some(st) = child.try_wait().unwrap() {
+            assert!(st.success(), "softflowd exited with {st}");
+            return;
+        }
+        assert!(start.elapsed() < Duration::from_secs(30), "softflowd did not finish");
+        let _ = Command::new("softflowctl")
+            .arg("-c")
+            .arg(tmp.path().join("ctl"))
+            .arg("statistics")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .status();
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn softflowd_v5_v9_ipfix_give_the_known_totals() {
+    for (version, ipv6) in [("5", false), ("9", true), ("10", true)] {
+        let d = Daemon::start("");
+        softflowd(version, d.udp);
+        let want = expected_hosts(ipv6, 1);
+        d.wait_for(&format!("softflowd v{version} totals"), |d| hosts(d) == want);
+        assert_eq!(d.metric("flowpi_decode_errors_total{kind=\"bad_set\"}"), 0);
+        let exporters = d.json("/api/exporters");
+        assert_eq!(exporters[0]["version"].as_u64().unwrap().to_string(), version, "{exporters}");
+    }
+}
+
+#[test]
+fn replay_tool_sends_captures_to_a_running_daemon() {
+    let d = Daemon::start("");
+    let out = Command::new(BIN)
+        .args(["replay", "tests/data/softflowd_v9_synth.pcap", "tests/data/softflowd_v10_synth.pcap", "--to"])
+        .arg(d.udp.to_string())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), format!("sent 2 datagrams to {}", d.udp));
+    // The same traffic exported twice (v9 and IPFIX, two exporters as far as flowpi can tell).
+    d.wait_for("both exports", |d| hosts(d) == expected_hosts(true, 2));
+    assert_eq!(d.json("/api/exporters").as_array().unwrap().len(), 2);
+}
+
+/// The softflowd v9 export split in two: the template flowset alone, and the datagram without it.
+fn split_template(dgram: &[u8]) -> (Vec<u8>, Vec<u8>) {
+    let mut tmpl = dgram[..20].to_vec();
+    let mut data = dgram[..20].to_vec();
+    let mut at = 20;
+    while at + 4 <= dgram.len() {
+        let id = u16::from_be_bytes([dgram[at], dgram[at + 1]]);
+        let len = usize::from(u16::from_be_bytes([dgram[at + 2], dgram[at + 3]]));
+        let set = &dgram[at..at + len];
+        if id == 0 { tmpl.extend_from_slice(set) } else { data.extend_from_slice(set) }
+        at += len;
+    }
+    (tmpl, data)
+}
+
+#[test]
+fn templates_survive_a_restart_and_data_waits_for_its_template() {
+    let v9 = flowpi::pcap::udp_payloads(&std::fs::read("tests/data/softflowd_v9_synth.pcap").unwrap()).unwrap();
+    let (tmpl, data) = split_template(&v9[0].payload);
+    let tmp = tempfile::tempdir().unwrap();
+
+    // Data first: held, not lost; decoded once the template comes.
+    let mut d = Daemon::start_in(tmp.path(), "");
+    d.send(&data);
+    d.wait_for("held set", |d| d.metric("flowpi_pending_sets") >= 1);
+    assert!(hosts(&d).is_empty());
+    d.send(&tmpl);
+    d.wait_for("held data decoded", |d| hosts(d) == expected_hosts(true, 1));
+    assert!(d.metric("flowpi_pending_decoded_total") >= 1);
+    assert_eq!(d.stop(), 0);
+    let state = std::fs::read_to_string(tmp.path().join("archive/exporters.json")).unwrap();
+    assert!(state.contains("\"templates\""), "{state}");
+
+    // After a restart the saved template decodes data at once: nothing is held.
+    std::thread::sleep(Duration::from_millis(1100));
+    let d = Daemon::start_in(tmp.path(), "");
+    d.send(&data);
+    d.wait_for("data decoded with the saved template", |d| hosts(d) == expected_hosts(true, 1));
+    assert_eq!(d.metric("flowpi_pending_sets"), 0);
+    assert_eq!(d.metric("flowpi_missing_template_sets_total"), 0);
+    assert!(d.log().contains("restored"), "{}", d.log());
+}
