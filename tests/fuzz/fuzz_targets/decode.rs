@@ -1,0 +1,70 @@
+//! Fuzz target: one decoder (and one aggregator) kept across inputs, so template-then-data
+//! sequences, withdrawals, held sets and evictions are explored, not just single datagrams.
+//! The first input byte picks one of four exporter addresses; the rest is the datagram.
+#![no_main]
+
+use std::net::{IpAddr, Ipv4Addr};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+use flowpi::aggregate::Aggregator;
+use flowpi::decode::{Decoder, Limits};
+use flowpi::net::LocalNets;
+use flowpi::stats::Stats;
+use libfuzzer_sys::fuzz_target;
+
+struct State {
+    decoder: Decoder,
+    agg: Aggregator,
+    start: Instant,
+    n: u64,
+}
+
+fn state() -> &'static Mutex<State> {
+    static S: OnceLock<Mutex<State>> = OnceLock::new();
+    S.get_or_init(|| {
+        let stats = Arc::new(Stats::default());
+        // Small bounds so that eviction and overflow paths run often.
+        let limits = Limits {
+            max_exporters: 3,
+            max_templates_per_exporter: 8,
+            max_fields_per_template: 64,
+            pending_sets: 4,
+            pending_timeout: Duration::from_secs(5),
+        };
+        let local = LocalNets(vec!["10.0.0.0/8".parse().unwrap(), "fd00::/8".parse().unwrap()]);
+        Mutex::new(State {
+            decoder: Decoder::new(limits, Default::default(), stats.clone()),
+            agg: Aggregator::new(local, 16, 16, stats),
+            start: Instant::now(),
+            n: 0,
+        })
+    })
+}
+
+fuzz_target!(|data: &[u8]| {
+    let Some((&who, dgram)) = data.split_first() else { return };
+    let mut s = state().lock().unwrap();
+    let s = &mut *s;
+    s.n += 1;
+    // A clock that moves a second per input, so held sets expire during a run.
+    let now = s.start + Duration::from_secs(s.n);
+    let from = IpAddr::V4(Ipv4Addr::new(192, 0, 2, who & 3));
+    let agg = &mut s.agg;
+    let mut records = 0usize;
+    if let Ok(d) = s.decoder.decode(from, dgram, now, &mut |r| {
+        assert!(r.sampling >= 1);
+        agg.add(from, r);
+        records += 1;
+    }) {
+        assert_eq!(d.records, records);
+    }
+    // State stays bounded whatever comes in.
+    let snap = s.agg.snapshot();
+    assert!(snap.hosts.len() <= 17 && snap.interfaces.len() <= 17);
+    assert!(s.decoder.exporters().len() <= 3);
+    if s.n % 512 == 0 {
+        // Whatever state the inputs built can be saved (serialising it each time would dominate).
+        let _ = serde_json::to_string(&s.decoder.save());
+    }
+});
