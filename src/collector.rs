@@ -1,6 +1,7 @@
 //! The collector: UDP sockets, decode, aggregate, and the step timer that snapshots the tables for
 //! the archive thread. One task owns all of it, so the tables need no lock and a datagram costs no
-//! allocation; the kernel's socket buffer (collector.receive_buffer) is the only queue.
+//! allocation; the kernel's socket buffer (collector.receive_buffer) is the only queue, drained a
+//! batch per system call.
 
 use std::future::poll_fn;
 use std::net::{SocketAddr, UdpSocket as StdUdpSocket};
@@ -12,7 +13,6 @@ use std::time::{Duration, Instant};
 
 use log::{debug, info, warn};
 use socket2::{Domain, Protocol, Socket, Type};
-use tokio::io::ReadBuf;
 use tokio::net::UdpSocket;
 use tokio::time::MissedTickBehavior;
 
@@ -22,6 +22,7 @@ use crate::config::Config;
 use crate::decode::exporter::SavedState;
 use crate::decode::{DecodeError, Decoder};
 use crate::ratelimit::RateLimit;
+use crate::recv::Batch;
 use crate::stats::{self, Stats};
 
 /// The latest totals, for the HTTP API. Replaced whole once a second.
@@ -55,10 +56,8 @@ impl Default for Published {
 /// Under archive.dir: what the decoder learnt from exporters (templates, samplers, names).
 pub const STATE_FILE: &str = "exporters.json";
 
-/// Largest UDP payload.
-const MAX_DATAGRAM: usize = 65_535;
-/// Datagrams taken from the sockets before the timers are looked at again.
-const BATCH: usize = 256;
+/// Batches taken from the sockets before the timers are looked at again.
+const ROUNDS: usize = 16;
 
 pub struct Collector {
     listen: Vec<SocketAddr>,
@@ -147,7 +146,7 @@ impl Collector {
         };
         self.load_state();
         tokio::pin!(shutdown);
-        let mut buf = vec![0u8; MAX_DATAGRAM];
+        let mut batch = Batch::new();
         let mut step = tokio::time::interval_at(tokio::time::Instant::now() + self.step, self.step);
         step.set_missed_tick_behavior(MissedTickBehavior::Delay);
         let mut publish = tokio::time::interval(Duration::from_secs(1).min(self.step));
@@ -174,17 +173,29 @@ impl Collector {
                     self.published.set(Arc::new(self.snapshot()));
                     stats::inc(&self.alive);
                 }
-                r = recv_any(&sockets, &mut buf, &mut next) => {
-                    match r {
-                        Ok((n, from)) => self.handle(&buf[..n], from),
-                        Err(e) => self.receive_error(e),
+                r = ready_any(&sockets, &mut next) => {
+                    if let Err(e) = r {
+                        self.receive_error(e);
                     }
-                    // Drain what is already queued before the timers are polled again.
-                    for _ in 0..BATCH {
-                        match try_recv_any(&sockets, &mut buf, &mut next) {
-                            Some(Ok((n, from))) => self.handle(&buf[..n], from),
-                            Some(Err(e)) => self.receive_error(e),
-                            None => break,
+                    // Drain what is queued, a batch per call, before the timers are looked at again.
+                    for _ in 0..ROUNDS {
+                        let mut got = 0;
+                        for sock in &sockets {
+                            match batch.recv(sock) {
+                                Ok(n) => {
+                                    got += n;
+                                    for i in 0..n {
+                                        if let (data, Some(from)) = batch.get(i) {
+                                            self.handle(data, from);
+                                        }
+                                    }
+                                }
+                                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+                                Err(e) => self.receive_error(e),
+                            }
+                        }
+                        if got == 0 {
+                            break;
                         }
                     }
                 }
@@ -272,47 +283,18 @@ impl Collector {
     }
 }
 
-/// Wait for a datagram on any socket, starting after the socket served last so none starves.
-async fn recv_any(
-    sockets: &[UdpSocket],
-    buf: &mut [u8],
-    next: &mut usize,
-) -> std::io::Result<(usize, SocketAddr)> {
+/// Wait until any socket has something to read, starting after the one served last so none starves.
+async fn ready_any(sockets: &[UdpSocket], next: &mut usize) -> std::io::Result<()> {
     poll_fn(|cx| {
         let n = sockets.len();
         for k in 0..n {
             let i = (*next + k) % n;
-            let mut rb = ReadBuf::new(buf);
-            match sockets[i].poll_recv_from(cx, &mut rb) {
-                Poll::Ready(Ok(from)) => {
-                    *next = i + 1;
-                    return Poll::Ready(Ok((rb.filled().len(), from)));
-                }
-                Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
-                Poll::Pending => {}
+            if let Poll::Ready(r) = sockets[i].poll_recv_ready(cx) {
+                *next = i + 1;
+                return Poll::Ready(r);
             }
         }
         Poll::Pending
     })
     .await
-}
-
-fn try_recv_any(
-    sockets: &[UdpSocket],
-    buf: &mut [u8],
-    next: &mut usize,
-) -> Option<std::io::Result<(usize, SocketAddr)>> {
-    let n = sockets.len();
-    for k in 0..n {
-        let i = (*next + k) % n;
-        match sockets[i].try_recv_from(buf) {
-            Ok(r) => {
-                *next = i + 1;
-                return Some(Ok(r));
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
-            Err(e) => return Some(Err(e)),
-        }
-    }
-    None
 }

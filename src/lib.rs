@@ -15,6 +15,7 @@ pub mod http;
 pub mod net;
 pub mod pcap;
 pub mod ratelimit;
+pub mod recv;
 pub mod replay;
 pub mod rrd;
 pub mod stats;

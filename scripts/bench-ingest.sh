@@ -1,0 +1,107 @@
+#!/usr/bin/env bash
+# Ingest benchmark: the same fast sender (examples/blast.rs: prebuilt datagrams of 30 records,
+# sendmmsg) sends NetFlow v5, v9 and IPFIX to flowpi and to nfcapd (Debian's nfdump) on 127.0.0.1
+# at a ladder of record rates. For each collector and version it prints the highest rate taken
+# with no loss (records counted = records sent), the ratio flowpi/nfcapd, and flowpi's peak RSS.
+# Usage: scripts/bench-ingest.sh [SECONDS_PER_STEP] [RATES...]   (records/s)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+secs=${1:-3}
+shift || true
+rates=("$@")
+[ ${#rates[@]} -gt 0 ] || rates=(500000 1000000 1500000 2000000 3000000 4000000 5000000 6000000 8000000)
+
+scripts/setup.sh nfdump
+cargo build --release --locked --example blast
+bin=target/release/flowpi
+blast=target/release/examples/blast
+tmp=$(mktemp -d)
+fpid=""
+npid=""
+cleanup() {
+  if [ -n "$fpid" ]; then kill "$fpid" 2>/dev/null || true; wait "$fpid" 2>/dev/null || true; fi
+  [ -n "$npid" ] && kill "$npid" 2>/dev/null || true
+  rm -rf "$tmp"
+}
+trap cleanup EXIT
+
+buf=33554432
+# Both collectors ask for the same 32 MiB socket buffer; let the kernel grant it.
+if [ "$(id -u)" -eq 0 ] && [ "$(sysctl -n net.core.rmem_max)" -lt $buf ]; then
+  sysctl -q -w net.core.rmem_max=$buf
+fi
+
+port() { python3 -c 'import socket; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+fport=$(port)
+hport=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+cat >"$tmp/flowpi.toml" <<TOML
+[collector]
+listen = ["127.0.0.1:$fport"]
+receive_buffer = $buf
+[archive]
+dir = "$tmp/archive"
+[http]
+listen = "127.0.0.1:$hport"
+[log]
+level = "warn"
+TOML
+"$bin" --config "$tmp/flowpi.toml" &
+fpid=$!
+for _ in $(seq 50); do curl -fs "http://127.0.0.1:$hport/api/status" >/dev/null 2>&1 && break; sleep 0.1; done
+records() { curl -fs "http://127.0.0.1:$hport/metrics" | awk '$1 == "flowpi_records_total" {print $2}'; }
+
+# nfcapd: a fresh instance per step; the flows it stored are counted by nfdump after it exits.
+nfcapd_step() { # version rate -> "sent got"
+  local d="$tmp/nfcapd" p
+  rm -rf "$d"
+  mkdir -p "$d"
+  p=$(port)
+  nfcapd -w "$d" -b 127.0.0.1 -p "$p" -B $buf -t 3600 >/dev/null 2>&1 &
+  npid=$!
+  sleep 0.5
+  local out
+  out=$("$blast" "127.0.0.1:$p" "$1" "$2" "$secs")
+  sleep 1
+  kill -TERM "$npid"
+  wait "$npid" 2>/dev/null || true
+  npid=""
+  local got
+  got=$(nfdump -R "$d" -q -o 'fmt:%pkt' 2>/dev/null | wc -l)
+  echo "$(echo "$out" | awk '{print $3}') $got"
+}
+
+flowpi_step() {
+  local before after out
+  before=$(records)
+  out=$("$blast" "127.0.0.1:$fport" "$1" "$2" "$secs")
+  sleep 1
+  after=$(records)
+  echo "$(echo "$out" | awk '{print $3}') $((after - before))"
+}
+
+printf '%-8s %-8s %12s %14s %14s\n' version who rate sent counted
+declare -A best
+for v in 5 9 10; do
+  for who in flowpi nfcapd; do
+    best[$v$who]=0
+    for r in "${rates[@]}"; do
+      read -r sent got < <(${who}_step "$v" "$r")
+      printf '%-8s %-8s %12s %14s %14s\n' "v$v" "$who" "$r" "$sent" "$got"
+      if [ "$sent" = "$got" ]; then
+        best[$v$who]=$r
+      else
+        break
+      fi
+    done
+  done
+done
+
+echo
+echo "highest loss-free rate (records/s, ${secs}s per step, 30 records per datagram):"
+for v in 5 9 10; do
+  f=${best[${v}flowpi]}
+  n=${best[${v}nfcapd]}
+  ratio=$(python3 -c "print('%.1f' % ($f / $n) if $n else 'n/a')")
+  printf '  v%-3s flowpi %9s   nfcapd %9s   ratio %s\n' "$v" "$f" "$n" "$ratio"
+done
+echo "flowpi peak RSS: $(awk '/VmHWM/ {print $2, $3}' /proc/$fpid/status)"
