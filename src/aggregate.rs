@@ -111,9 +111,29 @@ impl Snapshot {
 /// Owned by the collector task; nothing else touches it.
 pub struct Aggregator {
     local: LocalNets,
-    hosts: Table<IpAddr>,
-    interfaces: Table<(IpAddr, u32)>,
+    hosts: Table<AddrKey>,
+    interfaces: Table<(AddrKey, u32)>,
     stats: Arc<Stats>,
+}
+
+/// An address as one integer, so a table lookup hashes two words instead of walking `IpAddr`'s
+/// enum and byte arrays. IPv4 sits in the IPv4-mapped range, which `normalize` keeps out of IPv6.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+struct AddrKey(u128);
+
+impl From<IpAddr> for AddrKey {
+    fn from(ip: IpAddr) -> Self {
+        AddrKey(match ip {
+            IpAddr::V4(a) => u128::from(a.to_ipv6_mapped()),
+            IpAddr::V6(a) => u128::from(a),
+        })
+    }
+}
+
+impl From<AddrKey> for IpAddr {
+    fn from(k: AddrKey) -> Self {
+        normalize(IpAddr::V6(std::net::Ipv6Addr::from(k.0)))
+    }
 }
 
 /// A table that takes new keys until it holds `max`, then counts into `other`.
@@ -191,6 +211,11 @@ impl Hasher for FxHasher {
         self.add(i);
     }
     #[inline]
+    fn write_u128(&mut self, i: u128) {
+        self.add(i as u64);
+        self.add((i >> 64) as u64);
+    }
+    #[inline]
     fn write_usize(&mut self, i: usize) {
         self.add(i as u64);
     }
@@ -234,21 +259,22 @@ impl Aggregator {
         let st = &*self.stats;
         // A flow between two local hosts counts for both.
         if let Some(a) = src_local {
-            self.hosts.row(a, &st.host_overflow_records, &st.hosts).add_out(bytes, packets);
+            self.hosts.row(a.into(), &st.host_overflow_records, &st.hosts).add_out(bytes, packets);
         }
         if let Some(a) = dst_local {
-            self.hosts.row(a, &st.host_overflow_records, &st.hosts).add_in(bytes, packets);
+            self.hosts.row(a.into(), &st.host_overflow_records, &st.hosts).add_in(bytes, packets);
         }
         if src_local.is_none() && dst_local.is_none() {
             stats::inc(&st.remote_only_records);
         }
         let (overflow, size) = (&st.interface_overflow_records, &st.interfaces);
-        self.interfaces.row((exporter, input_if), overflow, size).add_in(bytes, packets);
-        self.interfaces.row((exporter, output_if), overflow, size).add_out(bytes, packets);
+        let ex = AddrKey::from(exporter);
+        self.interfaces.row((ex, input_if), overflow, size).add_in(bytes, packets);
+        self.interfaces.row((ex, output_if), overflow, size).add_out(bytes, packets);
     }
 
     pub fn snapshot(&self) -> Snapshot {
-        let mut hosts: Vec<(HostId, Counts)> = self.hosts.map.iter().map(|(ip, c)| (HostId::Ip(*ip), *c)).collect();
+        let mut hosts: Vec<(HostId, Counts)> = self.hosts.map.iter().map(|(ip, c)| (HostId::Ip((*ip).into()), *c)).collect();
         if !self.hosts.other.is_zero() {
             hosts.push((HostId::Other, self.hosts.other));
         }
@@ -257,7 +283,7 @@ impl Aggregator {
             .interfaces
             .map
             .iter()
-            .map(|((exporter, ifindex), c)| (IfaceId::If { exporter: *exporter, ifindex: *ifindex }, *c))
+            .map(|((exporter, ifindex), c)| (IfaceId::If { exporter: (*exporter).into(), ifindex: *ifindex }, *c))
             .collect();
         if !self.interfaces.other.is_zero() {
             interfaces.push((IfaceId::Other, self.interfaces.other));

@@ -223,6 +223,11 @@ fn add_template(
 ) {
     let id = spec.id;
     let max_t = d.limits.max_templates_per_exporter;
+    // Exporters resend their templates every few datagrams: an unchanged one costs a comparison.
+    if d.exporters.get(&key).and_then(|e| e.templates.get(&id)).is_some_and(|t| t.spec == spec) {
+        stats::inc(&d.stats.template_refreshes);
+        return;
+    }
     let t = match Template::compile(spec, key.version, d.limits.max_fields_per_template) {
         Ok(t) => t,
         Err(TemplateError::Invalid) | Err(TemplateError::TooManyFields) => {
@@ -232,16 +237,9 @@ fn add_template(
     };
     let stats = d.stats.clone();
     let Some(e) = d.exporters.get_mut(&key) else { return };
-    match e.templates.get(&id) {
-        Some(old) if old.spec == t.spec => {
-            stats::inc(&stats.template_refreshes);
-            return;
-        }
-        None if e.templates.len() >= max_t => {
-            stats::inc(&stats.template_limit_drops);
-            return;
-        }
-        _ => {}
+    if !e.templates.contains_key(&id) && e.templates.len() >= max_t {
+        stats::inc(&stats.template_limit_drops);
+        return;
     }
     e.templates.insert(id, t);
     stats::inc(&stats.templates_received);
