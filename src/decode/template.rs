@@ -7,6 +7,9 @@ use serde::{Deserialize, Serialize};
 
 use super::fields::{self, Field};
 
+/// The largest sampling rate taken from an exporter (1 in a million); the config allows the same.
+pub const MAX_SAMPLING_RATE: u64 = 1_000_000;
+
 /// IPFIX variable-length marker (RFC 7011 §7).
 pub const VARLEN: u16 = 0xffff;
 
@@ -245,15 +248,15 @@ impl Values {
         }
     }
 
-    /// The sampling rate an options (or data) record states, if any: v9 34/50, IPFIX 34 or
-    /// 305/306 (one packet in interval+space... selected `interval` of every `interval+space`).
+    /// The sampling rate an options (or data) record states, if any: v9 34/50, IPFIX 34, or
+    /// 305/306 (RFC 5476: `interval` packets selected out of every `interval + space`). A rate of
+    /// 0 or above [`MAX_SAMPLING_RATE`] is not believed: multiplying by it would wreck the totals.
     pub fn sampling_rate(&self) -> Option<u64> {
-        if let (Some(i), Some(s)) = (self.sampling_packet_interval, self.sampling_packet_space) {
-            if i > 0 {
-                return Some((i + s) / i);
-            }
-        }
-        self.sampling_interval.or(self.sampler_random_interval).filter(|r| *r > 0)
+        let rate = match (self.sampling_packet_interval, self.sampling_packet_space) {
+            (Some(i), Some(s)) if i > 0 => Some(i.saturating_add(s) / i),
+            _ => self.sampling_interval.or(self.sampler_random_interval),
+        };
+        rate.filter(|r| (1..=MAX_SAMPLING_RATE).contains(r))
     }
 
     /// The sampler a record names (v9 48 / IPFIX 302).
@@ -329,5 +332,10 @@ mod tests {
         let v = Values { sampler_random_interval: Some(512), ..Default::default() };
         assert_eq!(v.sampling_rate(), Some(512));
         assert_eq!(Values::default().sampling_rate(), None);
+        // Found by the fuzzer: interval + space overflowed.
+        let v = Values { sampling_packet_interval: Some(1), sampling_packet_space: Some(u64::MAX), ..Default::default() };
+        assert_eq!(v.sampling_rate(), None);
+        let v = Values { sampling_interval: Some(0), ..Default::default() };
+        assert_eq!(v.sampling_rate(), None);
     }
 }
