@@ -145,7 +145,13 @@
 
   function ifaceSubject(row) {
     const other = row.exporter === 'other' || row.ifindex === null || row.ifindex === undefined;
-    return { kind: 'interface', exporter: String(row.exporter), ifindex: other ? null : row.ifindex };
+    return {
+      kind: 'interface',
+      exporter: String(row.exporter),
+      ifindex: other ? null : row.ifindex,
+      // From the config's [[exporter]] interfaces or the router's own options data.
+      name: row.name ? String(row.name) : null,
+    };
   }
 
   function subjectKey(s) {
@@ -163,6 +169,7 @@
   function subjectName(s) {
     if (s.kind === 'host') return s.ip === 'other' ? 'Other hosts' : s.ip;
     if (s.ifindex === null) return 'Other interfaces';
+    if (s.name) return `${s.exporter} · ${s.name} (interface ${s.ifindex})`;
     // ifIndex 0: the exporter did not say which interface (softflowd, for one, always sends 0).
     return `${s.exporter} · interface ${s.ifindex}${Number(s.ifindex) === 0 ? ' (unspecified)' : ''}`;
   }
