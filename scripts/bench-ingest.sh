@@ -76,17 +76,17 @@ flowpi_step() {
   out=$("$blast" "127.0.0.1:$fport" "$1" "$2" "$secs")
   sleep 1
   after=$(records)
-  echo "$(echo "$out" | awk '{print $3}') $((after - before))"
+  echo "$(echo "$out" | awk '{print $3}') $((after - before)) $(awk '/VmRSS/ {print $2}' /proc/$fpid/status)"
 }
 
-printf '%-8s %-8s %12s %14s %14s\n' version who rate sent counted
+printf '%-8s %-8s %12s %14s %14s %10s\n' version who rate sent counted 'RSS(kB)'
 declare -A best
 for v in 5 9 10; do
   for who in flowpi nfcapd; do
     best[$v$who]=0
     for r in "${rates[@]}"; do
-      read -r sent got < <(${who}_step "$v" "$r")
-      printf '%-8s %-8s %12s %14s %14s\n' "v$v" "$who" "$r" "$sent" "$got"
+      read -r sent got rss < <(${who}_step "$v" "$r")
+      printf '%-8s %-8s %12s %14s %14s %10s\n' "v$v" "$who" "$r" "$sent" "$got" "${rss:-}"
       if [ "$sent" = "$got" ]; then
         best[$v$who]=$r
       else

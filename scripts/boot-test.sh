@@ -1,0 +1,201 @@
+#!/usr/bin/env bash
+# Boot a flowpi SD image under emulation and check it works end to end:
+#   scripts/boot-test.sh target/image/flowpi-<version>-arm64.img.xz    (or just: arm64, armhf)
+# Boots the image's own kernel, initrd and cmdline.txt from its FAT partition under
+# qemu-system-aarch64 -M virt (armhf: qemu-system-arm), the root file system found by its label as
+# on a Pi, with user networking forwarding free 127.0.0.1 ports to the guest's 3000/tcp, 2055/udp
+# and 22/tcp. The disk gets 512 MiB more than the image, so the first-boot growth runs.
+#   First boot, as flashed: wait for flowpi's page, replay a NetFlow v5 capture at it, assert
+#   /api/hosts shows the sent totals and a host graph PNG is served; press the power button and
+#   check flowpi stopped cleanly and its archives belong to the flowpi user.
+#   Second boot, with `ssh`, `authorized_keys` and an edited flowpi.toml put on the FAT partition
+#   (as a user would from any computer): log in with ssh, check the configuration was copied,
+#   flowpi runs as flowpi, and the archive from the first boot is still graphed.
+# Guest consoles: target/boot-test/console-1.log and console-2.log.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/cross-env.sh
+
+image="${1:?usage: $0 IMAGE.img.xz|IMAGE.img|arm64|armhf}"
+version="$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -1)"
+case "$image" in
+  arm64 | armhf) image="target/image/flowpi-$version-$image.img.xz" ;; # as build-image.sh names it
+esac
+work=target/boot-test
+timeout="${BOOT_TIMEOUT:-600}"
+
+apt_install qemu-system-arm mtools xz-utils fdisk e2fsprogs python3 curl openssh-client
+rm -rf "$work"
+mkdir -p "$work"
+
+# A host build of flowpi sends the NetFlow (flowpi replay); its own target dir keeps target/ free.
+replay="${FLOWPI_REPLAY:-}"
+if [ -z "$replay" ]; then
+  cargo build --locked --quiet --target-dir target/cross
+  replay=target/cross/debug/flowpi
+fi
+
+echo "boot-test: unpacking $image"
+case "$image" in
+  *.xz) xz -dc "$image" >"$work/disk.img" ;;
+  *) cp --sparse=always "$image" "$work/disk.img" ;;
+esac
+truncate -s +512M "$work/disk.img"
+
+# Start sector of partition $1 of the disk image.
+part_start() {
+  sfdisk -d "$work/disk.img" | awk -F'[=,]' -v p="$1" '$0 ~ "^[^ ]*" p " :" { gsub(/ /, "", $2); print $2 }'
+}
+# The FAT partition, read and written with mtools (no mount).
+fat="$work/disk.img@@$(($(part_start 1) * 512))"
+export MTOOLS_SKIP_CHECK=1
+kernel=$(mdir -b -i "$fat" ::/ | sed -n 's|^::/||p' | grep '^vmlinuz-' | sort -V | tail -1)
+initrd=$(mdir -b -i "$fat" ::/ | sed -n 's|^::/||p' | grep '^initrd.img-' | sort -V | tail -1)
+mcopy -n -i "$fat" "::/$kernel" "::/$initrd" ::/cmdline.txt ::/flowpi.toml "$work/"
+# The Pi's serial consoles do not exist on virt: its UART is ttyAMA0. Journal lines go to the
+# console too, so the console logs tell what happened.
+cmdline="$(tr -d '\r\n' <"$work/cmdline.txt" | sed 's/console=[^ ]*//g') console=ttyAMA0"
+cmdline="$cmdline systemd.journald.forward_to_console=1"
+echo "boot-test: $kernel, $initrd, cmdline: $cmdline"
+case "$kernel" in
+  *-arm64) vm=(qemu-system-aarch64 -M virt -cpu cortex-a72) ;;
+  # armhf: the armmp kernel without LPAE cannot reach virt's PCI window above 4 GiB.
+  *) vm=(qemu-system-arm -M "virt,highmem=off" -cpu cortex-a15) ;;
+esac
+
+free_port() {
+  python3 -c "import socket,sys; s=socket.socket(type=getattr(socket,'SOCK_'+sys.argv[1])); s.bind(('127.0.0.1',0)); print(s.getsockname()[1])" "$1"
+}
+http=$(free_port STREAM)
+udp=$(free_port DGRAM)
+sshport=$(free_port STREAM)
+base="http://127.0.0.1:$http"
+pid=""
+trap '[ -z "$pid" ] || kill "$pid" 2>/dev/null || true' EXIT
+
+# boot N: start the guest and wait for flowpi's page; sets boot_s.
+boot() {
+  local log="$work/console-$1.log" start=$SECONDS
+  "${vm[@]}" -smp 2 -m 1024 -display none -serial "file:$log" \
+    -monitor "unix:$work/monitor.sock,server,nowait" \
+    -kernel "$work/$kernel" -initrd "$work/$initrd" -append "$cmdline" \
+    -drive "if=none,id=disk,format=raw,file=$work/disk.img" -device virtio-blk-pci,drive=disk \
+    -netdev "user,id=net,hostfwd=tcp:127.0.0.1:$http-:3000,hostfwd=udp:127.0.0.1:$udp-:2055,hostfwd=tcp:127.0.0.1:$sshport-:22" \
+    -device virtio-net-pci,netdev=net,romfile= &
+  # (romfile= : no PXE option ROM, which is only in the ipxe-qemu package and not needed here)
+  pid=$!
+  echo "boot-test: boot $1, waiting for $base/ (qemu pid $pid)"
+  until curl -fs -o /dev/null --max-time 5 "$base/"; do
+    if ! kill -0 "$pid" 2>/dev/null || [ $((SECONDS - start)) -ge "$timeout" ]; then
+      echo "boot-test: no page (qemu exited or ${timeout}s passed); console:" >&2
+      tail -50 "$log" >&2
+      exit 1
+    fi
+    sleep 1
+  done
+  boot_s=$((SECONDS - start))
+  echo "boot-test: boot $1: flowpi serving ${boot_s}s after qemu started"
+}
+
+# poweroff N: press the power button (as a Pi's shutdown would) and wait for a clean stop.
+poweroff() {
+  python3 - "$work/monitor.sock" <<'PY'
+import socket, sys
+s = socket.socket(socket.AF_UNIX)
+s.connect(sys.argv[1])
+s.settimeout(10)
+def prompt():
+    buf = b""
+    while not buf.endswith(b"(qemu) "):
+        buf += s.recv(4096)
+prompt()
+s.sendall(b"system_powerdown\n")
+prompt()
+PY
+  for _ in $(seq 60); do kill -0 "$pid" 2>/dev/null || break; sleep 1; done
+  if kill -0 "$pid" 2>/dev/null; then
+    echo "boot-test: the guest did not power off within 60s" >&2
+    exit 1
+  fi
+  pid=""
+  grep -aq "flowpi.service: Deactivated successfully" "$work/console-$1.log" \
+    || { echo "boot-test: flowpi did not stop cleanly" >&2; exit 1; }
+}
+
+boot 1
+first_boot_s=$boot_s
+"$replay" replay tests/data/softflowd_v5_synth.pcap --to "127.0.0.1:$udp"
+
+# Totals one replay of softflowd_v5_synth.pcap adds up to (tests/data/synth_traffic.truth.json).
+python3 - "$base" <<'PY'
+import json, sys, time, urllib.request
+base = sys.argv[1]
+want = {"192.168.1.10": (29484, 1604), "192.168.1.11": (8624, 2004), "192.168.1.12": (8400, 108000)}
+def get(path):
+    with urllib.request.urlopen(base + path, timeout=30) as r:
+        return r.status, r.headers.get("Content-Type"), r.read()
+deadline = time.time() + 30
+while True:
+    got = {h["ip"]: (h["rx_bytes"], h["tx_bytes"]) for h in json.loads(get("/api/hosts")[2])}
+    if all(got.get(ip) == v for ip, v in want.items()):
+        break
+    if time.time() > deadline:
+        sys.exit(f"boot-test: /api/hosts {got}, want {want}")
+    time.sleep(1)
+print("boot-test: /api/hosts shows the sent totals:", {ip: got[ip] for ip in want})
+# The archive (and so the graph) exists after flowpi's first step (60 s in the shipped config).
+deadline = time.time() + 150
+while True:
+    try:
+        status, ctype, body = get("/graph/host/192.168.1.12/hour.png")
+        if status == 200 and body[:8] == b"\x89PNG\r\n\x1a\n":
+            break
+    except urllib.error.HTTPError as e:
+        if e.code != 404 or time.time() > deadline:
+            raise
+    time.sleep(5)
+print(f"boot-test: graph PNG served ({len(body)} bytes, {ctype})")
+PY
+grep -aq "grow-root: growing" "$work/console-1.log" || { echo "boot-test: root was not grown" >&2; exit 1; }
+poweroff 1
+
+# The root file system, read without mounting: the archives belong to the hardened unit's user.
+dd if="$work/disk.img" of="$work/root.img" bs=512 skip="$(part_start 2)" status=none
+uid=$(debugfs -R "cat /etc/passwd" "$work/root.img" 2>/dev/null | awk -F: '$1 == "flowpi" { print $3 }')
+owner=$(debugfs -R "stat /var/lib/flowpi/hosts/192.168.1.12.rrd" "$work/root.img" 2>/dev/null \
+  | sed -n 's/.*User: *\([0-9]*\).*/\1/p')
+rm -f "$work/root.img"
+if [ -z "$uid" ] || [ "$owner" != "$uid" ]; then
+  echo "boot-test: archive owner '$owner', want the flowpi user '$uid'" >&2
+  exit 1
+fi
+echo "boot-test: boot 1: clean power-off; archives owned by the flowpi user (uid $uid)"
+
+# Second boot with settings on the card, as a user would put them there from any computer.
+ssh-keygen -q -t ed25519 -N "" -C boot-test -f "$work/id"
+: >"$work/ssh"
+cp "$work/id.pub" "$work/authorized_keys"
+sed -i 's/^threads = 2$/threads = 3/' "$work/flowpi.toml"
+grep -qx "threads = 3" "$work/flowpi.toml"
+mcopy -o -i "$fat" "$work/ssh" "$work/authorized_keys" "$work/flowpi.toml" ::/
+boot 2
+guest() {
+  ssh -q -p "$sshport" -i "$work/id" -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null \
+    -o ConnectTimeout=30 root@127.0.0.1 "$@"
+}
+guest 'grep -qx "threads = 3" /etc/flowpi.toml' || { echo "boot-test: flowpi.toml not copied" >&2; exit 1; }
+state=$(guest systemctl show -p User -p ActiveState --value flowpi.service | xargs)
+[ "$state" = "flowpi active" ] || { echo "boot-test: flowpi.service: '$state'" >&2; exit 1; }
+exposure=$(guest systemd-analyze security --no-pager flowpi.service | tail -1 | sed "s/.*flowpi.service: /exposure /")
+if grep -aq "grow-root: growing" "$work/console-2.log"; then
+  echo "boot-test: root grown again on the second boot" >&2
+  exit 1
+fi
+curl -fs -o /dev/null "$base/graph/host/192.168.1.12/day.png" \
+  || { echo "boot-test: the first boot's archive is not graphed" >&2; exit 1; }
+echo "boot-test: boot 2: ssh login with the card's key, card's flowpi.toml in /etc, flowpi active" \
+  "as user flowpi ($exposure), first boot's archive graphed"
+poweroff 2
+
+echo "boot-test: passed; flowpi served its page ${first_boot_s}s after qemu started" \
+  "(second boot: ${boot_s}s)"
