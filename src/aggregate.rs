@@ -314,7 +314,7 @@ mod tests {
 
     fn agg(max_hosts: usize, max_if: usize) -> (Aggregator, Arc<Stats>) {
         let stats = Arc::new(Stats::default());
-        let local = LocalNets(vec!["192.168.0.0/16".parse().unwrap(), "fd00::/8".parse().unwrap()]);
+        let local = LocalNets::new(vec!["192.168.0.0/16".parse().unwrap(), "fd00::/8".parse().unwrap()]);
         (Aggregator::new(local, max_hosts, max_if, stats.clone()), stats)
     }
 

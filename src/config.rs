@@ -239,7 +239,7 @@ impl Config {
             self.archive.step.as_secs(),
             self.archive.max_hosts,
             self.archive.max_interfaces,
-            self.network.local.0.len(),
+            self.network.local.nets().len(),
             self.exporters.len(),
             self.http.listen,
         )
@@ -469,7 +469,7 @@ impl Validator<'_> {
         Config {
             collector: CollectorConfig { listen, receive_buffer, limits },
             exporters,
-            network: NetworkConfig { local: LocalNets(local) },
+            network: NetworkConfig { local: LocalNets::new(local) },
             archive: ArchiveConfig { dir, step, max_hosts, max_interfaces },
             http: HttpConfig { listen: http_listen, threads },
             log: LogConfig { level },
@@ -548,7 +548,7 @@ mod tests {
     fn defaults_match_the_documented_values() {
         let c = Config::defaults();
         assert_eq!(c.collector.listen, vec!["0.0.0.0:2055".parse::<SocketAddr>().unwrap()]);
-        assert_eq!(c.network.local.0.len(), 4);
+        assert_eq!(c.network.local.nets().len(), 4);
         assert_eq!(c.archive.dir, PathBuf::from("/var/lib/flowpi"));
         assert_eq!(c.archive.step, Duration::from_secs(60));
         assert_eq!(c.archive.max_hosts, 256);

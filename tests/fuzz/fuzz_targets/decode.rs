@@ -32,7 +32,7 @@ fn state() -> &'static Mutex<State> {
             pending_sets: 4,
             pending_timeout: Duration::from_secs(5),
         };
-        let local = LocalNets(vec!["10.0.0.0/8".parse().unwrap(), "fd00::/8".parse().unwrap()]);
+        let local = LocalNets::new(vec!["10.0.0.0/8".parse().unwrap(), "fd00::/8".parse().unwrap()]);
         Mutex::new(State {
             decoder: Decoder::new(limits, Default::default(), stats.clone()),
             agg: Aggregator::new(local, 16, 16, stats),
