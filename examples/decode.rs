@@ -21,12 +21,30 @@ fn main() {
         let r = dec.decode(d.src.ip(), &d.payload, Instant::now(), &mut |r| {
             println!(
                 "  {:?} -> {:?} bytes {} packets {} rev {}/{} if {}->{} proto {} ports {}->{} sampling {}",
-                r.src, r.dst, r.bytes, r.packets, r.rev_bytes, r.rev_packets, r.input_if, r.output_if, r.protocol,
-                r.src_port, r.dst_port, r.sampling
+                r.src,
+                r.dst,
+                r.bytes,
+                r.packets,
+                r.rev_bytes,
+                r.rev_packets,
+                r.input_if,
+                r.output_if,
+                r.protocol,
+                r.src_port,
+                r.dst_port,
+                r.sampling
             )
         });
         println!("datagram {i} from {} ({} bytes): {r:?}", d.src, d.payload.len());
     }
     println!("{}", serde_json::to_string_pretty(&dec.save()).unwrap());
-    print!("{}", stats.render().lines().filter(|l| !l.starts_with('#') && !l.ends_with(" 0")).map(|l| format!("{l}\n")).collect::<String>());
+    print!(
+        "{}",
+        stats
+            .render()
+            .lines()
+            .filter(|l| !l.starts_with('#') && !l.ends_with(" 0"))
+            .map(|l| format!("{l}\n"))
+            .collect::<String>()
+    );
 }

@@ -60,7 +60,10 @@ pub enum HostId {
 /// A row of the interface table.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum IfaceId {
-    If { exporter: IpAddr, ifindex: u32 },
+    If {
+        exporter: IpAddr,
+        ifindex: u32,
+    },
     /// Interfaces beyond `archive.max_interfaces`, together.
     Other,
 }
@@ -274,7 +277,8 @@ impl Aggregator {
     }
 
     pub fn snapshot(&self) -> Snapshot {
-        let mut hosts: Vec<(HostId, Counts)> = self.hosts.map.iter().map(|(ip, c)| (HostId::Ip((*ip).into()), *c)).collect();
+        let mut hosts: Vec<(HostId, Counts)> =
+            self.hosts.map.iter().map(|(ip, c)| (HostId::Ip((*ip).into()), *c)).collect();
         if !self.hosts.other.is_zero() {
             hosts.push((HostId::Other, self.hosts.other));
         }

@@ -43,10 +43,7 @@ pub fn run(cfg: Config) -> Result<(), StartError> {
     let sockets = collector.bind().map_err(fail("collector"))?;
     let archive_thread = archive.spawn().map_err(fail("archive"))?;
     let server = http.start().map_err(fail("http"))?;
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(fail("runtime"))?;
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(fail("runtime"))?;
     let watchdog = Watchdog::spawn(live, stats.clone()).map_err(fail("watchdog"))?;
     systemd::ready(&format!("collecting on {} UDP socket(s)", sockets.len()));
     info!("flowpi {} running: {}", env!("CARGO_PKG_VERSION"), cfg.summary());

@@ -68,9 +68,7 @@ impl ArchiveHandle {
 
     pub fn graph(&self, subject: Subject, look: Look) -> GraphReply {
         let (reply, rx) = mpsc::sync_channel(1);
-        self.tx
-            .try_send(Request::Graph { subject, look, reply })
-            .map_err(|_| GraphError::Unavailable)?;
+        self.tx.try_send(Request::Graph { subject, look, reply }).map_err(|_| GraphError::Unavailable)?;
         rx.recv_timeout(GRAPH_TIMEOUT).map_err(|_| GraphError::Unavailable)?
     }
 }
@@ -278,7 +276,9 @@ impl Worker {
                 };
                 (title, ["in_bytes", "out_bytes"], ["In", "Out"])
             }
-            Subject::Interface(IfaceId::Other) => ("other interfaces".to_string(), ["in_bytes", "out_bytes"], ["In", "Out"]),
+            Subject::Interface(IfaceId::Other) => {
+                ("other interfaces".to_string(), ["in_bytes", "out_bytes"], ["In", "Out"])
+            }
         };
         let title = format!("{title} \u{2014} last {}", look.period.name());
         let args = graph::args(&path, &title, ds, labels, &look);

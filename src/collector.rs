@@ -5,10 +5,10 @@
 
 use std::future::poll_fn;
 use std::net::{SocketAddr, UdpSocket as StdUdpSocket};
+use std::path::PathBuf;
 use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, RwLock};
 use std::task::Poll;
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use log::{debug, info, warn};
@@ -128,7 +128,10 @@ impl Collector {
             let granted = s.recv_buffer_size().unwrap_or(0);
             granted_min = granted_min.min(granted);
             let local = s.local_addr().ok().and_then(|a| a.as_socket()).unwrap_or(*addr);
-            info!("collector: listening on udp {local} (receive buffer {granted} bytes, asked {})", self.receive_buffer);
+            info!(
+                "collector: listening on udp {local} (receive buffer {granted} bytes, asked {})",
+                self.receive_buffer
+            );
             out.push(s.into());
         }
         stats::set(&self.stats.socket_rcvbuf_bytes, granted_min as u64);
@@ -217,7 +220,8 @@ impl Collector {
         stats::add(&self.stats.datagram_bytes, data.len() as u64);
         let exporter = from.ip();
         let agg = &mut self.agg;
-        let (records, error) = match self.decoder.decode(exporter, data, Instant::now(), &mut |r| agg.add(exporter, r)) {
+        let (records, error) = match self.decoder.decode(exporter, data, Instant::now(), &mut |r| agg.add(exporter, r))
+        {
             Ok(d) => (d.records, d.error),
             Err(e) => (0, Some(e)),
         };
@@ -256,7 +260,9 @@ impl Collector {
                 let n = self.decoder.restore(s);
                 info!("collector: restored {n} templates from {}", self.state_file.display());
             }
-            Err(e) => warn!("collector: ignoring {} (not a state file flowpi can read: {e})", self.state_file.display()),
+            Err(e) => {
+                warn!("collector: ignoring {} (not a state file flowpi can read: {e})", self.state_file.display())
+            }
         }
     }
 

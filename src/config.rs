@@ -357,11 +357,11 @@ impl Validator<'_> {
                 }
             }
         }
-        let receive_buffer =
-            self.int("collector.receive_buffer", rc.receive_buffer, 8 << 20, 0, 1 << 30) as usize;
+        let receive_buffer = self.int("collector.receive_buffer", rc.receive_buffer, 8 << 20, 0, 1 << 30) as usize;
         let d = Limits::default();
         let limits = Limits {
-            max_exporters: self.int("collector.max_exporters", rc.max_exporters, d.max_exporters as i64, 0, 65_536) as usize,
+            max_exporters: self.int("collector.max_exporters", rc.max_exporters, d.max_exporters as i64, 0, 65_536)
+                as usize,
             max_templates_per_exporter: self.int(
                 "collector.max_templates_per_exporter",
                 rc.max_templates_per_exporter,
@@ -376,7 +376,8 @@ impl Validator<'_> {
                 1,
                 16_383, // what fits a 65535-byte set
             ) as usize,
-            pending_sets: self.int("collector.pending_sets", rc.pending_sets, d.pending_sets as i64, 0, 65_536) as usize,
+            pending_sets: self.int("collector.pending_sets", rc.pending_sets, d.pending_sets as i64, 0, 65_536)
+                as usize,
             pending_timeout: match rc.pending_timeout {
                 None => d.pending_timeout,
                 Some(s) => match parse_duration(s.get_ref()) {
@@ -438,8 +439,7 @@ impl Validator<'_> {
             },
         };
         let max_hosts = self.int("archive.max_hosts", raw.archive.max_hosts, 256, 0, 65_536) as usize;
-        let max_interfaces =
-            self.int("archive.max_interfaces", raw.archive.max_interfaces, 64, 0, 65_536) as usize;
+        let max_interfaces = self.int("archive.max_interfaces", raw.archive.max_interfaces, 64, 0, 65_536) as usize;
 
         // http
         let http_listen = match raw.http.listen {
@@ -511,9 +511,11 @@ impl Validator<'_> {
                             o.interfaces.insert(i, v.get_ref().trim().to_string());
                         }
                         Ok(_) => self.problem("exporter.interfaces", v, "an interface name must not be empty".into()),
-                        Err(_) => {
-                            self.problem("exporter.interfaces", &ifs, format!("{k:?} is not an ifIndex (a whole number)"))
-                        }
+                        Err(_) => self.problem(
+                            "exporter.interfaces",
+                            &ifs,
+                            format!("{k:?} is not an ifIndex (a whole number)"),
+                        ),
                     }
                 }
             }
@@ -528,7 +530,8 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
     let t = s.trim();
     let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
     let (num, unit) = t.split_at(split);
-    let bad = || format!("{s:?} is not a duration (expected a whole number and a unit: \"60s\", \"5m\", \"1h\", \"1d\")");
+    let bad =
+        || format!("{s:?} is not a duration (expected a whole number and a unit: \"60s\", \"5m\", \"1h\", \"1d\")");
     let n: u64 = num.parse().map_err(|_| bad())?;
     let mult = match unit.trim() {
         "s" => 1,
@@ -581,7 +584,10 @@ mod tests {
         assert_eq!(e.problems[0].key, "archive.max_host");
         assert!(e.problems[0].message.contains("unknown key `max_host`"), "{}", e);
         let e = Config::parse("[archive]\nmax_hosts = \"many\"\n", "t.toml").unwrap_err();
-        assert_eq!(e.to_string(), "t.toml:2: archive.max_hosts: invalid type: string \"many\", expected a whole number");
+        assert_eq!(
+            e.to_string(),
+            "t.toml:2: archive.max_hosts: invalid type: string \"many\", expected a whole number"
+        );
     }
 
     #[test]

@@ -14,12 +14,8 @@ pub struct IpNet {
 impl IpNet {
     pub fn contains(&self, ip: IpAddr) -> bool {
         match (self.addr, normalize(ip)) {
-            (IpAddr::V4(net), IpAddr::V4(ip)) => {
-                mask_v4(u32::from(ip), self.prefix) == u32::from(net)
-            }
-            (IpAddr::V6(net), IpAddr::V6(ip)) => {
-                mask_v6(u128::from(ip), self.prefix) == u128::from(net)
-            }
+            (IpAddr::V4(net), IpAddr::V4(ip)) => mask_v4(u32::from(ip), self.prefix) == u32::from(net),
+            (IpAddr::V6(net), IpAddr::V6(ip)) => mask_v6(u128::from(ip), self.prefix) == u128::from(net),
             _ => false,
         }
     }
@@ -61,9 +57,8 @@ impl FromStr for IpNet {
             Some((a, p)) => (a, Some(p)),
             None => (s, None),
         };
-        let addr: IpAddr = addr_s
-            .parse()
-            .map_err(|_| format!("{s:?} is not an IP network (expected e.g. \"192.168.0.0/16\")"))?;
+        let addr: IpAddr =
+            addr_s.parse().map_err(|_| format!("{s:?} is not an IP network (expected e.g. \"192.168.0.0/16\")"))?;
         let max = if addr.is_ipv4() { 32 } else { 128 };
         let prefix = match prefix_s {
             None => max,
@@ -148,7 +143,11 @@ mod tests {
 
     #[test]
     fn local_nets_match_like_their_prefixes() {
-        let l = LocalNets::new(vec!["192.168.0.0/16".parse().unwrap(), "fd00::/8".parse().unwrap(), "0.0.0.0/0".parse().unwrap()]);
+        let l = LocalNets::new(vec![
+            "192.168.0.0/16".parse().unwrap(),
+            "fd00::/8".parse().unwrap(),
+            "0.0.0.0/0".parse().unwrap(),
+        ]);
         assert!(l.contains("8.8.8.8".parse().unwrap()));
         assert!(l.contains("fd12::1".parse().unwrap()));
         assert!(!l.contains("2001:db8::1".parse().unwrap()));

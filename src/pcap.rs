@@ -22,7 +22,10 @@ impl std::fmt::Display for PcapError {
 
 /// Is this a classic pcap file (either byte order, micro- or nanosecond stamps)?
 pub fn is_pcap(data: &[u8]) -> bool {
-    matches!(data.get(..4), Some([0xd4, 0xc3, 0xb2, 0xa1] | [0xa1, 0xb2, 0xc3, 0xd4] | [0x4d, 0x3c, 0xb2, 0xa1] | [0xa1, 0xb2, 0x3c, 0x4d]))
+    matches!(
+        data.get(..4),
+        Some([0xd4, 0xc3, 0xb2, 0xa1] | [0xa1, 0xb2, 0xc3, 0xd4] | [0x4d, 0x3c, 0xb2, 0xa1] | [0xa1, 0xb2, 0x3c, 0x4d])
+    )
 }
 
 /// Every UDP payload in a classic pcap (link types Ethernet, Linux cooked v1/v2, raw IP, BSD loopback).
@@ -46,7 +49,10 @@ pub fn udp_payloads(data: &[u8]) -> Result<Vec<Datagram>, PcapError> {
     while at + 16 <= data.len() {
         let caplen = u32_at(data, at + 8) as usize;
         let start = at + 16;
-        let end = start.checked_add(caplen).filter(|e| *e <= data.len()).ok_or_else(|| PcapError(format!("truncated packet record at byte {at}")))?;
+        let end = start
+            .checked_add(caplen)
+            .filter(|e| *e <= data.len())
+            .ok_or_else(|| PcapError(format!("truncated packet record at byte {at}")))?;
         let frame = &data[start..end];
         if let Some(ip) = network_layer(linktype, frame) {
             if let Some(d) = udp(ip) {
@@ -73,8 +79,8 @@ fn network_layer(linktype: u32, f: &[u8]) -> Option<&[u8]> {
                 }
             }
         }
-        113 => f.get(16..), // Linux cooked v1
-        276 => f.get(20..), // Linux cooked v2
+        113 => f.get(16..),    // Linux cooked v1
+        276 => f.get(20..),    // Linux cooked v2
         0 | 108 => f.get(4..), // BSD loopback
         101 | 228 | 229 | 12 | 14 => Some(f),
         _ => None,

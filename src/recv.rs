@@ -61,7 +61,8 @@ impl Batch {
         let hdrs = self.hdrs.as_mut_ptr();
         let n = sock.try_io(Interest::READABLE, || {
             // SAFETY: BATCH valid headers whose buffers outlive the call.
-            let n = unsafe { libc::recvmmsg(fd, hdrs, BATCH as libc::c_uint, libc::MSG_DONTWAIT, std::ptr::null_mut()) };
+            let n =
+                unsafe { libc::recvmmsg(fd, hdrs, BATCH as libc::c_uint, libc::MSG_DONTWAIT, std::ptr::null_mut()) };
             if n < 0 {
                 Err(io::Error::last_os_error())
             } else {

@@ -100,45 +100,195 @@ impl Stats {
         let kinds: Vec<(&str, u64)> = kinds.iter().map(|(l, v)| (l.as_str(), *v)).collect();
         metric("decode_errors_total", "counter", "Datagrams dropped as malformed, by kind.", &kinds);
         metric("receive_errors_total", "counter", "Socket receive errors.", &[("", get(&self.receive_errors))]);
-        metric("socket_receive_buffer_bytes", "gauge", "SO_RCVBUF the kernel granted (smallest over sockets).", &[("", get(&self.socket_rcvbuf_bytes))]);
-        metric("exporters", "gauge", "Exporters (address, version, source id) with state; collector.max_exporters bounds it.", &[("", get(&self.exporters))]);
-        metric("exporter_evictions_total", "counter", "Exporters forgotten to make room (least recently heard first).", &[("", get(&self.exporter_evictions))]);
-        metric("lost_datagrams_total", "counter", "NetFlow v9 export datagrams missing by sequence number.", &[("", get(&self.lost_datagrams))]);
-        metric("lost_records_total", "counter", "v5/v7/IPFIX records missing by sequence number.", &[("", get(&self.lost_records))]);
-        metric("templates_received_total", "counter", "Templates added or changed.", &[("", get(&self.templates_received))]);
-        metric("template_refreshes_total", "counter", "Templates received again unchanged.", &[("", get(&self.template_refreshes))]);
-        metric("templates_withdrawn_total", "counter", "IPFIX templates withdrawn by their exporter.", &[("", get(&self.templates_withdrawn))]);
-        metric("template_errors_total", "counter", "Templates that could not be read or compiled.", &[("", get(&self.template_errors))]);
-        metric("template_limit_drops_total", "counter", "New templates refused by collector.max_templates_per_exporter.", &[("", get(&self.template_limit_drops))]);
-        metric("options_records_total", "counter", "Options data records read (sampling, interface names).", &[("", get(&self.options_records))]);
-        metric("missing_template_sets_total", "counter", "Data sets that arrived before their template (held for later).", &[("", get(&self.missing_template_sets))]);
-        metric("pending_sets", "gauge", "Data sets held waiting for their template; collector.pending_sets bounds it.", &[("", get(&self.pending_sets))]);
-        metric("pending_decoded_total", "counter", "Held data sets decoded once their template arrived.", &[("", get(&self.pending_decoded))]);
-        metric("pending_expired_total", "counter", "Held data sets dropped after collector.pending_timeout.", &[("", get(&self.pending_expired))]);
-        metric("pending_overflow_total", "counter", "Held data sets dropped because the buffer was full.", &[("", get(&self.pending_overflow))]);
-        metric("unknown_sets_total", "counter", "Sets with a reserved set id, skipped.", &[("", get(&self.unknown_sets))]);
-        metric("malformed_records_total", "counter", "Data sets cut short by a record that runs past its set.", &[("", get(&self.malformed_records))]);
-        metric("state_saves_total", "counter", "Template and sampling state written to archive.dir.", &[("", get(&self.state_saves))]);
-        metric("state_save_errors_total", "counter", "Failed writes of the template state.", &[("", get(&self.state_save_errors))]);
+        metric(
+            "socket_receive_buffer_bytes",
+            "gauge",
+            "SO_RCVBUF the kernel granted (smallest over sockets).",
+            &[("", get(&self.socket_rcvbuf_bytes))],
+        );
+        metric(
+            "exporters",
+            "gauge",
+            "Exporters (address, version, source id) with state; collector.max_exporters bounds it.",
+            &[("", get(&self.exporters))],
+        );
+        metric(
+            "exporter_evictions_total",
+            "counter",
+            "Exporters forgotten to make room (least recently heard first).",
+            &[("", get(&self.exporter_evictions))],
+        );
+        metric(
+            "lost_datagrams_total",
+            "counter",
+            "NetFlow v9 export datagrams missing by sequence number.",
+            &[("", get(&self.lost_datagrams))],
+        );
+        metric(
+            "lost_records_total",
+            "counter",
+            "v5/v7/IPFIX records missing by sequence number.",
+            &[("", get(&self.lost_records))],
+        );
+        metric(
+            "templates_received_total",
+            "counter",
+            "Templates added or changed.",
+            &[("", get(&self.templates_received))],
+        );
+        metric(
+            "template_refreshes_total",
+            "counter",
+            "Templates received again unchanged.",
+            &[("", get(&self.template_refreshes))],
+        );
+        metric(
+            "templates_withdrawn_total",
+            "counter",
+            "IPFIX templates withdrawn by their exporter.",
+            &[("", get(&self.templates_withdrawn))],
+        );
+        metric(
+            "template_errors_total",
+            "counter",
+            "Templates that could not be read or compiled.",
+            &[("", get(&self.template_errors))],
+        );
+        metric(
+            "template_limit_drops_total",
+            "counter",
+            "New templates refused by collector.max_templates_per_exporter.",
+            &[("", get(&self.template_limit_drops))],
+        );
+        metric(
+            "options_records_total",
+            "counter",
+            "Options data records read (sampling, interface names).",
+            &[("", get(&self.options_records))],
+        );
+        metric(
+            "missing_template_sets_total",
+            "counter",
+            "Data sets that arrived before their template (held for later).",
+            &[("", get(&self.missing_template_sets))],
+        );
+        metric(
+            "pending_sets",
+            "gauge",
+            "Data sets held waiting for their template; collector.pending_sets bounds it.",
+            &[("", get(&self.pending_sets))],
+        );
+        metric(
+            "pending_decoded_total",
+            "counter",
+            "Held data sets decoded once their template arrived.",
+            &[("", get(&self.pending_decoded))],
+        );
+        metric(
+            "pending_expired_total",
+            "counter",
+            "Held data sets dropped after collector.pending_timeout.",
+            &[("", get(&self.pending_expired))],
+        );
+        metric(
+            "pending_overflow_total",
+            "counter",
+            "Held data sets dropped because the buffer was full.",
+            &[("", get(&self.pending_overflow))],
+        );
+        metric(
+            "unknown_sets_total",
+            "counter",
+            "Sets with a reserved set id, skipped.",
+            &[("", get(&self.unknown_sets))],
+        );
+        metric(
+            "malformed_records_total",
+            "counter",
+            "Data sets cut short by a record that runs past its set.",
+            &[("", get(&self.malformed_records))],
+        );
+        metric(
+            "state_saves_total",
+            "counter",
+            "Template and sampling state written to archive.dir.",
+            &[("", get(&self.state_saves))],
+        );
+        metric(
+            "state_save_errors_total",
+            "counter",
+            "Failed writes of the template state.",
+            &[("", get(&self.state_save_errors))],
+        );
         metric("hosts", "gauge", "Local hosts with their own row and archive.", &[("", get(&self.hosts))]);
-        metric("interfaces", "gauge", "(exporter, ifIndex) pairs with their own row and archive.", &[("", get(&self.interfaces))]);
-        metric("host_overflow_records_total", "counter", "Record sides counted into the 'other' host row because archive.max_hosts was reached.", &[("", get(&self.host_overflow_records))]);
-        metric("interface_overflow_records_total", "counter", "Record sides counted into the 'other' interface row because archive.max_interfaces was reached.", &[("", get(&self.interface_overflow_records))]);
-        metric("remote_only_records_total", "counter", "Records with neither address in network.local.", &[("", get(&self.remote_only_records))]);
-        metric("snapshots_total", "counter", "Step snapshots handed to the archive thread.", &[("", get(&self.snapshots))]);
+        metric(
+            "interfaces",
+            "gauge",
+            "(exporter, ifIndex) pairs with their own row and archive.",
+            &[("", get(&self.interfaces))],
+        );
+        metric(
+            "host_overflow_records_total",
+            "counter",
+            "Record sides counted into the 'other' host row because archive.max_hosts was reached.",
+            &[("", get(&self.host_overflow_records))],
+        );
+        metric(
+            "interface_overflow_records_total",
+            "counter",
+            "Record sides counted into the 'other' interface row because archive.max_interfaces was reached.",
+            &[("", get(&self.interface_overflow_records))],
+        );
+        metric(
+            "remote_only_records_total",
+            "counter",
+            "Records with neither address in network.local.",
+            &[("", get(&self.remote_only_records))],
+        );
+        metric(
+            "snapshots_total",
+            "counter",
+            "Step snapshots handed to the archive thread.",
+            &[("", get(&self.snapshots))],
+        );
         metric("archive_creates_total", "counter", "RRD files created.", &[("", get(&self.archive_creates))]);
-        metric("archive_create_errors_total", "counter", "RRD files that could not be created.", &[("", get(&self.archive_create_errors))]);
+        metric(
+            "archive_create_errors_total",
+            "counter",
+            "RRD files that could not be created.",
+            &[("", get(&self.archive_create_errors))],
+        );
         metric("archive_updates_total", "counter", "RRD updates written.", &[("", get(&self.archive_updates))]);
-        metric("archive_update_errors_total", "counter", "RRD updates librrd refused.", &[("", get(&self.archive_update_errors))]);
-        metric("archive_illegal_time_total", "counter", "Updates deferred because the clock did not move past the file's last update.", &[("", get(&self.archive_illegal_time))]);
+        metric(
+            "archive_update_errors_total",
+            "counter",
+            "RRD updates librrd refused.",
+            &[("", get(&self.archive_update_errors))],
+        );
+        metric(
+            "archive_illegal_time_total",
+            "counter",
+            "Updates deferred because the clock did not move past the file's last update.",
+            &[("", get(&self.archive_illegal_time))],
+        );
         metric("graphs_rendered_total", "counter", "Graphs rendered by librrd.", &[("", get(&self.graphs_rendered))]);
-        metric("graph_cache_hits_total", "counter", "Graphs served from the one-step cache.", &[("", get(&self.graph_cache_hits))]);
+        metric(
+            "graph_cache_hits_total",
+            "counter",
+            "Graphs served from the one-step cache.",
+            &[("", get(&self.graph_cache_hits))],
+        );
         metric("graph_errors_total", "counter", "Graphs librrd failed to render.", &[("", get(&self.graph_errors))]);
-        metric("http_requests_total", "counter", "HTTP requests by status class.", &[
-            ("{code=\"2xx\"}", get(&self.http_2xx)),
-            ("{code=\"4xx\"}", get(&self.http_4xx)),
-            ("{code=\"5xx\"}", get(&self.http_5xx)),
-        ]);
+        metric(
+            "http_requests_total",
+            "counter",
+            "HTTP requests by status class.",
+            &[
+                ("{code=\"2xx\"}", get(&self.http_2xx)),
+                ("{code=\"4xx\"}", get(&self.http_4xx)),
+                ("{code=\"5xx\"}", get(&self.http_5xx)),
+            ],
+        );
         out
     }
 }

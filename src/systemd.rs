@@ -56,7 +56,8 @@ impl Watchdog {
         let enabled = sd_notify::watchdog_enabled(false, &mut usec);
         // Ping at a third of the timeout; parts beat once a second, so a check period under 2 s
         // could see no beat from a healthy part.
-        let period = if enabled { Duration::from_micros(usec / 3).max(Duration::from_secs(2)) } else { Duration::from_secs(5) };
+        let period =
+            if enabled { Duration::from_micros(usec / 3).max(Duration::from_secs(2)) } else { Duration::from_secs(5) };
         let stop = Arc::new(AtomicBool::new(false));
         let stop2 = stop.clone();
         let thread = std::thread::Builder::new().name("watchdog".into()).spawn(move || {

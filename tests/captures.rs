@@ -93,13 +93,16 @@ fn per_addr(v: &Value) -> BTreeMap<String, (u64, u64)> {
 // pinned so a change shows.
 const HOLD: &str = "a data set arrives before its template (earlier in the same datagram, or a datagram before); flowpi holds it and decodes it when the template comes, tshark and nfdump drop it";
 const SAMPLING: &str = "the exporter announces its sampling rate in options data and flowpi multiplies by it (tshark agrees on the raw values); nfdump applies only rates it can tie to a sampler id";
-const NSEL: &str = "no octetDeltaCount: flowpi counts initiatorOctets/responderOctets (231/232) instead, nfdump reports 0 bytes";
+const NSEL: &str =
+    "no octetDeltaCount: flowpi counts initiatorOctets/responderOctets (231/232) instead, nfdump reports 0 bytes";
 const USELESS: &str = "the one decodable record (template 277) carries only licence counters: nothing flowpi counts, so no flow (tshark and nfdump report a record of 0 bytes)";
 const V7: &str = "nfdump reads v5's sampling field in bytes 22-23 of the v7 header, which v7 defines as reserved; flowpi does not multiply v7 records";
 const IPFIXLEN: &str = "the IPFIX message length field (RFC 7011 §3.1) is 2 bytes shorter than the datagram and the last set runs past it; flowpi trusts the message length and drops that set, as nfdump and nfacctd do; tshark reads to the end of the datagram";
 const DUAL: &str = "the template carries both IPv4 and IPv6 address fields and leaves the unused family zero; tshark always reports the IPv4 one (0.0.0.0 for IPv6 flows), flowpi the one that is set; totals equal nfdump's";
-const IXIA: &str = "tshark reads no record from Ixia's enterprise-specific template; nfdump and nfacctd read the same flows as flowpi";
-const YAF: &str = "YAF exports packetTotalCount (86) without a delta count: flowpi (and nfdump) count it, tshark reports 0 packets";
+const IXIA: &str =
+    "tshark reads no record from Ixia's enterprise-specific template; nfdump and nfacctd read the same flows as flowpi";
+const YAF: &str =
+    "YAF exports packetTotalCount (86) without a delta count: flowpi (and nfdump) count it, tshark reports 0 packets";
 const V5COUNT: &str = "v5 header count above 30 in a 1464-byte datagram; tshark ignores the count and reads 30 records, nfdump and nfacctd drop the datagram, as flowpi does (logstash's own test calls it invalid)";
 const H3C: &str = "tshark stops at H3C's variable-length (65535) string fields in NetFlow v9 and reads one record; nfdump and nfacctd read all 16, as flowpi does";
 const INVALID9: &str = "tshark refuses the datagram (its count field is off); nfdump reads the same 2 flows as flowpi, and flowpi applies the 1-in-100 sampling the exporter's options data announces";
@@ -113,7 +116,11 @@ const DIFFERS: &[(&str, &str, (u64, u64, u64))] = &[
     ("derived/akvorado/multiplesamplingrates.pcap", SAMPLING, (12, 32332000, 112000)),
     ("derived/akvorado/samplingrate.pcap", SAMPLING, (6, 7659520, 12288)),
     ("derived/graylog-plugin-netflow/netflow-v9-1.pcap", HOLD, (6, 6954, 44)),
-    ("derived/hexsrc/netflow_parser__tests__it_parses_ipfix_mixed_enteprise_and_non_enterprise_fields.pcap", NSEL, (16, 223649, 1291)),
+    (
+        "derived/hexsrc/netflow_parser__tests__it_parses_ipfix_mixed_enteprise_and_non_enterprise_fields.pcap",
+        NSEL,
+        (16, 223649, 1291),
+    ),
     ("derived/hexsrc/netflow_parser__tests__it_parses_ipfix_multiple_flow_records.pcap", USELESS, (0, 0, 0)),
     ("derived/hexsrc/netflow_parser__tests__it_parses_v7_packet.pcap", V7, (1, 66051, 101124105)),
     ("derived/hexsrc/python-netflow-v9-softflowd__v9_tpl_mixed.pcap", HOLD, (8, 164207, 208)),
@@ -206,10 +213,14 @@ fn every_capture_agrees_with_tshark_and_nfdump_or_says_why() {
 #[test]
 fn malformed_captures_are_counted_not_fatal() {
     // netflow_parser's "incomplete" v5 packet is 8 bytes: shorter than a v5 header.
-    let got = decode_file(&captures().join("derived/hexsrc/netflow_parser__tests__it_parses_v5_incomplete_packet.pcap"), &[]);
+    let got =
+        decode_file(&captures().join("derived/hexsrc/netflow_parser__tests__it_parses_v5_incomplete_packet.pcap"), &[]);
     assert_eq!((got.flows, got.errors.as_slice()), (0, [DecodeError::Short].as_slice()));
     // A set with an impossible length after two good ones: the good ones are kept.
-    let got = decode_file(&captures().join("derived/hexsrc/netflow_parser__tests__v9_example_from_integration_test.pcap"), &[]);
+    let got = decode_file(
+        &captures().join("derived/hexsrc/netflow_parser__tests__v9_example_from_integration_test.pcap"),
+        &[],
+    );
     assert_eq!(got.errors, vec![DecodeError::BadSet]);
     assert_eq!(got.flows, 2);
     // Palo Alto pads its v9 datagrams with zeros after the last flowset: padding, not an error.
@@ -275,7 +286,9 @@ fn real_exporters_match_the_known_traffic_exactly() {
 #[test]
 fn project_copies_of_the_samples_are_the_shared_ones() {
     // tests/data holds the generated captures (no third-party content) for the demo and browser test.
-    for f in ["softflowd_v5_synth.pcap", "softflowd_v9_synth.pcap", "softflowd_v10_synth.pcap", "synth_traffic.truth.json"] {
+    for f in
+        ["softflowd_v5_synth.pcap", "softflowd_v9_synth.pcap", "softflowd_v10_synth.pcap", "synth_traffic.truth.json"]
+    {
         let ours = std::fs::read(Path::new("tests/data").join(f)).unwrap();
         assert_eq!(ours, std::fs::read(captures().join("generated").join(f)).unwrap(), "{f}");
     }

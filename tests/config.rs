@@ -11,11 +11,7 @@ use flowpi::config::Config;
 
 fn check(path: &Path) -> (i32, String, String) {
     let out = Command::new(BIN).arg("check-config").arg("--config").arg(path).output().unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8(out.stdout).unwrap(),
-        String::from_utf8(out.stderr).unwrap(),
-    )
+    (out.status.code().unwrap_or(-1), String::from_utf8(out.stdout).unwrap(), String::from_utf8(out.stderr).unwrap())
 }
 
 #[test]
@@ -32,10 +28,28 @@ fn shipped_config_passes_and_equals_the_defaults() {
 fn shipped_config_lists_every_key() {
     let text = std::fs::read_to_string("etc/flowpi.toml").unwrap();
     for key in [
-        "[collector]", "listen =", "receive_buffer =", "max_exporters =", "max_templates_per_exporter =",
-        "max_fields_per_template =", "pending_sets =", "pending_timeout =", "[[exporter]]", "sampling_rate =",
-        "interfaces =", "[network]", "local =", "[archive]", "dir =", "step =",
-        "max_hosts =", "max_interfaces =", "[http]", "threads =", "[log]", "level =",
+        "[collector]",
+        "listen =",
+        "receive_buffer =",
+        "max_exporters =",
+        "max_templates_per_exporter =",
+        "max_fields_per_template =",
+        "pending_sets =",
+        "pending_timeout =",
+        "[[exporter]]",
+        "sampling_rate =",
+        "interfaces =",
+        "[network]",
+        "local =",
+        "[archive]",
+        "dir =",
+        "step =",
+        "max_hosts =",
+        "max_interfaces =",
+        "[http]",
+        "threads =",
+        "[log]",
+        "level =",
     ] {
         assert!(text.contains(key), "etc/flowpi.toml does not show {key}");
     }

@@ -96,7 +96,12 @@ struct Harness {
 impl Harness {
     fn new(limits: Limits, overrides: HashMap<IpAddr, ExporterOverride>) -> Harness {
         let stats = Arc::new(Stats::default());
-        Harness { dec: Decoder::new(limits, overrides, stats.clone()), stats, from: "192.0.2.1".parse().unwrap(), t: Instant::now() }
+        Harness {
+            dec: Decoder::new(limits, overrides, stats.clone()),
+            stats,
+            from: "192.0.2.1".parse().unwrap(),
+            t: Instant::now(),
+        }
     }
 
     fn feed(&mut self, d: &[u8]) -> Vec<FlowRecord> {
@@ -132,17 +137,15 @@ fn v9_options_give_sampling_per_sampler_and_interface_names() {
     od.extend(b"wlan0\0\0");
     let sets = vec![set(0, &template(256, FLOW)), set(1, &opt), set(300, &od)];
     assert!(h.feed(&v9(1, 7, &sets)).is_empty());
-    let data = [flow([192, 168, 1, 2], [8, 8, 8, 8], 500, 5, 1, 2, 1), flow([8, 8, 4, 4], [192, 168, 1, 3], 70, 1, 2, 1, 2)]
-        .concat();
+    let data =
+        [flow([192, 168, 1, 2], [8, 8, 8, 8], 500, 5, 1, 2, 1), flow([8, 8, 4, 4], [192, 168, 1, 3], 70, 1, 2, 1, 2)]
+            .concat();
     let recs = h.feed(&v9(2, 7, &[set(256, &data)]));
     assert_eq!(recs.len(), 2);
     assert_eq!((recs[0].bytes, recs[0].packets, recs[0].sampling), (50_000, 500, 100));
     assert_eq!((recs[1].bytes, recs[1].packets, recs[1].sampling), (70_000, 1000, 1000));
     let from = h.from;
-    assert_eq!(
-        h.dec.interface_names(),
-        vec![((from, 1), "ether1".to_string()), ((from, 2), "wlan0".to_string())]
-    );
+    assert_eq!(h.dec.interface_names(), vec![((from, 1), "ether1".to_string()), ((from, 2), "wlan0".to_string())]);
     assert_eq!(stats::get(&h.stats.options_records), 2);
     // Saved and restored, the same data decodes the same way in a new decoder.
     let saved = serde_json::to_string(&h.dec.save()).unwrap();

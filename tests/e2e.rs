@@ -217,7 +217,10 @@ fn garbage_is_counted_and_loses_nothing() {
         json!([{"ip": "192.168.7.7", "rx_bytes": 0, "tx_bytes": 4_242, "rx_packets": 0, "tx_packets": 3}])
     );
     let log = d.log();
-    assert!(log.contains("record count out of range; 0 records kept"), "a rate-limited warning names the problem: {log}");
+    assert!(
+        log.contains("record count out of range; 0 records kept"),
+        "a rate-limited warning names the problem: {log}"
+    );
 }
 
 #[test]

@@ -15,7 +15,8 @@ use serde_json::Value;
 /// Expected /api/hosts rows (ip -> rx_bytes, tx_bytes, rx_packets, tx_packets) for the local
 /// hosts of the known traffic; `ipv6` false leaves out the IPv6 flows (v5 cannot carry them).
 fn expected_hosts(ipv6: bool, times: u64) -> BTreeMap<String, (u64, u64, u64, u64)> {
-    let truth: Value = serde_json::from_str(&std::fs::read_to_string("tests/data/synth_traffic.truth.json").unwrap()).unwrap();
+    let truth: Value =
+        serde_json::from_str(&std::fs::read_to_string("tests/data/synth_traffic.truth.json").unwrap()).unwrap();
     let local = |a: &str| a.starts_with("192.168.") || a.starts_with("fd00");
     let mut out: BTreeMap<String, (u64, u64, u64, u64)> = BTreeMap::new();
     for f in truth["flows"].as_array().unwrap() {
@@ -131,7 +132,11 @@ fn split_template(dgram: &[u8]) -> (Vec<u8>, Vec<u8>) {
         let id = u16::from_be_bytes([dgram[at], dgram[at + 1]]);
         let len = usize::from(u16::from_be_bytes([dgram[at + 2], dgram[at + 3]]));
         let set = &dgram[at..at + len];
-        if id == 0 { tmpl.extend_from_slice(set) } else { data.extend_from_slice(set) }
+        if id == 0 {
+            tmpl.extend_from_slice(set)
+        } else {
+            data.extend_from_slice(set)
+        }
         at += len;
     }
     (tmpl, data)

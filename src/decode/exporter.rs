@@ -139,7 +139,13 @@ impl Decoder {
         }
     }
 
-    fn fixed(&mut self, l: &Layout, from: IpAddr, data: &[u8], sink: &mut impl FnMut(&FlowRecord)) -> Result<Decoded, DecodeError> {
+    fn fixed(
+        &mut self,
+        l: &Layout,
+        from: IpAddr,
+        data: &[u8],
+        sink: &mut impl FnMut(&FlowRecord),
+    ) -> Result<Decoded, DecodeError> {
         let h = legacy::header(l, data)?;
         let rate = self.override_rate(from).unwrap_or(h.sampling);
         let key = ExporterKey { addr: from, version: l.version, domain: u32::from(h.engine) };
@@ -321,7 +327,12 @@ impl Decoder {
         let mut exporters: Vec<SavedExporter> = self
             .exporters
             .iter()
-            .filter(|(_, e)| !e.templates.is_empty() || !e.samplers.is_empty() || e.default_sampling.is_some() || !e.if_names.is_empty())
+            .filter(|(_, e)| {
+                !e.templates.is_empty()
+                    || !e.samplers.is_empty()
+                    || e.default_sampling.is_some()
+                    || !e.if_names.is_empty()
+            })
             .map(|(k, e)| {
                 let mut templates: Vec<TemplateSpec> = e.templates.values().map(|t| t.spec.clone()).collect();
                 templates.sort_by_key(|t| t.id);

@@ -19,9 +19,12 @@ pub struct Layout {
     pub has_sequence: bool,
 }
 
-pub const V1: Layout = Layout { version: 1, header_len: 16, record_len: 48, max_records: 24, tcp_flags_at: 40, has_sequence: false };
-pub const V5: Layout = Layout { version: 5, header_len: 24, record_len: 48, max_records: 30, tcp_flags_at: 37, has_sequence: true };
-pub const V7: Layout = Layout { version: 7, header_len: 24, record_len: 52, max_records: 28, tcp_flags_at: 37, has_sequence: true };
+pub const V1: Layout =
+    Layout { version: 1, header_len: 16, record_len: 48, max_records: 24, tcp_flags_at: 40, has_sequence: false };
+pub const V5: Layout =
+    Layout { version: 5, header_len: 24, record_len: 48, max_records: 30, tcp_flags_at: 37, has_sequence: true };
+pub const V7: Layout =
+    Layout { version: 7, header_len: 24, record_len: 52, max_records: 28, tcp_flags_at: 37, has_sequence: true };
 
 pub const HEADER_LEN: usize = 24;
 pub const RECORD_LEN: usize = 48;

@@ -90,8 +90,13 @@ pub enum DecodeError {
 
 impl DecodeError {
     pub const KINDS: usize = 5;
-    pub const ALL: [DecodeError; Self::KINDS] =
-        [DecodeError::Short, DecodeError::UnknownVersion, DecodeError::Truncated, DecodeError::BadCount, DecodeError::BadSet];
+    pub const ALL: [DecodeError; Self::KINDS] = [
+        DecodeError::Short,
+        DecodeError::UnknownVersion,
+        DecodeError::Truncated,
+        DecodeError::BadCount,
+        DecodeError::BadSet,
+    ];
 
     pub fn name(self) -> &'static str {
         match self {

@@ -90,8 +90,12 @@ impl Template {
         let mut merged: Vec<Step> = Vec::with_capacity(steps.len());
         for s in steps {
             match merged.last_mut() {
-                Some(last) if last.field == Field::Skip && s.field == Field::Skip && last.len != VARLEN && s.len != VARLEN
-                    && u32::from(last.len) + u32::from(s.len) < u32::from(VARLEN) =>
+                Some(last)
+                    if last.field == Field::Skip
+                        && s.field == Field::Skip
+                        && last.len != VARLEN
+                        && s.len != VARLEN
+                        && u32::from(last.len) + u32::from(s.len) < u32::from(VARLEN) =>
                 {
                     last.len += s.len
                 }
@@ -270,7 +274,12 @@ mod tests {
     use super::*;
 
     fn spec(fields: &[(u16, u16)]) -> TemplateSpec {
-        TemplateSpec { id: 256, scope_fields: 0, options: false, fields: fields.iter().map(|&(i, l)| (i, l, 0)).collect() }
+        TemplateSpec {
+            id: 256,
+            scope_fields: 0,
+            options: false,
+            fields: fields.iter().map(|&(i, l)| (i, l, 0)).collect(),
+        }
     }
 
     #[test]
@@ -297,7 +306,12 @@ mod tests {
 
     #[test]
     fn ipfix_variable_length_and_enterprise() {
-        let s = TemplateSpec { id: 300, scope_fields: 0, options: false, fields: vec![(82, VARLEN, 0), (1, 4, 0), (1, 4, 9)] };
+        let s = TemplateSpec {
+            id: 300,
+            scope_fields: 0,
+            options: false,
+            fields: vec![(82, VARLEN, 0), (1, 4, 0), (1, 4, 9)],
+        };
         let t = Template::compile(s, 10, 64).unwrap();
         assert_eq!(t.fixed_len, None);
         // name "eth0" (short form), bytes 100, enterprise field 1 (skipped)
@@ -333,7 +347,8 @@ mod tests {
         assert_eq!(v.sampling_rate(), Some(512));
         assert_eq!(Values::default().sampling_rate(), None);
         // Found by the fuzzer: interval + space overflowed.
-        let v = Values { sampling_packet_interval: Some(1), sampling_packet_space: Some(u64::MAX), ..Default::default() };
+        let v =
+            Values { sampling_packet_interval: Some(1), sampling_packet_space: Some(u64::MAX), ..Default::default() };
         assert_eq!(v.sampling_rate(), None);
         let v = Values { sampling_interval: Some(0), ..Default::default() };
         assert_eq!(v.sampling_rate(), None);

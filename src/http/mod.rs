@@ -165,7 +165,9 @@ fn answer(ctx: &Context, r: Route) -> Reply {
         Route::Interfaces => api::interfaces(ctx),
         Route::Exporters => api::exporters(ctx),
         Route::Status => api::status(ctx),
-        Route::Metrics => Reply::ok("text/plain; version=0.0.4; charset=utf-8", Body::Owned(ctx.stats.render().into_bytes())),
+        Route::Metrics => {
+            Reply::ok("text/plain; version=0.0.4; charset=utf-8", Body::Owned(ctx.stats.render().into_bytes()))
+        }
         Route::HostGraph { host, look } => graph(ctx, Subject::Host(host), look),
         Route::InterfaceGraph { iface, look } => graph(ctx, Subject::Interface(iface), look),
     }

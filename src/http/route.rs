@@ -67,13 +67,17 @@ pub fn parse(url: &str) -> Result<Route, RouteError> {
             let host = if *host == "other" { HostId::Other } else { HostId::Ip(ip(host)?) };
             Ok(Route::HostGraph { host, look: look(file, query)? })
         }
-        ["graph", "interface", "other", file] => Ok(Route::InterfaceGraph { iface: IfaceId::Other, look: look(file, query)? }),
+        ["graph", "interface", "other", file] => {
+            Ok(Route::InterfaceGraph { iface: IfaceId::Other, look: look(file, query)? })
+        }
         ["graph", "interface", exporter, ifindex, file] => {
             let exporter = ip(exporter)?;
             let ifindex: u32 = ifindex.parse().map_err(|_| bad(format!("ifindex {ifindex:?} is not a number")))?;
             Ok(Route::InterfaceGraph { iface: IfaceId::If { exporter, ifindex }, look: look(file, query)? })
         }
-        ["graph", ..] => Err(bad("expected /graph/host/{ip}/{period}.{png|svg} or /graph/interface/{exporter}/{ifindex}/{period}.{png|svg}")),
+        ["graph", ..] => Err(bad(
+            "expected /graph/host/{ip}/{period}.{png|svg} or /graph/interface/{exporter}/{ifindex}/{period}.{png|svg}",
+        )),
         _ => Err(RouteError::NotFound),
     }
 }
@@ -85,7 +89,8 @@ fn ip(s: &str) -> Result<IpAddr, RouteError> {
 }
 
 fn look(file: &str, query: &str) -> Result<Look, RouteError> {
-    let (period, ext) = file.rsplit_once('.').ok_or_else(|| bad(format!("{file:?}: expected {{period}}.png or .svg")))?;
+    let (period, ext) =
+        file.rsplit_once('.').ok_or_else(|| bad(format!("{file:?}: expected {{period}}.png or .svg")))?;
     let period = Period::parse(period)
         .ok_or_else(|| bad(format!("period {period:?} is not one of hour, day, week, month, year")))?;
     let format = Format::parse(ext).ok_or_else(|| bad(format!("format {ext:?} is not png or svg")))?;
@@ -124,9 +129,7 @@ mod tests {
         assert_eq!(look, Look { period: Period::Day, format: Format::Png, width: 800, height: 300 });
         let Ok(Route::HostGraph { host, .. }) = parse("/graph/host/fd00%3A1%3A%3A10/week.svg") else { panic!() };
         assert_eq!(host, HostId::Ip("fd00:1::10".parse().unwrap()));
-        let Ok(Route::InterfaceGraph { iface, look }) = parse("/graph/interface/10.0.0.1/3/year.svg") else {
-            panic!()
-        };
+        let Ok(Route::InterfaceGraph { iface, look }) = parse("/graph/interface/10.0.0.1/3/year.svg") else { panic!() };
         assert_eq!(iface, IfaceId::If { exporter: "10.0.0.1".parse().unwrap(), ifindex: 3 });
         assert_eq!(look.format, Format::Svg);
     }

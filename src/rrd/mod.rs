@@ -71,9 +71,8 @@ impl Rrd {
         let mut argv: Vec<*const libc::c_char> = args.iter().map(|a| a.as_ptr()).collect();
         clear_error();
         // SAFETY: as in `create`; a null template means "all data sources in order".
-        let rc = unsafe {
-            ffi::rrd_update_r(file.as_ptr(), std::ptr::null(), argv.len() as libc::c_int, argv.as_mut_ptr())
-        };
+        let rc =
+            unsafe { ffi::rrd_update_r(file.as_ptr(), std::ptr::null(), argv.len() as libc::c_int, argv.as_mut_ptr()) };
         check(rc)
     }
 

@@ -17,9 +17,9 @@ pub const IFACE_DS: [&str; 4] = ["in_bytes", "out_bytes", "in_packets", "out_pac
 /// for two days, but with short steps only for [`FIRST_TIER_MIN_SPAN`] (at least 2880 rows), so a
 /// 1 s step does not make 11 MB files.
 const TIERS: [(u64, u64); 4] = [
-    (0, 2 * 86_400),        // one step per row
-    (300, 14 * 86_400),     // 5 min for 2 weeks
-    (3_600, 92 * 86_400),   // 1 h for 3 months
+    (0, 2 * 86_400),          // one step per row
+    (300, 14 * 86_400),       // 5 min for 2 weeks
+    (3_600, 92 * 86_400),     // 1 h for 3 months
     (86_400, 1_826 * 86_400), // 1 day for 5 years
 ];
 /// The hour graph must come from single-step rows whatever the step: rrdtool draws a graph from the

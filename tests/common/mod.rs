@@ -161,7 +161,8 @@ impl Drop for Daemon {
 }
 
 pub fn metric_value(text: &str, name: &str) -> Option<u64> {
-    text.lines().find_map(|l| l.strip_prefix(name).and_then(|rest| rest.strip_prefix(' ')).and_then(|v| v.trim().parse().ok()))
+    text.lines()
+        .find_map(|l| l.strip_prefix(name).and_then(|rest| rest.strip_prefix(' ')).and_then(|v| v.trim().parse().ok()))
 }
 
 #[derive(Debug)]
@@ -238,7 +239,8 @@ pub fn rrdtool(args: &[&str]) -> String {
 /// Sum over time of each data source in `rrdtool fetch` output, times the step: the bytes and
 /// packets the file holds for that window.
 pub fn fetch_totals(file: &Path, seconds: u64) -> Vec<f64> {
-    let out = rrdtool(&["fetch", file.to_str().unwrap(), "AVERAGE", "-r", "1", "-s", &format!("-{seconds}"), "-e", "now"]);
+    let out =
+        rrdtool(&["fetch", file.to_str().unwrap(), "AVERAGE", "-r", "1", "-s", &format!("-{seconds}"), "-e", "now"]);
     let mut lines = out.lines();
     let n = lines.next().unwrap().split_whitespace().count();
     let mut sums = vec![0.0; n];
