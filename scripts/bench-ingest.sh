@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Ingest benchmark: the same fast sender (examples/blast.rs: prebuilt datagrams of 30 records,
+# Ingest benchmark: the same fast sender (benches/tools/blast.rs: prebuilt datagrams of 30 records,
 # sendmmsg) sends NetFlow v5, v9 and IPFIX to flowpi and to nfcapd (Debian's nfdump) on 127.0.0.1
 # at a ladder of record rates. For each collector and version it prints the highest rate taken
 # with no loss (records counted = records sent), the ratio flowpi/nfcapd, and flowpi's peak RSS.

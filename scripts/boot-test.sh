@@ -187,6 +187,7 @@ guest 'grep -qx "threads = 3" /etc/flowpi.toml' || { echo "boot-test: flowpi.tom
 state=$(guest systemctl show -p User -p ActiveState --value flowpi.service | xargs)
 [ "$state" = "flowpi active" ] || { echo "boot-test: flowpi.service: '$state'" >&2; exit 1; }
 exposure=$(guest systemd-analyze security --no-pager flowpi.service | tail -1 | sed "s/.*flowpi.service: /exposure /")
+echo "boot-test: boot 2: guest listens on: $(guest ss -Hltun | awk '{ print $1 "/" $5 }' | sort -u | xargs)"
 if grep -aq "grow-root: growing" "$work/console-2.log"; then
   echo "boot-test: root grown again on the second boot" >&2
   exit 1

@@ -30,8 +30,15 @@ t0=$SECONDS
 
 apt_install mmdebstrap qemu-user-static arch-test dosfstools mtools fdisk e2fsprogs xz-utils
 binfmt_setup "$qemu"
-scripts/cross-build.sh "$target"
 bin="target/cross/$(cross_triple "$target")/release/flowpi"
+# sudo usually leaves cargo (a user's rustup) off root's PATH: then take the binary the user built
+# with scripts/cross-build.sh.
+if command -v cargo >/dev/null; then
+  scripts/cross-build.sh "$target"
+elif [ ! -x "$bin" ]; then
+  echo "build-image: no cargo here and no $bin: run scripts/cross-build.sh $target first" >&2
+  exit 1
+fi
 
 mirror="$(host_mirror bookworm)"
 security="$(host_mirror bookworm-security)"
@@ -47,6 +54,7 @@ include="$(cat image/packages.txt "image/packages-$arch.txt" | sed 's/#.*//' | x
 
 rm -rf "$work"
 mkdir -p "$work" "$cache"
+t1=$SECONDS
 echo "build-image: mmdebstrap $arch (packages cached in .cache/image/apt-$arch)"
 # image/pre/ goes in before any package: raspi-firmware's kernel hook reads
 # /etc/default/raspi-firmware, and the initramfs its module list, when the kernel is installed.
@@ -61,7 +69,7 @@ mmdebstrap --arch="$arch" --variant=minbase --include="$include" \
   --setup-hook="sync-in $cache /var/cache/apt/archives/" \
   --customize-hook="sync-out /var/cache/apt/archives $cache" \
   bookworm "$root" "${sources[@]}"
-t_debootstrap=$((SECONDS - t0))
+t_mmdebstrap=$((SECONDS - t1))
 
 echo "build-image: flowpi and image/overlay"
 rm -f "$root"/etc/dpkg/dpkg.cfg.d/99mmdebstrap "$root"/etc/apt/apt.conf.d/99mmdebstrap
@@ -95,6 +103,7 @@ cp etc/flowpi.toml "$boot/flowpi.toml"
 ls "$boot"/vmlinuz-* "$boot"/initrd.img-* "$boot/config.txt" "$boot/cmdline.txt" >/dev/null
 
 echo "build-image: disk image"
+t2=$SECONDS
 # The root file system gets a quarter more than its content; it grows to the card on first boot.
 root_mib=$(( ($(du -s -B1M "$root" | cut -f1) * 5 / 4 + 64 + 3) / 4 * 4 ))
 mkfs.vfat -C "$work/boot.img" $((fat_mib * 1024)) -F 32 -n FLOWPI-BOOT >/dev/null
@@ -109,12 +118,14 @@ start=$((start_mib + fat_mib))MiB, size=${root_mib}MiB, type=83
 SFDISK
 dd if="$work/boot.img" of="$img" bs=1M seek="$start_mib" conv=notrunc,sparse status=none
 dd if="$work/root.img" of="$img" bs=1M seek=$((start_mib + fat_mib)) conv=notrunc,sparse status=none
-t_assembly=$((SECONDS - t0 - t_debootstrap))
+t_assembly=$((SECONDS - t2))
 
 echo "build-image: xz"
+t3=$SECONDS
 xz -T0 -6 -c "$img" >"$out/$name.img.xz"
 (cd "$out" && sha256sum "$name.img.xz" >"$name.img.xz.sha256")
+t_xz=$((SECONDS - t3))
 [ -n "${KEEP_WORK:-}" ] || rm -rf "$work"
 echo "build-image: $out/$name.img.xz: $(du -h --apparent-size "$out/$name.img.xz" | cut -f1)" \
-  "($((start_mib + fat_mib + root_mib)) MiB unpacked); mmdebstrap ${t_debootstrap}s," \
-  "assembly ${t_assembly}s, total $((SECONDS - t0))s"
+  "($((start_mib + fat_mib + root_mib)) MiB unpacked); mmdebstrap ${t_mmdebstrap}s," \
+  "disk assembly ${t_assembly}s, xz ${t_xz}s, total $((SECONDS - t0))s"
