@@ -60,6 +60,7 @@ impl Template {
             return Err(TemplateError::TooManyFields);
         }
         let mut steps = Vec::with_capacity(spec.fields.len());
+        let mut seen: Vec<u8> = Vec::new();
         let mut fixed = Some(0usize);
         let mut min_len = 0usize;
         for (i, &(id, len, enterprise)) in spec.fields.iter().enumerate() {
@@ -76,6 +77,19 @@ impl Template {
                 fields::v9_scope(id, len)
             } else {
                 fields::lookup(id, len)
+            };
+            // When a template repeats an element, the first occurrence counts (as tshark and
+            // nfdump read it): later ones become skips. Addresses are settled per record instead.
+            let field = match value_slot(field) {
+                Some(slot) if !matches!(field, Field::SrcV4 | Field::SrcV6 | Field::DstV4 | Field::DstV6) => {
+                    if seen.contains(&slot) {
+                        Field::Skip
+                    } else {
+                        seen.push(slot);
+                        field
+                    }
+                }
+                _ => field,
             };
             if varlen {
                 fixed = None;
@@ -111,8 +125,13 @@ impl Template {
 
     /// Read one record at the start of `data`; returns the values and the bytes it took, or None
     /// if the record runs past the end (a variable-length field that lies, or padding).
+    ///
+    /// `v` is reused across the records of a set: a compiled template writes each value slot at
+    /// most once per record (repeats were made skips), so only the addresses, which follow the
+    /// "first one that is set" rule, need clearing.
     pub fn read(&self, data: &[u8], v: &mut Values) -> Option<usize> {
-        *v = Values::default();
+        v.src = None;
+        v.dst = None;
         let mut at = 0usize;
         for s in &self.steps {
             let len = if s.len == VARLEN {
@@ -136,6 +155,21 @@ impl Template {
         }
         Some(at)
     }
+}
+
+/// Which value a field writes; fields that share one (the start-time forms, say) share a slot.
+fn value_slot(f: Field) -> Option<u8> {
+    use Field::*;
+    Some(match f {
+        Skip => return None,
+        SrcV4 | SrcV6 => 0,
+        DstV4 | DstV6 => 1,
+        NatSrcV4 | NatSrcV6 => 2,
+        NatDstV4 | NatDstV6 => 3,
+        StartUptime | StartSec | StartMs | StartUs | StartNs | StartDeltaUs => 4,
+        EndUptime | EndSec | EndMs | EndUs | EndNs | EndDeltaUs => 5,
+        other => 6 + other as u8,
+    })
 }
 
 /// What one record said, before sampling and time conversion. Strings are byte ranges into the record.
@@ -194,14 +228,8 @@ fn v6(b: &[u8]) -> IpAddr {
 }
 
 impl Values {
-    /// When a template repeats an element, the first occurrence counts (as tshark and nfdump read it).
     fn set(&mut self, f: Field, b: &[u8], at: usize) {
         use Field::*;
-        fn first<T>(slot: &mut Option<T>, v: T) {
-            if slot.is_none() {
-                *slot = Some(v);
-            }
-        }
         fn address(slot: &mut Option<IpAddr>, v: IpAddr) {
             if slot.is_none_or(|a| a.is_unspecified() && !v.is_unspecified()) {
                 *slot = Some(v);
@@ -215,40 +243,40 @@ impl Values {
             DstV4 => address(&mut self.dst, v4(b)),
             SrcV6 => address(&mut self.src, v6(b)),
             DstV6 => address(&mut self.dst, v6(b)),
-            NatSrcV4 => first(&mut self.nat_src, v4(b)),
-            NatDstV4 => first(&mut self.nat_dst, v4(b)),
-            NatSrcV6 => first(&mut self.nat_src, v6(b)),
-            NatDstV6 => first(&mut self.nat_dst, v6(b)),
-            Bytes => first(&mut self.bytes, uint(b)),
-            Packets => first(&mut self.packets, uint(b)),
-            TotalBytes => first(&mut self.total_bytes, uint(b)),
-            TotalPackets => first(&mut self.total_packets, uint(b)),
-            PostBytes => first(&mut self.post_bytes, uint(b)),
-            PostPackets => first(&mut self.post_packets, uint(b)),
-            InitiatorBytes => first(&mut self.initiator_bytes, uint(b)),
-            ResponderBytes => first(&mut self.responder_bytes, uint(b)),
-            InitiatorPackets => first(&mut self.initiator_packets, uint(b)),
-            ResponderPackets => first(&mut self.responder_packets, uint(b)),
+            NatSrcV4 => self.nat_src = Some(v4(b)),
+            NatDstV4 => self.nat_dst = Some(v4(b)),
+            NatSrcV6 => self.nat_src = Some(v6(b)),
+            NatDstV6 => self.nat_dst = Some(v6(b)),
+            Bytes => self.bytes = Some(uint(b)),
+            Packets => self.packets = Some(uint(b)),
+            TotalBytes => self.total_bytes = Some(uint(b)),
+            TotalPackets => self.total_packets = Some(uint(b)),
+            PostBytes => self.post_bytes = Some(uint(b)),
+            PostPackets => self.post_packets = Some(uint(b)),
+            InitiatorBytes => self.initiator_bytes = Some(uint(b)),
+            ResponderBytes => self.responder_bytes = Some(uint(b)),
+            InitiatorPackets => self.initiator_packets = Some(uint(b)),
+            ResponderPackets => self.responder_packets = Some(uint(b)),
             InputIf => self.input_if = uint(b) as u32,
             OutputIf => self.output_if = uint(b) as u32,
-            ScopeInterface => first(&mut self.scope_if, uint(b) as u32),
+            ScopeInterface => self.scope_if = Some(uint(b) as u32),
             Protocol => self.protocol = uint(b) as u8,
             SrcPort => self.src_port = uint(b) as u16,
             DstPort => self.dst_port = uint(b) as u16,
             NatSrcPort => self.nat_src_port = uint(b) as u16,
             NatDstPort => self.nat_dst_port = uint(b) as u16,
             TcpFlags => self.tcp_flags = uint(b) as u8,
-            Direction => first(&mut self.direction, uint(b) as u8),
-            StartUptime | StartSec | StartMs | StartUs | StartNs | StartDeltaUs => first(&mut self.start, (f, uint(b))),
-            EndUptime | EndSec | EndMs | EndUs | EndNs | EndDeltaUs => first(&mut self.end, (f, uint(b))),
-            SamplingInterval => first(&mut self.sampling_interval, uint(b)),
-            SamplerId => first(&mut self.sampler_id, uint(b)),
-            SamplerRandomInterval => first(&mut self.sampler_random_interval, uint(b)),
-            SelectorId => first(&mut self.selector_id, uint(b)),
-            SamplingPacketInterval => first(&mut self.sampling_packet_interval, uint(b)),
-            SamplingPacketSpace => first(&mut self.sampling_packet_space, uint(b)),
-            IfName => first(&mut self.if_name, (at, at + b.len())),
-            IfDesc => first(&mut self.if_desc, (at, at + b.len())),
+            Direction => self.direction = Some(uint(b) as u8),
+            StartUptime | StartSec | StartMs | StartUs | StartNs | StartDeltaUs => self.start = Some((f, uint(b))),
+            EndUptime | EndSec | EndMs | EndUs | EndNs | EndDeltaUs => self.end = Some((f, uint(b))),
+            SamplingInterval => self.sampling_interval = Some(uint(b)),
+            SamplerId => self.sampler_id = Some(uint(b)),
+            SamplerRandomInterval => self.sampler_random_interval = Some(uint(b)),
+            SelectorId => self.selector_id = Some(uint(b)),
+            SamplingPacketInterval => self.sampling_packet_interval = Some(uint(b)),
+            SamplingPacketSpace => self.sampling_packet_space = Some(uint(b)),
+            IfName => self.if_name = Some((at, at + b.len())),
+            IfDesc => self.if_desc = Some((at, at + b.len())),
         }
     }
 
