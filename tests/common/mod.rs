@@ -231,7 +231,10 @@ pub fn svg_size(b: &[u8]) -> Option<(u32, u32)> {
 
 /// Run the stock rrdtool.
 pub fn rrdtool(args: &[&str]) -> String {
-    let out = Command::new("rrdtool").args(args).output().expect("rrdtool is installed (scripts/setup.sh)");
+    // Cross tests (scripts/cross-test.sh) name the target's own rrdtool: RRD files written by a
+    // 32-bit librrd are not readable by the 64-bit one.
+    let tool = std::env::var("FLOWPI_TEST_RRDTOOL").unwrap_or_else(|_| "rrdtool".into());
+    let out = Command::new(&tool).args(args).output().expect("rrdtool is installed (scripts/setup.sh)");
     assert!(out.status.success(), "rrdtool {args:?}: {}", String::from_utf8_lossy(&out.stderr));
     String::from_utf8(out.stdout).unwrap()
 }
