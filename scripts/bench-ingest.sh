@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 secs=${1:-3}
 shift || true
 rates=("$@")
-[ ${#rates[@]} -gt 0 ] || rates=(500000 1000000 1500000 2000000 3000000 4000000 5000000 6000000 8000000)
+[ ${#rates[@]} -gt 0 ] || rates=(1000000 2000000 3000000 4000000 5000000 6000000 8000000 10000000 12000000 16000000)
 
 scripts/setup.sh nfdump
 cargo build --release --locked --example blast

@@ -213,8 +213,17 @@ pub struct Values {
 
 /// Big-endian unsigned integer of 1 to 8 bytes (reduced-size encoding); longer keeps the low 8.
 fn uint(b: &[u8]) -> u64 {
-    let b = if b.len() > 8 { &b[b.len() - 8..] } else { b };
-    b.iter().fold(0u64, |acc, x| (acc << 8) | u64::from(*x))
+    // The common widths directly; the loop is for reduced-size encodings such as 3 or 6 bytes.
+    match *b {
+        [x] => u64::from(x),
+        [a, c] => u64::from(u16::from_be_bytes([a, c])),
+        [a, c, d, e] => u64::from(u32::from_be_bytes([a, c, d, e])),
+        [a, c, d, e, f, g, h, i] => u64::from_be_bytes([a, c, d, e, f, g, h, i]),
+        _ => {
+            let b = if b.len() > 8 { &b[b.len() - 8..] } else { b };
+            b.iter().fold(0u64, |acc, x| (acc << 8) | u64::from(*x))
+        }
+    }
 }
 
 fn v4(b: &[u8]) -> IpAddr {
