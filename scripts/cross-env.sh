@@ -5,8 +5,8 @@
 #   cross_env TARGET     export linker, rustflags, runner and QEMU_LD_PREFIX for TARGET
 # TARGET is aarch64 or armv7. Downloads and the armhf sysroot live under .cache/cross/ (git-ignored).
 
-root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-cross_cache="$root/.cache/cross"
+cross_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cross_cache="$cross_root/.cache/cross"
 armhf_sysroot="$cross_cache/armhf-sysroot"
 
 sudo=""
@@ -35,10 +35,10 @@ apt_install() {
     --no-install-recommends "${missing[@]}"
 }
 
-# qemu-user-static ships /usr/lib/binfmt.d/*.conf but registers nothing when binfmt_misc is not
-# mounted (fresh VMs, containers) and Debian 12 has no update-binfmts to do it later. The flowpi
-# binaries spawned by the tests (and mmdebstrap's foreign chroot) need the kernel to run ARM ELF
-# files through qemu, so mount and register here; the F flag in the .conf keeps it working in chroots.
+# qemu-user-static ships /usr/lib/binfmt.d/*.conf for systemd-binfmt, which registers nothing where
+# binfmt_misc is not mounted or systemd does not run (fresh VMs, containers). The flowpi binaries
+# the tests spawn (and mmdebstrap's foreign chroot) need the kernel to run ARM ELF files through
+# qemu, so mount and register here; the F flag in the .conf keeps it working in chroots.
 binfmt_setup() {
   local bm=/proc/sys/fs/binfmt_misc name
   if [ ! -e "$bm/register" ]; then

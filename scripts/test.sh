@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # The whole test suite: unit, golden capture, config and end-to-end tests against the real binary,
-# then the web page in a real browser. Expects ../shared/captures beside the project.
+# the web page in a real browser, the suite again for the Raspberry Pi targets (aarch64, armv7)
+# under qemu-user, and the arm64 SD image built and booted under emulation.
+# Expects ../shared/captures beside the project. FLOWPI_SKIP_IMAGE=1 leaves out the image
+# (about 10 minutes).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -10,4 +13,11 @@ cargo build --locked
 cargo check --locked --all-targets
 cargo test --locked
 scripts/browser-test.sh target/debug/flowpi
+scripts/cross-test.sh all
+if [ "${FLOWPI_SKIP_IMAGE:-0}" != 1 ]; then
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  $sudo scripts/build-image.sh arm64
+  scripts/boot-test.sh arm64
+fi
 echo "test.sh: all tests passed"
