@@ -8,11 +8,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/cross-env.sh
 
-case "${1:-all}" in
-  all) targets=(aarch64 armv7) ;;
-  aarch64 | armv7) targets=("$1") ;;
-  *) echo "usage: $0 [aarch64|armv7|all]" >&2; exit 2 ;;
-esac
+if ! list="$(cross_targets "${1:-all}")"; then
+  echo "usage: $0 [aarch64|armv7|all]" >&2
+  exit 2
+fi
+read -ra targets <<<"$list"
 
 for t in "${targets[@]}"; do
   triple="$(cross_triple "$t")"

@@ -14,6 +14,15 @@ if [ "$(id -u)" -ne 0 ]; then
   sudo="sudo"
 fi
 
+# The targets a script's argument names: "aarch64", "armv7" or "all" (the default).
+cross_targets() {
+  case "${1:-all}" in
+    all) echo aarch64 armv7 ;;
+    aarch64 | armv7) echo "$1" ;;
+    *) return 1 ;;
+  esac
+}
+
 cross_triple() {
   case "$1" in
     aarch64) echo aarch64-unknown-linux-gnu ;;
