@@ -128,10 +128,14 @@ impl Template {
     ///
     /// `v` is reused across the records of a set: a compiled template writes each value slot at
     /// most once per record (repeats were made skips), so only the addresses, which follow the
-    /// "first one that is set" rule, need clearing.
+    /// "first one that is set" rule, and the variable-length strings need clearing.
     pub fn read(&self, data: &[u8], v: &mut Values) -> Option<usize> {
         v.src = None;
         v.dst = None;
+        // Variable-length fields may be empty in one record and not the next: a range left from
+        // the previous record must not survive (found by the fuzzer).
+        v.if_name = None;
+        v.if_desc = None;
         let mut at = 0usize;
         for s in &self.steps {
             let len = if s.len == VARLEN {
@@ -364,6 +368,11 @@ mod tests {
         assert_eq!(v.if_name, Some((3, 6)));
         // a length that runs past the end
         assert_eq!(t.read(&[200, 1, 2], &mut v), None);
+        // An empty name after a long one: no range is left over from the previous record.
+        assert_eq!(t.read(&long, &mut v), Some(14));
+        let empty = [0, 0, 0, 0, 7, 0, 0, 0, 0];
+        assert_eq!(t.read(&empty, &mut v), Some(9));
+        assert_eq!((v.if_name, v.bytes), (None, Some(7)));
     }
 
     #[test]
