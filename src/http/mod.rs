@@ -38,7 +38,6 @@ pub struct Http {
 pub struct HttpServer {
     server: Arc<Server>,
     workers: Vec<JoinHandle<()>>,
-    pub addr: SocketAddr,
 }
 
 impl Http {
@@ -62,7 +61,7 @@ impl Http {
             })?);
         }
         info!("http: serving on http://{addr}/");
-        Ok(HttpServer { server, workers, addr })
+        Ok(HttpServer { server, workers })
     }
 }
 
