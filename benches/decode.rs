@@ -1,5 +1,6 @@
 //! Decode + aggregate throughput without sockets: the per-record cost of the collector's hot path.
-//! `cargo bench --bench decode` prints records per second for v5, v9 and IPFIX.
+//! `cargo bench --bench decode` prints records per second for v5, v9 and IPFIX, first for the
+//! ingest benchmark's own traffic (what `scripts/bench-ingest.sh` sends), then for softflowd's.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -9,14 +10,30 @@ use flowpi::decode::{Decoder, Limits};
 use flowpi::net::LocalNets;
 use flowpi::stats::Stats;
 
+#[path = "tools/traffic.rs"]
+mod traffic;
+
 fn main() {
+    let secs: f64 = std::env::args().nth(1).and_then(|a| a.parse().ok()).unwrap_or(2.0);
+    for version in [5u16, 9, 10] {
+        // The template first, then 512 distinct data datagrams, as the sender sends them.
+        let mut dgrams = if version == 5 { vec![] } else { vec![traffic::template(version)] };
+        dgrams.extend((0..512).map(|i| traffic::build(version, i, i as u32)));
+        run(&format!("bench v{version}"), &dgrams, secs);
+    }
     for (name, file) in [
-        ("v5", "tests/data/softflowd_v5_synth.pcap"),
-        ("v9", "tests/data/softflowd_v9_synth.pcap"),
-        ("ipfix", "tests/data/softflowd_v10_synth.pcap"),
+        ("softflowd v5", "tests/data/softflowd_v5_synth.pcap"),
+        ("softflowd v9", "tests/data/softflowd_v9_synth.pcap"),
+        ("softflowd ipfix", "tests/data/softflowd_v10_synth.pcap"),
     ] {
         let data = std::fs::read(file).expect("run from the project root");
         let dgrams: Vec<Vec<u8>> = flowpi::pcap::udp_payloads(&data).unwrap().into_iter().map(|d| d.payload).collect();
+        run(name, &dgrams, secs);
+    }
+}
+
+fn run(name: &str, dgrams: &[Vec<u8>], secs: f64) {
+    {
         let stats = Arc::new(Stats::default());
         let mut dec = Decoder::new(Limits::default(), Default::default(), stats.clone());
         let local = LocalNets::new(vec!["192.168.0.0/16".parse().unwrap(), "fd00::/8".parse().unwrap()]);
@@ -25,12 +42,12 @@ fn main() {
         let now = Instant::now();
         // Learn the templates once, then time data alone, as from a router that resends its
         // templates only now and then.
-        for d in &dgrams {
+        for d in dgrams {
             dec.decode(from, d, now, &mut |_| {}).unwrap();
         }
-        let dgrams: Vec<Vec<u8>> = dgrams.iter().map(|d| data_only(d)).collect();
+        let dgrams: Vec<Vec<u8>> = dgrams.iter().map(|d| data_only(d)).filter(|d| d.len() > 20).collect();
         let (mut records, start) = (0u64, Instant::now());
-        while start.elapsed() < Duration::from_secs(2) {
+        while start.elapsed() < Duration::from_secs_f64(secs) {
             for _ in 0..1000 {
                 for d in &dgrams {
                     let r = dec.decode(from, d, now, &mut |r| agg.add(from, r)).unwrap();
@@ -39,7 +56,7 @@ fn main() {
             }
         }
         let rate = records as f64 / start.elapsed().as_secs_f64();
-        println!("{name:6} {:>8.2} M records/s", rate / 1e6);
+        println!("{name:16} {:>8.2} M records/s", rate / 1e6);
     }
 }
 
