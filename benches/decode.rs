@@ -14,18 +14,26 @@ use flowpi::stats::Stats;
 mod traffic;
 
 fn main() {
+    // `cargo bench --bench decode -- [SECONDS] [NAME_FILTER]`
     let secs: f64 = std::env::args().nth(1).and_then(|a| a.parse().ok()).unwrap_or(2.0);
+    let filter = std::env::args().nth(2).unwrap_or_default();
     for version in [5u16, 9, 10] {
         // The template first, then 512 distinct data datagrams, as the sender sends them.
         let mut dgrams = if version == 5 { vec![] } else { vec![traffic::template(version)] };
         dgrams.extend((0..512).map(|i| traffic::build(version, i, i as u32)));
-        run(&format!("bench v{version}"), &dgrams, secs);
+        let name = format!("bench v{version}");
+        if name.contains(&filter) {
+            run(&name, &dgrams, secs);
+        }
     }
     for (name, file) in [
         ("softflowd v5", "tests/data/softflowd_v5_synth.pcap"),
         ("softflowd v9", "tests/data/softflowd_v9_synth.pcap"),
         ("softflowd ipfix", "tests/data/softflowd_v10_synth.pcap"),
     ] {
+        if !name.contains(&filter) {
+            continue;
+        }
         let data = std::fs::read(file).expect("run from the project root");
         let dgrams: Vec<Vec<u8>> = flowpi::pcap::udp_payloads(&data).unwrap().into_iter().map(|d| d.payload).collect();
         run(name, &dgrams, secs);

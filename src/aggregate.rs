@@ -4,12 +4,13 @@
 use std::collections::hash_map::Entry;
 use std::collections::HashMap;
 use std::fmt;
-use std::hash::{BuildHasherDefault, Hash, Hasher};
+use std::hash::Hash;
 use std::net::IpAddr;
 use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 
 use crate::decode::FlowRecord;
+use crate::fxhash::FxBuild;
 use crate::net::{normalize, LocalNets};
 use crate::stats::{self, Stats};
 
@@ -115,19 +116,31 @@ impl Snapshot {
 pub struct Aggregator {
     local: LocalNets,
     hosts: Table<AddrKey>,
-    interfaces: Table<(AddrKey, u32)>,
+    interfaces: Table<IfKey>,
+    /// The last exporter's key: a datagram's records all come from one exporter.
+    exporter: Option<(IpAddr, AddrKey)>,
     stats: Arc<Stats>,
 }
 
 /// An address as one integer, so a table lookup hashes two words instead of walking `IpAddr`'s
-/// enum and byte arrays. IPv4 sits in the IPv4-mapped range, which `normalize` keeps out of IPv6.
+/// enum and byte arrays. IPv4 sits in the IPv4-mapped range, so an IPv4-mapped IPv6 address
+/// (from a dual-stack socket) is the same key as the IPv4 address it carries.
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
 struct AddrKey(u128);
 
+const V4_MAPPED: u128 = 0xffff_0000_0000;
+
+impl AddrKey {
+    fn v4(self) -> Option<u32> {
+        (self.0 >> 32 == V4_MAPPED >> 32).then_some(self.0 as u32)
+    }
+}
+
 impl From<IpAddr> for AddrKey {
+    #[inline]
     fn from(ip: IpAddr) -> Self {
         AddrKey(match ip {
-            IpAddr::V4(a) => u128::from(a.to_ipv6_mapped()),
+            IpAddr::V4(a) => V4_MAPPED | u128::from(u32::from(a)),
             IpAddr::V6(a) => u128::from(a),
         })
     }
@@ -139,155 +152,171 @@ impl From<AddrKey> for IpAddr {
     }
 }
 
-/// A table that takes new keys until it holds `max`, then counts into `other`.
-struct Table<K> {
-    map: HashMap<K, Counts, FxBuild>,
-    other: Counts,
-    max: usize,
+/// An interface row: the exporter and its ifIndex.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+struct IfKey(AddrKey, u32);
+
+/// Where a key sits in a table's small cache of recent rows.
+trait CacheSlot {
+    fn slot(&self) -> usize;
 }
 
-impl<K: Hash + Eq + Copy> Table<K> {
+impl CacheSlot for AddrKey {
+    fn slot(&self) -> usize {
+        self.0 as usize
+    }
+}
+
+impl CacheSlot for IfKey {
+    fn slot(&self) -> usize {
+        self.1 as usize
+    }
+}
+
+/// Rows remembered per table: a home router's records mostly share a couple of interfaces and,
+/// within a burst, a few busy hosts, so most lookups end in one comparison instead of a hash probe.
+const CACHE: usize = 16;
+
+/// A table that takes new keys until it holds `max`, then counts into `other`.
+struct Table<K> {
+    index: HashMap<K, u32, FxBuild>,
+    rows: Vec<(K, Counts)>,
+    other: Counts,
+    max: usize,
+    /// Direct-mapped by [`CacheSlot::slot`]: (key, row) of a recent lookup.
+    cache: [Option<(K, u32)>; CACHE],
+}
+
+impl<K: Hash + Eq + Copy + CacheSlot> Table<K> {
     fn new(max: usize) -> Self {
         // Sized once: the table never holds more than `max` keys, so it never reallocates.
-        Table { map: HashMap::with_capacity_and_hasher(max, FxBuild::default()), other: Counts::default(), max }
+        Table {
+            index: HashMap::with_capacity_and_hasher(max, FxBuild::default()),
+            rows: Vec::with_capacity(max),
+            other: Counts::default(),
+            max,
+            cache: [None; CACHE],
+        }
     }
 
     /// The row for `key`; `overflow` counts a key that did not fit, `size` tracks the row count.
-    /// One hash lookup on the common path (a known key, or room for a new one).
+    #[inline]
     fn row(&mut self, key: K, overflow: &AtomicU64, size: &AtomicU64) -> &mut Counts {
-        let n = self.map.len();
-        if n < self.max {
-            return match self.map.entry(key) {
-                Entry::Occupied(o) => o.into_mut(),
-                Entry::Vacant(v) => {
-                    stats::set(size, (n + 1) as u64);
-                    v.insert(Counts::default())
+        let slot = key.slot() % CACHE;
+        let i = match self.cache[slot] {
+            Some((k, i)) if k == key => i,
+            _ => match self.lookup(key, size) {
+                Some(i) => {
+                    self.cache[slot] = Some((key, i));
+                    i
                 }
-            };
+                None => {
+                    stats::inc(overflow);
+                    return &mut self.other;
+                }
+            },
+        };
+        &mut self.rows[i as usize].1
+    }
+
+    /// The row index of `key`, added if there is room.
+    fn lookup(&mut self, key: K, size: &AtomicU64) -> Option<u32> {
+        let n = self.rows.len();
+        if n < self.max {
+            return Some(match self.index.entry(key) {
+                Entry::Occupied(o) => *o.get(),
+                Entry::Vacant(v) => {
+                    self.rows.push((key, Counts::default()));
+                    stats::set(size, (n + 1) as u64);
+                    *v.insert(n as u32)
+                }
+            });
         }
-        match self.map.get_mut(&key) {
-            Some(c) => c,
-            None => {
-                stats::inc(overflow);
-                &mut self.other
-            }
-        }
+        self.index.get(&key).copied()
     }
 }
-
-/// FxHash (rustc's hasher): the keys are a few hundred local addresses and interfaces in tables
-/// that cannot grow, so SipHash's flooding resistance buys nothing and costs a third of the
-/// per-record time.
-#[derive(Default, Clone, Copy)]
-pub struct FxHasher(u64);
-
-const FX_SEED: u64 = 0x51_7c_c1_b7_27_22_0a_95;
-
-impl FxHasher {
-    #[inline]
-    fn add(&mut self, w: u64) {
-        self.0 = (self.0.rotate_left(5) ^ w).wrapping_mul(FX_SEED);
-    }
-}
-
-impl Hasher for FxHasher {
-    #[inline]
-    fn write(&mut self, bytes: &[u8]) {
-        let mut chunks = bytes.chunks_exact(8);
-        for c in &mut chunks {
-            self.add(u64::from_le_bytes(c.try_into().expect("8 bytes")));
-        }
-        for b in chunks.remainder() {
-            self.add(u64::from(*b));
-        }
-    }
-    #[inline]
-    fn write_u8(&mut self, i: u8) {
-        self.add(u64::from(i));
-    }
-    #[inline]
-    fn write_u32(&mut self, i: u32) {
-        self.add(u64::from(i));
-    }
-    #[inline]
-    fn write_u64(&mut self, i: u64) {
-        self.add(i);
-    }
-    #[inline]
-    fn write_u128(&mut self, i: u128) {
-        self.add(i as u64);
-        self.add((i >> 64) as u64);
-    }
-    #[inline]
-    fn write_usize(&mut self, i: usize) {
-        self.add(i as u64);
-    }
-    fn finish(&self) -> u64 {
-        self.0
-    }
-}
-
-pub type FxBuild = BuildHasherDefault<FxHasher>;
 
 impl Aggregator {
     pub fn new(local: LocalNets, max_hosts: usize, max_interfaces: usize, stats: Arc<Stats>) -> Self {
-        Aggregator { local, hosts: Table::new(max_hosts), interfaces: Table::new(max_interfaces), stats }
-    }
-
-    /// Count one record seen by `exporter`.
-    pub fn add(&mut self, exporter: IpAddr, r: &FlowRecord) {
-        let exporter = normalize(exporter);
-        let (src, dst) = (r.src.map(normalize), r.dst.map(normalize));
-        self.count(exporter, src, dst, r.input_if, r.output_if, r.bytes, r.packets);
-        if r.rev_bytes != 0 || r.rev_packets != 0 {
-            // The reverse direction of a bidirectional record: dst -> src, entering on the output
-            // interface and leaving on the input one.
-            self.count(exporter, dst, src, r.output_if, r.input_if, r.rev_bytes, r.rev_packets);
+        Aggregator {
+            local,
+            hosts: Table::new(max_hosts),
+            interfaces: Table::new(max_interfaces),
+            exporter: None,
+            stats,
         }
     }
 
+    /// Count one record seen by `exporter`.
+    #[inline]
+    pub fn add(&mut self, exporter: IpAddr, r: &FlowRecord) {
+        let ex = match self.exporter {
+            Some((ip, k)) if ip == exporter => k,
+            _ => {
+                let k = AddrKey::from(exporter);
+                self.exporter = Some((exporter, k));
+                k
+            }
+        };
+        let (src, dst) = (r.src.map(AddrKey::from), r.dst.map(AddrKey::from));
+        let src_local = src.filter(|a| self.is_local(*a));
+        let dst_local = dst.filter(|a| self.is_local(*a));
+        self.count(ex, src_local, dst_local, r.input_if, r.output_if, r.bytes, r.packets);
+        if r.rev_bytes != 0 || r.rev_packets != 0 {
+            // The reverse direction of a bidirectional record: dst -> src, entering on the output
+            // interface and leaving on the input one.
+            self.count(ex, dst_local, src_local, r.output_if, r.input_if, r.rev_bytes, r.rev_packets);
+        }
+    }
+
+    fn is_local(&self, a: AddrKey) -> bool {
+        match a.v4() {
+            Some(v4) => self.local.contains_v4(v4),
+            None => self.local.contains_v6(a.0),
+        }
+    }
+
+    /// `src` and `dst` are given only when local.
     #[allow(clippy::too_many_arguments)]
+    #[inline]
     fn count(
         &mut self,
-        exporter: IpAddr,
-        src: Option<IpAddr>,
-        dst: Option<IpAddr>,
+        ex: AddrKey,
+        src: Option<AddrKey>,
+        dst: Option<AddrKey>,
         input_if: u32,
         output_if: u32,
         bytes: u64,
         packets: u64,
     ) {
-        let src_local = src.filter(|a| self.local.contains(*a));
-        let dst_local = dst.filter(|a| self.local.contains(*a));
         let st = &*self.stats;
         // A flow between two local hosts counts for both.
-        if let Some(a) = src_local {
-            self.hosts.row(a.into(), &st.host_overflow_records, &st.hosts).add_out(bytes, packets);
+        if let Some(a) = src {
+            self.hosts.row(a, &st.host_overflow_records, &st.hosts).add_out(bytes, packets);
         }
-        if let Some(a) = dst_local {
-            self.hosts.row(a.into(), &st.host_overflow_records, &st.hosts).add_in(bytes, packets);
+        if let Some(a) = dst {
+            self.hosts.row(a, &st.host_overflow_records, &st.hosts).add_in(bytes, packets);
         }
-        if src_local.is_none() && dst_local.is_none() {
+        if src.is_none() && dst.is_none() {
             stats::inc(&st.remote_only_records);
         }
         let (overflow, size) = (&st.interface_overflow_records, &st.interfaces);
-        let ex = AddrKey::from(exporter);
-        self.interfaces.row((ex, input_if), overflow, size).add_in(bytes, packets);
-        self.interfaces.row((ex, output_if), overflow, size).add_out(bytes, packets);
+        self.interfaces.row(IfKey(ex, input_if), overflow, size).add_in(bytes, packets);
+        self.interfaces.row(IfKey(ex, output_if), overflow, size).add_out(bytes, packets);
     }
 
     pub fn snapshot(&self) -> Snapshot {
         let mut hosts: Vec<(HostId, Counts)> =
-            self.hosts.map.iter().map(|(ip, c)| (HostId::Ip((*ip).into()), *c)).collect();
+            self.hosts.rows.iter().map(|(ip, c)| (HostId::Ip((*ip).into()), *c)).collect();
         if !self.hosts.other.is_zero() {
             hosts.push((HostId::Other, self.hosts.other));
         }
         hosts.sort_by_key(|(id, _)| *id);
         let mut interfaces: Vec<(IfaceId, Counts)> = self
             .interfaces
-            .map
+            .rows
             .iter()
-            .map(|((exporter, ifindex), c)| (IfaceId::If { exporter: (*exporter).into(), ifindex: *ifindex }, *c))
+            .map(|(IfKey(exporter, ifindex), c)| (IfaceId::If { exporter: (*exporter).into(), ifindex: *ifindex }, *c))
             .collect();
         if !self.interfaces.other.is_zero() {
             interfaces.push((IfaceId::Other, self.interfaces.other));
@@ -386,13 +415,13 @@ mod tests {
     #[test]
     fn capacity_does_not_grow_with_remote_addresses() {
         let (mut a, _) = agg(4, 4);
-        let cap = (a.hosts.map.capacity(), a.interfaces.map.capacity());
+        let cap = (a.hosts.index.capacity(), a.interfaces.index.capacity(), a.hosts.rows.capacity());
         let ex: IpAddr = "10.0.0.1".parse().unwrap();
         for i in 0..100_000u32 {
             let remote = std::net::Ipv4Addr::from(0x0100_0000 + i).to_string();
             a.add(ex, &rec(&remote, "192.168.1.2", 1, 1, i % 3, 0));
         }
-        assert_eq!((a.hosts.map.capacity(), a.interfaces.map.capacity()), cap);
-        assert_eq!(a.hosts.map.len(), 1);
+        assert_eq!((a.hosts.index.capacity(), a.interfaces.index.capacity(), a.hosts.rows.capacity()), cap);
+        assert_eq!(a.hosts.rows.len(), 1);
     }
 }

@@ -11,6 +11,7 @@ pub mod cli;
 pub mod collector;
 pub mod config;
 pub mod decode;
+pub mod fxhash;
 pub mod http;
 pub mod net;
 pub mod pcap;

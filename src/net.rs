@@ -109,15 +109,20 @@ impl LocalNets {
 
     pub fn contains(&self, ip: IpAddr) -> bool {
         match normalize(ip) {
-            IpAddr::V4(a) => {
-                let a = u32::from(a);
-                self.v4.iter().any(|(net, mask)| a & mask == *net)
-            }
-            IpAddr::V6(a) => {
-                let a = u128::from(a);
-                self.v6.iter().any(|(net, mask)| a & mask == *net)
-            }
+            IpAddr::V4(a) => self.contains_v4(u32::from(a)),
+            IpAddr::V6(a) => self.contains_v6(u128::from(a)),
         }
+    }
+
+    #[inline]
+    pub fn contains_v4(&self, a: u32) -> bool {
+        self.v4.iter().any(|(net, mask)| a & mask == *net)
+    }
+
+    /// `a` must not be IPv4-mapped (see [`normalize`]).
+    #[inline]
+    pub fn contains_v6(&self, a: u128) -> bool {
+        self.v6.iter().any(|(net, mask)| a & mask == *net)
     }
 }
 

@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use super::exporter::{Decoder, ExporterKey, Pending, SeqUnit};
 use super::fields::Field;
-use super::template::{Template, TemplateError, TemplateSpec, Values};
+use super::template::{Int, Template, TemplateError, TemplateSpec, Values};
 use super::{be16, be32, DecodeError, Decoded, FlowRecord};
 use crate::stats;
 
@@ -312,7 +312,8 @@ fn data_set(
             if let Some(rate) = v.sampling_rate() {
                 changed |= Decoder::set_sampling(&mut e.samplers, &mut e.default_sampling, v.sampler(), rate);
             }
-            let ifindex = v.scope_if.or((v.input_if != 0).then_some(v.input_if));
+            let input_if = v.int(Int::InputIf) as u32;
+            let ifindex = v.get(Int::ScopeIf).map(|i| i as u32).or((input_if != 0).then_some(input_if));
             if let Some(i) = ifindex {
                 if let Some((a, b)) = v.if_name.or(v.if_desc) {
                     changed |= Decoder::set_if_name(&mut e.if_names, i, &rec[a..b]);
@@ -339,16 +340,18 @@ fn data_set(
 fn flow(v: &Values, ctx: Ctx, rate: u64) -> FlowRecord {
     // Byte and packet counts, in order of preference: delta (1/2), total (85/86), post (23/24),
     // then NSEL initiator/responder (231/298 forward, 232/299 reverse).
-    let (bytes, packets, rev_bytes, rev_packets) = if v.bytes.is_some() || v.packets.is_some() {
-        (v.bytes, v.packets, None, None)
-    } else if v.total_bytes.is_some() || v.total_packets.is_some() {
-        (v.total_bytes, v.total_packets, None, None)
-    } else if v.post_bytes.is_some() || v.post_packets.is_some() {
-        (v.post_bytes, v.post_packets, None, None)
-    } else {
-        (v.initiator_bytes, v.initiator_packets, v.responder_bytes, v.responder_packets)
+    let pair = |b: Int, p: Int| (v.get(b).is_some() || v.get(p).is_some()).then(|| (v.int(b), v.int(p)));
+    let ((bytes, packets), (rev_bytes, rev_packets)) = match pair(Int::Bytes, Int::Packets)
+        .or_else(|| pair(Int::TotalBytes, Int::TotalPackets))
+        .or_else(|| pair(Int::PostBytes, Int::PostPackets))
+    {
+        Some(fwd) => (fwd, (0, 0)),
+        None => (
+            (v.int(Int::InitiatorBytes), v.int(Int::InitiatorPackets)),
+            (v.int(Int::ResponderBytes), v.int(Int::ResponderPackets)),
+        ),
     };
-    let n = |x: Option<u64>| x.unwrap_or(0).saturating_mul(rate);
+    let n = |x: u64| x.saturating_mul(rate);
     FlowRecord {
         src: v.src,
         dst: v.dst,
@@ -356,19 +359,19 @@ fn flow(v: &Values, ctx: Ctx, rate: u64) -> FlowRecord {
         packets: n(packets),
         rev_bytes: n(rev_bytes),
         rev_packets: n(rev_packets),
-        input_if: v.input_if,
-        output_if: v.output_if,
-        protocol: v.protocol,
-        src_port: v.src_port,
-        dst_port: v.dst_port,
-        tcp_flags: v.tcp_flags,
-        direction: v.direction,
-        start_ms: v.start.map_or(0, |t| to_ms(t, ctx)),
-        end_ms: v.end.map_or(0, |t| to_ms(t, ctx)),
+        input_if: v.int(Int::InputIf) as u32,
+        output_if: v.int(Int::OutputIf) as u32,
+        protocol: v.int(Int::Protocol) as u8,
+        src_port: v.int(Int::SrcPort) as u16,
+        dst_port: v.int(Int::DstPort) as u16,
+        tcp_flags: v.int(Int::TcpFlags) as u8,
+        direction: v.get(Int::Direction).map(|d| d as u8),
+        start_ms: v.get(Int::Start).map_or(0, |x| to_ms((v.start_form, x), ctx)),
+        end_ms: v.get(Int::End).map_or(0, |x| to_ms((v.end_form, x), ctx)),
         nat_src: v.nat_src,
         nat_dst: v.nat_dst,
-        nat_src_port: v.nat_src_port,
-        nat_dst_port: v.nat_dst_port,
+        nat_src_port: v.int(Int::NatSrcPort) as u16,
+        nat_dst_port: v.int(Int::NatDstPort) as u16,
         sampling: rate.min(u64::from(u32::MAX)) as u32,
     }
 }

@@ -30,11 +30,43 @@ struct Step {
     len: u16,
 }
 
+/// A field of a fixed-length template at its offset in the record: skips are gone, so reading
+/// a record is one length check and then only the fields we use, each an integer of a known
+/// width stored straight into its slot.
+#[derive(Clone, Copy, Debug)]
+struct Op {
+    kind: OpKind,
+    /// The integer slot (for `Int*` kinds).
+    slot: Int,
+    field: Field,
+    len: u16,
+    off: u32,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum OpKind {
+    Int1,
+    Int2,
+    Int4,
+    Int8,
+    /// A reduced-size integer of 3, 5, 6 or 7 bytes.
+    IntN,
+    /// Addresses and strings, through [`Values::set`].
+    Other,
+}
+
 /// A compiled template.
 #[derive(Clone, Debug)]
 pub struct Template {
     pub spec: TemplateSpec,
     steps: Vec<Step>,
+    /// For fixed-length templates, the fields read and where they are.
+    ops: Vec<Op>,
+    /// The integer slots the ops fill, and the flow time forms they hold (a compiled template
+    /// has at most one field per slot).
+    ops_present: u32,
+    start_form: Field,
+    end_form: Field,
     /// Record length when no field is variable-length.
     pub fixed_len: Option<usize>,
     /// The shortest a record can be (variable-length fields count their 1-byte length prefix).
@@ -120,7 +152,39 @@ impl Template {
         if min_len == 0 {
             return Err(TemplateError::Invalid);
         }
-        Ok(Template { spec, steps: merged, fixed_len: fixed, min_len, useful })
+        let (mut ops, mut ops_present) = (Vec::new(), 0u32);
+        let (mut start_form, mut end_form) = (Field::Skip, Field::Skip);
+        for s in &merged {
+            match int_slot(s.field) {
+                Some(Int::Start) => start_form = s.field,
+                Some(Int::End) => end_form = s.field,
+                _ => {}
+            }
+        }
+        if fixed.is_some() {
+            let mut off = 0u32;
+            for s in &merged {
+                if s.field != Field::Skip {
+                    let (kind, slot) = match int_slot(s.field) {
+                        Some(slot) => {
+                            ops_present |= slot.bit();
+                            let kind = match s.len {
+                                1 => OpKind::Int1,
+                                2 => OpKind::Int2,
+                                4 => OpKind::Int4,
+                                8 => OpKind::Int8,
+                                _ => OpKind::IntN,
+                            };
+                            (kind, slot)
+                        }
+                        None => (OpKind::Other, Int::Bytes),
+                    };
+                    ops.push(Op { kind, slot, field: s.field, len: s.len, off });
+                }
+                off += u32::from(s.len);
+            }
+        }
+        Ok(Template { spec, steps: merged, ops, ops_present, start_form, end_form, fixed_len: fixed, min_len, useful })
     }
 
     /// Read one record at the start of `data`; returns the values and the bytes it took, or None
@@ -136,6 +200,29 @@ impl Template {
         // the previous record must not survive (found by the fuzzer).
         v.if_name = None;
         v.if_desc = None;
+        v.start_form = self.start_form;
+        v.end_form = self.end_form;
+        if let Some(n) = self.fixed_len {
+            let rec = data.get(..n)?;
+            v.present = self.ops_present;
+            for op in &self.ops {
+                let off = op.off as usize;
+                let x = match op.kind {
+                    OpKind::Int1 => u64::from(rec[off]),
+                    OpKind::Int2 => u64::from(u16::from_be_bytes([rec[off], rec[off + 1]])),
+                    OpKind::Int4 => u64::from(u32::from_be_bytes(rec[off..off + 4].try_into().expect("4 bytes"))),
+                    OpKind::Int8 => u64::from_be_bytes(rec[off..off + 8].try_into().expect("8 bytes")),
+                    OpKind::IntN => uint(&rec[off..off + usize::from(op.len)]),
+                    OpKind::Other => {
+                        v.set(op.field, &rec[off..off + usize::from(op.len)], off);
+                        continue;
+                    }
+                };
+                v.ints[op.slot as usize] = x;
+            }
+            return Some(n);
+        }
+        v.present = 0;
         let mut at = 0usize;
         for s in &self.steps {
             let len = if s.len == VARLEN {
@@ -161,58 +248,134 @@ impl Template {
     }
 }
 
-/// Which value a field writes; fields that share one (the start-time forms, say) share a slot.
+/// Which value a field writes, for the one-field-per-value rule at compile time.
 fn value_slot(f: Field) -> Option<u8> {
     use Field::*;
+    match f {
+        Skip => None,
+        SrcV4 | SrcV6 => Some(100),
+        DstV4 | DstV6 => Some(101),
+        NatSrcV4 | NatSrcV6 => Some(102),
+        NatDstV4 | NatDstV6 => Some(103),
+        IfName => Some(104),
+        IfDesc => Some(105),
+        f => int_slot(f).map(|s| s as u8),
+    }
+}
+
+/// The integer values a record can carry; each is a slot in [`Values`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
+pub enum Int {
+    Bytes,
+    Packets,
+    TotalBytes,
+    TotalPackets,
+    PostBytes,
+    PostPackets,
+    InitiatorBytes,
+    ResponderBytes,
+    InitiatorPackets,
+    ResponderPackets,
+    InputIf,
+    OutputIf,
+    Protocol,
+    SrcPort,
+    DstPort,
+    TcpFlags,
+    Direction,
+    /// Flow start and end in whichever form the template has ([`Values::start_form`]).
+    Start,
+    End,
+    SamplingInterval,
+    SamplerId,
+    SamplerRandomInterval,
+    SelectorId,
+    SamplingPacketInterval,
+    SamplingPacketSpace,
+    ScopeIf,
+    NatSrcPort,
+    NatDstPort,
+}
+
+const INTS: usize = Int::NatDstPort as usize + 1;
+
+impl Int {
+    fn bit(self) -> u32 {
+        1 << self as u32
+    }
+}
+
+/// The integer slot a field fills (`None` for addresses, strings and skips).
+fn int_slot(f: Field) -> Option<Int> {
+    use Field::*;
     Some(match f {
-        Skip => return None,
-        SrcV4 | SrcV6 => 0,
-        DstV4 | DstV6 => 1,
-        NatSrcV4 | NatSrcV6 => 2,
-        NatDstV4 | NatDstV6 => 3,
-        StartUptime | StartSec | StartMs | StartUs | StartNs | StartDeltaUs => 4,
-        EndUptime | EndSec | EndMs | EndUs | EndNs | EndDeltaUs => 5,
-        other => 6 + other as u8,
+        Skip | SrcV4 | DstV4 | SrcV6 | DstV6 | NatSrcV4 | NatDstV4 | NatSrcV6 | NatDstV6 | IfName | IfDesc => {
+            return None
+        }
+        Bytes => Int::Bytes,
+        Packets => Int::Packets,
+        TotalBytes => Int::TotalBytes,
+        TotalPackets => Int::TotalPackets,
+        PostBytes => Int::PostBytes,
+        PostPackets => Int::PostPackets,
+        InitiatorBytes => Int::InitiatorBytes,
+        ResponderBytes => Int::ResponderBytes,
+        InitiatorPackets => Int::InitiatorPackets,
+        ResponderPackets => Int::ResponderPackets,
+        InputIf => Int::InputIf,
+        OutputIf => Int::OutputIf,
+        ScopeInterface => Int::ScopeIf,
+        Protocol => Int::Protocol,
+        SrcPort => Int::SrcPort,
+        DstPort => Int::DstPort,
+        NatSrcPort => Int::NatSrcPort,
+        NatDstPort => Int::NatDstPort,
+        TcpFlags => Int::TcpFlags,
+        Direction => Int::Direction,
+        StartUptime | StartSec | StartMs | StartUs | StartNs | StartDeltaUs => Int::Start,
+        EndUptime | EndSec | EndMs | EndUs | EndNs | EndDeltaUs => Int::End,
+        SamplingInterval => Int::SamplingInterval,
+        SamplerId => Int::SamplerId,
+        SamplerRandomInterval => Int::SamplerRandomInterval,
+        SelectorId => Int::SelectorId,
+        SamplingPacketInterval => Int::SamplingPacketInterval,
+        SamplingPacketSpace => Int::SamplingPacketSpace,
     })
 }
 
-/// What one record said, before sampling and time conversion. Strings are byte ranges into the record.
-#[derive(Clone, Copy, Debug, Default)]
+/// What one record said, before sampling and time conversion. Integers sit in slots with a bit
+/// each saying whether the template has them; strings are byte ranges into the record.
+#[derive(Clone, Copy, Debug)]
 pub struct Values {
     pub src: Option<IpAddr>,
     pub dst: Option<IpAddr>,
-    pub bytes: Option<u64>,
-    pub packets: Option<u64>,
-    pub total_bytes: Option<u64>,
-    pub total_packets: Option<u64>,
-    pub post_bytes: Option<u64>,
-    pub post_packets: Option<u64>,
-    pub initiator_bytes: Option<u64>,
-    pub responder_bytes: Option<u64>,
-    pub initiator_packets: Option<u64>,
-    pub responder_packets: Option<u64>,
-    pub input_if: u32,
-    pub output_if: u32,
-    pub protocol: u8,
-    pub src_port: u16,
-    pub dst_port: u16,
-    pub tcp_flags: u8,
-    pub direction: Option<u8>,
-    pub start: Option<(Field, u64)>,
-    pub end: Option<(Field, u64)>,
-    pub sampling_interval: Option<u64>,
-    pub sampler_id: Option<u64>,
-    pub sampler_random_interval: Option<u64>,
-    pub selector_id: Option<u64>,
-    pub sampling_packet_interval: Option<u64>,
-    pub sampling_packet_space: Option<u64>,
-    pub if_name: Option<(usize, usize)>,
-    pub if_desc: Option<(usize, usize)>,
-    pub scope_if: Option<u32>,
     pub nat_src: Option<IpAddr>,
     pub nat_dst: Option<IpAddr>,
-    pub nat_src_port: u16,
-    pub nat_dst_port: u16,
+    pub if_name: Option<(usize, usize)>,
+    pub if_desc: Option<(usize, usize)>,
+    ints: [u64; INTS],
+    present: u32,
+    /// The forms of [`Int::Start`] and [`Int::End`] (a `Field::Start*`/`End*`, or `Skip`).
+    pub start_form: Field,
+    pub end_form: Field,
+}
+
+impl Default for Values {
+    fn default() -> Self {
+        Values {
+            src: None,
+            dst: None,
+            nat_src: None,
+            nat_dst: None,
+            if_name: None,
+            if_desc: None,
+            ints: [0; INTS],
+            present: 0,
+            start_form: Field::Skip,
+            end_form: Field::Skip,
+        }
+    }
 }
 
 /// Big-endian unsigned integer of 1 to 8 bytes (reduced-size encoding); longer keeps the low 8.
@@ -260,36 +423,35 @@ impl Values {
             NatDstV4 => self.nat_dst = Some(v4(b)),
             NatSrcV6 => self.nat_src = Some(v6(b)),
             NatDstV6 => self.nat_dst = Some(v6(b)),
-            Bytes => self.bytes = Some(uint(b)),
-            Packets => self.packets = Some(uint(b)),
-            TotalBytes => self.total_bytes = Some(uint(b)),
-            TotalPackets => self.total_packets = Some(uint(b)),
-            PostBytes => self.post_bytes = Some(uint(b)),
-            PostPackets => self.post_packets = Some(uint(b)),
-            InitiatorBytes => self.initiator_bytes = Some(uint(b)),
-            ResponderBytes => self.responder_bytes = Some(uint(b)),
-            InitiatorPackets => self.initiator_packets = Some(uint(b)),
-            ResponderPackets => self.responder_packets = Some(uint(b)),
-            InputIf => self.input_if = uint(b) as u32,
-            OutputIf => self.output_if = uint(b) as u32,
-            ScopeInterface => self.scope_if = Some(uint(b) as u32),
-            Protocol => self.protocol = uint(b) as u8,
-            SrcPort => self.src_port = uint(b) as u16,
-            DstPort => self.dst_port = uint(b) as u16,
-            NatSrcPort => self.nat_src_port = uint(b) as u16,
-            NatDstPort => self.nat_dst_port = uint(b) as u16,
-            TcpFlags => self.tcp_flags = uint(b) as u8,
-            Direction => self.direction = Some(uint(b) as u8),
-            StartUptime | StartSec | StartMs | StartUs | StartNs | StartDeltaUs => self.start = Some((f, uint(b))),
-            EndUptime | EndSec | EndMs | EndUs | EndNs | EndDeltaUs => self.end = Some((f, uint(b))),
-            SamplingInterval => self.sampling_interval = Some(uint(b)),
-            SamplerId => self.sampler_id = Some(uint(b)),
-            SamplerRandomInterval => self.sampler_random_interval = Some(uint(b)),
-            SelectorId => self.selector_id = Some(uint(b)),
-            SamplingPacketInterval => self.sampling_packet_interval = Some(uint(b)),
-            SamplingPacketSpace => self.sampling_packet_space = Some(uint(b)),
             IfName => self.if_name = Some((at, at + b.len())),
             IfDesc => self.if_desc = Some((at, at + b.len())),
+            f => {
+                if let Some(slot) = int_slot(f) {
+                    self.put(slot, uint(b));
+                }
+            }
+        }
+    }
+
+    /// Set an integer value.
+    pub fn put(&mut self, slot: Int, x: u64) {
+        self.ints[slot as usize] = x;
+        self.present |= slot.bit();
+    }
+
+    /// An integer value, if the record has it.
+    #[inline]
+    pub fn get(&self, slot: Int) -> Option<u64> {
+        (self.present & slot.bit() != 0).then_some(self.ints[slot as usize])
+    }
+
+    /// An integer value, 0 when absent.
+    #[inline]
+    pub fn int(&self, slot: Int) -> u64 {
+        if self.present & slot.bit() != 0 {
+            self.ints[slot as usize]
+        } else {
+            0
         }
     }
 
@@ -297,16 +459,16 @@ impl Values {
     /// 305/306 (RFC 5476: `interval` packets selected out of every `interval + space`). A rate of
     /// 0 or above [`MAX_SAMPLING_RATE`] is not believed: multiplying by it would wreck the totals.
     pub fn sampling_rate(&self) -> Option<u64> {
-        let rate = match (self.sampling_packet_interval, self.sampling_packet_space) {
+        let rate = match (self.get(Int::SamplingPacketInterval), self.get(Int::SamplingPacketSpace)) {
             (Some(i), Some(s)) if i > 0 => Some(i.saturating_add(s) / i),
-            _ => self.sampling_interval.or(self.sampler_random_interval),
+            _ => self.get(Int::SamplingInterval).or(self.get(Int::SamplerRandomInterval)),
         };
         rate.filter(|r| (1..=MAX_SAMPLING_RATE).contains(r))
     }
 
     /// The sampler a record names (v9 48 / IPFIX 302).
     pub fn sampler(&self) -> Option<u64> {
-        self.sampler_id.or(self.selector_id)
+        self.get(Int::SamplerId).or(self.get(Int::SelectorId))
     }
 }
 
@@ -332,9 +494,10 @@ mod tests {
         let mut v = Values::default();
         assert_eq!(t.read(&rec, &mut v), Some(25));
         assert_eq!(v.src, Some("10.0.0.1".parse().unwrap()));
-        assert_eq!(v.bytes, Some(1 << 32));
-        assert_eq!(v.packets, Some(7));
-        assert_eq!(v.input_if, 3);
+        assert_eq!(v.get(Int::Bytes), Some(1 << 32));
+        assert_eq!(v.get(Int::Packets), Some(7));
+        assert_eq!(v.get(Int::InputIf), Some(3));
+        assert_eq!(v.get(Int::OutputIf), None);
         assert_eq!(t.read(&rec[..24], &mut v), None);
     }
 
@@ -360,7 +523,7 @@ mod tests {
         let mut v = Values::default();
         assert_eq!(t.read(&rec, &mut v), Some(13));
         assert_eq!(v.if_name, Some((1, 5)));
-        assert_eq!(v.bytes, Some(100));
+        assert_eq!(v.get(Int::Bytes), Some(100));
         // long form: 255 then a 2-byte length
         let mut long = vec![255, 0, 3, b'w', b'a', b'n'];
         long.extend_from_slice(&[0, 0, 0, 9, 0, 0, 0, 0]);
@@ -372,7 +535,7 @@ mod tests {
         assert_eq!(t.read(&long, &mut v), Some(14));
         let empty = [0, 0, 0, 0, 7, 0, 0, 0, 0];
         assert_eq!(t.read(&empty, &mut v), Some(9));
-        assert_eq!((v.if_name, v.bytes), (None, Some(7)));
+        assert_eq!((v.if_name, v.get(Int::Bytes)), (None, Some(7)));
     }
 
     #[test]
@@ -387,16 +550,46 @@ mod tests {
 
     #[test]
     fn sampling_from_options_values() {
-        let v = Values { sampling_packet_interval: Some(1), sampling_packet_space: Some(99), ..Default::default() };
+        let with = |xs: &[(Int, u64)]| {
+            let mut v = Values::default();
+            for &(slot, x) in xs {
+                v.put(slot, x);
+            }
+            v
+        };
+        let v = with(&[(Int::SamplingPacketInterval, 1), (Int::SamplingPacketSpace, 99)]);
         assert_eq!(v.sampling_rate(), Some(100));
-        let v = Values { sampler_random_interval: Some(512), ..Default::default() };
-        assert_eq!(v.sampling_rate(), Some(512));
+        assert_eq!(with(&[(Int::SamplerRandomInterval, 512)]).sampling_rate(), Some(512));
         assert_eq!(Values::default().sampling_rate(), None);
         // Found by the fuzzer: interval + space overflowed.
-        let v =
-            Values { sampling_packet_interval: Some(1), sampling_packet_space: Some(u64::MAX), ..Default::default() };
+        let v = with(&[(Int::SamplingPacketInterval, 1), (Int::SamplingPacketSpace, u64::MAX)]);
         assert_eq!(v.sampling_rate(), None);
-        let v = Values { sampling_interval: Some(0), ..Default::default() };
-        assert_eq!(v.sampling_rate(), None);
+        assert_eq!(with(&[(Int::SamplingInterval, 0)]).sampling_rate(), None);
+    }
+
+    #[test]
+    fn fixed_and_variable_paths_read_alike() {
+        // Every integer width, a time form, addresses: read once as a fixed template and once
+        // with a variable-length field in front (the step-by-step path).
+        let fields = [(8, 4), (27, 16), (1, 8), (2, 3), (4, 1), (7, 2), (10, 4), (152, 8), (153, 6), (999, 5)];
+        let fixed = Template::compile(spec(&fields), 10, 64).unwrap();
+        let mut with_var = vec![(82, VARLEN)];
+        with_var.extend_from_slice(&fields);
+        let var = Template::compile(spec(&with_var), 10, 64).unwrap();
+        assert!(fixed.fixed_len.is_some() && var.fixed_len.is_none());
+        let rec: Vec<u8> = (1..=fixed.fixed_len.unwrap() as u8).collect();
+        let mut varrec = vec![0u8];
+        varrec.extend_from_slice(&rec);
+        let (mut a, mut b) = (Values::default(), Values::default());
+        assert_eq!(fixed.read(&rec, &mut a), Some(rec.len()));
+        assert_eq!(var.read(&varrec, &mut b), Some(varrec.len()));
+        assert_eq!((a.src, a.dst), (b.src, b.dst));
+        assert_eq!(a.present, b.present);
+        assert_eq!(a.ints, b.ints);
+        assert_eq!((a.start_form, a.end_form), (Field::StartMs, Field::EndMs));
+        assert_eq!((b.start_form, b.end_form), (Field::StartMs, Field::EndMs));
+        assert_eq!(a.get(Int::Packets), Some(0x1d_1e1f));
+        assert_eq!(a.get(Int::Protocol), Some(0x20));
+        assert_eq!(a.get(Int::End), Some(0x2f30_3132_3334));
     }
 }
