@@ -41,6 +41,7 @@ fn main() {
 }
 
 fn run(name: &str, dgrams: &[Vec<u8>], secs: f64) {
+    let noagg = std::env::var_os("NOAGG").is_some();
     {
         let stats = Arc::new(Stats::default());
         let mut dec = Decoder::new(Limits::default(), Default::default(), stats.clone());
@@ -58,7 +59,11 @@ fn run(name: &str, dgrams: &[Vec<u8>], secs: f64) {
         while start.elapsed() < Duration::from_secs_f64(secs) {
             for _ in 0..1000 {
                 for d in &dgrams {
-                    let r = dec.decode(from, d, now, &mut |r| agg.add(from, r)).unwrap();
+                    let r = if noagg {
+                        dec.decode(from, d, now, &mut |_| {}).unwrap()
+                    } else {
+                        dec.decode(from, d, now, &mut |r| agg.add(from, r)).unwrap()
+                    };
                     records += r.records as u64;
                 }
             }

@@ -156,26 +156,31 @@ impl From<AddrKey> for IpAddr {
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
 struct IfKey(AddrKey, u32);
 
-/// Where a key sits in a table's small cache of recent rows.
+/// Where a key sits in a table's cache of recent rows (any value; the table reduces it).
 trait CacheSlot {
     fn slot(&self) -> usize;
 }
 
 impl CacheSlot for AddrKey {
+    #[inline]
     fn slot(&self) -> usize {
-        self.0 as usize
+        // Fibonacci hashing of the low 32 bits: a /24 of hosts, or a few /24s, spread over the
+        // slots with few collisions.
+        ((self.0 as u32).wrapping_mul(0x9e37_79b1) >> 24) as usize
     }
 }
 
 impl CacheSlot for IfKey {
+    #[inline]
     fn slot(&self) -> usize {
         self.1 as usize
     }
 }
 
-/// Rows remembered per table: a home router's records mostly share a couple of interfaces and,
-/// within a burst, a few busy hosts, so most lookups end in one comparison instead of a hash probe.
-const CACHE: usize = 16;
+/// Rows remembered per table, direct-mapped by [`CacheSlot::slot`]: a home network's hosts and a
+/// router's few interfaces mostly each get a slot of their own, so a lookup is one comparison
+/// instead of a hash probe. The table itself stays the source of truth.
+const CACHE: usize = 256;
 
 /// A table that takes new keys until it holds `max`, then counts into `other`.
 struct Table<K> {
@@ -183,8 +188,7 @@ struct Table<K> {
     rows: Vec<(K, Counts)>,
     other: Counts,
     max: usize,
-    /// Direct-mapped by [`CacheSlot::slot`]: (key, row) of a recent lookup.
-    cache: [Option<(K, u32)>; CACHE],
+    cache: Box<[Option<(K, u32)>; CACHE]>,
 }
 
 impl<K: Hash + Eq + Copy + CacheSlot> Table<K> {
@@ -195,12 +199,12 @@ impl<K: Hash + Eq + Copy + CacheSlot> Table<K> {
             rows: Vec::with_capacity(max),
             other: Counts::default(),
             max,
-            cache: [None; CACHE],
+            cache: Box::new([None; CACHE]),
         }
     }
 
     /// The row for `key`; `overflow` counts a key that did not fit, `size` tracks the row count.
-    #[inline]
+    #[inline(always)]
     fn row(&mut self, key: K, overflow: &AtomicU64, size: &AtomicU64) -> &mut Counts {
         let slot = key.slot() % CACHE;
         let i = match self.cache[slot] {
@@ -220,6 +224,7 @@ impl<K: Hash + Eq + Copy + CacheSlot> Table<K> {
     }
 
     /// The row index of `key`, added if there is room.
+    #[inline(never)]
     fn lookup(&mut self, key: K, size: &AtomicU64) -> Option<u32> {
         let n = self.rows.len();
         if n < self.max {

@@ -14,6 +14,7 @@ use super::legacy::{self, Layout};
 use super::netflow;
 use super::template::{Template, TemplateSpec};
 use super::{DecodeError, Decoded, FlowRecord};
+use crate::fxhash::FxBuild;
 use crate::net::normalize;
 use crate::stats::{self, Stats};
 
@@ -63,7 +64,7 @@ pub struct ExporterKey {
 
 #[derive(Debug, Default)]
 pub(super) struct Exporter {
-    pub templates: HashMap<u16, Template>,
+    pub templates: HashMap<u16, Template, FxBuild>,
     pub samplers: HashMap<u64, u64>,
     pub default_sampling: Option<u64>,
     pub if_names: HashMap<u32, String>,
@@ -92,9 +93,9 @@ pub(super) struct Pending {
 
 pub struct Decoder {
     pub(super) limits: Limits,
-    pub(super) exporters: HashMap<ExporterKey, Exporter>,
+    pub(super) exporters: HashMap<ExporterKey, Exporter, FxBuild>,
     pub(super) pending: VecDeque<Pending>,
-    overrides: HashMap<IpAddr, ExporterOverride>,
+    overrides: HashMap<IpAddr, ExporterOverride, FxBuild>,
     pub(super) stats: Arc<Stats>,
     /// Bumped per datagram; the least recently seen exporter is evicted when the table is full.
     tick: u64,
@@ -105,10 +106,10 @@ pub struct Decoder {
 impl Decoder {
     pub fn new(limits: Limits, overrides: HashMap<IpAddr, ExporterOverride>, stats: Arc<Stats>) -> Decoder {
         Decoder {
-            exporters: HashMap::with_capacity(limits.max_exporters),
+            exporters: HashMap::with_capacity_and_hasher(limits.max_exporters, FxBuild::default()),
             pending: VecDeque::with_capacity(limits.pending_sets),
             limits,
-            overrides,
+            overrides: overrides.into_iter().collect(),
             stats,
             tick: 0,
             dirty: false,

@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use super::exporter::{Decoder, ExporterKey, Pending, SeqUnit};
 use super::fields::Field;
-use super::template::{Int, Template, TemplateError, TemplateSpec, Values};
+use super::template::{Counters, Int, Template, TemplateError, TemplateSpec, Values};
 use super::{be16, be32, DecodeError, Decoded, FlowRecord};
 use crate::stats;
 
@@ -328,7 +328,7 @@ fn data_set(
             .or(e.default_sampling)
             .unwrap_or(1)
             .max(1);
-        let rec = flow(&v, ctx, rate);
+        let rec = flow(&v, t.counters, ctx, rate);
         out.flows += 1;
         sink(&rec);
     }
@@ -337,20 +337,9 @@ fn data_set(
     }
 }
 
-fn flow(v: &Values, ctx: Ctx, rate: u64) -> FlowRecord {
-    // Byte and packet counts, in order of preference: delta (1/2), total (85/86), post (23/24),
-    // then NSEL initiator/responder (231/298 forward, 232/299 reverse).
-    let pair = |b: Int, p: Int| (v.get(b).is_some() || v.get(p).is_some()).then(|| (v.int(b), v.int(p)));
-    let ((bytes, packets), (rev_bytes, rev_packets)) = match pair(Int::Bytes, Int::Packets)
-        .or_else(|| pair(Int::TotalBytes, Int::TotalPackets))
-        .or_else(|| pair(Int::PostBytes, Int::PostPackets))
-    {
-        Some(fwd) => (fwd, (0, 0)),
-        None => (
-            (v.int(Int::InitiatorBytes), v.int(Int::InitiatorPackets)),
-            (v.int(Int::ResponderBytes), v.int(Int::ResponderPackets)),
-        ),
-    };
+fn flow(v: &Values, c: Counters, ctx: Ctx, rate: u64) -> FlowRecord {
+    let (bytes, packets) = (v.int(c.bytes), v.int(c.packets));
+    let (rev_bytes, rev_packets) = c.reverse.map_or((0, 0), |(b, p)| (v.int(b), v.int(p)));
     let n = |x: u64| x.saturating_mul(rate);
     FlowRecord {
         src: v.src,
@@ -376,22 +365,22 @@ fn flow(v: &Values, ctx: Ctx, rate: u64) -> FlowRecord {
     }
 }
 
-/// A flow time field to Unix milliseconds (0 when it cannot be placed).
+/// A flow time field to Unix milliseconds (0 when it cannot be placed, saturating when absurd).
 fn to_ms((f, x): (Field, u64), ctx: Ctx) -> u64 {
-    let export_ms = i128::from(ctx.export_secs) * 1000;
-    let ntp_ms = |x: u64| {
-        let secs = (x >> 32).saturating_sub(NTP_UNIX_OFFSET);
-        let frac_ms = ((x & 0xffff_ffff) * 1000) >> 32;
-        i128::from(secs) * 1000 + i128::from(frac_ms)
-    };
-    let ms: i128 = match f {
+    // Export time in ms fits easily in i64 (u32 seconds x 1000); so does everything it meets.
+    let export_ms = i64::from(ctx.export_secs) * 1000;
+    let from_i64 = |ms: i64| ms.max(0) as u64;
+    match f {
         // sysUptime-relative (v9): the exporter booted at export time minus its uptime.
-        Field::StartUptime | Field::EndUptime => export_ms - i128::from(ctx.uptime_ms) + i128::from(x as u32),
-        Field::StartSec | Field::EndSec => i128::from(x) * 1000,
-        Field::StartMs | Field::EndMs => i128::from(x),
-        Field::StartUs | Field::EndUs | Field::StartNs | Field::EndNs => ntp_ms(x),
-        Field::StartDeltaUs | Field::EndDeltaUs => export_ms - i128::from(x / 1000),
+        Field::StartUptime | Field::EndUptime => from_i64(export_ms - i64::from(ctx.uptime_ms) + i64::from(x as u32)),
+        Field::StartSec | Field::EndSec => x.saturating_mul(1000),
+        Field::StartMs | Field::EndMs => x,
+        Field::StartUs | Field::EndUs | Field::StartNs | Field::EndNs => {
+            // NTP timestamp: seconds since 1900 in the high 32 bits, a binary fraction below.
+            let secs = (x >> 32).saturating_sub(NTP_UNIX_OFFSET);
+            secs * 1000 + (((x & 0xffff_ffff) * 1000) >> 32)
+        }
+        Field::StartDeltaUs | Field::EndDeltaUs => from_i64(export_ms - (x / 1000).min(i64::MAX as u64) as i64),
         _ => 0,
-    };
-    ms.clamp(0, i128::from(u64::MAX)) as u64
+    }
 }

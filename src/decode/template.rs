@@ -51,6 +51,9 @@ enum OpKind {
     Int8,
     /// A reduced-size integer of 3, 5, 6 or 7 bytes.
     IntN,
+    /// The template's only source (destination) IPv4 address: stored without the dual-stack rule.
+    SrcV4,
+    DstV4,
     /// Addresses and strings, through [`Values::set`].
     Other,
 }
@@ -67,6 +70,8 @@ pub struct Template {
     ops_present: u32,
     start_form: Field,
     end_form: Field,
+    /// Which byte and packet counts a flow takes, forward and reverse (see [`Counters`]).
+    pub counters: Counters,
     /// Record length when no field is variable-length.
     pub fixed_len: Option<usize>,
     /// The shortest a record can be (variable-length fields count their 1-byte length prefix).
@@ -161,6 +166,9 @@ impl Template {
                 _ => {}
             }
         }
+        let count = |fs: &[Field]| merged.iter().filter(|s| fs.contains(&s.field)).count();
+        let one_src = count(&[Field::SrcV4, Field::SrcV6]) == 1;
+        let one_dst = count(&[Field::DstV4, Field::DstV6]) == 1;
         if fixed.is_some() {
             let mut off = 0u32;
             for s in &merged {
@@ -177,6 +185,8 @@ impl Template {
                             };
                             (kind, slot)
                         }
+                        None if s.field == Field::SrcV4 && one_src => (OpKind::SrcV4, Int::Bytes),
+                        None if s.field == Field::DstV4 && one_dst => (OpKind::DstV4, Int::Bytes),
                         None => (OpKind::Other, Int::Bytes),
                     };
                     ops.push(Op { kind, slot, field: s.field, len: s.len, off });
@@ -184,7 +194,19 @@ impl Template {
                 off += u32::from(s.len);
             }
         }
-        Ok(Template { spec, steps: merged, ops, ops_present, start_form, end_form, fixed_len: fixed, min_len, useful })
+        let present = merged.iter().filter_map(|s| int_slot(s.field)).fold(0, |m, slot| m | slot.bit());
+        Ok(Template {
+            spec,
+            steps: merged,
+            ops,
+            ops_present,
+            start_form,
+            end_form,
+            counters: Counters::choose(present),
+            fixed_len: fixed,
+            min_len,
+            useful,
+        })
     }
 
     /// Read one record at the start of `data`; returns the values and the bytes it took, or None
@@ -213,6 +235,14 @@ impl Template {
                     OpKind::Int4 => u64::from(u32::from_be_bytes(rec[off..off + 4].try_into().expect("4 bytes"))),
                     OpKind::Int8 => u64::from_be_bytes(rec[off..off + 8].try_into().expect("8 bytes")),
                     OpKind::IntN => uint(&rec[off..off + usize::from(op.len)]),
+                    OpKind::SrcV4 => {
+                        v.src = Some(v4(&rec[off..off + 4]));
+                        continue;
+                    }
+                    OpKind::DstV4 => {
+                        v.dst = Some(v4(&rec[off..off + 4]));
+                        continue;
+                    }
                     OpKind::Other => {
                         v.set(op.field, &rec[off..off + usize::from(op.len)], off);
                         continue;
@@ -245,6 +275,37 @@ impl Template {
             at += len;
         }
         Some(at)
+    }
+}
+
+/// The byte and packet counts a template's flows take, in order of preference: delta (1/2), total
+/// (85/86), post (23/24), then Cisco NSEL initiator/responder (231/298 forward, 232/299 reverse).
+/// Which of them a template has is known when it is compiled, so the choice is made once.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Counters {
+    pub bytes: Int,
+    pub packets: Int,
+    /// The reverse direction (NSEL responder counts), if the template reports one.
+    pub reverse: Option<(Int, Int)>,
+}
+
+impl Counters {
+    fn choose(present: u32) -> Counters {
+        let has = |a: Int, b: Int| present & (a.bit() | b.bit()) != 0;
+        let fwd = |bytes, packets| Counters { bytes, packets, reverse: None };
+        if has(Int::Bytes, Int::Packets) {
+            fwd(Int::Bytes, Int::Packets)
+        } else if has(Int::TotalBytes, Int::TotalPackets) {
+            fwd(Int::TotalBytes, Int::TotalPackets)
+        } else if has(Int::PostBytes, Int::PostPackets) {
+            fwd(Int::PostBytes, Int::PostPackets)
+        } else {
+            Counters {
+                bytes: Int::InitiatorBytes,
+                packets: Int::InitiatorPackets,
+                reverse: Some((Int::ResponderBytes, Int::ResponderPackets)),
+            }
+        }
     }
 }
 
