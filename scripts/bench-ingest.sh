@@ -1,15 +1,20 @@
 #!/usr/bin/env bash
 # Ingest benchmark: the same fast sender (benches/tools/blast.rs: prebuilt datagrams of 30 records,
-# sendmmsg) sends NetFlow v5, v9 and IPFIX to flowpi and to nfcapd (Debian's nfdump) on 127.0.0.1
-# at a ladder of record rates. For each collector and version it prints the highest rate taken
-# with no loss (records counted = records sent), the ratio flowpi/nfcapd, and flowpi's peak RSS.
+# sendmmsg) sends NetFlow v5, v9 and IPFIX to flowpi and to nfcapd (Debian's nfdump) on 127.0.0.1.
+# For each collector and version it climbs a ladder of record rates until a step loses records
+# (records counted != records sent), then halves the gap between the last clean step and the
+# first lossy one BISECT times. It prints the highest rate taken with no loss, the ratio
+# flowpi/nfcapd, and flowpi's peak RSS.
 # Usage: scripts/bench-ingest.sh [SECONDS_PER_STEP] [RATES...]   (records/s)
+#   VERSIONS="5 9 10" and BISECT=3 in the environment choose versions and refinement.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 secs=${1:-3}
 shift || true
 rates=("$@")
-[ ${#rates[@]} -gt 0 ] || rates=(1000000 2000000 3000000 4000000 5000000 6000000 8000000 10000000 12000000 16000000)
+[ ${#rates[@]} -gt 0 ] || rates=(1000000 2000000 3000000 4000000 6000000 8000000 10000000 12000000 14000000 16000000 18000000 20000000 24000000)
+read -r -a versions <<<"${VERSIONS:-5 9 10}"
+bisect=${BISECT:-3}
 
 scripts/setup.sh nfdump
 cargo build --release --locked --example blast
@@ -81,24 +86,37 @@ flowpi_step() {
 
 printf '%-8s %-8s %12s %14s %14s %10s\n' version who rate sent counted 'RSS(kB)'
 declare -A best
-for v in 5 9 10; do
+step() { # who version rate -> 0 when no record was lost
+  local sent got rss
+  read -r sent got rss < <("${1}_step" "$2" "$3")
+  printf '%-8s %-8s %12s %14s %14s %10s\n' "v$2" "$1" "$3" "$sent" "$got" "${rss:-}"
+  [ "$sent" = "$got" ]
+}
+for v in "${versions[@]}"; do
   for who in flowpi nfcapd; do
-    best[$v$who]=0
+    lo=0
+    hi=0
     for r in "${rates[@]}"; do
-      read -r sent got rss < <(${who}_step "$v" "$r")
-      printf '%-8s %-8s %12s %14s %14s %10s\n' "v$v" "$who" "$r" "$sent" "$got" "${rss:-}"
-      if [ "$sent" = "$got" ]; then
-        best[$v$who]=$r
+      if step "$who" "$v" "$r"; then
+        lo=$r
       else
+        hi=$r
         break
       fi
     done
+    # Between the last clean step and the first lossy one: halve the gap a few times.
+    for _ in $(seq "$bisect"); do
+      [ "$hi" -gt 0 ] || break
+      mid=$(((lo + hi) / 2))
+      if step "$who" "$v" "$mid"; then lo=$mid; else hi=$mid; fi
+    done
+    best[$v$who]=$lo
   done
 done
 
 echo
 echo "highest loss-free rate (records/s, ${secs}s per step, 30 records per datagram):"
-for v in 5 9 10; do
+for v in "${versions[@]}"; do
   f=${best[${v}flowpi]}
   n=${best[${v}nfcapd]}
   ratio=$(python3 -c "print('%.1f' % ($f / $n) if $n else 'n/a')")

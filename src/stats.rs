@@ -64,6 +64,13 @@ pub fn add(c: &AtomicU64, n: u64) {
     c.fetch_add(n, Ordering::Relaxed);
 }
 
+/// `add` for a counter only one thread ever writes (the collector's per-datagram counters): a
+/// plain load and store, without the locked read-modify-write that `fetch_add` costs.
+#[inline]
+pub fn add_single_writer(c: &AtomicU64, n: u64) {
+    c.store(c.load(Ordering::Relaxed).wrapping_add(n), Ordering::Relaxed);
+}
+
 pub fn get(c: &AtomicU64) -> u64 {
     c.load(Ordering::Relaxed)
 }

@@ -30,32 +30,21 @@ struct Step {
     len: u16,
 }
 
-/// A field of a fixed-length template at its offset in the record: skips are gone, so reading
-/// a record is one length check and then only the fields we use, each an integer of a known
-/// width stored straight into its slot.
-#[derive(Clone, Copy, Debug)]
-struct Op {
-    kind: OpKind,
-    /// The integer slot (for `Int*` kinds).
-    slot: Int,
-    field: Field,
-    len: u16,
-    off: u32,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum OpKind {
-    Int1,
-    Int2,
-    Int4,
-    Int8,
-    /// A reduced-size integer of 3, 5, 6 or 7 bytes.
-    IntN,
-    /// The template's only source (destination) IPv4 address: stored without the dual-stack rule.
-    SrcV4,
-    DstV4,
-    /// Addresses and strings, through [`Values::set`].
-    Other,
+/// How a fixed-length record is read: its integers grouped by width, each group a plain loop
+/// with no per-field dispatch; a lone IPv4 source and destination read directly; the rest
+/// (dual-stack addresses, post-NAT addresses, strings) in template order through
+/// [`Values::set`]. Skipped fields are simply absent. Offsets are from the record's start.
+#[derive(Clone, Debug, Default)]
+struct Plan {
+    int1: Vec<(u32, Int)>,
+    int2: Vec<(u32, Int)>,
+    int4: Vec<(u32, Int)>,
+    int8: Vec<(u32, Int)>,
+    /// Reduced-size integers of 3, 5, 6 or 7 bytes.
+    int_n: Vec<(u32, u16, Int)>,
+    src_v4: Option<u32>,
+    dst_v4: Option<u32>,
+    other: Vec<(u32, u16, Field)>,
 }
 
 /// A compiled template.
@@ -64,10 +53,10 @@ pub struct Template {
     pub spec: TemplateSpec,
     steps: Vec<Step>,
     /// For fixed-length templates, the fields read and where they are.
-    ops: Vec<Op>,
-    /// The integer slots the ops fill, and the flow time forms they hold (a compiled template
+    plan: Plan,
+    /// The integer slots a record fills, and the flow time forms they hold (a compiled template
     /// has at most one field per slot).
-    ops_present: u32,
+    present: u32,
     start_form: Field,
     end_form: Field,
     /// Which byte and packet counts a flow takes, forward and reverse (see [`Counters`]).
@@ -157,7 +146,6 @@ impl Template {
         if min_len == 0 {
             return Err(TemplateError::Invalid);
         }
-        let (mut ops, mut ops_present) = (Vec::new(), 0u32);
         let (mut start_form, mut end_form) = (Field::Skip, Field::Skip);
         for s in &merged {
             match int_slot(s.field) {
@@ -166,40 +154,33 @@ impl Template {
                 _ => {}
             }
         }
-        let count = |fs: &[Field]| merged.iter().filter(|s| fs.contains(&s.field)).count();
-        let one_src = count(&[Field::SrcV4, Field::SrcV6]) == 1;
-        let one_dst = count(&[Field::DstV4, Field::DstV6]) == 1;
+        let present = merged.iter().filter_map(|s| int_slot(s.field)).fold(0, |m, slot| m | slot.bit());
+        let mut plan = Plan::default();
         if fixed.is_some() {
+            let count = |fs: &[Field]| merged.iter().filter(|s| fs.contains(&s.field)).count();
+            let one_src = count(&[Field::SrcV4, Field::SrcV6]) == 1;
+            let one_dst = count(&[Field::DstV4, Field::DstV6]) == 1;
             let mut off = 0u32;
             for s in &merged {
-                if s.field != Field::Skip {
-                    let (kind, slot) = match int_slot(s.field) {
-                        Some(slot) => {
-                            ops_present |= slot.bit();
-                            let kind = match s.len {
-                                1 => OpKind::Int1,
-                                2 => OpKind::Int2,
-                                4 => OpKind::Int4,
-                                8 => OpKind::Int8,
-                                _ => OpKind::IntN,
-                            };
-                            (kind, slot)
-                        }
-                        None if s.field == Field::SrcV4 && one_src => (OpKind::SrcV4, Int::Bytes),
-                        None if s.field == Field::DstV4 && one_dst => (OpKind::DstV4, Int::Bytes),
-                        None => (OpKind::Other, Int::Bytes),
-                    };
-                    ops.push(Op { kind, slot, field: s.field, len: s.len, off });
+                match (int_slot(s.field), s.len) {
+                    _ if s.field == Field::Skip => {}
+                    (Some(slot), 1) => plan.int1.push((off, slot)),
+                    (Some(slot), 2) => plan.int2.push((off, slot)),
+                    (Some(slot), 4) => plan.int4.push((off, slot)),
+                    (Some(slot), 8) => plan.int8.push((off, slot)),
+                    (Some(slot), len) => plan.int_n.push((off, len, slot)),
+                    (None, _) if s.field == Field::SrcV4 && one_src => plan.src_v4 = Some(off),
+                    (None, _) if s.field == Field::DstV4 && one_dst => plan.dst_v4 = Some(off),
+                    (None, len) => plan.other.push((off, len, s.field)),
                 }
                 off += u32::from(s.len);
             }
         }
-        let present = merged.iter().filter_map(|s| int_slot(s.field)).fold(0, |m, slot| m | slot.bit());
         Ok(Template {
             spec,
             steps: merged,
-            ops,
-            ops_present,
+            plan,
+            present,
             start_form,
             end_form,
             counters: Counters::choose(present),
@@ -224,35 +205,37 @@ impl Template {
         v.if_desc = None;
         v.start_form = self.start_form;
         v.end_form = self.end_form;
+        v.present = self.present;
         if let Some(n) = self.fixed_len {
             let rec = data.get(..n)?;
-            v.present = self.ops_present;
-            for op in &self.ops {
-                let off = op.off as usize;
-                let x = match op.kind {
-                    OpKind::Int1 => u64::from(rec[off]),
-                    OpKind::Int2 => u64::from(u16::from_be_bytes([rec[off], rec[off + 1]])),
-                    OpKind::Int4 => u64::from(u32::from_be_bytes(rec[off..off + 4].try_into().expect("4 bytes"))),
-                    OpKind::Int8 => u64::from_be_bytes(rec[off..off + 8].try_into().expect("8 bytes")),
-                    OpKind::IntN => uint(&rec[off..off + usize::from(op.len)]),
-                    OpKind::SrcV4 => {
-                        v.src = Some(v4(&rec[off..off + 4]));
-                        continue;
-                    }
-                    OpKind::DstV4 => {
-                        v.dst = Some(v4(&rec[off..off + 4]));
-                        continue;
-                    }
-                    OpKind::Other => {
-                        v.set(op.field, &rec[off..off + usize::from(op.len)], off);
-                        continue;
-                    }
-                };
-                v.ints[op.slot as usize] = x;
+            let p = &self.plan;
+            let at = |off: u32, len: usize| &rec[off as usize..off as usize + len];
+            for &(off, slot) in &p.int4 {
+                v.ints[slot as usize] = u64::from(u32::from_be_bytes(at(off, 4).try_into().expect("4 bytes")));
+            }
+            for &(off, slot) in &p.int2 {
+                v.ints[slot as usize] = u64::from(u16::from_be_bytes(at(off, 2).try_into().expect("2 bytes")));
+            }
+            for &(off, slot) in &p.int1 {
+                v.ints[slot as usize] = u64::from(rec[off as usize]);
+            }
+            for &(off, slot) in &p.int8 {
+                v.ints[slot as usize] = u64::from_be_bytes(at(off, 8).try_into().expect("8 bytes"));
+            }
+            for &(off, len, slot) in &p.int_n {
+                v.ints[slot as usize] = uint(at(off, usize::from(len)));
+            }
+            if let Some(off) = p.src_v4 {
+                v.src = Some(v4(at(off, 4)));
+            }
+            if let Some(off) = p.dst_v4 {
+                v.dst = Some(v4(at(off, 4)));
+            }
+            for &(off, len, field) in &p.other {
+                v.set(field, at(off, usize::from(len)), off as usize);
             }
             return Some(n);
         }
-        v.present = 0;
         let mut at = 0usize;
         for s in &self.steps {
             let len = if s.len == VARLEN {
