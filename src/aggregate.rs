@@ -164,9 +164,8 @@ trait CacheSlot {
 impl CacheSlot for AddrKey {
     #[inline]
     fn slot(&self) -> usize {
-        // Fibonacci hashing of the low 32 bits: a /24 of hosts, or a few /24s, spread over the
-        // slots with few collisions.
-        ((self.0 as u32).wrapping_mul(0x9e37_79b1) >> 24) as usize
+        // The address's low bits: the hosts of a /24, or of a few, each get a slot of their own.
+        self.0 as usize
     }
 }
 
@@ -177,10 +176,11 @@ impl CacheSlot for IfKey {
     }
 }
 
-/// Rows remembered per table, direct-mapped by [`CacheSlot::slot`]: a home network's hosts and a
-/// router's few interfaces mostly each get a slot of their own, so a lookup is one comparison
-/// instead of a hash probe. The table itself stays the source of truth.
-const CACHE: usize = 256;
+/// Rows remembered per table, direct-mapped by [`CacheSlot::slot`]: the hosts of a home network
+/// (up to a /22) and a router's interfaces each get a slot of their own, so a lookup is one
+/// comparison instead of a hash probe. A slot holds a row index (4 KiB a table); the row holds
+/// its key, and the table stays the source of truth.
+const CACHE: usize = 1024;
 
 /// A table that takes new keys until it holds `max`, then counts into `other`.
 struct Table<K> {
@@ -188,7 +188,8 @@ struct Table<K> {
     rows: Vec<(K, Counts)>,
     other: Counts,
     max: usize,
-    cache: Box<[Option<(K, u32)>; CACHE]>,
+    /// Row indexes; `u32::MAX` (never a row) when empty.
+    cache: Box<[u32; CACHE]>,
 }
 
 impl<K: Hash + Eq + Copy + CacheSlot> Table<K> {
@@ -199,7 +200,7 @@ impl<K: Hash + Eq + Copy + CacheSlot> Table<K> {
             rows: Vec::with_capacity(max),
             other: Counts::default(),
             max,
-            cache: Box::new([None; CACHE]),
+            cache: Box::new([u32::MAX; CACHE]),
         }
     }
 
@@ -207,12 +208,13 @@ impl<K: Hash + Eq + Copy + CacheSlot> Table<K> {
     #[inline(always)]
     fn row(&mut self, key: K, overflow: &AtomicU64, size: &AtomicU64) -> &mut Counts {
         let slot = key.slot() % CACHE;
-        let i = match self.cache[slot] {
-            Some((k, i)) if k == key => i,
+        let cached = self.cache[slot] as usize;
+        let i = match self.rows.get(cached) {
+            Some((k, _)) if *k == key => cached,
             _ => match self.lookup(key, size) {
                 Some(i) => {
-                    self.cache[slot] = Some((key, i));
-                    i
+                    self.cache[slot] = i;
+                    i as usize
                 }
                 None => {
                     stats::inc(overflow);
@@ -220,7 +222,7 @@ impl<K: Hash + Eq + Copy + CacheSlot> Table<K> {
                 }
             },
         };
-        &mut self.rows[i as usize].1
+        &mut self.rows[i].1
     }
 
     /// The row index of `key`, added if there is room.
