@@ -291,6 +291,8 @@ fn data_set(
         return;
     };
     let options = t.spec.options;
+    // The rate for records that name no sampler and state no rate of their own.
+    let set_rate = override_rate.or(e.default_sampling).unwrap_or(1).max(1);
     let mut v = Values::default();
     let mut at = 0usize;
     let mut changed = false;
@@ -322,12 +324,16 @@ fn data_set(
             continue;
         }
         // Sampling: the config's override, the record's own, its sampler's, the exporter's default.
-        let rate = override_rate
-            .or_else(|| v.sampling_rate())
-            .or_else(|| v.sampler().and_then(|s| e.samplers.get(&s).copied()))
-            .or(e.default_sampling)
-            .unwrap_or(1)
-            .max(1);
+        let rate = if t.samples {
+            override_rate
+                .or_else(|| v.sampling_rate())
+                .or_else(|| v.sampler().and_then(|s| e.samplers.get(&s).copied()))
+                .or(e.default_sampling)
+                .unwrap_or(1)
+                .max(1)
+        } else {
+            set_rate
+        };
         let rec = flow(&v, t.counters, ctx, rate);
         out.flows += 1;
         sink(&rec);

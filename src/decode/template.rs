@@ -61,6 +61,8 @@ pub struct Template {
     end_form: Field,
     /// Which byte and packet counts a flow takes, forward and reverse (see [`Counters`]).
     pub counters: Counters,
+    /// The records carry a sampling rate or sampler id of their own (else the exporter's applies).
+    pub samples: bool,
     /// Record length when no field is variable-length.
     pub fixed_len: Option<usize>,
     /// The shortest a record can be (variable-length fields count their 1-byte length prefix).
@@ -184,6 +186,13 @@ impl Template {
             start_form,
             end_form,
             counters: Counters::choose(present),
+            samples: present
+                & (Int::SamplingInterval.bit()
+                    | Int::SamplerRandomInterval.bit()
+                    | Int::SamplingPacketInterval.bit()
+                    | Int::SamplerId.bit()
+                    | Int::SelectorId.bit())
+                != 0,
             fixed_len: fixed,
             min_len,
             useful,
@@ -205,7 +214,11 @@ impl Template {
         v.if_desc = None;
         v.start_form = self.start_form;
         v.end_form = self.end_form;
-        v.present = self.present;
+        if v.present != self.present {
+            // Values last held another template's record (or none): absent slots must read 0.
+            v.ints = [0; INTS];
+            v.present = self.present;
+        }
         if let Some(n) = self.fixed_len {
             let rec = data.get(..n)?;
             let p = &self.plan;
@@ -492,11 +505,8 @@ impl Values {
     /// An integer value, 0 when absent.
     #[inline]
     pub fn int(&self, slot: Int) -> u64 {
-        if self.present & slot.bit() != 0 {
-            self.ints[slot as usize]
-        } else {
-            0
-        }
+        // Slots the template lacks are kept at 0 (see `Template::read`).
+        self.ints[slot as usize]
     }
 
     /// The sampling rate an options (or data) record states, if any: v9 34/50, IPFIX 34, or
