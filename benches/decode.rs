@@ -15,8 +15,10 @@ mod traffic;
 
 fn main() {
     // `cargo bench --bench decode -- [SECONDS] [NAME_FILTER]`
-    let secs: f64 = std::env::args().nth(1).and_then(|a| a.parse().ok()).unwrap_or(2.0);
-    let filter = std::env::args().nth(2).unwrap_or_default();
+    // (cargo adds `--bench`; flags are not ours.)
+    let args: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with("--")).collect();
+    let secs: f64 = args.first().and_then(|a| a.parse().ok()).unwrap_or(2.0);
+    let filter = args.get(1).cloned().unwrap_or_default();
     for version in [5u16, 9, 10] {
         // The template first, then 512 distinct data datagrams, as the sender sends them.
         let mut dgrams = if version == 5 { vec![] } else { vec![traffic::template(version)] };
