@@ -291,7 +291,8 @@ fn data_set(
         return;
     };
     let options = t.spec.options;
-    // The rate for records that name no sampler and state no rate of their own.
+    // The rate for records that name no sampler and state no rate of their own (or all records,
+    // when the config sets one).
     let set_rate = override_rate.or(e.default_sampling).unwrap_or(1).max(1);
     let mut v = Values::default();
     let mut at = 0usize;
@@ -324,15 +325,12 @@ fn data_set(
             continue;
         }
         // Sampling: the config's override, the record's own, its sampler's, the exporter's default.
-        let rate = if t.samples {
-            override_rate
-                .or_else(|| v.sampling_rate())
+        let rate = match override_rate {
+            None if t.samples => v
+                .sampling_rate()
                 .or_else(|| v.sampler().and_then(|s| e.samplers.get(&s).copied()))
-                .or(e.default_sampling)
-                .unwrap_or(1)
-                .max(1)
-        } else {
-            set_rate
+                .map_or(set_rate, |r| r.max(1)),
+            _ => set_rate,
         };
         let rec = flow(&v, t.counters, ctx, rate);
         out.flows += 1;

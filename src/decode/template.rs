@@ -220,42 +220,40 @@ impl Template {
             v.present = self.present;
         }
         match self.fixed_len {
-            Some(n) => self.read_fixed(data.get(..n)?, v),
+            Some(n) => Some(self.read_fixed(data.get(..n)?, v)),
             None => self.read_steps(data, v),
         }
     }
 
     /// A fixed-length record, `rec` exactly that long, through the plan.
-    fn read_fixed(&self, rec: &[u8], v: &mut Values) -> Option<usize> {
-        {
-            let p = &self.plan;
-            let at = |off: u32, len: usize| &rec[off as usize..off as usize + len];
-            for &(off, slot) in &p.int4 {
-                v.ints[slot as usize] = u64::from(u32::from_be_bytes(at(off, 4).try_into().expect("4 bytes")));
-            }
-            for &(off, slot) in &p.int2 {
-                v.ints[slot as usize] = u64::from(u16::from_be_bytes(at(off, 2).try_into().expect("2 bytes")));
-            }
-            for &(off, slot) in &p.int1 {
-                v.ints[slot as usize] = u64::from(rec[off as usize]);
-            }
-            for &(off, slot) in &p.int8 {
-                v.ints[slot as usize] = u64::from_be_bytes(at(off, 8).try_into().expect("8 bytes"));
-            }
-            for &(off, len, slot) in &p.int_n {
-                v.ints[slot as usize] = uint(at(off, usize::from(len)));
-            }
-            if let Some(off) = p.src_v4 {
-                v.src = Some(v4(at(off, 4)));
-            }
-            if let Some(off) = p.dst_v4 {
-                v.dst = Some(v4(at(off, 4)));
-            }
-            for &(off, len, field) in &p.other {
-                v.set(field, at(off, usize::from(len)), off as usize);
-            }
+    fn read_fixed(&self, rec: &[u8], v: &mut Values) -> usize {
+        let p = &self.plan;
+        let at = |off: u32, len: usize| &rec[off as usize..off as usize + len];
+        for &(off, slot) in &p.int4 {
+            v.ints[slot as usize] = u64::from(u32::from_be_bytes(at(off, 4).try_into().expect("4 bytes")));
         }
-        Some(rec.len())
+        for &(off, slot) in &p.int2 {
+            v.ints[slot as usize] = u64::from(u16::from_be_bytes(at(off, 2).try_into().expect("2 bytes")));
+        }
+        for &(off, slot) in &p.int1 {
+            v.ints[slot as usize] = u64::from(rec[off as usize]);
+        }
+        for &(off, slot) in &p.int8 {
+            v.ints[slot as usize] = u64::from_be_bytes(at(off, 8).try_into().expect("8 bytes"));
+        }
+        for &(off, len, slot) in &p.int_n {
+            v.ints[slot as usize] = uint(at(off, usize::from(len)));
+        }
+        if let Some(off) = p.src_v4 {
+            v.src = Some(v4(at(off, 4)));
+        }
+        if let Some(off) = p.dst_v4 {
+            v.dst = Some(v4(at(off, 4)));
+        }
+        for &(off, len, field) in &p.other {
+            v.set(field, at(off, usize::from(len)), off as usize);
+        }
+        rec.len()
     }
 
     /// Any record, field by field (the only way for variable-length ones).
