@@ -148,15 +148,15 @@ impl Template {
         if min_len == 0 {
             return Err(TemplateError::Invalid);
         }
-        let (mut start_form, mut end_form) = (Field::Skip, Field::Skip);
-        for s in &merged {
-            match int_slot(s.field) {
-                Some(Int::Start) => start_form = s.field,
-                Some(Int::End) => end_form = s.field,
+        let (mut start_form, mut end_form, mut present) = (Field::Skip, Field::Skip, 0u32);
+        for (f, slot) in merged.iter().filter_map(|s| Some((s.field, int_slot(s.field)?))) {
+            present |= slot.bit();
+            match slot {
+                Int::Start => start_form = f,
+                Int::End => end_form = f,
                 _ => {}
             }
         }
-        let present = merged.iter().filter_map(|s| int_slot(s.field)).fold(0, |m, slot| m | slot.bit());
         let mut plan = Plan::default();
         if fixed.is_some() {
             let count = |fs: &[Field]| merged.iter().filter(|s| fs.contains(&s.field)).count();
