@@ -36,6 +36,8 @@ pub struct CollectorConfig {
     pub receive_buffer: usize,
     /// Bounds of the decoder's per-exporter state.
     pub limits: Limits,
+    /// Senders whose datagrams are decoded; empty means every sender.
+    pub allow: Vec<IpNet>,
 }
 
 #[derive(Clone, Debug)]
@@ -54,7 +56,27 @@ pub struct ArchiveConfig {
 #[derive(Clone, Debug)]
 pub struct HttpConfig {
     pub listen: SocketAddr,
+    /// Worker threads of the HTTP runtime (connections are tasks, not threads).
     pub threads: usize,
+    /// Open connections at most; at the cap a new one closes the longest-idle one.
+    pub max_connections: usize,
+    /// Time a client has to send a request's headers.
+    pub header_timeout: Duration,
+    /// Time an idle keep-alive connection stays open.
+    pub idle_timeout: Duration,
+    pub auth: Auth,
+    /// Host names accepted in `Host:` besides IP literals, localhost and the system host name.
+    pub hosts: Vec<String>,
+}
+
+/// How the page, API and graphs are protected.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Auth {
+    /// A password (argon2 PHC string here, or generated at first start when `None`) and read-only
+    /// tokens for scripts.
+    Password { hash: Option<String>, tokens: Vec<String> },
+    /// Chosen explicitly: anyone who reaches the port reads everything.
+    None,
 }
 
 #[derive(Clone, Debug)]
@@ -99,7 +121,10 @@ struct RawCollector {
     max_templates_per_exporter: Option<Spanned<i64>>,
     max_fields_per_template: Option<Spanned<i64>>,
     pending_sets: Option<Spanned<i64>>,
+    pending_bytes: Option<Spanned<i64>>,
     pending_timeout: Option<Spanned<String>>,
+    max_domains_per_exporter: Option<Spanned<i64>>,
+    allow: Option<Spanned<Vec<Spanned<String>>>>,
 }
 
 #[derive(Deserialize, Default)]
@@ -122,6 +147,13 @@ struct RawArchive {
 struct RawHttp {
     listen: Option<Spanned<String>>,
     threads: Option<Spanned<i64>>,
+    max_connections: Option<Spanned<i64>>,
+    header_timeout: Option<Spanned<String>>,
+    idle_timeout: Option<Spanned<String>>,
+    auth: Option<Spanned<String>>,
+    password_hash: Option<Spanned<String>>,
+    tokens: Option<Spanned<Vec<Spanned<String>>>>,
+    hosts: Option<Spanned<Vec<Spanned<String>>>>,
 }
 
 #[derive(Deserialize, Default)]
@@ -322,6 +354,60 @@ impl Validator<'_> {
         }
     }
 
+    /// A duration key within `min..=max` whole seconds.
+    fn duration(&mut self, key: &str, v: Option<Spanned<String>>, default: Duration, min: u64, max: u64) -> Duration {
+        let Some(s) = v else { return default };
+        match parse_duration(s.get_ref()) {
+            Ok(t) if (min..=max).contains(&t.as_secs()) => t,
+            Ok(_) => {
+                let msg = format!("{:?} must be from \"{}\" to \"{}\"", s.get_ref(), fmt_secs(min), fmt_secs(max));
+                self.problem(key, &s, msg);
+                default
+            }
+            Err(msg) => {
+                self.problem(key, &s, msg);
+                default
+            }
+        }
+    }
+
+    fn auth(
+        &mut self,
+        mode: Option<Spanned<String>>,
+        hash: Option<Spanned<String>>,
+        tokens: Option<Spanned<Vec<Spanned<String>>>>,
+    ) -> Auth {
+        let mut toks = Vec::new();
+        for t in tokens.iter().flat_map(|l| l.get_ref()) {
+            let v = t.get_ref();
+            if v.len() < 16 || v.len() > 128 || !v.bytes().all(|b| b.is_ascii_graphic()) {
+                self.problem("http.tokens", t, "a token must be 16 to 128 printable characters without spaces".into());
+            } else {
+                toks.push(v.clone());
+            }
+        }
+        let hash = match hash {
+            Some(h) if h.get_ref().trim().is_empty() => None,
+            Some(h) => match crate::http::auth::check_hash(h.get_ref().trim()) {
+                Ok(()) => Some(h.get_ref().trim().to_string()),
+                Err(msg) => {
+                    self.problem("http.password_hash", &h, msg);
+                    None
+                }
+            },
+            None => None,
+        };
+        match mode.as_ref().map(|m| m.get_ref().as_str()) {
+            None | Some("password") => Auth::Password { hash, tokens: toks },
+            Some("none") => Auth::None,
+            Some(other) => {
+                let m = mode.as_ref().expect("matched Some");
+                self.problem("http.auth", m, format!("{other:?} is not one of \"password\", \"none\""));
+                Auth::Password { hash, tokens: toks }
+            }
+        }
+    }
+
     fn addr(&mut self, key: &str, s: &Spanned<String>) -> Option<SocketAddr> {
         match s.get_ref().parse::<SocketAddr>() {
             Ok(a) => Some(a),
@@ -378,21 +464,39 @@ impl Validator<'_> {
             ) as usize,
             pending_sets: self.int("collector.pending_sets", rc.pending_sets, d.pending_sets as i64, 0, 65_536)
                 as usize,
-            pending_timeout: match rc.pending_timeout {
-                None => d.pending_timeout,
-                Some(s) => match parse_duration(s.get_ref()) {
-                    Ok(t) if t.as_secs() <= 86_400 => t,
-                    Ok(_) => {
-                        self.problem("collector.pending_timeout", &s, "must be at most \"1d\"".into());
-                        d.pending_timeout
-                    }
-                    Err(msg) => {
-                        self.problem("collector.pending_timeout", &s, msg);
-                        d.pending_timeout
-                    }
-                },
-            },
+            pending_bytes: self.int("collector.pending_bytes", rc.pending_bytes, d.pending_bytes as i64, 0, 256 << 20)
+                as usize,
+            pending_timeout: self.duration(
+                "collector.pending_timeout",
+                rc.pending_timeout,
+                d.pending_timeout,
+                0,
+                86_400,
+            ),
+            max_domains_per_exporter: self.int(
+                "collector.max_domains_per_exporter",
+                rc.max_domains_per_exporter,
+                d.max_domains_per_exporter as i64,
+                1,
+                65_536,
+            ) as usize,
         };
+        let mut allow = Vec::new();
+        if let Some(list) = rc.allow {
+            if list.get_ref().is_empty() {
+                self.problem(
+                    "collector.allow",
+                    &list,
+                    "an empty list would drop every datagram; leave the key out to accept every sender".into(),
+                );
+            }
+            for s in list.get_ref() {
+                match s.get_ref().parse::<IpNet>() {
+                    Ok(n) => allow.push(n),
+                    Err(msg) => self.problem("collector.allow", s, msg),
+                }
+            }
+        }
         let exporters = self.exporters(raw.exporter);
 
         // network
@@ -442,11 +546,34 @@ impl Validator<'_> {
         let max_interfaces = self.int("archive.max_interfaces", raw.archive.max_interfaces, 64, 0, 65_536) as usize;
 
         // http
-        let http_listen = match raw.http.listen {
+        let rh = raw.http;
+        let http_listen = match rh.listen {
             None => SocketAddr::from(([0, 0, 0, 0], 3000)),
             Some(s) => self.addr("http.listen", &s).unwrap_or_else(|| SocketAddr::from(([0, 0, 0, 0], 3000))),
         };
-        let threads = self.int("http.threads", raw.http.threads, 2, 1, 64) as usize;
+        let threads = self.int("http.threads", rh.threads, 1, 1, 16) as usize;
+        let max_connections = self.int("http.max_connections", rh.max_connections, 64, 2, 4096) as usize;
+        let header_timeout = self.duration("http.header_timeout", rh.header_timeout, Duration::from_secs(10), 1, 300);
+        let idle_timeout = self.duration("http.idle_timeout", rh.idle_timeout, Duration::from_secs(30), 1, 3600);
+        let auth = self.auth(rh.auth, rh.password_hash, rh.tokens);
+        let mut hosts = Vec::new();
+        for s in rh.hosts.iter().flat_map(|l| l.get_ref()) {
+            let h = s.get_ref().trim().trim_end_matches('.').to_ascii_lowercase();
+            let ok = !h.is_empty()
+                && h.len() <= 253
+                && h.split('.').all(|l| {
+                    !l.is_empty() && l.len() <= 63 && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+                });
+            if ok {
+                hosts.push(h);
+            } else {
+                self.problem(
+                    "http.hosts",
+                    s,
+                    format!("{:?} is not a host name (e.g. \"flowpi.home.arpa\")", s.get_ref()),
+                );
+            }
+        }
 
         // log
         let level = match raw.log.level {
@@ -467,11 +594,19 @@ impl Validator<'_> {
         };
 
         Config {
-            collector: CollectorConfig { listen, receive_buffer, limits },
+            collector: CollectorConfig { listen, receive_buffer, limits, allow },
             exporters,
             network: NetworkConfig { local: LocalNets::new(local) },
             archive: ArchiveConfig { dir, step, max_hosts, max_interfaces },
-            http: HttpConfig { listen: http_listen, threads },
+            http: HttpConfig {
+                listen: http_listen,
+                threads,
+                max_connections,
+                header_timeout,
+                idle_timeout,
+                auth,
+                hosts,
+            },
             log: LogConfig { level },
         }
     }
@@ -522,6 +657,17 @@ impl Validator<'_> {
             out.insert(addr, o);
         }
         out
+    }
+}
+
+/// Whole seconds in the largest unit that divides them, as the config writes durations.
+fn fmt_secs(n: u64) -> String {
+    match n {
+        0 => "0s".into(),
+        n if n % 86_400 == 0 => format!("{}d", n / 86_400),
+        n if n % 3600 == 0 => format!("{}h", n / 3600),
+        n if n % 60 == 0 => format!("{}m", n / 60),
+        n => format!("{n}s"),
     }
 }
 

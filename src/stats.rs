@@ -34,6 +34,18 @@ pub struct Stats {
     pub malformed_records: AtomicU64,
     pub state_saves: AtomicU64,
     pub state_save_errors: AtomicU64,
+    /// Datagrams from a sender outside collector.allow, dropped before decoding.
+    pub denied_not_allowed: AtomicU64,
+    /// Datagrams for a new source id / observation domain past collector.max_domains_per_exporter.
+    pub denied_domain_limit: AtomicU64,
+    /// Held data sets dropped with an exporter that was evicted.
+    pub pending_evicted: AtomicU64,
+    /// Held data sets dropped because collector.pending_bytes was reached.
+    pub pending_bytes_overflow: AtomicU64,
+    /// Bytes held in data sets waiting for their template (gauge).
+    pub pending_bytes: AtomicU64,
+    /// Saved exporter state refused on load (out of bounds, as if it had come on the wire).
+    pub state_rejected: AtomicU64,
 
     pub hosts: AtomicU64,
     pub interfaces: AtomicU64,
@@ -54,6 +66,21 @@ pub struct Stats {
     pub http_2xx: AtomicU64,
     pub http_4xx: AtomicU64,
     pub http_5xx: AtomicU64,
+    /// Open HTTP connections (gauge) and what happened to connections.
+    pub http_connections: AtomicU64,
+    pub http_connections_accepted: AtomicU64,
+    pub http_connections_evicted: AtomicU64,
+    pub http_connections_refused: AtomicU64,
+    pub http_timeouts: AtomicU64,
+    pub http_accept_errors: AtomicU64,
+    /// Logins: successes, wrong passwords, attempts refused by the rate limit.
+    pub login_ok: AtomicU64,
+    pub login_failed: AtomicU64,
+    pub login_limited: AtomicU64,
+    /// Requests refused for a `Host:` header that is not ours (DNS rebinding).
+    pub http_bad_host: AtomicU64,
+    /// Requests refused for missing or wrong credentials.
+    pub http_unauthorized: AtomicU64,
 }
 
 pub fn inc(c: &AtomicU64) {
@@ -227,6 +254,39 @@ impl Stats {
             "Failed writes of the template state.",
             &[("", get(&self.state_save_errors))],
         );
+        metric(
+            "denied_datagrams_total",
+            "counter",
+            "Datagrams dropped before decoding, by reason.",
+            &[
+                ("{reason=\"not_allowed\"}", get(&self.denied_not_allowed)),
+                ("{reason=\"domain_limit\"}", get(&self.denied_domain_limit)),
+            ],
+        );
+        metric(
+            "pending_evicted_total",
+            "counter",
+            "Held data sets dropped because their exporter was evicted.",
+            &[("", get(&self.pending_evicted))],
+        );
+        metric(
+            "pending_bytes_overflow_total",
+            "counter",
+            "Held data sets dropped because collector.pending_bytes was reached.",
+            &[("", get(&self.pending_bytes_overflow))],
+        );
+        metric(
+            "pending_bytes",
+            "gauge",
+            "Bytes held in data sets waiting for their template; collector.pending_bytes bounds it.",
+            &[("", get(&self.pending_bytes))],
+        );
+        metric(
+            "state_rejected_total",
+            "counter",
+            "Saved exporter state entries refused on load as out of bounds.",
+            &[("", get(&self.state_rejected))],
+        );
         metric("hosts", "gauge", "Local hosts with their own row and archive.", &[("", get(&self.hosts))]);
         metric(
             "interfaces",
@@ -294,6 +354,48 @@ impl Stats {
                 ("{code=\"2xx\"}", get(&self.http_2xx)),
                 ("{code=\"4xx\"}", get(&self.http_4xx)),
                 ("{code=\"5xx\"}", get(&self.http_5xx)),
+            ],
+        );
+        metric(
+            "http_connections",
+            "gauge",
+            "Open HTTP connections; http.max_connections bounds it.",
+            &[("", get(&self.http_connections))],
+        );
+        metric(
+            "http_connections_total",
+            "counter",
+            "HTTP connections by what became of them.",
+            &[
+                ("{event=\"accepted\"}", get(&self.http_connections_accepted)),
+                ("{event=\"evicted_idle\"}", get(&self.http_connections_evicted)),
+                ("{event=\"refused_full\"}", get(&self.http_connections_refused)),
+                ("{event=\"timed_out\"}", get(&self.http_timeouts)),
+            ],
+        );
+        metric(
+            "http_accept_errors_total",
+            "counter",
+            "accept() failures (out of file descriptors, ...).",
+            &[("", get(&self.http_accept_errors))],
+        );
+        metric(
+            "logins_total",
+            "counter",
+            "Login attempts by outcome.",
+            &[
+                ("{outcome=\"ok\"}", get(&self.login_ok)),
+                ("{outcome=\"wrong\"}", get(&self.login_failed)),
+                ("{outcome=\"rate_limited\"}", get(&self.login_limited)),
+            ],
+        );
+        metric(
+            "http_refused_total",
+            "counter",
+            "Requests refused before routing, by reason.",
+            &[
+                ("{reason=\"host\"}", get(&self.http_bad_host)),
+                ("{reason=\"unauthorized\"}", get(&self.http_unauthorized)),
             ],
         );
         out

@@ -26,7 +26,12 @@ pub struct Limits {
     pub max_fields_per_template: usize,
     /// Data sets held while their template is missing.
     pub pending_sets: usize,
+    /// Bytes of data held in those sets, so a few large sets cannot take the budget of many.
+    pub pending_bytes: usize,
     pub pending_timeout: Duration,
+    /// Source ids / observation domains kept per sending address, so one address cycling domains
+    /// cannot fill the exporter table.
+    pub max_domains_per_exporter: usize,
 }
 
 impl Default for Limits {
@@ -36,7 +41,9 @@ impl Default for Limits {
             max_templates_per_exporter: 64,
             max_fields_per_template: 128,
             pending_sets: 256,
+            pending_bytes: 4 << 20,
             pending_timeout: Duration::from_secs(1800),
+            max_domains_per_exporter: 8,
         }
     }
 }

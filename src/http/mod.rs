@@ -2,6 +2,7 @@
 
 mod api;
 mod assets;
+pub mod auth;
 pub mod route;
 
 use std::io::Cursor;

@@ -50,13 +50,18 @@ impl Daemon {
     }
 
     pub fn start_env(dir: &Path, extra_archive: &str, env: &[(&str, &str)]) -> Daemon {
+        Daemon::start_full(dir, extra_archive, "auth = \"none\"", env)
+    }
+
+    /// As `start_env`, with `http_extra` lines in the [http] section (auth, limits, timeouts).
+    pub fn start_full(dir: &Path, extra_archive: &str, http_extra: &str, env: &[(&str, &str)]) -> Daemon {
         let udp: SocketAddr = format!("127.0.0.1:{}", free_udp_port()).parse().unwrap();
         let http: SocketAddr = format!("127.0.0.1:{}", free_tcp_port()).parse().unwrap();
         let config = dir.join("flowpi.toml");
         std::fs::write(
             &config,
             format!(
-                "[collector]\nlisten = [\"{udp}\"]\n[network]\nlocal = [\"192.168.0.0/16\", \"fd00::/8\"]\n[archive]\ndir = \"{}\"\nstep = \"1s\"\n{extra_archive}\n[http]\nlisten = \"{http}\"\n[log]\nlevel = \"debug\"\n",
+                "[collector]\nlisten = [\"{udp}\"]\n[network]\nlocal = [\"192.168.0.0/16\", \"fd00::/8\"]\n[archive]\ndir = \"{}\"\nstep = \"1s\"\n{extra_archive}\n[http]\nlisten = \"{http}\"\n{http_extra}\n[log]\nlevel = \"debug\"\n",
                 dir.join("archive").display()
             ),
         )
