@@ -2,11 +2,12 @@
 
 use std::sync::Arc;
 
-use log::info;
+use log::{info, warn};
 
 use crate::archive::Archive;
 use crate::collector::{Collector, Published};
 use crate::config::Config;
+use crate::http::auth::{self, Guard};
 use crate::http::{Context, Http};
 use crate::stats::Stats;
 use crate::systemd::{self, Liveness, Watchdog};
@@ -30,13 +31,25 @@ pub fn run(cfg: Config) -> Result<(), StartError> {
     let live = Liveness::default();
     let published = Arc::new(Published::new());
 
+    // The password first: at first start it is made here and the user must be told where.
+    match auth::init_password(&cfg).map_err(fail("password"))? {
+        auth::Init::Generated { password, file } => warn!(
+            "no password configured: generated the web page password {password} (user flowpi); it is also in {}. Change it with: flowpi set-password",
+            file.display()
+        ),
+        auth::Init::Disabled => warn!("http.auth = \"none\": anyone who can reach the web port sees all traffic"),
+        auth::Init::FromConfig | auth::Init::FromFile => {}
+    }
+    let guard = Guard::load(&cfg).map_err(StartError)?;
+
     // Build everything first; nothing below touches the network or the disk.
     let (archive, archive_handle) = Archive::new(&cfg.archive, stats.clone(), live.archive.clone());
     let collector =
         Collector::new(&cfg, stats.clone(), archive_handle.clone(), published.clone(), live.collector.clone());
     let http = Http::new(
         &cfg.http,
-        Context { archive: archive_handle, published, stats: stats.clone(), step: cfg.archive.step },
+        Context { archive: archive_handle, published, stats: stats.clone(), step: cfg.archive.step, guard },
+        live.http.clone(),
     );
 
     // Start: sockets, then the archive thread, then the web server.

@@ -35,6 +35,47 @@ fn main() -> ExitCode {
                 ExitCode::from(1)
             }
         },
+        Command::HashPassword => match read_password() {
+            Ok(pw) => {
+                println!("{}", flowpi::http::auth::hash_password(&pw));
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("flowpi: {e}");
+                ExitCode::from(2)
+            }
+        },
+        Command::SetPassword { config } => {
+            let Some(cfg) = load_quiet(config.as_deref()) else { return ExitCode::from(1) };
+            match read_password().and_then(|pw| flowpi::http::auth::set_password(&cfg, &pw)) {
+                Ok(path) => {
+                    println!("password stored in {}; restart flowpi to use it", path.display());
+                    if cfg.http.auth == flowpi::config::Auth::None || has_config_hash(&cfg) {
+                        eprintln!("note: the configuration sets http.auth = \"none\" or http.password_hash, which take precedence");
+                    }
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("flowpi: {e}");
+                    ExitCode::from(3)
+                }
+            }
+        }
+        Command::InitPassword { config } => {
+            use flowpi::http::auth::Init;
+            let Some(cfg) = load_quiet(config.as_deref()) else { return ExitCode::from(1) };
+            match flowpi::http::auth::init_password(&cfg) {
+                Ok(Init::Generated { file, .. }) => println!("password generated; it is in {}", file.display()),
+                Ok(Init::FromConfig) => println!("the password is set by http.password_hash"),
+                Ok(Init::FromFile) => println!("a password exists already"),
+                Ok(Init::Disabled) => println!("http.auth = \"none\": no password"),
+                Err(e) => {
+                    eprintln!("flowpi: cannot make a password in {}: {e}", cfg.archive.dir.display());
+                    return ExitCode::from(3);
+                }
+            }
+            ExitCode::SUCCESS
+        }
         Command::Replay(r) => match flowpi::replay::run(&r) {
             Ok(n) => {
                 println!("sent {n} datagrams to {}", r.to);
@@ -63,6 +104,63 @@ fn main() -> ExitCode {
                 }
             }
         }
+    }
+}
+
+fn load_quiet(path: Option<&std::path::Path>) -> Option<Config> {
+    match Config::load(path) {
+        Ok((cfg, _)) => Some(cfg),
+        Err(e) => {
+            eprintln!("{e}");
+            None
+        }
+    }
+}
+
+fn has_config_hash(cfg: &Config) -> bool {
+    matches!(&cfg.http.auth, flowpi::config::Auth::Password { hash: Some(_), .. })
+}
+
+/// One line from stdin; on a terminal asked for twice without echo.
+fn read_password() -> Result<String, String> {
+    let tty = unsafe { libc::isatty(0) } == 1;
+    let read = |prompt: &str| -> Result<String, String> {
+        if tty {
+            eprint!("{prompt}");
+        }
+        let echo = tty.then(no_echo);
+        let mut line = String::new();
+        let r = std::io::stdin().read_line(&mut line);
+        if let Some(Some(old)) = echo {
+            // SAFETY: restores the terminal settings read by no_echo.
+            unsafe { libc::tcsetattr(0, libc::TCSANOW, &old) };
+            eprintln!();
+        }
+        r.map_err(|e| format!("cannot read the password: {e}"))?;
+        Ok(line.trim_end_matches(['\r', '\n']).to_string())
+    };
+    let pw = read("Password: ")?;
+    if pw.is_empty() {
+        return Err("no password given (one line on standard input)".into());
+    }
+    if tty && read("Again: ")? != pw {
+        return Err("the two passwords differ".into());
+    }
+    Ok(pw)
+}
+
+/// Turn terminal echo off; the old settings to restore.
+fn no_echo() -> Option<libc::termios> {
+    // SAFETY: termios is plain data; tcgetattr fills it for fd 0.
+    unsafe {
+        let mut t: libc::termios = std::mem::zeroed();
+        if libc::tcgetattr(0, &mut t) != 0 {
+            return None;
+        }
+        let old = t;
+        t.c_lflag &= !libc::ECHO;
+        libc::tcsetattr(0, libc::TCSANOW, &t);
+        Some(old)
     }
 }
 

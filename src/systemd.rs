@@ -1,5 +1,6 @@
 //! systemd notifications: READY once the sockets are bound, STATUS with live counts, WATCHDOG only
-//! while both the collector and the archive thread show signs of life, STOPPING at shutdown.
+//! while the collector, the archive thread and the web server's accept loop all show signs of
+//! life, STOPPING at shutdown.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
@@ -16,6 +17,7 @@ use crate::stats::{self, Stats};
 pub struct Liveness {
     pub collector: Arc<AtomicU64>,
     pub archive: Arc<AtomicU64>,
+    pub http: Arc<AtomicU64>,
 }
 
 fn notify(state: &[NotifyState]) {
@@ -44,7 +46,7 @@ pub fn status_line(s: &Stats) -> String {
     )
 }
 
-/// Sends STATUS every few seconds and WATCHDOG=1 when systemd asked for it and both parts are alive.
+/// Sends STATUS every few seconds and WATCHDOG=1 when systemd asked for it and every part is alive.
 pub struct Watchdog {
     stop: Arc<AtomicBool>,
     thread: JoinHandle<()>,
@@ -61,7 +63,8 @@ impl Watchdog {
         let stop = Arc::new(AtomicBool::new(false));
         let stop2 = stop.clone();
         let thread = std::thread::Builder::new().name("watchdog".into()).spawn(move || {
-            let mut last = (stats::get(&live.collector), stats::get(&live.archive));
+            let beats = || [stats::get(&live.collector), stats::get(&live.archive), stats::get(&live.http)];
+            let mut last = beats();
             let tick = Duration::from_millis(200);
             let mut waited = Duration::ZERO;
             while !stop2.load(Ordering::Relaxed) {
@@ -71,15 +74,15 @@ impl Watchdog {
                     continue;
                 }
                 waited = Duration::ZERO;
-                let now = (stats::get(&live.collector), stats::get(&live.archive));
-                let (collector_alive, archive_alive) = (now.0 != last.0, now.1 != last.1);
+                let now = beats();
+                let [collector_alive, archive_alive, http_alive] = [0, 1, 2].map(|i| now[i] != last[i]);
                 last = now;
                 let status = status_line(&stats);
-                if enabled && collector_alive && archive_alive {
+                if enabled && collector_alive && archive_alive && http_alive {
                     notify(&[NotifyState::Watchdog, NotifyState::Status(&status)]);
                 } else {
                     if enabled {
-                        warn!("watchdog: withholding ping (collector alive: {collector_alive}, archive alive: {archive_alive})");
+                        warn!("watchdog: withholding ping (collector alive: {collector_alive}, archive alive: {archive_alive}, http alive: {http_alive})");
                     }
                     notify(&[NotifyState::Status(&status)]);
                 }

@@ -1,14 +1,591 @@
 //! Who may read: the argon2 password (from the config, or generated at first start), signed
-//! session cookies, HTTP Basic for scripts, read-only tokens, and the per-address login rate limit.
+//! session cookies, HTTP Basic for scripts, read-only tokens, the per-address login rate limit, and
+//! the `Host:` check that stops DNS rebinding.
 
-use argon2::password_hash::PasswordHash;
+use std::collections::HashMap;
+use std::io::Write;
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-/// Accept only argon2 PHC strings (`$argon2id$v=19$m=...`), as `flowpi hash-password` prints.
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::Argon2;
+use blake2::digest::consts::U32;
+use blake2::digest::Mac;
+use blake2::Blake2bMac;
+
+use crate::config::{Auth, Config};
+
+/// The user name HTTP Basic expects (there is one user).
+pub const USER: &str = "flowpi";
+/// Where the password hash lives when the config has none, under archive.dir.
+pub const HASH_FILE: &str = "password.hash";
+/// The generated password in clear, for the user to read once (and the card script to copy).
+pub const INITIAL_FILE: &str = "initial-password";
+/// The key that signs session cookies; kept so sessions survive a restart.
+pub const KEY_FILE: &str = "session.key";
+/// The session cookie's name and lifetime.
+pub const COOKIE: &str = "flowpi_session";
+pub const SESSION_LIFETIME: Duration = Duration::from_secs(30 * 86_400);
+
+/// Argon2 costs above these would let a hash (config or file) take the Pi's memory or minutes of
+/// CPU per login; `flowpi hash-password` uses argon2's defaults (19 MiB, 2 passes).
+const MAX_M_COST_KIB: u32 = 65_536;
+const MAX_T_COST: u32 = 10;
+
+/// Accept only argon2 PHC strings (`$argon2id$v=19$m=...`) with costs a Pi can afford.
 pub fn check_hash(phc: &str) -> Result<(), String> {
     let h =
         PasswordHash::new(phc).map_err(|e| format!("not an argon2 hash ({e}); make one with: flowpi hash-password"))?;
     match h.algorithm.as_str() {
-        "argon2id" | "argon2i" | "argon2d" => Ok(()),
-        other => Err(format!("{other:?} is not argon2; make a hash with: flowpi hash-password")),
+        "argon2id" | "argon2i" | "argon2d" => {}
+        other => return Err(format!("{other:?} is not argon2; make a hash with: flowpi hash-password")),
+    }
+    let params = argon2::Params::try_from(&h).map_err(|e| format!("argon2 parameters: {e}"))?;
+    if params.m_cost() > MAX_M_COST_KIB || params.t_cost() > MAX_T_COST {
+        return Err(format!(
+            "argon2 cost m={} KiB, t={} is more than a Raspberry Pi should spend per login (at most m={MAX_M_COST_KIB}, t={MAX_T_COST})",
+            params.m_cost(),
+            params.t_cost()
+        ));
+    }
+    if h.hash.is_none() {
+        return Err("the hash has no output part; make one with: flowpi hash-password".into());
+    }
+    Ok(())
+}
+
+pub fn random_bytes<const N: usize>() -> [u8; N] {
+    let mut b = [0u8; N];
+    getrandom::getrandom(&mut b).expect("the kernel's random source works");
+    b
+}
+
+/// An argon2id PHC string for `password` with a fresh salt.
+pub fn hash_password(password: &str) -> String {
+    let salt = SaltString::encode_b64(&random_bytes::<16>()).expect("16 bytes is a valid salt");
+    Argon2::default().hash_password(password.as_bytes(), &salt).expect("argon2 with default parameters").to_string()
+}
+
+fn verify(phc: &str, password: &str) -> bool {
+    PasswordHash::new(phc).is_ok_and(|h| Argon2::default().verify_password(password.as_bytes(), &h).is_ok())
+}
+
+/// A password a person can read off a card and type: 16 characters from an alphabet without
+/// look-alikes (0/o, 1/l/i), 80 bits.
+pub fn generate_password() -> String {
+    const ALPHABET: &[u8] = b"abcdefghjkmnpqrstuvwxyz23456789";
+    let bytes = random_bytes::<16>();
+    let mut s = String::with_capacity(19);
+    for (i, b) in bytes.iter().enumerate() {
+        if i > 0 && i % 4 == 0 {
+            s.push('-');
+        }
+        // 256 % 31 leaves a slight bias to the first symbols: a sliver of the 79 bits.
+        s.push(ALPHABET[*b as usize % ALPHABET.len()] as char);
+    }
+    s
+}
+
+/// Write `data` to `path` with mode 0600, atomically (temporary file, fsync, rename).
+fn write_private(path: &Path, data: &[u8]) -> std::io::Result<()> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let tmp = path.with_extension("tmp");
+    let mut f = std::fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(&tmp)?;
+    f.write_all(data)?;
+    f.sync_all()?;
+    std::fs::rename(&tmp, path)
+}
+
+/// What `init_password` did.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Init {
+    /// `http.auth = "none"`: nothing to do.
+    Disabled,
+    /// The config carries `http.password_hash`.
+    FromConfig,
+    /// `archive.dir/password.hash` exists.
+    FromFile,
+    /// A new password was made; its clear text is in `archive.dir/initial-password`.
+    Generated { password: String, file: PathBuf },
+}
+
+/// Make sure a password exists: at first start (no hash in the config, none in archive.dir) make
+/// one, store its hash, and leave the clear password for the user. Idempotent.
+pub fn init_password(cfg: &Config) -> std::io::Result<Init> {
+    let Auth::Password { hash, .. } = &cfg.http.auth else { return Ok(Init::Disabled) };
+    if hash.is_some() {
+        return Ok(Init::FromConfig);
+    }
+    let dir = &cfg.archive.dir;
+    if dir.join(HASH_FILE).exists() {
+        return Ok(Init::FromFile);
+    }
+    std::fs::create_dir_all(dir)?;
+    let password = generate_password();
+    let file = dir.join(INITIAL_FILE);
+    write_private(&file, format!("{password}\n").as_bytes())?;
+    write_private(&dir.join(HASH_FILE), format!("{}\n", hash_password(&password)).as_bytes())?;
+    Ok(Init::Generated { password, file })
+}
+
+/// `flowpi set-password`: store a new password's hash in archive.dir and forget the initial one.
+pub fn set_password(cfg: &Config, password: &str) -> Result<PathBuf, String> {
+    if password.chars().count() < 8 {
+        return Err("the password must have at least 8 characters".into());
+    }
+    let dir = &cfg.archive.dir;
+    std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let path = dir.join(HASH_FILE);
+    write_private(&path, format!("{}\n", hash_password(password)).as_bytes())
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    let _ = std::fs::remove_file(dir.join(INITIAL_FILE));
+    Ok(path)
+}
+
+/// The hash the daemon checks passwords against: the config's, else archive.dir's.
+fn load_hash(cfg: &Config, configured: &Option<String>) -> Result<String, String> {
+    if let Some(h) = configured {
+        return Ok(h.clone());
+    }
+    let path = cfg.archive.dir.join(HASH_FILE);
+    let text = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let h = text.trim().to_string();
+    check_hash(&h).map_err(|e| format!("{}: {e}", path.display()))?;
+    Ok(h)
+}
+
+/// The session key from archive.dir, made on first use.
+fn load_key(dir: &Path) -> Result<[u8; 32], String> {
+    let path = dir.join(KEY_FILE);
+    match std::fs::read(&path) {
+        Ok(b) if b.len() == 32 => Ok(b.try_into().expect("32 bytes")),
+        Ok(_) | Err(_) => {
+            let key = random_bytes::<32>();
+            write_private(&path, &key).map_err(|e| format!("{}: {e}", path.display()))?;
+            Ok(key)
+        }
+    }
+}
+
+/// What a request proved about itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    Granted,
+    /// No or wrong credentials.
+    Denied,
+    /// Too many wrong passwords from this client lately: refused without checking.
+    Limited {
+        retry_after: u64,
+    },
+}
+
+/// The checks, built once at start from the config and archive.dir.
+pub struct Guard {
+    mode: Mode,
+    /// Names `Host:` may carry besides IP literals.
+    hosts: Vec<String>,
+    limiter: Mutex<Limiter>,
+    /// One argon2 run at a time: each takes about 19 MiB and, on a Pi, a good part of a second.
+    argon: tokio::sync::Semaphore,
+}
+
+enum Mode {
+    Open,
+    Password {
+        hash: String,
+        tokens: Vec<String>,
+        key: [u8; 32],
+        /// Basic credentials already verified (their MAC), so scripts polling every few seconds
+        /// do not pay argon2 each time; bounded, each for a while.
+        basic_ok: Mutex<Vec<([u8; 32], Instant)>>,
+    },
+}
+
+const BASIC_CACHE: usize = 16;
+const BASIC_CACHE_FOR: Duration = Duration::from_secs(600);
+
+impl Guard {
+    /// `http.auth = "none"`: everything open (used by tests of other parts, and chosen explicitly).
+    pub fn open(hosts: Vec<String>) -> Guard {
+        Guard::build(Mode::Open, hosts)
+    }
+
+    /// Read the password hash and session key. Run `init_password` first.
+    pub fn load(cfg: &Config) -> Result<Guard, String> {
+        let hosts = allowed_hosts(&cfg.http.hosts);
+        match &cfg.http.auth {
+            Auth::None => Ok(Guard::open(hosts)),
+            Auth::Password { hash, tokens } => {
+                let hash = load_hash(cfg, hash)?;
+                let key = load_key(&cfg.archive.dir)?;
+                Ok(Guard::build(
+                    Mode::Password { hash, tokens: tokens.clone(), key, basic_ok: Mutex::new(Vec::new()) },
+                    hosts,
+                ))
+            }
+        }
+    }
+
+    fn build(mode: Mode, hosts: Vec<String>) -> Guard {
+        Guard { mode, hosts, limiter: Mutex::new(Limiter::default()), argon: tokio::sync::Semaphore::new(1) }
+    }
+
+    pub fn is_open(&self) -> bool {
+        matches!(self.mode, Mode::Open)
+    }
+
+    /// Is `host` (the `Host:` header) one of ours? IP literals, localhost, this machine's names
+    /// and `http.hosts`; anything else may be a foreign name pointed at us (DNS rebinding).
+    pub fn host_ok(&self, host: &str) -> bool {
+        host_allowed(host, &self.hosts)
+    }
+
+    /// Check a request's cookie or Authorization header.
+    pub async fn check(&self, client: IpAddr, cookie: Option<&str>, authorization: Option<&str>) -> Access {
+        let Mode::Password { hash, tokens, key, basic_ok } = &self.mode else { return Access::Granted };
+        if let Some(c) = cookie.and_then(session_cookie) {
+            if session_valid(key, hash, c, now_secs()) {
+                return Access::Granted;
+            }
+        }
+        let Some(authz) = authorization else { return Access::Denied };
+        if let Some(t) = authz.strip_prefix("Bearer ") {
+            let t = t.trim().as_bytes();
+            return if tokens.iter().any(|k| ct_eq(k.as_bytes(), t)) { Access::Granted } else { Access::Denied };
+        }
+        let Some(b64) = authz.strip_prefix("Basic ") else { return Access::Denied };
+        let Some(password) = basic_password(b64.trim()) else { return Access::Denied };
+        let tag = mac(key, &[b"basic\0", password.as_bytes()]);
+        {
+            let mut cache = basic_ok.lock().expect("basic cache");
+            cache.retain(|(_, at)| at.elapsed() < BASIC_CACHE_FOR);
+            if cache.iter().any(|(t, _)| ct_eq(t, &tag)) {
+                return Access::Granted;
+            }
+        }
+        match self.verify_password(client, &password).await {
+            Access::Granted => {
+                let mut cache = basic_ok.lock().expect("basic cache");
+                if cache.len() >= BASIC_CACHE {
+                    cache.remove(0);
+                }
+                cache.push((tag, Instant::now()));
+                Access::Granted
+            }
+            other => other,
+        }
+    }
+
+    /// A password from the login form or HTTP Basic, through the rate limit.
+    pub async fn verify_password(&self, client: IpAddr, password: &str) -> Access {
+        let Mode::Password { hash, .. } = &self.mode else { return Access::Granted };
+        if let Some(retry_after) = self.limiter.lock().expect("limiter").blocked(client, Instant::now()) {
+            return Access::Limited { retry_after };
+        }
+        let ok = {
+            let _permit = self.argon.acquire().await.expect("semaphore never closed");
+            let (hash, password) = (hash.clone(), password.to_string());
+            tokio::task::spawn_blocking(move || verify(&hash, &password)).await.unwrap_or(false)
+        };
+        let mut l = self.limiter.lock().expect("limiter");
+        if ok {
+            l.forget(client);
+            Access::Granted
+        } else {
+            l.failed(client, Instant::now());
+            Access::Denied
+        }
+    }
+
+    /// A `Set-Cookie` value for a new session.
+    pub fn new_session(&self) -> Option<String> {
+        let Mode::Password { hash, key, .. } = &self.mode else { return None };
+        let expiry = now_secs() + SESSION_LIFETIME.as_secs();
+        let value = make_session(key, hash, expiry, &random_bytes::<16>());
+        Some(format!("{COOKIE}={value}; Max-Age={}; Path=/; HttpOnly; SameSite=Strict", SESSION_LIFETIME.as_secs()))
+    }
+}
+
+/// The `Set-Cookie` value that ends a session.
+pub fn clear_cookie() -> String {
+    format!("{COOKIE}=; Max-Age=0; Path=/; HttpOnly; SameSite=Strict")
+}
+
+fn now_secs() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
+}
+
+fn mac(key: &[u8; 32], parts: &[&[u8]]) -> [u8; 32] {
+    let mut m = <Blake2bMac<U32> as Mac>::new_from_slice(key).expect("a 32-byte key fits blake2b");
+    for p in parts {
+        m.update(&(p.len() as u64).to_le_bytes());
+        m.update(p);
+    }
+    m.finalize().into_bytes().into()
+}
+
+/// `v1.EXPIRY.NONCE.MAC`: the MAC covers the expiry, the nonce and the password hash, so changing
+/// the password ends every session.
+fn make_session(key: &[u8; 32], hash: &str, expiry: u64, nonce: &[u8; 16]) -> String {
+    let e = expiry.to_string();
+    let tag = mac(key, &[b"session\0", e.as_bytes(), nonce, hash.as_bytes()]);
+    format!("v1.{e}.{}.{}", hex(nonce), hex(&tag))
+}
+
+fn session_valid(key: &[u8; 32], hash: &str, value: &str, now: u64) -> bool {
+    let mut it = value.split('.');
+    let (Some("v1"), Some(e), Some(n), Some(t), None) = (it.next(), it.next(), it.next(), it.next(), it.next()) else {
+        return false;
+    };
+    let (Ok(expiry), Some(nonce), Some(tag)) = (e.parse::<u64>(), unhex::<16>(n), unhex::<32>(t)) else {
+        return false;
+    };
+    if expiry <= now || expiry > now + SESSION_LIFETIME.as_secs() + 86_400 {
+        return false;
+    }
+    let want = mac(key, &[b"session\0", e.as_bytes(), &nonce, hash.as_bytes()]);
+    ct_eq(&want, &tag)
+}
+
+/// The session cookie's value from a `Cookie:` header.
+fn session_cookie(header: &str) -> Option<&str> {
+    header.split(';').filter_map(|kv| kv.trim().split_once('=')).find(|(k, _)| *k == COOKIE).map(|(_, v)| v)
+}
+
+/// The password of `Basic base64(flowpi:password)`; another user name is refused.
+fn basic_password(b64: &str) -> Option<String> {
+    if b64.len() > 1024 {
+        return None;
+    }
+    use base64ct::Encoding;
+    let raw = base64ct::Base64::decode_vec(b64).ok()?;
+    let text = String::from_utf8(raw).ok()?;
+    let (user, password) = text.split_once(':')?;
+    (user == USER).then(|| password.to_string())
+}
+
+/// Equal-length-independent comparison whose time does not depend on where the inputs differ.
+fn ct_eq(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+fn hex(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+fn unhex<const N: usize>(s: &str) -> Option<[u8; N]> {
+    if s.len() != 2 * N {
+        return None;
+    }
+    let mut out = [0u8; N];
+    for (i, o) in out.iter_mut().enumerate() {
+        *o = u8::from_str_radix(s.get(2 * i..2 * i + 2)?, 16).ok()?;
+    }
+    Some(out)
+}
+
+/// The names besides IP literals a `Host:` may carry: localhost, the Pi's own (the image calls
+/// itself flowpi and answers mDNS as flowpi.local), this machine's host name, and `http.hosts`.
+fn allowed_hosts(configured: &[String]) -> Vec<String> {
+    let mut hosts: Vec<String> = ["localhost", "flowpi", "flowpi.local"].iter().map(|s| s.to_string()).collect();
+    if let Some(name) = system_hostname() {
+        hosts.push(format!("{name}.local"));
+        hosts.push(name);
+    }
+    hosts.extend(configured.iter().cloned());
+    hosts.sort();
+    hosts.dedup();
+    hosts
+}
+
+fn system_hostname() -> Option<String> {
+    let mut buf = [0u8; 256];
+    // SAFETY: gethostname writes at most buf.len() bytes into buf.
+    let r = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) };
+    if r != 0 {
+        return None;
+    }
+    let end = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
+    let name = std::str::from_utf8(&buf[..end]).ok()?.trim().to_ascii_lowercase();
+    (!name.is_empty()).then_some(name)
+}
+
+fn host_allowed(host: &str, names: &[String]) -> bool {
+    let host = host.trim();
+    // `[v6]` or `[v6]:port`
+    if let Some(rest) = host.strip_prefix('[') {
+        let Some((addr, tail)) = rest.split_once(']') else { return false };
+        return addr.parse::<std::net::Ipv6Addr>().is_ok() && (tail.is_empty() || port_ok(tail));
+    }
+    let name = match host.rsplit_once(':') {
+        Some((n, p)) if port_ok(&format!(":{p}")) => n,
+        Some(_) => return false,
+        None => host,
+    };
+    if name.parse::<std::net::Ipv4Addr>().is_ok() {
+        return true;
+    }
+    let name = name.trim_end_matches('.').to_ascii_lowercase();
+    names.iter().any(|n| *n == name)
+}
+
+fn port_ok(tail: &str) -> bool {
+    tail.strip_prefix(':').is_some_and(|p| !p.is_empty() && p.len() <= 5 && p.bytes().all(|b| b.is_ascii_digit()))
+}
+
+/// Wrong passwords per client: the first few are free, then each costs a doubling wait (up to
+/// five minutes). Clients are addresses, IPv6 by /64 (one device can hold a whole /64).
+#[derive(Default)]
+struct Limiter {
+    clients: HashMap<IpAddr, Failures>,
+}
+
+struct Failures {
+    count: u32,
+    last: Instant,
+    until: Instant,
+}
+
+const FREE_FAILURES: u32 = 5;
+const MAX_WAIT: Duration = Duration::from_secs(300);
+const FORGET_AFTER: Duration = Duration::from_secs(3600);
+const MAX_CLIENTS: usize = 4096;
+
+fn client_key(ip: IpAddr) -> IpAddr {
+    match crate::net::normalize(ip) {
+        IpAddr::V6(v6) => IpAddr::V6((u128::from(v6) & (u128::MAX << 64)).into()),
+        v4 => v4,
+    }
+}
+
+impl Limiter {
+    fn blocked(&mut self, ip: IpAddr, now: Instant) -> Option<u64> {
+        let f = self.clients.get(&client_key(ip))?;
+        (f.until > now).then(|| (f.until - now).as_secs().max(1))
+    }
+
+    fn failed(&mut self, ip: IpAddr, now: Instant) {
+        if self.clients.len() >= MAX_CLIENTS {
+            self.clients.retain(|_, f| now.duration_since(f.last) < FORGET_AFTER);
+            if self.clients.len() >= MAX_CLIENTS {
+                // Still full of recent failures: forget the oldest, the table must stay bounded.
+                if let Some(oldest) = self.clients.iter().min_by_key(|(_, f)| f.last).map(|(k, _)| *k) {
+                    self.clients.remove(&oldest);
+                }
+            }
+        }
+        let f = self.clients.entry(client_key(ip)).or_insert(Failures { count: 0, last: now, until: now });
+        if now.duration_since(f.last) >= FORGET_AFTER {
+            f.count = 0;
+        }
+        f.count += 1;
+        f.last = now;
+        if f.count >= FREE_FAILURES {
+            let wait = Duration::from_secs(1u64 << (f.count - FREE_FAILURES).min(16)).min(MAX_WAIT);
+            f.until = now + wait;
+        }
+    }
+
+    fn forget(&mut self, ip: IpAddr) {
+        self.clients.remove(&client_key(ip));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hashes_verify_and_are_checked() {
+        let h = hash_password("correct horse");
+        assert!(check_hash(&h).is_ok(), "{h}");
+        assert!(verify(&h, "correct horse"));
+        assert!(!verify(&h, "correct horsf"));
+        assert!(check_hash("hunter2").is_err());
+        assert!(check_hash("$argon2id$v=19$m=4194304,t=2,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA").is_err());
+    }
+
+    #[test]
+    fn sessions_are_signed_and_expire() {
+        let key = [7u8; 32];
+        let s = make_session(&key, "H", 1_000, &[1; 16]);
+        assert!(session_valid(&key, "H", &s, 999));
+        assert!(!session_valid(&key, "H", &s, 1_000), "expired");
+        assert!(!session_valid(&key, "H2", &s, 999), "password changed");
+        assert!(!session_valid(&[8u8; 32], "H", &s, 999), "other key");
+        let forged = s.replace("v1.1000.", "v1.1001.");
+        assert!(!session_valid(&key, "H", &forged, 999));
+        assert_eq!(session_cookie("a=b; flowpi_session=xyz; c=d"), Some("xyz"));
+        assert_eq!(session_cookie("flowpi_sessionx=1"), None);
+    }
+
+    #[test]
+    fn basic_needs_the_flowpi_user() {
+        assert_eq!(basic_password("Zmxvd3BpOnNlY3JldA=="), Some("secret".into())); // flowpi:secret
+        assert_eq!(basic_password("YWRtaW46c2VjcmV0"), None); // admin:secret
+        assert_eq!(basic_password("!!!"), None);
+    }
+
+    #[test]
+    fn hosts() {
+        let names = allowed_hosts(&["nas.home.arpa".into()]);
+        for ok in [
+            "127.0.0.1",
+            "192.168.1.5:3000",
+            "[::1]:3000",
+            "[fe80::1]",
+            "localhost:3000",
+            "flowpi.local",
+            "FLOWPI",
+            "nas.home.arpa.:80",
+        ] {
+            assert!(host_allowed(ok, &names), "{ok}");
+        }
+        for bad in [
+            "evil.example",
+            "evil.example:3000",
+            "127.0.0.1:x",
+            "[::1",
+            "",
+            "flowpi.local.evil.example",
+            "localhost:99999999",
+        ] {
+            assert!(!host_allowed(bad, &names), "{bad}");
+        }
+    }
+
+    #[test]
+    fn limiter_backs_off_per_client() {
+        let mut l = Limiter::default();
+        let t = Instant::now();
+        let a: IpAddr = "192.168.1.9".parse().unwrap();
+        for _ in 0..FREE_FAILURES - 1 {
+            l.failed(a, t);
+            assert_eq!(l.blocked(a, t), None);
+        }
+        l.failed(a, t);
+        assert_eq!(l.blocked(a, t), Some(1));
+        assert_eq!(l.blocked("192.168.1.10".parse().unwrap(), t), None, "another client is not blocked");
+        l.failed(a, t);
+        assert_eq!(l.blocked(a, t), Some(2));
+        assert_eq!(l.blocked(a, t + Duration::from_secs(3)), None);
+        // One device, many IPv6 addresses in its /64: one client.
+        l.failed("fd00::1".parse().unwrap(), t);
+        assert!(l.clients.contains_key(&"fd00::".parse::<IpAddr>().unwrap()));
+        l.forget(a);
+        assert_eq!(l.blocked(a, t), None);
+    }
+
+    #[test]
+    fn generated_passwords_are_readable() {
+        let p = generate_password();
+        assert_eq!(p.len(), 19);
+        assert!(p.chars().all(|c| c == '-' || (c.is_ascii_alphanumeric() && !"01oil".contains(c))), "{p}");
+        assert_ne!(p, generate_password());
     }
 }

@@ -1,23 +1,39 @@
-//! The web server: routing, the worker threads, and the mapping of answers to status codes.
+//! The web server: hyper (HTTP/1.1 only) on its own small tokio runtime, connections as tasks
+//! bounded by the registry in `conn`, every request checked (method, body, `Host:`, credentials)
+//! before it is routed, and replies mapped to status codes.
+//!
+//! tiny_http, used before, gave each connection a thread with no timeouts and could be aborted by
+//! one request (it allocated a declared body length when draining it); see the README.
 
 mod api;
 mod assets;
 pub mod auth;
+pub mod conn;
 pub mod route;
 
-use std::io::Cursor;
-use std::net::SocketAddr;
+use std::convert::Infallible;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
+use hyper::header::{self, HeaderValue};
+use hyper::http::request::Parts;
+use hyper::{Method, Request, Response, StatusCode};
 use log::{debug, info, warn};
-use tiny_http::{Header, Method, Request, Response, Server, StatusCode};
+use tokio::sync::Notify;
 
 use crate::archive::{ArchiveHandle, GraphError, Subject};
 use crate::collector::Published;
 use crate::config::HttpConfig;
+use crate::ratelimit::RateLimit;
 use crate::stats::{self, Stats};
+use auth::{Access, Guard};
+use conn::{Registry, Slot, Watched};
 use route::Route;
 
 /// Everything a request handler reads.
@@ -26,53 +42,130 @@ pub struct Context {
     pub published: Arc<Published>,
     pub stats: Arc<Stats>,
     pub step: Duration,
+    pub guard: Guard,
 }
 
-/// Built inert; [`Http::start`] binds and starts the worker threads.
+/// Headers past this size are answered 431: a request line and headers of a browser are 1-2 KiB.
+pub const MAX_HEADER_BYTES: usize = 16 * 1024;
+/// The login form's body (`password=...`), the only request body flowpi reads.
+const MAX_FORM_BYTES: usize = 1024;
+/// Graph renders waiting for the archive thread at once; more wait their turn in tokio's queue.
+const BLOCKING_THREADS: usize = 4;
+
+/// Built inert; [`Http::start`] binds and starts the server thread.
 pub struct Http {
-    listen: SocketAddr,
-    threads: usize,
+    cfg: HttpConfig,
     ctx: Arc<Context>,
+    alive: Arc<AtomicU64>,
 }
 
 /// A running server; [`HttpServer::stop`] ends it.
 pub struct HttpServer {
-    server: Arc<Server>,
-    workers: Vec<JoinHandle<()>>,
+    shutdown: Arc<Notify>,
+    thread: JoinHandle<()>,
 }
 
 impl Http {
-    pub fn new(cfg: &HttpConfig, ctx: Context) -> Http {
-        Http { listen: cfg.listen, threads: cfg.threads, ctx: Arc::new(ctx) }
+    /// `alive` is bumped once a second by the accept loop: the watchdog's proof that the server
+    /// still takes connections.
+    pub fn new(cfg: &HttpConfig, ctx: Context, alive: Arc<AtomicU64>) -> Http {
+        Http { cfg: cfg.clone(), ctx: Arc::new(ctx), alive }
     }
 
     pub fn start(self) -> std::io::Result<HttpServer> {
-        let server = Server::http(self.listen)
-            .map_err(|e| std::io::Error::other(format!("cannot listen on http {}: {e}", self.listen)))?;
-        let addr = server.server_addr().to_ip().unwrap_or(self.listen);
-        let server = Arc::new(server);
-        let mut workers = Vec::new();
-        for i in 0..self.threads {
-            let server = server.clone();
-            let ctx = self.ctx.clone();
-            workers.push(std::thread::Builder::new().name(format!("http-{i}")).spawn(move || {
-                while let Ok(req) = server.recv() {
-                    handle(&ctx, req);
-                }
-            })?);
-        }
+        let listener = std::net::TcpListener::bind(self.cfg.listen)
+            .map_err(|e| std::io::Error::new(e.kind(), format!("cannot listen on http {}: {e}", self.cfg.listen)))?;
+        listener.set_nonblocking(true)?;
+        let addr = listener.local_addr().unwrap_or(self.cfg.listen);
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(self.cfg.threads)
+            .max_blocking_threads(BLOCKING_THREADS)
+            .thread_name("http")
+            .enable_all()
+            .build()?;
+        let shutdown = Arc::new(Notify::new());
+        let stop = shutdown.clone();
+        let thread = std::thread::Builder::new().name("http-accept".into()).spawn(move || {
+            runtime.block_on(self.serve(listener, stop));
+            // Graph and password checks in flight are bounded; do not wait on a stuck one.
+            runtime.shutdown_timeout(Duration::from_secs(1));
+        })?;
         info!("http: serving on http://{addr}/");
-        Ok(HttpServer { server, workers })
+        Ok(HttpServer { shutdown, thread })
+    }
+
+    async fn serve(self, listener: std::net::TcpListener, shutdown: Arc<Notify>) {
+        let listener = match tokio::net::TcpListener::from_std(listener) {
+            Ok(l) => l,
+            Err(e) => return warn!("http: cannot use the listening socket: {e}"),
+        };
+        let registry = Registry::new(self.cfg.max_connections, self.ctx.stats.clone());
+        let cfg = Arc::new(self.cfg);
+        let mut beat = tokio::time::interval(Duration::from_secs(1));
+        let mut accept_warn = RateLimit::new(Duration::from_secs(10));
+        loop {
+            tokio::select! {
+                _ = shutdown.notified() => break,
+                _ = beat.tick() => stats::inc(&self.alive),
+                r = listener.accept() => match r {
+                    Ok((stream, peer)) => {
+                        // Refused: every connection is mid-request; dropping the stream closes it.
+                        let Some(slot) = registry.admit() else { continue };
+                        tokio::spawn(connection(stream, peer, slot, self.ctx.clone(), cfg.clone()));
+                    }
+                    Err(e) => {
+                        // Out of file descriptors and the like: count, say so now and then, and
+                        // give the kernel a moment instead of spinning.
+                        stats::inc(&self.ctx.stats.http_accept_errors);
+                        if let Some(held) = accept_warn.check() {
+                            warn!("http: accept failed: {e} ({held} more since the last warning)");
+                        }
+                        tokio::time::sleep(Duration::from_millis(100)).await;
+                    }
+                },
+            }
+        }
     }
 }
 
 impl HttpServer {
     pub fn stop(self) {
-        for _ in &self.workers {
-            self.server.unblock();
+        self.shutdown.notify_one();
+        let _ = self.thread.join();
+    }
+}
+
+async fn connection(
+    stream: tokio::net::TcpStream,
+    peer: SocketAddr,
+    slot: Slot,
+    ctx: Arc<Context>,
+    cfg: Arc<HttpConfig>,
+) {
+    let _ = stream.set_nodelay(true);
+    let state = slot.state.clone();
+    let io = hyper_util::rt::TokioIo::new(Watched::new(stream, state.clone()));
+    let client = crate::net::normalize(peer.ip());
+    let header_timeout = cfg.header_timeout;
+    let stats = ctx.stats.clone();
+    let service = hyper::service::service_fn(move |req| {
+        let (ctx, state) = (ctx.clone(), state.clone());
+        async move {
+            state.begin();
+            let resp = handle(&ctx, client, header_timeout, req).await;
+            state.end();
+            Ok::<_, Infallible>(resp)
         }
-        for w in self.workers {
-            let _ = w.join();
+    });
+    let mut builder = hyper::server::conn::http1::Builder::new();
+    builder.max_buf_size(MAX_HEADER_BYTES).keep_alive(true).half_close(false);
+    let conn = builder.serve_connection(io, service);
+    tokio::select! {
+        r = conn => if let Err(e) = r { debug!("http: {peer}: {e}") },
+        _ = slot.state.closed() => debug!("http: {peer}: closed to make room"),
+        why = conn::supervise(&slot.state, cfg.header_timeout, cfg.idle_timeout) => {
+            stats::inc(&stats.http_timeouts);
+            debug!("http: {peer}: closed ({why})");
         }
     }
 }
@@ -83,6 +176,7 @@ pub struct Reply {
     pub content_type: &'static str,
     pub body: Body,
     pub cache_seconds: u64,
+    pub headers: Vec<(header::HeaderName, String)>,
 }
 
 pub enum Body {
@@ -91,19 +185,28 @@ pub enum Body {
     Shared(Arc<Vec<u8>>),
 }
 
+/// A cached graph handed to hyper without a copy.
+struct SharedBytes(Arc<Vec<u8>>);
+
+impl AsRef<[u8]> for SharedBytes {
+    fn as_ref(&self) -> &[u8] {
+        &self.0
+    }
+}
+
 impl Body {
-    fn bytes(&self) -> &[u8] {
+    fn into_bytes(self) -> Bytes {
         match self {
-            Body::Static(b) => b,
-            Body::Owned(v) => v,
-            Body::Shared(v) => v,
+            Body::Static(b) => Bytes::from_static(b),
+            Body::Owned(v) => Bytes::from(v),
+            Body::Shared(v) => Bytes::from_owner(SharedBytes(v)),
         }
     }
 }
 
 impl Reply {
     pub fn ok(content_type: &'static str, body: Body) -> Reply {
-        Reply { status: 200, content_type, body, cache_seconds: 0 }
+        Reply { status: 200, content_type, body, cache_seconds: 0, headers: Vec::new() }
     }
 
     pub fn error(status: u16, message: &str) -> Reply {
@@ -112,50 +215,197 @@ impl Reply {
             content_type: "text/plain; charset=utf-8",
             body: Body::Owned(format!("{status} {message}\n").into_bytes()),
             cache_seconds: 0,
+            headers: Vec::new(),
         }
+    }
+
+    fn redirect(to: &str) -> Reply {
+        Reply::error(303, "see other").with(header::LOCATION, to)
+    }
+
+    fn with(mut self, name: header::HeaderName, value: impl Into<String>) -> Reply {
+        self.headers.push((name, value.into()));
+        self
     }
 }
 
-fn handle(ctx: &Context, req: Request) {
-    let is_get = matches!(req.method(), Method::Get | Method::Head);
-    let reply = if is_get {
-        match route::parse(req.url()) {
-            Ok(r) => answer(ctx, r),
-            Err(e) => Reply::error(e.status(), &e.to_string()),
-        }
-    } else {
-        Reply::error(405, "method not allowed")
-    };
+async fn handle(
+    ctx: &Context,
+    client: IpAddr,
+    header_timeout: Duration,
+    req: Request<Incoming>,
+) -> Response<Full<Bytes>> {
+    let (parts, body) = req.into_parts();
+    let reply = respond(ctx, client, header_timeout, &parts, body).await;
     let class = match reply.status {
-        200..=299 => &ctx.stats.http_2xx,
+        200..=399 => &ctx.stats.http_2xx,
         400..=499 => &ctx.stats.http_4xx,
         _ => &ctx.stats.http_5xx,
     };
     stats::inc(class);
-    debug!("http: {} {} -> {}", req.method(), req.url(), reply.status);
-    let status = reply.status;
-    let mut resp = Response::new(
-        StatusCode(status),
-        vec![header("Content-Type", reply.content_type)],
-        Cursor::new(reply.body.bytes().to_vec()),
-        Some(reply.body.bytes().len()),
-        None,
-    );
-    let cache = if reply.cache_seconds > 0 { format!("max-age={}", reply.cache_seconds) } else { "no-cache".into() };
-    resp.add_header(header("Cache-Control", &cache));
-    if status == 405 {
-        resp.add_header(header("Allow", "GET, HEAD"));
+    debug!("http: {client} {} {} -> {}", parts.method, parts.uri.path(), reply.status);
+    to_response(reply)
+}
+
+fn to_response(reply: Reply) -> Response<Full<Bytes>> {
+    let cache =
+        if reply.cache_seconds > 0 { format!("private, max-age={}", reply.cache_seconds) } else { "no-store".into() };
+    let mut resp = Response::new(Full::new(reply.body.into_bytes()));
+    *resp.status_mut() = StatusCode::from_u16(reply.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let h = resp.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(reply.content_type));
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_str(&cache).expect("ascii"));
+    // The page must not be framed by another site, nor its files sniffed as something else.
+    h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    for (name, value) in reply.headers {
+        if let Ok(v) = HeaderValue::from_str(&value) {
+            h.append(name, v);
+        }
     }
-    if let Err(e) = req.respond(resp) {
-        debug!("http: client went away: {e}");
+    resp
+}
+
+/// The gate every request passes, in order: `Host:`, route, method, body, credentials.
+async fn respond(ctx: &Context, client: IpAddr, header_timeout: Duration, parts: &Parts, body: Incoming) -> Reply {
+    let host = parts.headers.get(header::HOST).and_then(|v| v.to_str().ok());
+    let Some(host) = host else { return Reply::error(400, "a Host header is required") };
+    if !ctx.guard.host_ok(host) {
+        // Another name resolving to this address: a web page using DNS rebinding to read the API.
+        stats::inc(&ctx.stats.http_bad_host);
+        return Reply::error(421, "this server answers to its own names and addresses only (see http.hosts)");
+    }
+    let target = parts.uri.path_and_query().map_or("/", |p| p.as_str());
+    let route = match route::parse(target) {
+        Ok(r) => r,
+        Err(e) => return Reply::error(e.status(), &e.to_string()),
+    };
+    let allowed = route.methods();
+    if !allowed.contains(&parts.method) {
+        let list: Vec<&str> = allowed.iter().map(Method::as_str).collect();
+        return Reply::error(405, "method not allowed").with(header::ALLOW, list.join(", "));
+    }
+    let is_form = parts.method == Method::POST && route == Route::Login;
+    if has_body(parts) && !is_form {
+        // Never read: a body is refused before a byte of it is taken, and the connection closed.
+        return Reply::error(413, "flowpi takes no request bodies").with(header::CONNECTION, "close");
+    }
+    match route {
+        Route::Login if parts.method == Method::POST => login(ctx, client, header_timeout, parts, body).await,
+        Route::Login if ctx.guard.is_open() => Reply::redirect("/"),
+        Route::Login => login_page(200, ""),
+        Route::Logout => Reply::redirect("/login").with(header::SET_COOKIE, auth::clear_cookie()),
+        r if r.is_public() => answer(ctx, r).await,
+        r => {
+            let get = |n: header::HeaderName| parts.headers.get(n).and_then(|v| v.to_str().ok());
+            match ctx.guard.check(client, get(header::COOKIE), get(header::AUTHORIZATION)).await {
+                Access::Granted => answer(ctx, r).await,
+                Access::Denied => {
+                    stats::inc(&ctx.stats.http_unauthorized);
+                    if r.is_page() {
+                        return Reply::redirect("/login");
+                    }
+                    let reply = Reply::error(401, "log in first (HTTP Basic, user flowpi, or a token)");
+                    // Browsers would pop up their own password dialog on a Basic challenge; the
+                    // page handles 401 itself, so only clients without Fetch metadata get one.
+                    if parts.headers.contains_key("sec-fetch-mode") {
+                        reply.with(header::WWW_AUTHENTICATE, "FormLogin realm=\"flowpi\"")
+                    } else {
+                        reply.with(header::WWW_AUTHENTICATE, "Basic realm=\"flowpi\", charset=\"UTF-8\"")
+                    }
+                }
+                Access::Limited { retry_after } => Reply::error(429, "too many wrong passwords; wait")
+                    .with(header::RETRY_AFTER, retry_after.to_string()),
+            }
+        }
     }
 }
 
-fn header(name: &str, value: &str) -> Header {
-    Header::from_bytes(name.as_bytes(), value.as_bytes()).expect("static header is valid")
+/// Does the request carry a body (a length above zero, or chunked)?
+fn has_body(parts: &Parts) -> bool {
+    parts.headers.contains_key(header::TRANSFER_ENCODING)
+        || parts
+            .headers
+            .get(header::CONTENT_LENGTH)
+            .is_some_and(|v| v.to_str().ok().and_then(|s| s.trim().parse::<u64>().ok()) != Some(0))
 }
 
-fn answer(ctx: &Context, r: Route) -> Reply {
+/// The login form: `password=...`, at most [`MAX_FORM_BYTES`], read within the header timeout.
+async fn login(ctx: &Context, client: IpAddr, header_timeout: Duration, parts: &Parts, body: Incoming) -> Reply {
+    if ctx.guard.is_open() {
+        return Reply::redirect("/");
+    }
+    // A form posted from another site (login CSRF) carries that site's Origin.
+    if let Some(origin) = parts.headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) {
+        let host = parts.headers.get(header::HOST).and_then(|v| v.to_str().ok()).unwrap_or("");
+        let origin_host = origin.split_once("://").map_or(origin, |(_, h)| h);
+        if origin != "null" && !origin_host.eq_ignore_ascii_case(host) {
+            return Reply::error(403, "the login form must be sent from this page");
+        }
+    }
+    let declared = parts.headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.trim().parse::<u64>().ok());
+    match declared {
+        Some(n) if n as usize <= MAX_FORM_BYTES => {}
+        Some(_) => {
+            return Reply::error(413, "the login form is larger than it can be").with(header::CONNECTION, "close")
+        }
+        None => return Reply::error(411, "the login form needs a Content-Length").with(header::CONNECTION, "close"),
+    }
+    let read = tokio::time::timeout(header_timeout, Limited::new(body, MAX_FORM_BYTES).collect()).await;
+    let Ok(Ok(collected)) = read else {
+        return Reply::error(400, "the login form did not arrive").with(header::CONNECTION, "close");
+    };
+    let form = collected.to_bytes();
+    let password = form_value(&form, "password").unwrap_or_default();
+    match ctx.guard.verify_password(client, &password).await {
+        Access::Granted => {
+            stats::inc(&ctx.stats.login_ok);
+            let cookie = ctx.guard.new_session().unwrap_or_default();
+            Reply::redirect("/").with(header::SET_COOKIE, cookie)
+        }
+        Access::Denied => {
+            stats::inc(&ctx.stats.login_failed);
+            login_page(401, "Wrong password.")
+        }
+        Access::Limited { retry_after } => {
+            stats::inc(&ctx.stats.login_limited);
+            login_page(429, &format!("Too many wrong passwords. Try again in {retry_after} s."))
+                .with(header::RETRY_AFTER, retry_after.to_string())
+        }
+    }
+}
+
+/// The login page with `message` (fixed texts only: nothing from the request is echoed).
+fn login_page(status: u16, message: &str) -> Reply {
+    let (_, page) = assets::get("login.html").expect("embedded");
+    let html = String::from_utf8_lossy(page).replace("<!--MESSAGE-->", message);
+    Reply { status, ..Reply::ok("text/html; charset=utf-8", Body::Owned(html.into_bytes())) }
+}
+
+/// One field of an `application/x-www-form-urlencoded` body.
+fn form_value(body: &[u8], name: &str) -> Option<String> {
+    let text = std::str::from_utf8(body).ok()?;
+    let raw = text.split('&').filter_map(|kv| kv.split_once('=')).find(|(k, _)| *k == name)?.1;
+    let mut out = Vec::with_capacity(raw.len());
+    let b = raw.as_bytes();
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b'+' => out.push(b' '),
+            b'%' => {
+                let v = std::str::from_utf8(b.get(i + 1..i + 3)?).ok().and_then(|h| u8::from_str_radix(h, 16).ok())?;
+                out.push(v);
+                i += 2;
+            }
+            c => out.push(c),
+        }
+        i += 1;
+    }
+    String::from_utf8(out).ok()
+}
+
+async fn answer(ctx: &Context, r: Route) -> Reply {
     match r {
         Route::Asset(name) => match assets::get(name) {
             Some((ct, body)) => Reply::ok(ct, Body::Static(body)),
@@ -168,24 +418,40 @@ fn answer(ctx: &Context, r: Route) -> Reply {
         Route::Metrics => {
             Reply::ok("text/plain; version=0.0.4; charset=utf-8", Body::Owned(ctx.stats.render().into_bytes()))
         }
-        Route::HostGraph { host, look } => graph(ctx, Subject::Host(host), look),
-        Route::InterfaceGraph { iface, look } => graph(ctx, Subject::Interface(iface), look),
+        Route::HostGraph { host, look } => graph(ctx, Subject::Host(host), look).await,
+        Route::InterfaceGraph { iface, look } => graph(ctx, Subject::Interface(iface), look).await,
+        Route::Login | Route::Logout => Reply::error(404, "not found"),
     }
 }
 
-fn graph(ctx: &Context, subject: Subject, look: crate::rrd::graph::Look) -> Reply {
-    match ctx.archive.graph(subject, look) {
-        Ok(img) => Reply {
-            status: 200,
-            content_type: look.format.content_type(),
-            body: Body::Shared(img),
-            cache_seconds: ctx.step.as_secs(),
-        },
+async fn graph(ctx: &Context, subject: Subject, look: crate::rrd::graph::Look) -> Reply {
+    // The archive thread renders; waiting for it must not hold a runtime worker.
+    let archive = ctx.archive.clone();
+    let result =
+        tokio::task::spawn_blocking(move || archive.graph(subject, look)).await.unwrap_or(Err(GraphError::Unavailable));
+    match result {
+        Ok(img) => {
+            Reply { cache_seconds: ctx.step.as_secs(), ..Reply::ok(look.format.content_type(), Body::Shared(img)) }
+        }
         Err(GraphError::NotFound) => Reply::error(404, "no archive for that host or interface yet"),
         Err(GraphError::Unavailable) => Reply::error(503, "the archive is busy, try again"),
         Err(GraphError::Failed(e)) => {
             warn!("http: graph failed: {e}");
             Reply::error(500, "graph failed")
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn form_values_are_decoded() {
+        assert_eq!(form_value(b"user=flowpi&password=a%20b+c%21", "password").as_deref(), Some("a b c!"));
+        assert_eq!(form_value(b"password=", "password").as_deref(), Some(""));
+        assert_eq!(form_value(b"password=%zz", "password"), None);
+        assert_eq!(form_value(b"password=%4", "password"), None);
+        assert_eq!(form_value(b"x=1", "password"), None);
     }
 }

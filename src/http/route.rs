@@ -16,6 +16,31 @@ pub enum Route {
     Metrics,
     HostGraph { host: HostId, look: Look },
     InterfaceGraph { iface: IfaceId, look: Look },
+    Login,
+    Logout,
+}
+
+impl Route {
+    /// The methods a route answers; everything else is 405. Only the login form posts, and
+    /// logging out is a POST so another site cannot log a user out with a link.
+    pub fn methods(&self) -> &'static [hyper::Method] {
+        use hyper::Method;
+        match self {
+            Route::Login => &[Method::GET, Method::HEAD, Method::POST],
+            Route::Logout => &[Method::POST],
+            _ => &[Method::GET, Method::HEAD],
+        }
+    }
+
+    /// Served without credentials: the login page and what it needs to look right.
+    pub fn is_public(&self) -> bool {
+        matches!(self, Route::Login | Route::Asset("style.css") | Route::Asset("favicon.svg"))
+    }
+
+    /// A page a person opens: without credentials it leads to the login form instead of a 401.
+    pub fn is_page(&self) -> bool {
+        matches!(self, Route::Asset("index.html"))
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -58,6 +83,8 @@ pub fn parse(url: &str) -> Result<Route, RouteError> {
         ["app.js"] => Ok(Route::Asset("app.js")),
         ["style.css"] => Ok(Route::Asset("style.css")),
         ["favicon.svg"] => Ok(Route::Asset("favicon.svg")),
+        ["login"] => Ok(Route::Login),
+        ["logout"] => Ok(Route::Logout),
         ["api", "hosts"] => Ok(Route::Hosts),
         ["api", "interfaces"] => Ok(Route::Interfaces),
         ["api", "exporters"] => Ok(Route::Exporters),

@@ -92,7 +92,7 @@ impl Daemon {
         let t = Instant::now();
         while t.elapsed() < Duration::from_secs(20) {
             if let Ok(r) = try_get(self.http, "/api/status") {
-                if r.status == 200 {
+                if r.status == 200 || r.status == 401 {
                     return;
                 }
             }
@@ -182,9 +182,28 @@ pub fn try_get(addr: SocketAddr, path: &str) -> std::io::Result<HttpReply> {
 }
 
 pub fn request(addr: SocketAddr, method: &str, path: &str) -> std::io::Result<HttpReply> {
+    raw_request(
+        addr,
+        &format!("{method} {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\nContent-Length: 0\r\n\r\n"),
+    )
+}
+
+/// A GET with extra header lines (each "Name: value").
+pub fn get_with(addr: SocketAddr, path: &str, headers: &[&str]) -> std::io::Result<HttpReply> {
+    let mut req = format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n");
+    for h in headers {
+        req.push_str(h);
+        req.push_str("\r\n");
+    }
+    req.push_str("\r\n");
+    raw_request(addr, &req)
+}
+
+/// Send `req` as written, read the whole reply (the request should ask for Connection: close).
+pub fn raw_request(addr: SocketAddr, req: &str) -> std::io::Result<HttpReply> {
     let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(2))?;
     s.set_read_timeout(Some(Duration::from_secs(30)))?;
-    write!(s, "{method} {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\nContent-Length: 0\r\n\r\n")?;
+    s.write_all(req.as_bytes())?;
     let mut raw = Vec::new();
     s.read_to_end(&mut raw)?;
     let split = raw.windows(4).position(|w| w == b"\r\n\r\n").ok_or_else(|| std::io::Error::other("no header end"))?;
