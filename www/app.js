@@ -127,6 +127,11 @@
         headers: { Accept: 'application/json' },
         signal: abort ? abort.signal : undefined,
       });
+      if (resp.status === 401) {
+        // The session ended (expired, or the password was changed): back to the login form.
+        location.assign('/login');
+        throw new Error('logged out');
+      }
       if (!resp.ok) throw new Error(`${path} answered HTTP ${resp.status}`);
       return await resp.json();
     } catch (err) {
@@ -551,6 +556,7 @@
       state.loaded = true;
       render();
       renderStatus(status);
+      $('logout').hidden = !status.auth;
       $('error').hidden = true;
       setLive(true, `Updated ${new Date().toLocaleTimeString()}`);
     } catch (err) {

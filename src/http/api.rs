@@ -37,6 +37,8 @@ struct Status {
     datagrams: u64,
     records: u64,
     decode_errors: u64,
+    /// A password protects the page (the page then offers to log out).
+    auth: bool,
 }
 
 fn json<T: Serialize>(v: &T) -> Reply {
@@ -142,5 +144,6 @@ pub fn status(ctx: &Context) -> Reply {
         datagrams: stats::get(&s.datagrams),
         records: stats::get(&s.records),
         decode_errors: s.decode_errors_total(),
+        auth: !ctx.guard.is_open(),
     })
 }

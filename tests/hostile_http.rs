@@ -1,0 +1,354 @@
+//! The web server against what a hostile neighbour on the LAN can send (the attacks of the
+//! hardening issue, each against the real binary at its default settings): the daemon stays alive
+//! and counting, a normal client is answered within a second, memory stays bounded; and the login:
+//! nothing without credentials, the generated password works, wrong ones are rate-limited, a
+//! foreign `Host:` is refused.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::time::{Duration, Instant};
+
+use common::*;
+
+/// HTTP Basic for user flowpi.
+fn basic(password: &str) -> String {
+    use std::fmt::Write as _;
+    const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let input = format!("flowpi:{password}").into_bytes();
+    let mut out = String::new();
+    for c in input.chunks(3) {
+        let b = [c[0], *c.get(1).unwrap_or(&0), *c.get(2).unwrap_or(&0)];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..4 {
+            if i <= c.len() {
+                out.push(T[(n >> (18 - 6 * i) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    let mut h = String::new();
+    let _ = write!(h, "Authorization: Basic {out}");
+    h
+}
+
+/// A daemon at the default http settings (password login), and its generated password.
+fn start(http_extra: &str) -> (Daemon, tempfile::TempDir, String) {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = Daemon::start_full(tmp.path(), "", http_extra, &[]);
+    let password = std::fs::read_to_string(d.archive().join("initial-password")).unwrap().trim().to_string();
+    assert_eq!(password.len(), 19, "{password:?}");
+    (d, tmp, password)
+}
+
+fn authed(d: &Daemon, password: &str, path: &str) -> HttpReply {
+    get_with(d.http, path, &[&basic(password)]).unwrap()
+}
+
+fn metric(d: &Daemon, password: &str, name: &str) -> u64 {
+    let text = String::from_utf8(authed(d, password, "/metrics").body).unwrap();
+    metric_value(&text, name).unwrap_or_else(|| panic!("{name} missing"))
+}
+
+/// A normal client's page load: `/` and `/api/status`, both answered within a second.
+fn page_answers_quickly(d: &Daemon, password: &str) {
+    let t = Instant::now();
+    assert_eq!(authed(d, password, "/").status, 200);
+    assert_eq!(authed(d, password, "/api/status").status, 200);
+    assert!(t.elapsed() < Duration::from_secs(1), "page took {:?}", t.elapsed());
+}
+
+fn alive(d: &mut Daemon) {
+    assert!(d.child.try_wait().unwrap().is_none(), "flowpi died; log:\n{}", d.log());
+}
+
+fn proc_status(d: &Daemon, key: &str) -> u64 {
+    let s = std::fs::read_to_string(format!("/proc/{}/status", d.child.id())).unwrap();
+    let line = s.lines().find(|l| l.starts_with(key)).unwrap_or_else(|| panic!("{key} not in status"));
+    line.split_whitespace().nth(1).unwrap().parse().unwrap()
+}
+
+fn connect(addr: SocketAddr) -> TcpStream {
+    let s = TcpStream::connect_timeout(&addr, Duration::from_secs(2)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    s
+}
+
+/// Read what the server answers on `s` until it closes or goes quiet.
+fn read_answer(s: &mut TcpStream) -> String {
+    let mut buf = Vec::new();
+    let _ = s.read_to_end(&mut buf);
+    String::from_utf8_lossy(&buf).to_string()
+}
+
+/// Raise this process's open-file limit so the test itself can hold a flood of connections.
+fn raise_nofile(want: u64) {
+    let mut r = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+    // SAFETY: plain syscalls on a struct we own.
+    unsafe {
+        libc::getrlimit(libc::RLIMIT_NOFILE, &mut r);
+        r.rlim_cur = r.rlim_max.min(want);
+        libc::setrlimit(libc::RLIMIT_NOFILE, &r);
+    }
+}
+
+#[test]
+fn a_declared_huge_body_is_refused_unread_and_the_daemon_lives() {
+    let (mut d, _tmp, pw) = start("");
+    // tiny_http allocated this length when draining the unread body, and the daemon aborted.
+    let mut s = connect(d.http);
+    write!(s, "GET /api/status HTTP/1.1\r\nHost: localhost\r\n{}\r\nContent-Length: 100000000000\r\n\r\n", basic(&pw))
+        .unwrap();
+    let answer = read_answer(&mut s);
+    assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
+    // Chunked bodies too, and on unauthenticated requests.
+    let mut s = connect(d.http);
+    write!(s, "GET / HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\n\r\nffffffff\r\n").unwrap();
+    assert!(read_answer(&mut s).starts_with("HTTP/1.1 413"));
+    alive(&mut d);
+    page_answers_quickly(&d, &pw);
+}
+
+#[test]
+fn floods_of_idle_connections_slow_readers_and_body_pinners_do_not_lock_a_client_out() {
+    raise_nofile(8192);
+    let (mut d, _tmp, pw) = start("");
+    page_answers_quickly(&d, &pw); // argon2 once; Basic is then cached
+    let threads_before = proc_status(&d, "Threads:");
+    // Two requests that declare a body and never send it (pinned both tiny_http workers).
+    let mut pinners: Vec<TcpStream> = (0..2)
+        .map(|_| {
+            let mut s = connect(d.http);
+            write!(s, "GET /api/hosts HTTP/1.1\r\nHost: localhost\r\nContent-Length: 1000\r\n\r\n").unwrap();
+            s
+        })
+        .collect();
+    // 50 clients that pipeline 200 requests each and never read the answers.
+    let mut slow = Vec::new();
+    let pipelined = format!("GET /style.css HTTP/1.1\r\nHost: localhost\r\n\r\n").repeat(200);
+    for _ in 0..50 {
+        let s = connect(d.http);
+        s.set_nonblocking(true).unwrap();
+        let _ = (&s).write(pipelined.as_bytes());
+        slow.push(s);
+    }
+    // 500 connections that say nothing.
+    let idle: Vec<TcpStream> = (0..500).map(|_| connect(d.http)).collect();
+    page_answers_quickly(&d, &pw);
+    // And well past the old thread-per-connection limit: a flood of 2,100 connections.
+    let flood: Vec<TcpStream> = (0..2100).filter_map(|_| TcpStream::connect(d.http).ok()).collect();
+    page_answers_quickly(&d, &pw);
+    alive(&mut d);
+    // Bounded: open connections never exceed http.max_connections (64); the rest were closed to
+    // make room, and the pinners were answered 413 without their body.
+    assert!(metric(&d, &pw, "flowpi_http_connections") <= 64);
+    assert!(metric(&d, &pw, "flowpi_http_connections_total{event=\"evicted_idle\"}") >= 2000);
+    for p in &mut pinners {
+        p.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+        let mut b = [0u8; 12];
+        let n = p.read(&mut b).unwrap_or(0);
+        assert!(n == 0 || b.starts_with(b"HTTP/1.1 413"), "{:?}", String::from_utf8_lossy(&b[..n]));
+    }
+    // Connections are tasks, not threads.
+    let threads_after = proc_status(&d, "Threads:");
+    assert!(threads_after <= threads_before + 4, "threads {threads_before} -> {threads_after}");
+    drop((idle, flood, slow));
+    page_answers_quickly(&d, &pw);
+}
+
+#[test]
+fn http2_request_lines_leave_nothing_behind() {
+    let (mut d, _tmp, pw) = start("");
+    page_answers_quickly(&d, &pw);
+    let threads_before = proc_status(&d, "Threads:");
+    let mut conns = Vec::new();
+    for _ in 0..300 {
+        let mut s = connect(d.http);
+        let _ = write!(s, "GET / HTTP/2.0\r\nHost: localhost\r\n\r\n");
+        conns.push(s);
+    }
+    for s in &mut conns {
+        let a = read_answer(s);
+        assert!(a.is_empty() || a.starts_with("HTTP/1.1 505") || a.starts_with("HTTP/1.1 400"), "{a}");
+    }
+    alive(&mut d);
+    assert!(proc_status(&d, "Threads:") <= threads_before + 4);
+    page_answers_quickly(&d, &pw);
+    assert_eq!(metric(&d, &pw, "flowpi_http_connections"), 1, "only the metrics request itself is open");
+}
+
+#[test]
+fn huge_headers_get_431_and_memory_stays_bounded() {
+    let (mut d, _tmp, pw) = start("");
+    page_answers_quickly(&d, &pw);
+    // 15 KiB of headers is fine, 17 KiB is not.
+    let ok = get_with(d.http, "/api/status", &[&basic(&pw), &format!("X-Pad: {}", "a".repeat(15_000))]).unwrap();
+    assert_eq!(ok.status, 200);
+    let big = get_with(d.http, "/api/status", &[&basic(&pw), &format!("X-Pad: {}", "a".repeat(17_000))]).unwrap();
+    assert_eq!(big.status, 431);
+    // Three connections each trying to send 150 MB of headers (RSS went to 515 MB before).
+    let addr = d.http;
+    let senders: Vec<_> = (0..3)
+        .map(|_| {
+            std::thread::spawn(move || {
+                let mut s = connect(addr);
+                let _ = s.write_all(b"GET / HTTP/1.1\r\nHost: localhost\r\n");
+                let line = format!("X-Pad: {}\r\n", "b".repeat(1000));
+                let mut sent = 0usize;
+                while sent < 150 << 20 {
+                    match s.write_all(line.as_bytes()) {
+                        Ok(()) => sent += line.len(),
+                        Err(_) => break, // the server closed the connection: the point
+                    }
+                }
+                sent
+            })
+        })
+        .collect();
+    let mut peak = 0;
+    while senders.iter().any(|t| !t.is_finished()) {
+        peak = peak.max(proc_status(&d, "VmRSS:"));
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    for t in senders {
+        assert!(t.join().unwrap() < 150 << 20, "the server must close a connection whose headers never end");
+    }
+    assert!(peak < 64 * 1024, "RSS {peak} KiB during the header attack");
+    alive(&mut d);
+    page_answers_quickly(&d, &pw);
+}
+
+#[test]
+fn slow_headers_and_idle_keepalive_are_closed() {
+    let (mut d, _tmp, pw) = start("header_timeout = \"1s\"\nidle_timeout = \"2s\"");
+    // Headers a byte at a time (slowloris): closed after the header timeout.
+    let mut slow = connect(d.http);
+    slow.write_all(b"GET / HTT").unwrap();
+    // A keep-alive connection after its request: closed after the idle timeout, not before.
+    let mut keep = connect(d.http);
+    write!(keep, "GET /style.css HTTP/1.1\r\nHost: localhost\r\n\r\n").unwrap();
+    let mut first = [0u8; 15];
+    keep.read_exact(&mut first).unwrap();
+    assert_eq!(&first, b"HTTP/1.1 200 OK");
+    let t = Instant::now();
+    std::thread::sleep(Duration::from_millis(1500));
+    assert_eq!(slow.read(&mut [0u8; 64]).unwrap_or(0), 0, "slow headers closed");
+    keep.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let mut rest = Vec::new();
+    let _ = keep.read_to_end(&mut rest);
+    let idle_for = t.elapsed();
+    assert!(idle_for >= Duration::from_millis(1500) && idle_for < Duration::from_secs(4), "{idle_for:?}");
+    assert!(metric(&d, &pw, "flowpi_http_connections_total{event=\"timed_out\"}") >= 2);
+    alive(&mut d);
+}
+
+#[test]
+fn nothing_without_login_and_the_generated_password_works() {
+    let (mut d, _tmp, pw) = start("");
+    // The page leads to the login form; API, graphs and metrics answer 401.
+    let page = d.get("/");
+    assert_eq!(page.status, 303);
+    assert!(page.headers.to_ascii_lowercase().contains("location: /login"), "{}", page.headers);
+    for path in [
+        "/api/hosts",
+        "/api/interfaces",
+        "/api/exporters",
+        "/api/status",
+        "/metrics",
+        "/app.js",
+        "/graph/host/192.168.1.1/day.png",
+    ] {
+        assert_eq!(d.get(path).status, 401, "{path}");
+    }
+    let login = d.get("/login");
+    assert_eq!(login.status, 200);
+    let html = String::from_utf8_lossy(&login.body).to_string();
+    assert!(html.contains("type=\"password\""));
+    assert!(!html.contains("192.168") && !html.contains(&pw), "the login page reveals nothing");
+    // The generated password: by HTTP Basic and by the form, whose cookie then opens everything.
+    assert_eq!(authed(&d, &pw, "/api/hosts").status, 200);
+    assert_eq!(get_with(d.http, "/api/hosts", &[&basic("wrong-password")]).unwrap().status, 401);
+    let body = format!("password={pw}");
+    let r = raw_request(
+        d.http,
+        &format!("POST /login HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len()),
+    )
+    .unwrap();
+    assert_eq!(r.status, 303, "{}", r.headers);
+    let cookie_line = r.headers.lines().find(|l| l.to_ascii_lowercase().starts_with("set-cookie:")).unwrap();
+    assert!(cookie_line.contains("HttpOnly") && cookie_line.contains("SameSite=Strict"), "{cookie_line}");
+    let cookie = cookie_line.split_once(':').unwrap().1.trim().split(';').next().unwrap().to_string();
+    assert_eq!(get_with(d.http, "/", &[&format!("Cookie: {cookie}")]).unwrap().status, 200);
+    assert_eq!(get_with(d.http, "/metrics", &[&format!("Cookie: {cookie}")]).unwrap().status, 200);
+    // A forged or altered cookie is not a session.
+    let forged = format!("{}0", &cookie[..cookie.len() - 1]);
+    assert_eq!(get_with(d.http, "/api/hosts", &[&format!("Cookie: {forged}")]).unwrap().status, 401);
+    // The password is in the log once, for the journal.
+    assert_eq!(d.log().matches(&pw).count(), 1);
+    // After a restart the same password and session still work (kept in archive.dir).
+    assert_eq!(d.stop(), 0);
+    let d2 = Daemon::start_full(&d.dir, "", "", &[]);
+    assert_eq!(get_with(d2.http, "/api/status", &[&format!("Cookie: {cookie}")]).unwrap().status, 200);
+    assert!(!d2.log().contains(&pw), "a known password is not logged again");
+}
+
+#[test]
+fn wrong_passwords_are_rate_limited_and_foreign_hosts_refused() {
+    let (d, _tmp, pw) = start("");
+    let form = |password: &str| {
+        let body = format!("password={password}");
+        raw_request(
+            d.http,
+            &format!(
+                "POST /login HTTP/1.1\r\nHost: localhost\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            ),
+        )
+        .unwrap()
+        .status
+    };
+    let statuses: Vec<u16> = (0..6).map(|i| form(&format!("guess-{i}"))).collect();
+    assert_eq!(&statuses[..4], &[401, 401, 401, 401]);
+    assert!(statuses[4..].contains(&429), "{statuses:?}");
+    // Blocked: even the right password waits, so guessing cannot go on.
+    assert_eq!(form(&pw), 429);
+    std::thread::sleep(Duration::from_millis(2100));
+    assert_eq!(form(&pw), 303, "after the wait the right password works");
+    assert!(metric(&d, &pw, "flowpi_logins_total{outcome=\"wrong\"}") >= 5);
+    assert!(metric(&d, &pw, "flowpi_logins_total{outcome=\"rate_limited\"}") >= 1);
+    // DNS rebinding: a foreign name pointed at the Pi is refused, even with the password.
+    let mut s = connect(d.http);
+    write!(s, "GET /api/hosts HTTP/1.1\r\nHost: attacker.example\r\n{}\r\nConnection: close\r\n\r\n", basic(&pw))
+        .unwrap();
+    assert!(read_answer(&mut s).starts_with("HTTP/1.1 421"));
+    for host in ["127.0.0.1", "localhost:3000", "flowpi.local", "[::1]:80"] {
+        let mut s = connect(d.http);
+        write!(s, "GET /login HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n").unwrap();
+        assert!(read_answer(&mut s).starts_with("HTTP/1.1 200"), "{host}");
+    }
+    // A login form posted from another site is refused.
+    let body = format!("password={pw}");
+    let r = raw_request(
+        d.http,
+        &format!("POST /login HTTP/1.1\r\nHost: localhost\r\nOrigin: http://attacker.example\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len()),
+    )
+    .unwrap();
+    assert_eq!(r.status, 403);
+}
+
+#[test]
+fn tokens_read_and_auth_none_is_explicit() {
+    let tmp = tempfile::tempdir().unwrap();
+    let token = "prometheus-scrape-token-0123456789";
+    let d = Daemon::start_full(tmp.path(), "", &format!("tokens = [\"{token}\"]"), &[]);
+    assert_eq!(get_with(d.http, "/metrics", &[&format!("Authorization: Bearer {token}")]).unwrap().status, 200);
+    assert_eq!(get_with(d.http, "/metrics", &["Authorization: Bearer not-the-token-at-all-000"]).unwrap().status, 401);
+    // auth = "none" must be chosen; then no password file is made.
+    let open = tempfile::tempdir().unwrap();
+    let d2 = Daemon::start_full(open.path(), "", "auth = \"none\"", &[]);
+    assert_eq!(d2.get("/api/hosts").status, 200);
+    assert!(!d2.archive().join("initial-password").exists());
+    assert!(d2.log().contains("http.auth = \"none\""));
+}
