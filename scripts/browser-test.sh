@@ -90,7 +90,19 @@ log "starting $bin (NetFlow on udp/$udp_port, web on $url)"
 "$bin" --config "$tmp/flowpi.toml" >"$tmp/flowpi.log" 2>&1 &
 pid=$!
 
-http_get() { python3 -c 'import sys, urllib.request; sys.stdout.write(urllib.request.urlopen(sys.argv[1], timeout=2).read().decode())' "$1"; }
+# flowpi runs with its default login; at first start it writes the password it generated.
+http_get() {
+  python3 - "$1" "$tmp/archive/initial-password" <<'PY'
+import base64, sys, urllib.request
+req = urllib.request.Request(sys.argv[1])
+try:
+    pw = open(sys.argv[2]).read().strip()
+    req.add_header("Authorization", "Basic " + base64.b64encode(f"flowpi:{pw}".encode()).decode())
+except OSError:
+    pass
+sys.stdout.write(urllib.request.urlopen(req, timeout=2).read().decode())
+PY
+}
 
 for ((i = 0; ; i++)); do
   if ! kill -0 "$pid" 2>/dev/null; then
@@ -120,5 +132,5 @@ log "hosts: $(http_get "$url/api/hosts")"
 log "interfaces: $(http_get "$url/api/interfaces")"
 
 log "running the page test in Chromium"
-FLOWPI_URL=$url timeout 300 node --test --test-reporter=spec tests/browser/page.test.mjs
+FLOWPI_URL=$url FLOWPI_PASSWORD=$(cat "$tmp/archive/initial-password") timeout 300 node --test --test-reporter=spec tests/browser/page.test.mjs
 log "screenshots in target/browser/"

@@ -11,6 +11,10 @@ import { chromium } from 'playwright-core';
 
 const BASE = (process.env.FLOWPI_URL || '').replace(/\/+$/, '');
 if (!BASE) throw new Error('set FLOWPI_URL to the flowpi web address, e.g. http://127.0.0.1:8080');
+const PASSWORD = process.env.FLOWPI_PASSWORD || '';
+if (!PASSWORD) throw new Error('set FLOWPI_PASSWORD to the password flowpi generated at first start');
+// For requests this script makes itself (not the browser's): HTTP Basic, as a script would.
+const BASIC = { Authorization: `Basic ${Buffer.from(`flowpi:${PASSWORD}`).toString('base64')}` };
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const SHOTS = path.resolve(HERE, '..', '..', 'target', 'browser');
@@ -76,6 +80,32 @@ after(async () => {
   await browser?.close();
 });
 
+test('the page asks for the password first; a wrong one is refused, the right one opens the page', async () => {
+  const resp = await page.goto(`${BASE}/`, { waitUntil: 'load' });
+  assert.equal(new URL(page.url()).pathname, '/login', 'redirected to the login form');
+  assert.equal(resp.status(), 200);
+  // The login page says nothing about the network.
+  const text = await page.textContent('body');
+  assert.doesNotMatch(text, /192\.168|hosts?\b.*\d/);
+  await page.fill('#password', 'not-the-password');
+  await Promise.all([page.waitForNavigation(), page.click('button[type=submit]')]);
+  assert.match(await page.textContent('#login-message'), /Wrong password/);
+  await page.screenshot({ path: path.join(SHOTS, 'login.png') });
+  await page.fill('#password', PASSWORD);
+  await Promise.all([page.waitForNavigation(), page.click('button[type=submit]')]);
+  assert.equal(new URL(page.url()).pathname, '/');
+  const cookies = await context.cookies();
+  const session = cookies.find((c) => c.name === 'flowpi_session');
+  assert.ok(session && session.httpOnly && session.sameSite === 'Strict', JSON.stringify(cookies));
+  // The failed attempt above is the one expected 401 on this page.
+  const i = badResponses.findIndex((r) => r.startsWith('401 ') && r.endsWith('/login'));
+  assert.ok(i >= 0, badResponses.join(', '));
+  badResponses.splice(i, 1);
+  // And the console error Chromium logs for that 401.
+  const j = consoleErrors.findIndex((e) => /401/.test(e));
+  if (j >= 0) consoleErrors.splice(j, 1);
+});
+
 test('the page loads, in standards mode, with its stylesheet and icon', async () => {
   const resp = await page.goto(`${BASE}/`, { waitUntil: 'load' });
   assert.equal(resp.status(), 200);
@@ -90,7 +120,7 @@ test('the page loads, in standards mode, with its stylesheet and icon', async ()
 });
 
 test('the footer shows version, uptime and counts from /api/status', async () => {
-  const status = await (await fetch(`${BASE}/api/status`)).json();
+  const status = await (await fetch(`${BASE}/api/status`, { headers: BASIC })).json();
   await page.waitForFunction((v) => document.getElementById('status').textContent.includes(`flowpi ${v}`),
     status.version, { timeout: WAIT });
   const text = await page.textContent('#status');
@@ -120,7 +150,7 @@ test('top talkers lists the replayed hosts with non-zero totals', async () => {
     assert.ok(barWidth > 0, `${ip} has a visible proportional bar`);
   }
   // Busiest first, as the API orders them.
-  const api = await (await fetch(`${BASE}/api/hosts`)).json();
+  const api = await (await fetch(`${BASE}/api/hosts`, { headers: BASIC })).json();
   const shown = await page.$$eval('#hosts tbody tr', (rows) => rows.map((r) => r.dataset.ip));
   assert.deepEqual(shown, api.map((r) => r.ip));
 });
@@ -128,7 +158,7 @@ test('top talkers lists the replayed hosts with non-zero totals', async () => {
 test('the interfaces seen in the flows are listed', async () => {
   await page.waitForSelector('#interfaces [data-exporter][data-ifindex]', { timeout: WAIT });
   const n = await page.locator('#interfaces [data-exporter][data-ifindex]').count();
-  const api = await (await fetch(`${BASE}/api/interfaces`)).json();
+  const api = await (await fetch(`${BASE}/api/interfaces`, { headers: BASIC })).json();
   assert.ok(n >= 1, 'at least one interface element');
   assert.equal(n, api.length, 'one element per interface from /api/interfaces');
 });
@@ -253,7 +283,7 @@ test('a graph the server cannot draw yet shows a placeholder, never a broken ima
   p.on('response', (r) => {
     if (r.url().includes('/graph/')) graphAnswers.set(new URL(r.url()).pathname, r.status());
   });
-  const real = await (await fetch(`${BASE}/api/hosts`)).json();
+  const real = await (await fetch(`${BASE}/api/hosts`, { headers: BASIC })).json();
   const extra = [
     { ip: 'other', rx_bytes: 10, tx_bytes: 5, rx_packets: 1, tx_packets: 1 },
     { ip: 'fd00:1::10', rx_bytes: 3, tx_bytes: 2, rx_packets: 1, tx_packets: 1 },
@@ -289,5 +319,18 @@ test('when the daemon does not answer, a banner says so and the last figures sta
   fail = false;
   await p.evaluate(() => document.dispatchEvent(new Event('visibilitychange')));
   await p.waitForSelector('#error', { state: 'hidden', timeout: WAIT });
+  await p.close();
+});
+
+test('logging out leads back to the login form and closes the API', async () => {
+  const p = await newPage();
+  await p.goto(`${BASE}/`, { waitUntil: 'load' });
+  await p.waitForSelector('#logout button', { state: 'visible', timeout: WAIT });
+  await Promise.all([p.waitForNavigation(), p.click('#logout button')]);
+  assert.equal(new URL(p.url()).pathname, '/login');
+  const status = await p.evaluate(async () => (await fetch('/api/hosts')).status);
+  assert.equal(status, 401);
+  await p.goto(`${BASE}/`, { waitUntil: 'load' });
+  assert.equal(new URL(p.url()).pathname, '/login', 'the page asks again');
   await p.close();
 });
