@@ -27,8 +27,9 @@ cleanup() {
 }
 trap cleanup EXIT INT TERM
 
+# Up once it answers at all: the API wants the password (401) like everything but the login page.
 for _ in $(seq 100); do
-  curl -fs http://127.0.0.1:3000/api/status >/dev/null 2>&1 && break
+  curl -s -o /dev/null http://127.0.0.1:3000/login 2>/dev/null && break
   kill -0 "$flowpi_pid" 2>/dev/null || { echo "demo: flowpi did not start" >&2; exit 1; }
   sleep 0.1
 done
@@ -45,7 +46,9 @@ feeder_pid=$!
 
 cat <<MSG
 
-  flowpi is running: open http://localhost:3000/ in a browser.
+  flowpi is running: open http://localhost:3000/ in a browser and log in with the password
+  $(cat "$demo/archive/initial-password" 2>/dev/null || echo "you set (flowpi set-password --config $demo/flowpi.toml)")
+  (made at the first start, kept in $demo/archive/initial-password).
   The host and interface totals appear at once; the graphs fill in step by step (one point a
   minute, the default archive.step). Archives are in $demo/archive. Ctrl-C stops it.
 
