@@ -221,6 +221,7 @@ fn bounds_hold_and_are_counted() {
         max_fields_per_template: 8,
         pending_sets: 2,
         pending_timeout: Duration::from_secs(10),
+        ..Limits::default()
     };
     let mut h = Harness::new(limits, HashMap::new());
     // Three templates for a table of two: the third is refused.

@@ -56,7 +56,9 @@ fn random_and_mutated_datagrams() {
         max_templates_per_exporter: 8,
         max_fields_per_template: 64,
         pending_sets: 4,
+        pending_bytes: 4096,
         pending_timeout: Duration::from_secs(3),
+        max_domains_per_exporter: 2,
     };
     let mut dec = Decoder::new(limits, Default::default(), stats.clone());
     let local = LocalNets::new(vec!["192.168.0.0/16".parse().unwrap(), "10.0.0.0/8".parse().unwrap()]);

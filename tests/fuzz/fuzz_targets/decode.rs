@@ -30,7 +30,9 @@ fn state() -> &'static Mutex<State> {
             max_templates_per_exporter: 8,
             max_fields_per_template: 64,
             pending_sets: 4,
+            pending_bytes: 4096,
             pending_timeout: Duration::from_secs(5),
+            max_domains_per_exporter: 2,
         };
         let local = LocalNets::new(vec!["10.0.0.0/8".parse().unwrap(), "fd00::/8".parse().unwrap()]);
         Mutex::new(State {
