@@ -1,21 +1,25 @@
-//! Configuration: TOML parsed into a raw struct (unknown keys rejected), then validated into typed
-//! values, reporting every problem at once with its key and file line.
+//! Configuration: TOML read into a tree that keeps every value's position, taken from it into raw
+//! structs (unknown keys and wrong types noted), then validated into typed values, reporting every
+//! problem at once with its key and file line.
 
+use std::collections::HashMap;
 use std::fmt;
-use std::net::SocketAddr;
+use std::io::Read;
+use std::net::{IpAddr, SocketAddr};
+use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use serde::Deserialize;
+use serde::de::Unexpected;
 use toml::Spanned;
-
-use std::collections::HashMap;
-use std::net::IpAddr;
 
 use crate::decode::{ExporterOverride, Limits};
 use crate::net::{IpNet, LocalNets};
 
 pub const DEFAULT_PATH: &str = "/etc/flowpi.toml";
+
+/// A configuration file is a few KiB; anything past this is the wrong file.
+pub const MAX_SIZE: u64 = 1 << 20;
 
 /// The validated configuration the daemon runs on.
 #[derive(Clone, Debug)]
@@ -86,25 +90,18 @@ pub struct LogConfig {
 
 // ---- raw stage: exactly what the file says, with positions ----
 
-#[derive(Deserialize, Default)]
-#[serde(deny_unknown_fields)]
+// Filled by `Validator::read` from the document tree; the keys it asks for are the known keys.
+
+#[derive(Default)]
 struct Raw {
-    #[serde(default)]
     collector: RawCollector,
-    #[serde(default)]
     network: RawNetwork,
-    #[serde(default)]
     archive: RawArchive,
-    #[serde(default)]
     http: RawHttp,
-    #[serde(default)]
     log: RawLog,
-    #[serde(default)]
     exporter: Vec<RawExporter>,
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
 struct RawExporter {
     address: Spanned<String>,
     name: Option<Spanned<String>>,
@@ -112,8 +109,7 @@ struct RawExporter {
     interfaces: Option<Spanned<HashMap<String, Spanned<String>>>>,
 }
 
-#[derive(Deserialize, Default)]
-#[serde(deny_unknown_fields)]
+#[derive(Default)]
 struct RawCollector {
     listen: Option<Spanned<Vec<Spanned<String>>>>,
     receive_buffer: Option<Spanned<i64>>,
@@ -127,14 +123,12 @@ struct RawCollector {
     allow: Option<Spanned<Vec<Spanned<String>>>>,
 }
 
-#[derive(Deserialize, Default)]
-#[serde(deny_unknown_fields)]
+#[derive(Default)]
 struct RawNetwork {
     local: Option<Spanned<Vec<Spanned<String>>>>,
 }
 
-#[derive(Deserialize, Default)]
-#[serde(deny_unknown_fields)]
+#[derive(Default)]
 struct RawArchive {
     dir: Option<Spanned<String>>,
     step: Option<Spanned<String>>,
@@ -142,8 +136,7 @@ struct RawArchive {
     max_interfaces: Option<Spanned<i64>>,
 }
 
-#[derive(Deserialize, Default)]
-#[serde(deny_unknown_fields)]
+#[derive(Default)]
 struct RawHttp {
     listen: Option<Spanned<String>>,
     threads: Option<Spanned<i64>>,
@@ -156,10 +149,173 @@ struct RawHttp {
     hosts: Option<Spanned<Vec<Spanned<String>>>>,
 }
 
-#[derive(Deserialize, Default)]
-#[serde(deny_unknown_fields)]
+#[derive(Default)]
 struct RawLog {
     level: Option<Spanned<String>>,
+}
+
+// ---- document stage: the TOML tree with a position for every value ----
+
+/// One TOML value and the bytes it covers. serde into the `Raw` structs directly would stop at the
+/// first unknown key or wrong type; this tree cannot fail to build once the syntax is right, so
+/// every such problem can be found by walking it.
+struct Node {
+    span: Range<usize>,
+    kind: Kind,
+}
+
+enum Kind {
+    String(String),
+    Integer(i64),
+    Float(f64),
+    Boolean(bool),
+    Datetime(String),
+    Array(Vec<Node>),
+    /// In file order.
+    Table(Vec<(String, Node)>),
+}
+
+/// toml_edit (the parser under `toml`) keeps every key's and value's bytes; tables made by a
+/// dotted key (`http.listen = ...`) have none of their own and take their first key's.
+fn node_of_item(item: &toml_edit::Item, at: Range<usize>) -> Node {
+    use toml_edit::Item;
+    match item {
+        Item::Value(v) => node_of_value(v, at),
+        Item::Table(t) => {
+            let entries = t.iter().map(|(k, i)| (k.to_string(), node_of_item(i, key_span(t.key(k), &at)))).collect();
+            table_node(t.span(), entries, at)
+        }
+        Item::ArrayOfTables(a) => {
+            let items = a
+                .iter()
+                .map(|t| {
+                    let entries =
+                        t.iter().map(|(k, i)| (k.to_string(), node_of_item(i, key_span(t.key(k), &at)))).collect();
+                    table_node(t.span(), entries, at.clone())
+                })
+                .collect();
+            Node { span: a.span().unwrap_or(at), kind: Kind::Array(items) }
+        }
+        Item::None => Node { span: at, kind: Kind::Table(Vec::new()) },
+    }
+}
+
+fn node_of_value(v: &toml_edit::Value, at: Range<usize>) -> Node {
+    use toml_edit::Value;
+    let span = v.span().unwrap_or(at);
+    let kind = match v {
+        Value::String(s) => Kind::String(s.value().clone()),
+        Value::Integer(i) => Kind::Integer(*i.value()),
+        Value::Float(f) => Kind::Float(*f.value()),
+        Value::Boolean(b) => Kind::Boolean(*b.value()),
+        Value::Datetime(d) => Kind::Datetime(d.value().to_string()),
+        Value::Array(a) => Kind::Array(a.iter().map(|i| node_of_value(i, span.clone())).collect()),
+        Value::InlineTable(t) => {
+            Kind::Table(t.iter().map(|(k, i)| (k.to_string(), node_of_value(i, key_span(t.key(k), &span)))).collect())
+        }
+    };
+    Node { span, kind }
+}
+
+/// Where a key is, else where its table is.
+fn key_span(key: Option<&toml_edit::Key>, at: &Range<usize>) -> Range<usize> {
+    key.and_then(toml_edit::Key::span).unwrap_or_else(|| at.clone())
+}
+
+fn table_node(span: Option<Range<usize>>, entries: Vec<(String, Node)>, at: Range<usize>) -> Node {
+    let span = span.or_else(|| entries.first().map(|(_, n)| n.span.clone())).unwrap_or(at);
+    Node { span, kind: Kind::Table(entries) }
+}
+
+impl Node {
+    /// What the file has here, in serde's words (`string "many"`, ``integer `5` ``), as in messages
+    /// toml itself gives.
+    fn found(&self) -> String {
+        match &self.kind {
+            Kind::String(s) => Unexpected::Str(s).to_string(),
+            Kind::Integer(i) => Unexpected::Signed(*i).to_string(),
+            Kind::Float(f) => Unexpected::Float(*f).to_string(),
+            Kind::Boolean(b) => Unexpected::Bool(*b).to_string(),
+            Kind::Datetime(d) => format!("date-time {d}"),
+            Kind::Array(_) => "list".to_string(),
+            Kind::Table(_) => "table".to_string(),
+        }
+    }
+}
+
+/// A table being read into a raw struct: keys are taken out by name, and what nobody took is unknown.
+struct Table {
+    /// Dotted name for messages: "" for the document, "http", "exporter".
+    name: &'static str,
+    entries: Vec<(String, Node)>,
+    /// Every key asked for, present or not, in the order asked: the known keys.
+    known: Vec<&'static str>,
+}
+
+impl Table {
+    fn new(name: &'static str, entries: Vec<(String, Node)>) -> Table {
+        Table { name, entries, known: Vec::new() }
+    }
+
+    fn take(&mut self, key: &'static str) -> Option<Node> {
+        self.known.push(key);
+        let i = self.entries.iter().position(|(k, _)| k == key)?;
+        Some(self.entries.remove(i).1)
+    }
+
+    fn dotted(&self, key: &str) -> String {
+        if self.name.is_empty() {
+            key.to_string()
+        } else {
+            format!("{}.{key}", self.name)
+        }
+    }
+}
+
+/// A raw field type a node can become.
+trait FromNode: Sized {
+    /// `None` after reporting why not.
+    fn from_node(n: Node, key: &str, v: &mut Validator) -> Option<Self>;
+}
+
+impl FromNode for Spanned<String> {
+    fn from_node(n: Node, key: &str, v: &mut Validator) -> Option<Self> {
+        match n.kind {
+            Kind::String(s) => Some(Spanned::new(n.span, s)),
+            _ => v.wrong_type(key, &n, "a string"),
+        }
+    }
+}
+
+impl FromNode for Spanned<i64> {
+    fn from_node(n: Node, key: &str, v: &mut Validator) -> Option<Self> {
+        match n.kind {
+            Kind::Integer(i) => Some(Spanned::new(n.span, i)),
+            _ => v.wrong_type(key, &n, "a whole number"),
+        }
+    }
+}
+
+impl FromNode for Spanned<Vec<Spanned<String>>> {
+    fn from_node(n: Node, key: &str, v: &mut Validator) -> Option<Self> {
+        let Kind::Array(items) = n.kind else { return v.wrong_type(key, &n, "a list of strings") };
+        let total = items.len();
+        let list: Vec<Spanned<String>> = items.into_iter().filter_map(|i| FromNode::from_node(i, key, v)).collect();
+        // The good items are still checked; a list with none left is left out, or "must not be
+        // empty" would be said of a list the file does not have.
+        if list.is_empty() && total > 0 {
+            return None;
+        }
+        Some(Spanned::new(n.span, list))
+    }
+}
+
+impl FromNode for Spanned<HashMap<String, Spanned<String>>> {
+    fn from_node(n: Node, key: &str, v: &mut Validator) -> Option<Self> {
+        let Kind::Table(entries) = n.kind else { return v.wrong_type(key, &n, "a table (e.g. { 1 = \"wan\" })") };
+        let map = entries.into_iter().filter_map(|(k, i)| FromNode::from_node(i, key, v).map(|s| (k, s))).collect();
+        Some(Spanned::new(n.span, map))
+    }
 }
 
 // ---- errors ----
@@ -217,19 +373,34 @@ impl Config {
             Some(p) => (p.to_path_buf(), true),
             None => (PathBuf::from(DEFAULT_PATH), false),
         };
-        match std::fs::read_to_string(&path) {
-            Ok(text) => {
-                let cfg = Config::parse(&text, &path.display().to_string())?;
-                Ok((cfg, Source::File(path)))
-            }
+        let source = path.display().to_string();
+        let fail = |line: Option<usize>, message: String| ConfigError {
+            source: source.clone(),
+            problems: vec![Problem { line, key: String::new(), message }],
+        };
+        let file = match std::fs::File::open(&path) {
+            Ok(f) => f,
             Err(e) if !explicit && e.kind() == std::io::ErrorKind::NotFound => {
-                Ok((Config::defaults(), Source::Defaults))
+                return Ok((Config::defaults(), Source::Defaults));
             }
-            Err(e) => Err(ConfigError {
-                source: path.display().to_string(),
-                problems: vec![Problem { line: None, key: String::new(), message: format!("cannot read: {e}") }],
-            }),
+            Err(e) => return Err(fail(None, format!("cannot read: {e}"))),
+        };
+        // One byte past the limit tells "too large" from "exactly at it"; /dev/zero, an endless pipe
+        // or a log file given by mistake stop here instead of filling the memory.
+        let mut bytes = Vec::new();
+        if let Err(e) = file.take(MAX_SIZE + 1).read_to_end(&mut bytes) {
+            return Err(fail(None, format!("cannot read: {e}")));
         }
+        if bytes.len() as u64 > MAX_SIZE {
+            return Err(fail(None, "larger than 1 MiB: not a flowpi configuration (that is a few KiB)".into()));
+        }
+        let text = String::from_utf8(bytes).map_err(|e| {
+            let good = &e.as_bytes()[..e.utf8_error().valid_up_to()];
+            let line = 1 + good.iter().filter(|&&b| b == b'\n').count();
+            fail(Some(line), "not UTF-8 text (a TOML file must be UTF-8)".into())
+        })?;
+        let cfg = Config::parse(&text, &source)?;
+        Ok((cfg, Source::File(path)))
     }
 
     pub fn defaults() -> Config {
@@ -239,18 +410,20 @@ impl Config {
     /// Parse and validate TOML text; `source` names it in messages.
     pub fn parse(text: &str, source: &str) -> Result<Config, ConfigError> {
         let lines = LineIndex::new(text);
-        let raw: Raw = toml::from_str(text).map_err(|e| {
+        // Only a syntax error stops here: the tree takes any well-formed TOML.
+        let doc = toml_edit::ImDocument::parse(text).map(|d| node_of_item(d.as_item(), 0..0)).map_err(|e| {
             let at = e.span().map(|s| s.start);
             ConfigError {
                 source: source.to_string(),
                 problems: vec![Problem {
                     line: at.map(|o| lines.line(o)),
-                    key: at.map(|o| key_at(text, o, e.message())).unwrap_or_default(),
-                    message: friendly(e.message()),
+                    key: at.map(|o| key_at(text, o)).unwrap_or_default(),
+                    message: e.message().trim().replace('\n', ": "),
                 }],
             }
         })?;
         let mut v = Validator { lines: &lines, problems: Vec::new() };
+        let raw = v.read(doc);
         let cfg = v.validate(raw);
         // In file order, whatever order the checks ran in.
         v.problems.sort_by_key(|p| p.line);
@@ -278,9 +451,9 @@ impl Config {
     }
 }
 
-/// The dotted key a parse error at `offset` is about: the `[section]` above it and the key on its
-/// line (serde's messages name only the field, and type errors not even that).
-fn key_at(text: &str, offset: usize, message: &str) -> String {
+/// The dotted key a syntax error at `offset` is about: the `[section]` above it and the key on its
+/// line (toml's messages name neither).
+fn key_at(text: &str, offset: usize) -> String {
     let before = &text[..offset.min(text.len())];
     let line_start = before.rfind('\n').map_or(0, |i| i + 1);
     let line = text[line_start..].lines().next().unwrap_or("").trim();
@@ -289,9 +462,9 @@ fn key_at(text: &str, offset: usize, message: &str) -> String {
         let l = l.trim();
         l.starts_with('[').then(|| l.trim_matches(|c| c == '[' || c == ']').trim().to_string())
     };
-    if let Some(h) = header(line) {
-        // A syntax error is reported at the next header; only an unknown section is about it.
-        return if message.starts_with("unknown field") { h } else { String::new() };
+    if header(line).is_some() {
+        // An unfinished value above is reported at the next header, which is not what is wrong.
+        return String::new();
     }
     let section = before[..line_start].lines().rev().find_map(header);
     let key = line.split_once('=').map(|(k, _)| k.trim()).filter(|k| !k.is_empty() && !k.starts_with('#'));
@@ -301,15 +474,6 @@ fn key_at(text: &str, offset: usize, message: &str) -> String {
         (Some(s), None) => s,
         (None, None) => String::new(),
     }
-}
-
-/// serde/toml wording, in the words of a config file.
-fn friendly(msg: &str) -> String {
-    msg.trim()
-        .replace('\n', ": ")
-        .replace("unknown field", "unknown key")
-        .replace("expected i64", "expected a whole number")
-        .replace("expected a sequence", "expected a list")
 }
 
 /// Byte offset -> 1-based line number.
@@ -339,7 +503,125 @@ struct Validator<'a> {
 
 impl Validator<'_> {
     fn problem<T>(&mut self, key: &str, at: &Spanned<T>, message: String) {
-        self.problems.push(Problem { line: Some(self.lines.line(at.span().start)), key: key.to_string(), message });
+        self.problem_at(key, at.span().start, message);
+    }
+
+    fn problem_at(&mut self, key: &str, offset: usize, message: String) {
+        self.problems.push(Problem { line: Some(self.lines.line(offset)), key: key.to_string(), message });
+    }
+
+    fn wrong_type<T>(&mut self, key: &str, n: &Node, expected: &str) -> Option<T> {
+        self.problem_at(key, n.span.start, format!("invalid type: {}, expected {expected}", n.found()));
+        None
+    }
+
+    /// Take `key` out of `t` as the raw type asked for.
+    fn get<T: FromNode>(&mut self, t: &mut Table, key: &'static str) -> Option<T> {
+        let n = t.take(key)?;
+        T::from_node(n, &t.dotted(key), self)
+    }
+
+    /// A node that must be a table, as a [`Table`] named `name` (empty when it is not one).
+    fn table(&mut self, name: &'static str, n: Option<Node>, expected: &str) -> Table {
+        match n {
+            None => Table::new(name, Vec::new()),
+            Some(Node { kind: Kind::Table(entries), .. }) => Table::new(name, entries),
+            Some(n) => {
+                self.wrong_type::<()>(name, &n, expected);
+                Table::new(name, Vec::new())
+            }
+        }
+    }
+
+    /// Report what nobody asked `t` for, naming what it knows, in serde's words.
+    fn unknown(&mut self, t: Table) {
+        let known: Vec<String> = t.known.iter().map(|k| format!("`{k}`")).collect();
+        let expected = match known.as_slice() {
+            [] => "there are no keys".to_string(),
+            [one] => format!("expected {one}"),
+            [a, b] => format!("expected {a} or {b}"),
+            _ => format!("expected one of {}", known.join(", ")),
+        };
+        for (k, n) in &t.entries {
+            self.problem_at(&t.dotted(k), n.span.start, format!("unknown key `{k}`, {expected}"));
+        }
+    }
+
+    /// The raw stage: the document into the `Raw` structs. The keys asked for here are the only list
+    /// of known keys; each is taken as the type its `Raw` field has.
+    fn read(&mut self, doc: Node) -> Raw {
+        let mut root = self.table("", Some(doc), "a table");
+        let mut t = self.section(&mut root, "collector");
+        let collector = RawCollector {
+            listen: self.get(&mut t, "listen"),
+            receive_buffer: self.get(&mut t, "receive_buffer"),
+            max_exporters: self.get(&mut t, "max_exporters"),
+            max_templates_per_exporter: self.get(&mut t, "max_templates_per_exporter"),
+            max_fields_per_template: self.get(&mut t, "max_fields_per_template"),
+            pending_sets: self.get(&mut t, "pending_sets"),
+            pending_bytes: self.get(&mut t, "pending_bytes"),
+            pending_timeout: self.get(&mut t, "pending_timeout"),
+            max_domains_per_exporter: self.get(&mut t, "max_domains_per_exporter"),
+            allow: self.get(&mut t, "allow"),
+        };
+        self.unknown(t);
+        let mut t = self.section(&mut root, "network");
+        let network = RawNetwork { local: self.get(&mut t, "local") };
+        self.unknown(t);
+        let mut t = self.section(&mut root, "archive");
+        let archive = RawArchive {
+            dir: self.get(&mut t, "dir"),
+            step: self.get(&mut t, "step"),
+            max_hosts: self.get(&mut t, "max_hosts"),
+            max_interfaces: self.get(&mut t, "max_interfaces"),
+        };
+        self.unknown(t);
+        let mut t = self.section(&mut root, "http");
+        let http = RawHttp {
+            listen: self.get(&mut t, "listen"),
+            threads: self.get(&mut t, "threads"),
+            max_connections: self.get(&mut t, "max_connections"),
+            header_timeout: self.get(&mut t, "header_timeout"),
+            idle_timeout: self.get(&mut t, "idle_timeout"),
+            auth: self.get(&mut t, "auth"),
+            password_hash: self.get(&mut t, "password_hash"),
+            tokens: self.get(&mut t, "tokens"),
+            hosts: self.get(&mut t, "hosts"),
+        };
+        self.unknown(t);
+        let mut t = self.section(&mut root, "log");
+        let log = RawLog { level: self.get(&mut t, "level") };
+        self.unknown(t);
+        let exporter = match root.take("exporter") {
+            None => Vec::new(),
+            Some(Node { kind: Kind::Array(items), .. }) => items.into_iter().filter_map(|n| self.exporter(n)).collect(),
+            Some(n) => self.wrong_type("exporter", &n, "a list of tables (write [[exporter]])").unwrap_or_default(),
+        };
+        self.unknown(root);
+        Raw { collector, network, archive, http, log, exporter }
+    }
+
+    fn section(&mut self, root: &mut Table, name: &'static str) -> Table {
+        let n = root.take(name);
+        self.table(name, n, &format!("a table ([{name}])"))
+    }
+
+    fn exporter(&mut self, n: Node) -> Option<RawExporter> {
+        let Kind::Table(entries) = n.kind else { return self.wrong_type("exporter", &n, "a table") };
+        let mut t = Table::new("exporter", entries);
+        let has_address = t.entries.iter().any(|(k, _)| k == "address");
+        let e = (
+            self.get(&mut t, "address"),
+            self.get(&mut t, "name"),
+            self.get(&mut t, "sampling_rate"),
+            self.get(&mut t, "interfaces"),
+        );
+        self.unknown(t);
+        if !has_address {
+            self.problem_at("exporter", n.span.start, "missing key `address`".into());
+        }
+        let (Some(address), name, sampling_rate, interfaces) = e else { return None };
+        Some(RawExporter { address, name, sampling_rate, interfaces })
     }
 
     fn int(&mut self, key: &str, v: Option<Spanned<i64>>, default: i64, min: i64, max: i64) -> i64 {
@@ -734,6 +1016,65 @@ mod tests {
             e.to_string(),
             "t.toml:2: archive.max_hosts: invalid type: string \"many\", expected a whole number"
         );
+    }
+
+    fn lines_and_keys(e: &ConfigError) -> Vec<(Option<usize>, &str)> {
+        e.problems.iter().map(|p| (p.line, p.key.as_str())).collect()
+    }
+
+    #[test]
+    fn positions_come_through() {
+        // Every value keeps its line, also inside tables made by dotted keys.
+        let e = Config::parse("\n[log]\n\nlevel = 3\n", "t.toml").unwrap_err();
+        assert_eq!(lines_and_keys(&e), vec![(Some(4), "log.level")]);
+        // Dotted keys make tables that have no position of their own.
+        let c = Config::parse(
+            "http.listen = \"127.0.0.1:8080\"\n[[exporter]]\naddress = \"10.0.0.1\"\ninterfaces.7 = \"wan\"\n",
+            "t",
+        )
+        .unwrap();
+        assert_eq!(c.http.listen, "127.0.0.1:8080".parse::<SocketAddr>().unwrap());
+        let ip: IpAddr = "10.0.0.1".parse().unwrap();
+        assert_eq!(c.exporters[&ip].interfaces.get(&7).map(String::as_str), Some("wan"));
+        let e = Config::parse("\n\nhttp.listn = \"x\"\n", "t.toml").unwrap_err();
+        assert_eq!(lines_and_keys(&e), vec![(Some(3), "http.listn")]);
+        let e = Config::parse("[archive]\ndir = 2024-05-01T10:00:00Z\n", "t.toml").unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "t.toml:2: archive.dir: invalid type: date-time 2024-05-01T10:00:00Z, expected a string"
+        );
+    }
+
+    #[test]
+    fn every_unknown_key_and_wrong_type_at_once() {
+        let text = "[collector]\nlisten = \"0.0.0.0:2055\"\nmax_exporter = 3\nallow = [1, \"nope\"]\n\
+                    [collector.extra]\nx = 1\n[archive]\nmax_hosts = 1.5\n[[exporter]]\nsampling = 2\n[graphs]\n";
+        let e = Config::parse(text, "t.toml").unwrap_err();
+        assert_eq!(
+            lines_and_keys(&e),
+            vec![
+                (Some(2), "collector.listen"),
+                (Some(3), "collector.max_exporter"),
+                (Some(4), "collector.allow"),
+                (Some(4), "collector.allow"),
+                (Some(5), "collector.extra"),
+                (Some(8), "archive.max_hosts"),
+                (Some(9), "exporter"),
+                (Some(10), "exporter.sampling"),
+                (Some(11), "graphs"),
+            ],
+            "{e}"
+        );
+        let msgs: Vec<&str> = e.problems.iter().map(|p| p.message.as_str()).collect();
+        assert_eq!(msgs[0], "invalid type: string \"0.0.0.0:2055\", expected a list of strings");
+        assert_eq!(msgs[2], "invalid type: integer `1`, expected a string");
+        assert!(msgs[3].contains("\"nope\" is not an IP network"), "{e}");
+        assert_eq!(msgs[5], "invalid type: floating point `1.5`, expected a whole number");
+        assert_eq!(msgs[6], "missing key `address`");
+        // A syntax error leaves no document to walk: it is the one problem.
+        let e = Config::parse("[archive]\nmax_host = 3\nstep = \n", "t.toml").unwrap_err();
+        assert_eq!(e.problems.len(), 1, "{e}");
+        assert_eq!(lines_and_keys(&e), vec![(Some(3), "archive.step")]);
     }
 
     #[test]

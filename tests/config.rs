@@ -4,7 +4,8 @@
 mod common;
 
 use std::path::Path;
-use std::process::Command;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
 
 use common::BIN;
 use flowpi::config::Config;
@@ -80,7 +81,7 @@ fn invalid_examples_give_the_expected_messages() {
         assert_eq!(stderr, expected, "{}", path.display());
         seen += 1;
     }
-    assert!(seen >= 6);
+    assert!(seen >= 10);
 }
 
 #[test]
@@ -90,10 +91,69 @@ fn every_problem_at_once() {
 }
 
 #[test]
+fn unknown_keys_and_wrong_types_all_at_once() {
+    // Several sections, several of each kind: serde alone would have stopped at the first.
+    let (_, _, stderr) = check(Path::new("tests/configs/invalid/unknown_keys_and_types.toml"));
+    assert_eq!(stderr.matches(": unknown key `").count(), 7, "{stderr}");
+    assert_eq!(stderr.matches(": invalid type: ").count(), 13, "{stderr}");
+    assert_eq!(stderr.lines().count(), 23, "{stderr}");
+}
+
+/// `flowpi check-config --config PATH` that must finish within a few seconds.
+fn check_quickly(path: &Path) -> (i32, String) {
+    let mut child = Command::new(BIN)
+        .arg("check-config")
+        .arg("--config")
+        .arg(path)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let start = Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if start.elapsed() > Duration::from_secs(5) {
+            child.kill().unwrap();
+            child.wait().unwrap();
+            panic!("check-config --config {} still running after 5 s", path.display());
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let out = child.wait_with_output().unwrap();
+    (out.status.code().unwrap_or(-1), String::from_utf8(out.stderr).unwrap())
+}
+
+#[test]
+fn endless_or_huge_files_are_refused_quickly() {
+    let (code, stderr) = check_quickly(Path::new("/dev/zero"));
+    assert_eq!(code, 1, "{stderr}");
+    assert_eq!(stderr, "/dev/zero: larger than 1 MiB: not a flowpi configuration (that is a few KiB)\n");
+
+    let dir = tempfile::tempdir().unwrap();
+    let big = dir.path().join("big.toml");
+    // Valid TOML (comments), so only the size can be what is refused.
+    let line = "# a comment line of a configuration that has grown far too large to be one\n";
+    std::fs::write(&big, line.repeat((2 << 20) / line.len() + 1)).unwrap();
+    let (code, stderr) = check_quickly(&big);
+    assert_eq!(code, 1, "{stderr}");
+    assert!(stderr.ends_with(": larger than 1 MiB: not a flowpi configuration (that is a few KiB)\n"), "{stderr}");
+
+    // The limit itself is allowed.
+    let limit = dir.path().join("limit.toml");
+    let mut text = "[archive]\nstep = \"60s\"\n".to_string();
+    text.push_str(&"#".repeat(flowpi::config::MAX_SIZE as usize - text.len()));
+    std::fs::write(&limit, text).unwrap();
+    let (code, stderr) = check_quickly(&limit);
+    assert_eq!(code, 0, "{stderr}");
+}
+
+#[test]
 fn missing_explicit_file_is_an_error_and_run_refuses_bad_config() {
     let (code, _, stderr) = check(Path::new("tests/configs/does-not-exist.toml"));
     assert_eq!(code, 1);
     assert!(stderr.contains("cannot read"), "{stderr}");
+    let (code, _, stderr) = check(Path::new("tests/configs"));
+    assert_eq!(code, 1);
+    assert_eq!(stderr, "tests/configs: cannot read: Is a directory (os error 21)\n");
     let out = Command::new(BIN).arg("--config").arg("tests/configs/invalid/unknown_key.toml").output().unwrap();
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("archive.max_host"));
