@@ -189,6 +189,7 @@ fn huge_headers_get_431_and_memory_stays_bounded() {
     let big = get_with(d.http, "/api/status", &[&basic(&pw), &format!("X-Pad: {}", "a".repeat(17_000))]).unwrap();
     assert_eq!(big.status, 431);
     // Three connections each trying to send 150 MB of headers (RSS went to 515 MB before).
+    let before = proc_status(&d, "VmRSS:");
     let addr = d.http;
     let senders: Vec<_> = (0..3)
         .map(|_| {
@@ -215,7 +216,14 @@ fn huge_headers_get_431_and_memory_stays_bounded() {
     for t in senders {
         assert!(t.join().unwrap() < 150 << 20, "the server must close a connection whose headers never end");
     }
-    assert!(peak < 64 * 1024, "RSS {peak} KiB during the header attack");
+    // Each connection may hold 16 KiB of headers; allow slack for allocator growth.
+    assert!(peak < before + 8 * 1024, "RSS {before} -> {peak} KiB during the header attack");
+    // Under qemu-user (the cross tests) RSS is the emulator's as well; the absolute bound is
+    // the native binary's.
+    let exe = std::fs::read_link(format!("/proc/{}/exe", d.child.id())).unwrap_or_default();
+    if !exe.to_string_lossy().contains("qemu") {
+        assert!(peak < 64 * 1024, "RSS {peak} KiB during the header attack");
+    }
     alive(&mut d);
     page_answers_quickly(&d, &pw);
 }
