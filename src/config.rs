@@ -438,7 +438,7 @@ impl Config {
     pub fn summary(&self) -> String {
         let listen: Vec<String> = self.collector.listen.iter().map(|a| a.to_string()).collect();
         format!(
-            "collector {} -> archive {} every {}s (max {} hosts, {} interfaces), {} local networks, {} named exporters, http {}",
+            "collector {} -> archive {} every {}s (max {} hosts, {} interfaces), {} local networks, {} named exporters, http {} ({})",
             listen.join(","),
             self.archive.dir.display(),
             self.archive.step.as_secs(),
@@ -447,6 +447,10 @@ impl Config {
             self.network.local.nets().len(),
             self.exporters.len(),
             self.http.listen,
+            match self.http.auth {
+                Auth::Password { .. } => "password login",
+                Auth::None => "no login",
+            },
         )
     }
 }
