@@ -40,7 +40,7 @@ pub fn run(cfg: Config) -> Result<(), StartError> {
         auth::Init::Disabled => warn!("http.auth = \"none\": anyone who can reach the web port sees all traffic"),
         auth::Init::FromConfig | auth::Init::FromFile => {}
     }
-    let guard = Guard::load(&cfg).map_err(StartError)?;
+    let guard = Guard::load(&cfg, stats.clone()).map_err(StartError)?;
 
     // Build everything first; nothing below touches the network or the disk.
     let (archive, archive_handle) = Archive::new(&cfg.archive, stats.clone(), live.archive.clone());

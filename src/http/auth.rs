@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::io::Write;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
@@ -16,6 +16,7 @@ use blake2::digest::Mac;
 use blake2::Blake2bMac;
 
 use crate::config::{Auth, Config};
+use crate::stats::{self, Stats};
 
 /// The user name HTTP Basic expects (there is one user).
 pub const USER: &str = "flowpi";
@@ -189,6 +190,7 @@ pub struct Guard {
     limiter: Mutex<Limiter>,
     /// One argon2 run at a time: each takes about 19 MiB and, on a Pi, a good part of a second.
     argon: tokio::sync::Semaphore,
+    stats: Arc<Stats>,
 }
 
 enum Mode {
@@ -208,28 +210,29 @@ const BASIC_CACHE_FOR: Duration = Duration::from_secs(600);
 
 impl Guard {
     /// `http.auth = "none"`: everything open (used by tests of other parts, and chosen explicitly).
-    pub fn open(hosts: Vec<String>) -> Guard {
-        Guard::build(Mode::Open, hosts)
+    pub fn open(hosts: Vec<String>, stats: Arc<Stats>) -> Guard {
+        Guard::build(Mode::Open, hosts, stats)
     }
 
     /// Read the password hash and session key. Run `init_password` first.
-    pub fn load(cfg: &Config) -> Result<Guard, String> {
+    pub fn load(cfg: &Config, stats: Arc<Stats>) -> Result<Guard, String> {
         let hosts = allowed_hosts(&cfg.http.hosts);
         match &cfg.http.auth {
-            Auth::None => Ok(Guard::open(hosts)),
+            Auth::None => Ok(Guard::open(hosts, stats)),
             Auth::Password { hash, tokens } => {
                 let hash = load_hash(cfg, hash)?;
                 let key = load_key(&cfg.archive.dir)?;
                 Ok(Guard::build(
                     Mode::Password { hash, tokens: tokens.clone(), key, basic_ok: Mutex::new(Vec::new()) },
                     hosts,
+                    stats,
                 ))
             }
         }
     }
 
-    fn build(mode: Mode, hosts: Vec<String>) -> Guard {
-        Guard { mode, hosts, limiter: Mutex::new(Limiter::default()), argon: tokio::sync::Semaphore::new(1) }
+    fn build(mode: Mode, hosts: Vec<String>, stats: Arc<Stats>) -> Guard {
+        Guard { mode, hosts, limiter: Mutex::new(Limiter::default()), argon: tokio::sync::Semaphore::new(1), stats }
     }
 
     pub fn is_open(&self) -> bool {
@@ -278,10 +281,11 @@ impl Guard {
         }
     }
 
-    /// A password from the login form or HTTP Basic, through the rate limit.
+    /// A password from the login form or HTTP Basic, through the rate limit; counted.
     pub async fn verify_password(&self, client: IpAddr, password: &str) -> Access {
         let Mode::Password { hash, .. } = &self.mode else { return Access::Granted };
         if let Some(retry_after) = self.limiter.lock().expect("limiter").blocked(client, Instant::now()) {
+            stats::inc(&self.stats.login_limited);
             return Access::Limited { retry_after };
         }
         let ok = {
@@ -292,9 +296,11 @@ impl Guard {
         let mut l = self.limiter.lock().expect("limiter");
         if ok {
             l.forget(client);
+            stats::inc(&self.stats.login_ok);
             Access::Granted
         } else {
             l.failed(client, Instant::now());
+            stats::inc(&self.stats.login_failed);
             Access::Denied
         }
     }

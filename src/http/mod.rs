@@ -360,16 +360,11 @@ async fn login(ctx: &Context, client: IpAddr, header_timeout: Duration, parts: &
     let password = form_value(&form, "password").unwrap_or_default();
     match ctx.guard.verify_password(client, &password).await {
         Access::Granted => {
-            stats::inc(&ctx.stats.login_ok);
             let cookie = ctx.guard.new_session().unwrap_or_default();
             Reply::redirect("/").with(header::SET_COOKIE, cookie)
         }
-        Access::Denied => {
-            stats::inc(&ctx.stats.login_failed);
-            login_page(401, "Wrong password.")
-        }
+        Access::Denied => login_page(401, "Wrong password."),
         Access::Limited { retry_after } => {
-            stats::inc(&ctx.stats.login_limited);
             login_page(429, &format!("Too many wrong passwords. Try again in {retry_after} s."))
                 .with(header::RETRY_AFTER, retry_after.to_string())
         }
