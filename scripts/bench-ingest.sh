@@ -47,6 +47,8 @@ receive_buffer = $buf
 dir = "$tmp/archive"
 [http]
 listen = "127.0.0.1:$hport"
+# Loopback only, and the bench reads /metrics with curl.
+auth = "none"
 [log]
 level = "warn"
 TOML
