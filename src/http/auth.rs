@@ -437,7 +437,7 @@ fn host_allowed(host: &str, names: &[String]) -> bool {
         return true;
     }
     let name = name.trim_end_matches('.').to_ascii_lowercase();
-    names.iter().any(|n| *n == name)
+    names.contains(&name)
 }
 
 fn port_ok(tail: &str) -> bool {

@@ -23,7 +23,7 @@ pub const WRITE_STALL: Duration = Duration::from_secs(30);
 pub struct Clock(Instant);
 
 impl Clock {
-    pub fn new() -> Clock {
+    fn new() -> Clock {
         Clock(Instant::now())
     }
     pub fn ms(&self) -> u64 {
@@ -226,10 +226,8 @@ impl<S: AsyncWrite + Unpin> Watched<S> {
     fn note<T>(&self, r: &Poll<io::Result<T>>, progressed: bool) {
         let s = &self.state;
         match r {
-            Poll::Pending => {
-                if s.write_stalled.load(Ordering::Relaxed) == 0 {
-                    s.write_stalled.store(s.clock.ms(), Ordering::Relaxed);
-                }
+            Poll::Pending if s.write_stalled.load(Ordering::Relaxed) == 0 => {
+                s.write_stalled.store(s.clock.ms(), Ordering::Relaxed);
             }
             Poll::Ready(Ok(_)) if progressed => {
                 s.write_stalled.store(0, Ordering::Relaxed);
