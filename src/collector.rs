@@ -21,6 +21,7 @@ use crate::archive::ArchiveHandle;
 use crate::config::Config;
 use crate::decode::exporter::SavedState;
 use crate::decode::{DecodeError, Decoder};
+use crate::net::IpNet;
 use crate::ratelimit::RateLimit;
 use crate::recv::Batch;
 use crate::stats::{self, Stats};
@@ -62,6 +63,8 @@ const ROUNDS: usize = 16;
 pub struct Collector {
     listen: Vec<SocketAddr>,
     receive_buffer: usize,
+    /// collector.allow: senders whose datagrams are decoded; empty = every sender.
+    allow: Vec<IpNet>,
     step: Duration,
     agg: Aggregator,
     decoder: Decoder,
@@ -92,6 +95,7 @@ impl Collector {
         Collector {
             listen: cfg.collector.listen.clone(),
             receive_buffer: cfg.collector.receive_buffer,
+            allow: cfg.collector.allow.clone(),
             step: cfg.archive.step,
             agg,
             decoder,
@@ -222,6 +226,12 @@ impl Collector {
         stats::add_single_writer(&self.stats.datagrams, 1);
         stats::add_single_writer(&self.stats.datagram_bytes, data.len() as u64);
         let exporter = from.ip();
+        // Before any state is touched: a sender outside the list costs one counter. Without a
+        // list this is a single branch per datagram.
+        if !self.allow.is_empty() && !self.allow.iter().any(|n| n.contains(exporter)) {
+            stats::add_single_writer(&self.stats.denied_not_allowed, 1);
+            return;
+        }
         let agg = &mut self.agg;
         let (records, error) = match self.decoder.decode(exporter, data, now, &mut |r| agg.add(exporter, r)) {
             Ok(d) => (d.records, d.error),
@@ -259,11 +269,29 @@ impl Collector {
         };
         match serde_json::from_str::<SavedState>(&text) {
             Ok(s) => {
-                let n = self.decoder.restore(s);
-                info!("collector: restored {n} templates from {}", self.state_file.display());
+                let r = self.decoder.restore(s);
+                info!(
+                    "collector: restored {} templates of {} exporters from {}",
+                    r.templates,
+                    r.exporters,
+                    self.state_file.display()
+                );
+                // One line for the file, not one per entry: a tampered file could hold millions.
+                if r.rejected > 0 {
+                    warn!(
+                        "collector: {}: refused {} entries outside the collector's bounds (edited, or saved under other limits); the rest restored",
+                        self.state_file.display(),
+                        r.rejected
+                    );
+                }
             }
             Err(e) => {
-                warn!("collector: ignoring {} (not a state file flowpi can read: {e})", self.state_file.display())
+                // Counted as one refused entry: the whole file. Flowpi starts with empty state.
+                stats::inc(&self.stats.state_rejected);
+                warn!(
+                    "collector: ignoring {} (not a state file flowpi can read: {e}); starting with no saved state",
+                    self.state_file.display()
+                )
             }
         }
     }

@@ -36,7 +36,8 @@ pub struct Stats {
     pub state_save_errors: AtomicU64,
     /// Datagrams from a sender outside collector.allow, dropped before decoding.
     pub denied_not_allowed: AtomicU64,
-    /// Datagrams for a new source id / observation domain past collector.max_domains_per_exporter.
+    /// Datagrams for a new exporter (address, version, domain) refused: past
+    /// collector.max_domains_per_exporter, or while collector.max_exporters is full of live ones.
     pub denied_domain_limit: AtomicU64,
     /// Held data sets dropped with an exporter that was evicted.
     pub pending_evicted: AtomicU64,
@@ -257,7 +258,7 @@ impl Stats {
         metric(
             "denied_datagrams_total",
             "counter",
-            "Datagrams dropped before decoding, by reason.",
+            "Datagrams dropped before decoding, by reason: not_allowed (outside collector.allow), domain_limit (a new exporter past collector.max_domains_per_exporter, or while collector.max_exporters is full of live ones).",
             &[
                 ("{reason=\"not_allowed\"}", get(&self.denied_not_allowed)),
                 ("{reason=\"domain_limit\"}", get(&self.denied_domain_limit)),

@@ -242,8 +242,15 @@ fn bounds_hold_and_are_counted() {
     h.t += Duration::from_secs(11);
     h.dec.expire(h.t);
     assert_eq!((stats::get(&h.stats.pending_sets), stats::get(&h.stats.pending_expired)), (0, 2));
-    // A third exporter (source id) for a table of two evicts the least recently heard.
+    // A third exporter (source id) for a table of two live ones is refused: no live router is
+    // forgotten for a newcomer ...
     h.feed(&v9(1, 1, &[]));
+    h.feed(&v9(1, 2, &[]));
+    assert_eq!(stats::get(&h.stats.exporter_evictions), 0);
+    assert_eq!(stats::get(&h.stats.denied_domain_limit), 1);
+    // ... but once the least recently heard has been silent for 30 minutes, it makes way.
+    h.t += Duration::from_secs(30 * 60);
+    h.feed(&v9(2, 1, &[]));
     h.feed(&v9(1, 2, &[]));
     assert_eq!(stats::get(&h.stats.exporter_evictions), 1);
     assert_eq!(h.dec.exporters().len(), 2);

@@ -1,0 +1,371 @@
+//! Hostile senders against the real binary on loopback: a flood of observation domains beside a
+//! real exporter, senders outside collector.allow, a tampered exporters.json, and held data past
+//! collector.pending_bytes. Each must be refused and counted while the real exporter loses nothing.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::net::{SocketAddr, UdpSocket};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::*;
+use flowpi::decode::legacy::encode;
+use flowpi::decode::FlowRecord;
+
+/// flowpi with lines of our own in [collector] (common's Daemon writes that section itself), a 1 s
+/// step and a temporary archive; `prepare` may put files into the archive directory first.
+struct Flowpi {
+    child: Child,
+    dir: tempfile::TempDir,
+    udp: SocketAddr,
+    http: SocketAddr,
+}
+
+impl Flowpi {
+    fn start(collector: &str) -> Flowpi {
+        Flowpi::start_with(collector, |_| {})
+    }
+
+    fn start_with(collector: &str, prepare: impl FnOnce(&Path)) -> Flowpi {
+        let dir = tempfile::tempdir().unwrap();
+        let archive = dir.path().join("archive");
+        std::fs::create_dir_all(&archive).unwrap();
+        prepare(&archive);
+        let udp: SocketAddr = format!("127.0.0.1:{}", free_udp_port()).parse().unwrap();
+        let http: SocketAddr = format!("127.0.0.1:{}", free_tcp_port()).parse().unwrap();
+        let config = dir.path().join("flowpi.toml");
+        std::fs::write(
+            &config,
+            format!(
+                "[collector]\nlisten = [\"{udp}\"]\n{collector}\n[network]\nlocal = [\"192.168.0.0/16\"]\n[archive]\ndir = \"{}\"\nstep = \"1s\"\n[http]\nlisten = \"{http}\"\nauth = \"none\"\n[log]\nlevel = \"debug\"\n",
+                archive.display()
+            ),
+        )
+        .unwrap();
+        let log = std::fs::File::create(dir.path().join("flowpi.log")).unwrap();
+        let child = Command::new(BIN).arg("--config").arg(&config).stdout(Stdio::null()).stderr(log).spawn().unwrap();
+        let f = Flowpi { child, dir, udp, http };
+        f.wait_for("flowpi to answer", |f| try_get(f.http, "/api/status").is_ok_and(|r| r.status == 200));
+        f
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("flowpi.log")).unwrap_or_default()
+    }
+
+    fn metric(&self, name: &str) -> u64 {
+        let text = String::from_utf8(try_get(self.http, "/metrics").unwrap().body).unwrap();
+        metric_value(&text, name).unwrap_or_else(|| panic!("metric {name} missing from\n{text}"))
+    }
+
+    /// /api/hosts as ip -> (tx_bytes, rx_bytes).
+    fn hosts(&self) -> BTreeMap<String, (u64, u64)> {
+        let r = try_get(self.http, "/api/hosts").unwrap();
+        assert_eq!(r.status, 200);
+        let v: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
+        v.as_array()
+            .unwrap()
+            .iter()
+            .map(|h| {
+                let n = |k: &str| h[k].as_u64().unwrap();
+                (h["ip"].as_str().unwrap().to_string(), (n("tx_bytes"), n("rx_bytes")))
+            })
+            .collect()
+    }
+
+    fn wait_for(&self, what: &str, mut f: impl FnMut(&Flowpi) -> bool) {
+        let t = Instant::now();
+        while t.elapsed() < Duration::from_secs(20) {
+            if f(self) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        panic!("timed out waiting for {what}; log:\n{}", self.log());
+    }
+
+    /// Wait until flowpi has taken `sent` datagrams off its socket: senders pace themselves with
+    /// this, so a test never depends on the kernel's socket buffer.
+    fn sync(&self, sent: u64) {
+        self.wait_for(&format!("{sent} datagrams received"), |f| f.metric("flowpi_datagrams_total") == sent);
+    }
+
+    /// Wait until a counter reads `want` (it may still be moving: flowpi counts a datagram as
+    /// received before it decodes it); fail showing what it reads.
+    fn expect(&self, name: &str, want: u64) {
+        let t = Instant::now();
+        while t.elapsed() < Duration::from_secs(5) {
+            if self.metric(name) == want {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        assert_eq!(self.metric(name), want, "{name}");
+    }
+
+    /// RSS of the daemon, kB.
+    fn rss_kb(&self) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap();
+        let line = status.lines().find(|l| l.starts_with("VmRSS:")).unwrap();
+        line.split_whitespace().nth(1).unwrap().parse().unwrap()
+    }
+}
+
+impl Drop for Flowpi {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A UDP socket on a loopback address (Linux routes all of 127/8 to lo, so each is a separate
+/// sender as far as flowpi can tell).
+fn sender(ip: &str) -> UdpSocket {
+    UdpSocket::bind((ip, 0)).unwrap()
+}
+
+/// An IPFIX message: header (version 10, length, export time, sequence, observation domain) and
+/// sets.
+fn ipfix(domain: u32, sets: &[Vec<u8>]) -> Vec<u8> {
+    let body = sets.concat();
+    let mut d = Vec::new();
+    d.extend(10u16.to_be_bytes()); // version
+    d.extend((16 + body.len() as u16).to_be_bytes()); // message length
+    d.extend(1_700_000_000u32.to_be_bytes()); // export time
+    d.extend(0u32.to_be_bytes()); // sequence
+    d.extend(domain.to_be_bytes()); // observation domain
+    d.extend(body);
+    d
+}
+
+/// A NetFlow v9 datagram: header (version 9, count, sysUptime, unix secs, sequence, source id)
+/// and flowsets.
+fn v9(source_id: u32, sets: &[Vec<u8>]) -> Vec<u8> {
+    let mut d = Vec::new();
+    d.extend(9u16.to_be_bytes()); // version
+    d.extend((sets.len() as u16).to_be_bytes()); // count
+    d.extend(60_000u32.to_be_bytes()); // sysUptime, ms
+    d.extend(1_700_000_000u32.to_be_bytes()); // unix secs
+    d.extend(0u32.to_be_bytes()); // package sequence
+    d.extend(source_id.to_be_bytes()); // source id
+    for s in sets {
+        d.extend(s);
+    }
+    d
+}
+
+/// A set (or flowset): id, length, contents.
+fn set(id: u16, body: &[u8]) -> Vec<u8> {
+    let mut s = Vec::new();
+    s.extend(id.to_be_bytes());
+    s.extend((4 + body.len() as u16).to_be_bytes());
+    s.extend(body);
+    s
+}
+
+/// Template record 256: IPv4 src (8/4), dst (12/4), octets (1/4), packets (2/4). In an IPFIX
+/// template set (id 2) or a v9 template flowset (id 0), as `set_id` says.
+fn template_set(set_id: u16) -> Vec<u8> {
+    let mut t = Vec::new();
+    t.extend(256u16.to_be_bytes()); // template id
+    t.extend(4u16.to_be_bytes()); // field count
+    for (ty, len) in [(8u16, 4u16), (12, 4), (1, 4), (2, 4)] {
+        t.extend(ty.to_be_bytes());
+        t.extend(len.to_be_bytes());
+    }
+    set(set_id, &t)
+}
+
+/// Data set 256 with one 16-byte record per (src host, bytes): 192.168.`net`.`host` to 8.8.8.8,
+/// 1 packet.
+fn data_set(net: u8, records: &[(u8, u32)]) -> Vec<u8> {
+    let mut b = Vec::new();
+    for (host, bytes) in records {
+        b.extend([192, 168, net, *host, 8, 8, 8, 8]); // src, dst
+        b.extend(bytes.to_be_bytes()); // octets
+        b.extend(1u32.to_be_bytes()); // packets
+    }
+    set(256, &b)
+}
+
+#[test]
+fn a_domain_flood_takes_nothing_from_a_real_exporter() {
+    let f = Flowpi::start(""); // defaults: 64 exporters, 8 domains per address
+    let router = sender("127.0.0.1");
+    let flood_same = sender("127.0.0.1"); // the router's own address, another port
+    let flood_other = sender("127.0.0.2");
+    let (sent, mut want) = (std::cell::Cell::new(0u64), 0u64);
+    let send = |s: &UdpSocket, d: &[u8]| {
+        s.send_to(d, f.udp).unwrap();
+        sent.set(sent.get() + 1);
+    };
+    // The real exporter: IPFIX, observation domain 1, template and data in its first message.
+    send(&router, &ipfix(1, &[template_set(2), data_set(1, &[(10, 1_000)])]));
+    want += 1_000;
+    for round in 0..4u32 {
+        // Between two of the router's messages, 64 domains from another address, each with its
+        // template and a 100-byte record from 192.168.2.2 ...
+        for domain in 1_000..1_064 {
+            send(&flood_other, &ipfix(domain, &[template_set(2), data_set(2, &[(2, 100)])]));
+        }
+        let bytes = 1_100 + round;
+        send(&router, &ipfix(1, &[data_set(1, &[(10, bytes)])]));
+        want += u64::from(bytes);
+        // ... and 64 from the router's own address (192.168.2.1's records).
+        for domain in 2_000..2_064 {
+            send(&flood_same, &ipfix(domain, &[template_set(2), data_set(2, &[(1, 100)])]));
+        }
+        let bytes = 1_200 + round;
+        send(&router, &ipfix(1, &[data_set(1, &[(10, bytes)])]));
+        want += u64::from(bytes);
+        f.sync(sent.get());
+    }
+    // Then one domain each from 98 more addresses (192.168.2.3's records): the table of 64 fills
+    // with live exporters, and the rest are refused rather than a live one evicted.
+    for i in 3..=100 {
+        send(&sender(&format!("127.0.0.{i}")), &ipfix(7, &[template_set(2), data_set(2, &[(3, 100)])]));
+        if i % 10 == 0 {
+            send(&router, &ipfix(1, &[data_set(1, &[(10, 1_300 + i)])]));
+            want += u64::from(1_300 + i);
+            f.sync(sent.get());
+        }
+    }
+    f.sync(sent.get());
+    // The router's every record, exactly. Of the floods only the admitted domains count: 8 from
+    // 127.0.0.2, 7 beside the router's own on 127.0.0.1 (4 rounds each), then 64 - 16 = 48
+    // single-domain addresses.
+    let want_hosts = BTreeMap::from([
+        ("192.168.1.10".to_string(), (want, 0)),
+        ("192.168.2.1".to_string(), (7 * 4 * 100, 0)),
+        ("192.168.2.2".to_string(), (8 * 4 * 100, 0)),
+        ("192.168.2.3".to_string(), (48 * 100, 0)),
+    ]);
+    f.wait_for("totals published", |f| f.hosts() == want_hosts);
+    f.expect("flowpi_denied_datagrams_total{reason=\"domain_limit\"}", 4 * 56 + 4 * 57 + 50);
+    f.expect("flowpi_exporters", 64);
+    f.expect("flowpi_exporter_evictions_total", 0);
+    // Had the router's domain been pushed out, its data would have waited for a template.
+    f.expect("flowpi_missing_template_sets_total", 0);
+    f.expect("flowpi_denied_datagrams_total{reason=\"not_allowed\"}", 0);
+}
+
+#[test]
+fn senders_outside_the_allow_list_are_dropped_and_counted() {
+    let f = Flowpi::start("allow = [\"127.0.0.1\"]");
+    let rec = |src: &str, bytes: u64| FlowRecord {
+        src: Some(src.parse().unwrap()),
+        dst: Some("8.8.8.8".parse().unwrap()),
+        bytes,
+        packets: 1,
+        ..FlowRecord::default()
+    };
+    let (router, stranger) = (sender("127.0.0.1"), sender("127.0.0.2"));
+    for i in 0..20u32 {
+        stranger.send_to(&encode(&[rec("192.168.5.5", 999_999)], i, 0, 0), f.udp).unwrap();
+        // The stranger's templates must not reach the state either.
+        stranger.send_to(&v9(0, &[template_set(0), data_set(5, &[(6, 999_999)])]), f.udp).unwrap();
+    }
+    router.send_to(&encode(&[rec("192.168.1.1", 1_234)], 0, 0, 0), f.udp).unwrap();
+    f.sync(41);
+    f.expect("flowpi_denied_datagrams_total{reason=\"not_allowed\"}", 40);
+    f.expect("flowpi_records_total", 1);
+    f.wait_for("the router's total", |f| f.hosts() == BTreeMap::from([("192.168.1.1".to_string(), (1_234, 0))]));
+    let exporters: serde_json::Value =
+        serde_json::from_slice(&try_get(f.http, "/api/exporters").unwrap().body).unwrap();
+    assert_eq!(exporters.as_array().unwrap().len(), 1, "{exporters}");
+    assert_eq!(exporters[0]["address"], "127.0.0.1", "{exporters}");
+}
+
+#[test]
+fn a_tampered_state_file_is_refused_with_one_warning() {
+    // The exporter 127.0.0.1 (v9, source id 0) as saved, with three entries no wire would give:
+    // a sampling rate of 2^60 (the wire refuses above 1:1,000,000), a sampler at the same rate,
+    // and a template of 200 fields (collector.max_fields_per_template is 128). Template 256 is
+    // sound and is kept.
+    let flow = serde_json::json!({"id": 256, "scope_fields": 0, "options": false,
+                                  "fields": [[8, 4, 0], [12, 4, 0], [1, 4, 0], [2, 4, 0]]});
+    let wide = serde_json::json!({"id": 257, "scope_fields": 0, "options": false, "fields": vec![[1, 4, 0]; 200]});
+    let state = serde_json::json!({"format": 1, "exporters": [{
+        "key": {"addr": "127.0.0.1", "version": 9, "domain": 0},
+        "templates": [flow, wide],
+        "samplers": [[1, 1u64 << 60]],
+        "default_sampling": 1u64 << 60,
+        "if_names": [[1, "wan"]]
+    }]});
+    let f = Flowpi::start_with("", |archive| {
+        std::fs::write(archive.join("exporters.json"), serde_json::to_vec(&state).unwrap()).unwrap()
+    });
+    // The collector reads the file as it starts, which may be after the web server answers.
+    f.wait_for("the state file read", |f| f.log().contains("refused"));
+    let log = f.log();
+    let warnings: Vec<&str> = log.lines().filter(|l| l.contains("exporters.json") && l.contains("refused")).collect();
+    assert_eq!(warnings.len(), 1, "{log}");
+    assert!(warnings[0].contains("refused 3 entries") && warnings[0].contains("WARN"), "{log}");
+    f.expect("flowpi_state_rejected_total", 3);
+    // Data alone (no template in the datagram): the restored template reads it, at rate 1.
+    sender("127.0.0.1").send_to(&v9(0, &[data_set(1, &[(20, 1_000)])]), f.udp).unwrap();
+    f.wait_for("the flow", |f| f.hosts() == BTreeMap::from([("192.168.1.20".to_string(), (1_000, 0))]));
+    f.expect("flowpi_missing_template_sets_total", 0);
+    // The state is written back without the refused entries.
+    f.wait_for("state rewritten", |_| {
+        let text = std::fs::read_to_string(f.dir.path().join("archive/exporters.json")).unwrap();
+        !text.contains(&(1u64 << 60).to_string()) && text.contains("\"wan\"")
+    });
+}
+
+#[test]
+fn an_unreadable_state_file_is_a_warning_and_an_empty_start() {
+    let f = Flowpi::start_with("", |archive| {
+        std::fs::write(archive.join("exporters.json"), b"{\"format\": 1, \"exporters\": [{\"key\": 17").unwrap()
+    });
+    f.wait_for("the state file read", |f| f.log().contains("no saved state"));
+    let log = f.log();
+    assert!(
+        log.lines().any(|l| l.contains("WARN") && l.contains("exporters.json") && l.contains("no saved state")),
+        "{log}"
+    );
+    f.expect("flowpi_state_rejected_total", 1);
+    f.expect("flowpi_exporters", 0);
+    // Still collecting.
+    sender("127.0.0.1").send_to(&v9(0, &[template_set(0), data_set(1, &[(21, 500)])]), f.udp).unwrap();
+    f.wait_for("the flow", |f| f.hosts() == BTreeMap::from([("192.168.1.21".to_string(), (500, 0))]));
+}
+
+#[test]
+fn held_data_is_bounded_in_bytes() {
+    // 200 000 bytes of held data at most, where the 256 sets allowed could hold 15 MB.
+    let f = Flowpi::start("pending_bytes = 200000");
+    let s = sender("127.0.0.1");
+    let rss_before = f.rss_kb();
+    // 300 v9 datagrams, each one data set of 3 750 records of 100 bytes for template 256, which
+    // has not come yet: 60 000 bytes held per set. Datagram i's records are all from 192.168.3.(i
+    // mod 256), so the totals show which sets were kept.
+    let big = |i: u64| v9(0, &[data_set(3, &vec![(i as u8, 100); 3_750])]);
+    assert_eq!(big(1).len(), 20 + 4 + 60_000);
+    for i in 1..=300u64 {
+        s.send_to(&big(i), f.udp).unwrap();
+        if i % 4 == 0 {
+            f.sync(i);
+        }
+    }
+    f.sync(300);
+    // Three sets fit: each new one past them pushed the oldest out.
+    f.expect("flowpi_pending_bytes", 180_000);
+    f.expect("flowpi_pending_sets", 3);
+    f.expect("flowpi_pending_bytes_overflow_total", 297);
+    f.expect("flowpi_missing_template_sets_total", 300);
+    let grown = f.rss_kb().saturating_sub(rss_before);
+    assert!(grown < 8 * 1024, "RSS grew by {grown} kB holding data sets");
+    // The template comes: the three newest sets (298, 299 and 300) decode, and nothing is held
+    // any more.
+    s.send_to(&v9(0, &[template_set(0)]), f.udp).unwrap();
+    f.sync(301);
+    f.expect("flowpi_records_total", 3 * 3_750);
+    f.expect("flowpi_pending_bytes", 0);
+    f.expect("flowpi_pending_sets", 0);
+    let want: BTreeMap<String, (u64, u64)> =
+        [42u8, 43, 44].iter().map(|h| (format!("192.168.3.{h}"), (3_750 * 100, 0))).collect();
+    f.wait_for("the newest sets' totals", |f| f.hosts() == want);
+}
