@@ -17,7 +17,7 @@ read -r -a versions <<<"${VERSIONS:-5 9 10}"
 bisect=${BISECT:-3}
 
 scripts/setup.sh nfdump
-cargo build --release --locked --example blast
+cargo build --release --locked --bin flowpi --example blast
 bin=target/release/flowpi
 blast=target/release/examples/blast
 tmp=$(mktemp -d)

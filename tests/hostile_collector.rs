@@ -5,22 +5,26 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::net::{SocketAddr, UdpSocket};
+use std::net::UdpSocket;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::*;
 use flowpi::decode::legacy::encode;
 use flowpi::decode::FlowRecord;
 
-/// flowpi with lines of our own in [collector] (common's Daemon writes that section itself), a 1 s
-/// step and a temporary archive; `prepare` may put files into the archive directory first.
+/// flowpi with lines of our own in [collector], open (no login), a 1 s step and a temporary
+/// archive; `prepare` may put files into the archive directory first.
 struct Flowpi {
-    child: Child,
+    d: Daemon,
     dir: tempfile::TempDir,
-    udp: SocketAddr,
-    http: SocketAddr,
+}
+
+impl std::ops::Deref for Flowpi {
+    type Target = Daemon;
+    fn deref(&self) -> &Daemon {
+        &self.d
+    }
 }
 
 impl Flowpi {
@@ -33,63 +37,14 @@ impl Flowpi {
         let archive = dir.path().join("archive");
         std::fs::create_dir_all(&archive).unwrap();
         prepare(&archive);
-        let udp: SocketAddr = format!("127.0.0.1:{}", free_udp_port()).parse().unwrap();
-        let http: SocketAddr = format!("127.0.0.1:{}", free_tcp_port()).parse().unwrap();
-        let config = dir.path().join("flowpi.toml");
-        std::fs::write(
-            &config,
-            format!(
-                "[collector]\nlisten = [\"{udp}\"]\n{collector}\n[network]\nlocal = [\"192.168.0.0/16\"]\n[archive]\ndir = \"{}\"\nstep = \"1s\"\n[http]\nlisten = \"{http}\"\nauth = \"none\"\n[log]\nlevel = \"debug\"\n",
-                archive.display()
-            ),
-        )
-        .unwrap();
-        let log = std::fs::File::create(dir.path().join("flowpi.log")).unwrap();
-        let child = Command::new(BIN).arg("--config").arg(&config).stdout(Stdio::null()).stderr(log).spawn().unwrap();
-        let f = Flowpi { child, dir, udp, http };
-        f.wait_for("flowpi to answer", |f| try_get(f.http, "/api/status").is_ok_and(|r| r.status == 200));
-        f
-    }
-
-    fn log(&self) -> String {
-        std::fs::read_to_string(self.dir.path().join("flowpi.log")).unwrap_or_default()
-    }
-
-    fn metric(&self, name: &str) -> u64 {
-        let text = String::from_utf8(try_get(self.http, "/metrics").unwrap().body).unwrap();
-        metric_value(&text, name).unwrap_or_else(|| panic!("metric {name} missing from\n{text}"))
-    }
-
-    /// /api/hosts as ip -> (tx_bytes, rx_bytes).
-    fn hosts(&self) -> BTreeMap<String, (u64, u64)> {
-        let r = try_get(self.http, "/api/hosts").unwrap();
-        assert_eq!(r.status, 200);
-        let v: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
-        v.as_array()
-            .unwrap()
-            .iter()
-            .map(|h| {
-                let n = |k: &str| h[k].as_u64().unwrap();
-                (h["ip"].as_str().unwrap().to_string(), (n("tx_bytes"), n("rx_bytes")))
-            })
-            .collect()
-    }
-
-    fn wait_for(&self, what: &str, mut f: impl FnMut(&Flowpi) -> bool) {
-        let t = Instant::now();
-        while t.elapsed() < Duration::from_secs(20) {
-            if f(self) {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(5));
-        }
-        panic!("timed out waiting for {what}; log:\n{}", self.log());
+        let d = Daemon::start_full(dir.path(), Extra { collector, http: "auth = \"none\"", ..Extra::default() }, &[]);
+        Flowpi { d, dir }
     }
 
     /// Wait until flowpi has taken `sent` datagrams off its socket: senders pace themselves with
     /// this, so a test never depends on the kernel's socket buffer.
     fn sync(&self, sent: u64) {
-        self.wait_for(&format!("{sent} datagrams received"), |f| f.metric("flowpi_datagrams_total") == sent);
+        self.wait_for(&format!("{sent} datagrams received"), |d| d.metric("flowpi_datagrams_total") == sent);
     }
 
     /// Wait until a counter reads `want` (it may still be moving: flowpi counts a datagram as
@@ -113,11 +68,17 @@ impl Flowpi {
     }
 }
 
-impl Drop for Flowpi {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// /api/hosts as ip -> (tx_bytes, rx_bytes).
+fn hosts(d: &Daemon) -> BTreeMap<String, (u64, u64)> {
+    d.json("/api/hosts")
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| {
+            let n = |k: &str| h[k].as_u64().unwrap();
+            (h["ip"].as_str().unwrap().to_string(), (n("tx_bytes"), n("rx_bytes")))
+        })
+        .collect()
 }
 
 /// A UDP socket on a loopback address (Linux routes all of 127/8 to lo, so each is a separate
@@ -242,7 +203,7 @@ fn a_domain_flood_takes_nothing_from_a_real_exporter() {
         ("192.168.2.2".to_string(), (8 * 4 * 100, 0)),
         ("192.168.2.3".to_string(), (48 * 100, 0)),
     ]);
-    f.wait_for("totals published", |f| f.hosts() == want_hosts);
+    f.wait_for("totals published", |d| hosts(d) == want_hosts);
     f.expect("flowpi_denied_datagrams_total{reason=\"domain_limit\"}", 4 * 56 + 4 * 57 + 50);
     f.expect("flowpi_exporters", 64);
     f.expect("flowpi_exporter_evictions_total", 0);
@@ -271,7 +232,7 @@ fn senders_outside_the_allow_list_are_dropped_and_counted() {
     f.sync(41);
     f.expect("flowpi_denied_datagrams_total{reason=\"not_allowed\"}", 40);
     f.expect("flowpi_records_total", 1);
-    f.wait_for("the router's total", |f| f.hosts() == BTreeMap::from([("192.168.1.1".to_string(), (1_234, 0))]));
+    f.wait_for("the router's total", |d| hosts(d) == BTreeMap::from([("192.168.1.1".to_string(), (1_234, 0))]));
     let exporters: serde_json::Value =
         serde_json::from_slice(&try_get(f.http, "/api/exporters").unwrap().body).unwrap();
     assert_eq!(exporters.as_array().unwrap().len(), 1, "{exporters}");
@@ -298,7 +259,7 @@ fn a_tampered_state_file_is_refused_with_one_warning() {
         std::fs::write(archive.join("exporters.json"), serde_json::to_vec(&state).unwrap()).unwrap()
     });
     // The collector reads the file as it starts, which may be after the web server answers.
-    f.wait_for("the state file read", |f| f.log().contains("refused"));
+    f.wait_for("the state file read", |d| d.log().contains("refused"));
     let log = f.log();
     let warnings: Vec<&str> = log.lines().filter(|l| l.contains("exporters.json") && l.contains("refused")).collect();
     assert_eq!(warnings.len(), 1, "{log}");
@@ -306,7 +267,7 @@ fn a_tampered_state_file_is_refused_with_one_warning() {
     f.expect("flowpi_state_rejected_total", 3);
     // Data alone (no template in the datagram): the restored template reads it, at rate 1.
     sender("127.0.0.1").send_to(&v9(0, &[data_set(1, &[(20, 1_000)])]), f.udp).unwrap();
-    f.wait_for("the flow", |f| f.hosts() == BTreeMap::from([("192.168.1.20".to_string(), (1_000, 0))]));
+    f.wait_for("the flow", |d| hosts(d) == BTreeMap::from([("192.168.1.20".to_string(), (1_000, 0))]));
     f.expect("flowpi_missing_template_sets_total", 0);
     // The state is written back without the refused entries.
     f.wait_for("state rewritten", |_| {
@@ -320,7 +281,7 @@ fn an_unreadable_state_file_is_a_warning_and_an_empty_start() {
     let f = Flowpi::start_with("", |archive| {
         std::fs::write(archive.join("exporters.json"), b"{\"format\": 1, \"exporters\": [{\"key\": 17").unwrap()
     });
-    f.wait_for("the state file read", |f| f.log().contains("no saved state"));
+    f.wait_for("the state file read", |d| d.log().contains("no saved state"));
     let log = f.log();
     assert!(
         log.lines().any(|l| l.contains("WARN") && l.contains("exporters.json") && l.contains("no saved state")),
@@ -330,7 +291,7 @@ fn an_unreadable_state_file_is_a_warning_and_an_empty_start() {
     f.expect("flowpi_exporters", 0);
     // Still collecting.
     sender("127.0.0.1").send_to(&v9(0, &[template_set(0), data_set(1, &[(21, 500)])]), f.udp).unwrap();
-    f.wait_for("the flow", |f| f.hosts() == BTreeMap::from([("192.168.1.21".to_string(), (500, 0))]));
+    f.wait_for("the flow", |d| hosts(d) == BTreeMap::from([("192.168.1.21".to_string(), (500, 0))]));
 }
 
 #[test]
@@ -367,5 +328,5 @@ fn held_data_is_bounded_in_bytes() {
     f.expect("flowpi_pending_sets", 0);
     let want: BTreeMap<String, (u64, u64)> =
         [42u8, 43, 44].iter().map(|h| (format!("192.168.3.{h}"), (3_750 * 100, 0))).collect();
-    f.wait_for("the newest sets' totals", |f| f.hosts() == want);
+    f.wait_for("the newest sets' totals", |d| hosts(d) == want);
 }

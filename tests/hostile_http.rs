@@ -37,7 +37,7 @@ fn basic(password: &str) -> String {
 /// A daemon at the default http settings (password login), and its generated password.
 fn start(http_extra: &str) -> (Daemon, tempfile::TempDir, String) {
     let tmp = tempfile::tempdir().unwrap();
-    let d = Daemon::start_full(tmp.path(), "", http_extra, &[]);
+    let d = Daemon::start_full(tmp.path(), Extra { http: http_extra, ..Extra::default() }, &[]);
     let password = std::fs::read_to_string(d.archive().join("initial-password")).unwrap().trim().to_string();
     assert_eq!(password.len(), 19, "{password:?}");
     (d, tmp, password)
@@ -299,7 +299,7 @@ fn nothing_without_login_and_the_generated_password_works() {
     assert_eq!(d.log().matches(&pw).count(), 1);
     // After a restart the same password and session still work (kept in archive.dir).
     assert_eq!(d.stop(), 0);
-    let d2 = Daemon::start_full(&d.dir, "", "", &[]);
+    let d2 = Daemon::start_full(&d.dir, Extra::default(), &[]);
     assert_eq!(get_with(d2.http, "/api/status", &[&format!("Cookie: {cookie}")]).unwrap().status, 200);
     assert!(!d2.log().contains(&pw), "a known password is not logged again");
 }
@@ -352,12 +352,12 @@ fn wrong_passwords_are_rate_limited_and_foreign_hosts_refused() {
 fn tokens_read_and_auth_none_is_explicit() {
     let tmp = tempfile::tempdir().unwrap();
     let token = "prometheus-scrape-token-0123456789";
-    let d = Daemon::start_full(tmp.path(), "", &format!("tokens = [\"{token}\"]"), &[]);
+    let d = Daemon::start_full(tmp.path(), Extra { http: &format!("tokens = [\"{token}\"]"), ..Extra::default() }, &[]);
     assert_eq!(get_with(d.http, "/metrics", &[&format!("Authorization: Bearer {token}")]).unwrap().status, 200);
     assert_eq!(get_with(d.http, "/metrics", &["Authorization: Bearer not-the-token-at-all-000"]).unwrap().status, 401);
     // auth = "none" must be chosen; then no password file is made.
     let open = tempfile::tempdir().unwrap();
-    let d2 = Daemon::start_full(open.path(), "", "auth = \"none\"", &[]);
+    let d2 = Daemon::start_full(open.path(), Extra { http: "auth = \"none\"", ..Extra::default() }, &[]);
     assert_eq!(d2.get("/api/hosts").status, 200);
     assert!(!d2.archive().join("initial-password").exists());
     assert!(d2.log().contains("http.auth = \"none\""));

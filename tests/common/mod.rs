@@ -25,6 +25,15 @@ pub fn free_tcp_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
+/// Lines a test adds to the config's sections (the helper writes each section once: TOML cannot
+/// reopen one).
+#[derive(Default, Clone, Copy)]
+pub struct Extra<'a> {
+    pub collector: &'a str,
+    pub archive: &'a str,
+    pub http: &'a str,
+}
+
 pub struct Daemon {
     pub child: Child,
     pub dir: PathBuf,
@@ -50,18 +59,19 @@ impl Daemon {
     }
 
     pub fn start_env(dir: &Path, extra_archive: &str, env: &[(&str, &str)]) -> Daemon {
-        Daemon::start_full(dir, extra_archive, "auth = \"none\"", env)
+        Daemon::start_full(dir, Extra { archive: extra_archive, http: "auth = \"none\"", ..Extra::default() }, env)
     }
 
-    /// As `start_env`, with `http_extra` lines in the [http] section (auth, limits, timeouts).
-    pub fn start_full(dir: &Path, extra_archive: &str, http_extra: &str, env: &[(&str, &str)]) -> Daemon {
+    /// As `start_env`, with lines of the test's own in the sections written here.
+    pub fn start_full(dir: &Path, extra: Extra, env: &[(&str, &str)]) -> Daemon {
+        let Extra { collector, archive: extra_archive, http: http_extra } = extra;
         let udp: SocketAddr = format!("127.0.0.1:{}", free_udp_port()).parse().unwrap();
         let http: SocketAddr = format!("127.0.0.1:{}", free_tcp_port()).parse().unwrap();
         let config = dir.join("flowpi.toml");
         std::fs::write(
             &config,
             format!(
-                "[collector]\nlisten = [\"{udp}\"]\n[network]\nlocal = [\"192.168.0.0/16\", \"fd00::/8\"]\n[archive]\ndir = \"{}\"\nstep = \"1s\"\n{extra_archive}\n[http]\nlisten = \"{http}\"\n{http_extra}\n[log]\nlevel = \"debug\"\n",
+                "[collector]\nlisten = [\"{udp}\"]\n{collector}\n[network]\nlocal = [\"192.168.0.0/16\", \"fd00::/8\"]\n[archive]\ndir = \"{}\"\nstep = \"1s\"\n{extra_archive}\n[http]\nlisten = \"{http}\"\n{http_extra}\n[log]\nlevel = \"debug\"\n",
                 dir.join("archive").display()
             ),
         )
@@ -131,7 +141,7 @@ impl Daemon {
             if f(self) {
                 return;
             }
-            std::thread::sleep(Duration::from_millis(100));
+            std::thread::sleep(Duration::from_millis(10));
         }
         panic!("timed out waiting for {what}; log:\n{}", self.log());
     }
