@@ -8,6 +8,7 @@ use flowpi::config::{Config, Source};
 use simplelog::{ColorChoice, ConfigBuilder, LevelFilter, TermLogger, TerminalMode};
 
 fn main() -> ExitCode {
+    limit_heap_growth();
     let args: Vec<String> = std::env::args().skip(1).collect();
     let cmd = match cli::parse(&args) {
         Ok(c) => c,
@@ -65,7 +66,11 @@ fn main() -> ExitCode {
             use flowpi::http::auth::Init;
             let Some(cfg) = load_quiet(config.as_deref()) else { return ExitCode::from(1) };
             match flowpi::http::auth::init_password(&cfg) {
-                Ok(Init::Generated { file, .. }) => println!("password generated; it is in {}", file.display()),
+                // Printed so that it reaches the journal when the image's boot script runs this.
+                Ok(Init::Generated { password, file }) => println!(
+                    "password generated for the web page (user flowpi): {password}; it is also in {}",
+                    file.display()
+                ),
                 Ok(Init::FromConfig) => println!("the password is set by http.password_hash"),
                 Ok(Init::FromFile) => println!("a password exists already"),
                 Ok(Init::Disabled) => println!("http.auth = \"none\": no password"),
@@ -161,6 +166,18 @@ fn no_echo() -> Option<libc::termios> {
         t.c_lflag &= !libc::ECHO;
         libc::tcsetattr(0, libc::TCSANOW, &t);
         Some(old)
+    }
+}
+
+/// glibc raises its mmap threshold after the first large block is freed, after which freed
+/// argon2 buffers (19 MiB per login) and big graph images stay in the heap for good: a flood of
+/// wrong passwords left RSS at 250 MB. A fixed threshold keeps large blocks mapped, so freeing
+/// them returns the memory.
+fn limit_heap_growth() {
+    #[cfg(target_env = "gnu")]
+    // SAFETY: mallopt only changes allocator tuning; called before any other thread exists.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 1 << 20);
     }
 }
 

@@ -384,3 +384,53 @@ fn a_client_that_never_reads_its_answers_is_closed_after_the_write_stall() {
     assert!(all.starts_with(b"HTTP/1.1 200"));
     alive(&mut d);
 }
+
+/// A connection from a chosen loopback address (all of 127/8 is local), so each counts as its own
+/// client for the rate limit.
+fn connect_from(addr: SocketAddr, from: std::net::Ipv4Addr) -> TcpStream {
+    let s = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+    s.bind(&SocketAddr::from((from, 0)).into()).unwrap();
+    s.connect(&addr.into()).unwrap();
+    let s: TcpStream = s.into();
+    s.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
+    s
+}
+
+#[test]
+fn a_flood_of_wrong_passwords_costs_one_argon2_at_a_time_and_gives_the_memory_back() {
+    let (mut d, _tmp, pw) = start("max_connections = 256");
+    page_answers_quickly(&d, &pw);
+    let before = proc_status(&d, "VmRSS:");
+    // 48 wrong passwords at once from 8 clients: each client's first five are checked, the sixth
+    // is refused unchecked (attempts count before their check, so concurrency does not help).
+    let addr = d.http;
+    let clients: Vec<_> = (0..48)
+        .map(|i| {
+            std::thread::spawn(move || {
+                let mut s = connect_from(addr, std::net::Ipv4Addr::new(127, 0, 1, 1 + (i % 8) as u8));
+                write!(
+                    s,
+                    "GET /api/hosts HTTP/1.1\r\nHost: localhost\r\n{}\r\nConnection: close\r\n\r\n",
+                    basic(&format!("guess-{i}"))
+                )
+                .unwrap();
+                read_answer(&mut s)
+            })
+        })
+        .collect();
+    let mut peak = 0;
+    while clients.iter().any(|t| !t.is_finished()) {
+        peak = peak.max(proc_status(&d, "VmRSS:"));
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let answers: Vec<String> = clients.into_iter().map(|t| t.join().unwrap()).collect();
+    assert!(answers.iter().all(|a| a.starts_with("HTTP/1.1 401") || a.starts_with("HTTP/1.1 429")), "{answers:?}");
+    assert_eq!(metric(&d, &pw, "flowpi_logins_total{outcome=\"wrong\"}"), 40);
+    assert_eq!(metric(&d, &pw, "flowpi_logins_total{outcome=\"rate_limited\"}"), 8);
+    // One argon2 run (19 MiB) at a time, and each run's memory handed back when it ends.
+    assert!(peak < before + 40 * 1024, "RSS {before} -> peak {peak} KiB");
+    let after = proc_status(&d, "VmRSS:");
+    assert!(after < before + 8 * 1024, "RSS {before} -> {after} KiB after the flood");
+    alive(&mut d);
+    page_answers_quickly(&d, &pw);
+}

@@ -89,13 +89,22 @@ pub fn generate_password() -> String {
     s
 }
 
-/// Write `data` to `path` with mode 0600, atomically (temporary file, fsync, rename).
+/// Write `data` to `path` with mode 0600, atomically (temporary file, fsync, rename). Run as root
+/// (`sudo flowpi set-password`), the file is given to the directory's owner: the daemon runs as
+/// that user and could not read a root-owned 0600 file.
 fn write_private(path: &Path, data: &[u8]) -> std::io::Result<()> {
-    use std::os::unix::fs::OpenOptionsExt;
+    use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
     let tmp = path.with_extension("tmp");
     let mut f = std::fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(&tmp)?;
     f.write_all(data)?;
     f.sync_all()?;
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } == 0 {
+        if let Some(dir) = path.parent() {
+            let owner = std::fs::metadata(dir)?;
+            std::os::unix::fs::chown(&tmp, Some(owner.uid()), Some(owner.gid()))?;
+        }
+    }
     std::fs::rename(&tmp, path)
 }
 
@@ -189,7 +198,7 @@ pub struct Guard {
     hosts: Vec<String>,
     limiter: Mutex<Limiter>,
     /// One argon2 run at a time: each takes about 19 MiB and, on a Pi, a good part of a second.
-    argon: tokio::sync::Semaphore,
+    argon: Arc<tokio::sync::Semaphore>,
     stats: Arc<Stats>,
 }
 
@@ -232,7 +241,13 @@ impl Guard {
     }
 
     fn build(mode: Mode, hosts: Vec<String>, stats: Arc<Stats>) -> Guard {
-        Guard { mode, hosts, limiter: Mutex::new(Limiter::default()), argon: tokio::sync::Semaphore::new(1), stats }
+        Guard {
+            mode,
+            hosts,
+            limiter: Mutex::new(Limiter::default()),
+            argon: Arc::new(tokio::sync::Semaphore::new(1)),
+            stats,
+        }
     }
 
     pub fn is_open(&self) -> bool {
@@ -284,22 +299,34 @@ impl Guard {
     /// A password from the login form or HTTP Basic, through the rate limit; counted.
     pub async fn verify_password(&self, client: IpAddr, password: &str) -> Access {
         let Mode::Password { hash, .. } = &self.mode else { return Access::Granted };
-        if let Some(retry_after) = self.limiter.lock().expect("limiter").blocked(client, Instant::now()) {
-            stats::inc(&self.stats.login_limited);
-            return Access::Limited { retry_after };
+        {
+            // The attempt counts as a failure before it is checked, so that many at once from
+            // one client cannot all slip past the limit while the first are still running.
+            let mut l = self.limiter.lock().expect("limiter");
+            if let Some(retry_after) = l.blocked(client, Instant::now()) {
+                stats::inc(&self.stats.login_limited);
+                return Access::Limited { retry_after };
+            }
+            l.failed(client, Instant::now());
         }
         let ok = {
-            let _permit = self.argon.acquire().await.expect("semaphore never closed");
+            let permit = self.argon.clone().acquire_owned().await.expect("semaphore never closed");
             let (hash, password) = (hash.clone(), password.to_string());
-            tokio::task::spawn_blocking(move || verify(&hash, &password)).await.unwrap_or(false)
+            // The permit goes with the run: a client that hangs up must not free the slot while
+            // its argon2 run goes on, or runs would pile up.
+            tokio::task::spawn_blocking(move || {
+                let ok = verify(&hash, &password);
+                drop(permit);
+                ok
+            })
+            .await
+            .unwrap_or(false)
         };
-        let mut l = self.limiter.lock().expect("limiter");
         if ok {
-            l.forget(client);
+            self.limiter.lock().expect("limiter").forget(client);
             stats::inc(&self.stats.login_ok);
             Access::Granted
         } else {
-            l.failed(client, Instant::now());
             stats::inc(&self.stats.login_failed);
             Access::Denied
         }
