@@ -36,13 +36,16 @@ pub fn stopping() {
 
 pub fn status_line(s: &Stats) -> String {
     format!(
-        "{} hosts, {} interfaces; {} datagrams, {} records, {} decode errors; {} archive updates",
+        "{} hosts, {} interfaces; {} datagrams, {} records, {} decode errors, {} denied; {} archive updates; {} web connections, {} wrong passwords",
         stats::get(&s.hosts),
         stats::get(&s.interfaces),
         stats::get(&s.datagrams),
         stats::get(&s.records),
         s.decode_errors_total(),
+        stats::get(&s.denied_not_allowed) + stats::get(&s.denied_domain_limit),
         stats::get(&s.archive_updates),
+        stats::get(&s.http_connections),
+        stats::get(&s.login_failed),
     )
 }
 
