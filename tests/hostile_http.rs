@@ -89,7 +89,7 @@ fn raise_nofile(want: u64) {
     // SAFETY: plain syscalls on a struct we own.
     unsafe {
         libc::getrlimit(libc::RLIMIT_NOFILE, &mut r);
-        r.rlim_cur = r.rlim_max.min(want);
+        r.rlim_cur = r.rlim_max.min(want as libc::rlim_t);
         libc::setrlimit(libc::RLIMIT_NOFILE, &r);
     }
 }
