@@ -59,26 +59,11 @@ impl Flowpi {
         }
         assert_eq!(self.metric(name), want, "{name}");
     }
-
-    /// RSS of the daemon, kB.
-    fn rss_kb(&self) -> u64 {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap();
-        let line = status.lines().find(|l| l.starts_with("VmRSS:")).unwrap();
-        line.split_whitespace().nth(1).unwrap().parse().unwrap()
-    }
 }
 
-/// /api/hosts as ip -> (tx_bytes, rx_bytes).
+/// /api/hosts as ip -> (tx_bytes, rx_bytes): what these tests send is mostly from local hosts.
 fn hosts(d: &Daemon) -> BTreeMap<String, (u64, u64)> {
-    d.json("/api/hosts")
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|h| {
-            let n = |k: &str| h[k].as_u64().unwrap();
-            (h["ip"].as_str().unwrap().to_string(), (n("tx_bytes"), n("rx_bytes")))
-        })
-        .collect()
+    d.hosts().into_iter().map(|(ip, (rx, tx, _, _))| (ip, (tx, rx))).collect()
 }
 
 /// A UDP socket on a loopback address (Linux routes all of 127/8 to lo, so each is a separate
@@ -299,7 +284,7 @@ fn held_data_is_bounded_in_bytes() {
     // 200 000 bytes of held data at most, where the 256 sets allowed could hold 15 MB.
     let f = Flowpi::start("pending_bytes = 200000");
     let s = sender("127.0.0.1");
-    let rss_before = f.rss_kb();
+    let rss_before = f.proc_status("VmRSS:");
     // 300 v9 datagrams, each one data set of 3 750 records of 100 bytes for template 256, which
     // has not come yet: 60 000 bytes held per set. Datagram i's records are all from 192.168.3.(i
     // mod 256), so the totals show which sets were kept.
@@ -317,7 +302,7 @@ fn held_data_is_bounded_in_bytes() {
     f.expect("flowpi_pending_sets", 3);
     f.expect("flowpi_pending_bytes_overflow_total", 297);
     f.expect("flowpi_missing_template_sets_total", 300);
-    let grown = f.rss_kb().saturating_sub(rss_before);
+    let grown = f.proc_status("VmRSS:").saturating_sub(rss_before);
     assert!(grown < 8 * 1024, "RSS grew by {grown} kB holding data sets");
     // The template comes: the three newest sets (298, 299 and 300) decode, and nothing is held
     // any more.

@@ -64,12 +64,6 @@ fn alive(d: &mut Daemon) {
     assert!(d.child.try_wait().unwrap().is_none(), "flowpi died; log:\n{}", d.log());
 }
 
-fn proc_status(d: &Daemon, key: &str) -> u64 {
-    let s = std::fs::read_to_string(format!("/proc/{}/status", d.child.id())).unwrap();
-    let line = s.lines().find(|l| l.starts_with(key)).unwrap_or_else(|| panic!("{key} not in status"));
-    line.split_whitespace().nth(1).unwrap().parse().unwrap()
-}
-
 fn connect(addr: SocketAddr) -> TcpStream {
     let s = TcpStream::connect_timeout(&addr, Duration::from_secs(2)).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
@@ -116,7 +110,7 @@ fn floods_of_idle_connections_slow_readers_and_body_pinners_do_not_lock_a_client
     raise_nofile(8192);
     let (mut d, _tmp, pw) = start("");
     page_answers_quickly(&d, &pw); // argon2 once; Basic is then cached
-    let threads_before = proc_status(&d, "Threads:");
+    let threads_before = d.proc_status("Threads:");
     // Two requests that declare a body and never send it (pinned both tiny_http workers).
     let mut pinners: Vec<TcpStream> = (0..2)
         .map(|_| {
@@ -152,7 +146,7 @@ fn floods_of_idle_connections_slow_readers_and_body_pinners_do_not_lock_a_client
         assert!(n == 0 || b.starts_with(b"HTTP/1.1 413"), "{:?}", String::from_utf8_lossy(&b[..n]));
     }
     // Connections are tasks, not threads.
-    let threads_after = proc_status(&d, "Threads:");
+    let threads_after = d.proc_status("Threads:");
     assert!(threads_after <= threads_before + 4, "threads {threads_before} -> {threads_after}");
     drop((idle, flood, slow));
     page_answers_quickly(&d, &pw);
@@ -162,7 +156,7 @@ fn floods_of_idle_connections_slow_readers_and_body_pinners_do_not_lock_a_client
 fn http2_request_lines_leave_nothing_behind() {
     let (mut d, _tmp, pw) = start("");
     page_answers_quickly(&d, &pw);
-    let threads_before = proc_status(&d, "Threads:");
+    let threads_before = d.proc_status("Threads:");
     let mut conns = Vec::new();
     for _ in 0..300 {
         let mut s = connect(d.http);
@@ -174,7 +168,7 @@ fn http2_request_lines_leave_nothing_behind() {
         assert!(a.is_empty() || a.starts_with("HTTP/1.1 505") || a.starts_with("HTTP/1.1 400"), "{a}");
     }
     alive(&mut d);
-    assert!(proc_status(&d, "Threads:") <= threads_before + 4);
+    assert!(d.proc_status("Threads:") <= threads_before + 4);
     page_answers_quickly(&d, &pw);
     assert_eq!(metric(&d, &pw, "flowpi_http_connections"), 1, "only the metrics request itself is open");
 }
@@ -189,7 +183,7 @@ fn huge_headers_get_431_and_memory_stays_bounded() {
     let big = get_with(d.http, "/api/status", &[&basic(&pw), &format!("X-Pad: {}", "a".repeat(17_000))]).unwrap();
     assert_eq!(big.status, 431);
     // Three connections each trying to send 150 MB of headers (RSS went to 515 MB before).
-    let before = proc_status(&d, "VmRSS:");
+    let before = d.proc_status("VmRSS:");
     let addr = d.http;
     let senders: Vec<_> = (0..3)
         .map(|_| {
@@ -210,7 +204,7 @@ fn huge_headers_get_431_and_memory_stays_bounded() {
         .collect();
     let mut peak = 0;
     while senders.iter().any(|t| !t.is_finished()) {
-        peak = peak.max(proc_status(&d, "VmRSS:"));
+        peak = peak.max(d.proc_status("VmRSS:"));
         std::thread::sleep(Duration::from_millis(20));
     }
     for t in senders {
@@ -400,7 +394,7 @@ fn connect_from(addr: SocketAddr, from: std::net::Ipv4Addr) -> TcpStream {
 fn a_flood_of_wrong_passwords_costs_one_argon2_at_a_time_and_gives_the_memory_back() {
     let (mut d, _tmp, pw) = start("max_connections = 256");
     page_answers_quickly(&d, &pw);
-    let before = proc_status(&d, "VmRSS:");
+    let before = d.proc_status("VmRSS:");
     // 48 wrong passwords at once from 8 clients: each client's first five are checked, the sixth
     // is refused unchecked (attempts count before their check, so concurrency does not help).
     let addr = d.http;
@@ -420,7 +414,7 @@ fn a_flood_of_wrong_passwords_costs_one_argon2_at_a_time_and_gives_the_memory_ba
         .collect();
     let mut peak = 0;
     while clients.iter().any(|t| !t.is_finished()) {
-        peak = peak.max(proc_status(&d, "VmRSS:"));
+        peak = peak.max(d.proc_status("VmRSS:"));
         std::thread::sleep(Duration::from_millis(10));
     }
     let answers: Vec<String> = clients.into_iter().map(|t| t.join().unwrap()).collect();
@@ -429,7 +423,7 @@ fn a_flood_of_wrong_passwords_costs_one_argon2_at_a_time_and_gives_the_memory_ba
     assert_eq!(metric(&d, &pw, "flowpi_logins_total{outcome=\"rate_limited\"}"), 8);
     // One argon2 run (19 MiB) at a time, and each run's memory handed back when it ends.
     assert!(peak < before + 40 * 1024, "RSS {before} -> peak {peak} KiB");
-    let after = proc_status(&d, "VmRSS:");
+    let after = d.proc_status("VmRSS:");
     assert!(after < before + 8 * 1024, "RSS {before} -> {after} KiB after the flood");
     alive(&mut d);
     page_answers_quickly(&d, &pw);

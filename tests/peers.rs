@@ -39,18 +39,6 @@ fn expected_hosts(ipv6: bool, times: u64) -> BTreeMap<String, (u64, u64, u64, u6
     out
 }
 
-fn hosts(d: &Daemon) -> BTreeMap<String, (u64, u64, u64, u64)> {
-    d.json("/api/hosts")
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|h| {
-            let n = |k: &str| h[k].as_u64().unwrap();
-            (h["ip"].as_str().unwrap().to_string(), (n("rx_bytes"), n("tx_bytes"), n("rx_packets"), n("tx_packets")))
-        })
-        .collect()
-}
-
 fn softflowd(version: &str, to: std::net::SocketAddr) {
     let tmp = tempfile::tempdir().unwrap();
     let mut args = vec![
@@ -101,7 +89,7 @@ fn softflowd_v5_v9_ipfix_give_the_known_totals() {
         let d = Daemon::start("");
         softflowd(version, d.udp);
         let want = expected_hosts(ipv6, 1);
-        d.wait_for(&format!("softflowd v{version} totals"), |d| hosts(d) == want);
+        d.wait_for(&format!("softflowd v{version} totals"), |d| d.hosts() == want);
         assert_eq!(d.metric("flowpi_decode_errors_total{kind=\"bad_set\"}"), 0);
         let exporters = d.json("/api/exporters");
         assert_eq!(exporters[0]["version"].as_u64().unwrap().to_string(), version, "{exporters}");
@@ -119,7 +107,7 @@ fn replay_tool_sends_captures_to_a_running_daemon() {
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), format!("sent 2 datagrams to {}", d.udp));
     // The same traffic exported twice (v9 and IPFIX, two exporters as far as flowpi can tell).
-    d.wait_for("both exports", |d| hosts(d) == expected_hosts(true, 2));
+    d.wait_for("both exports", |d| d.hosts() == expected_hosts(true, 2));
     assert_eq!(d.json("/api/exporters").as_array().unwrap().len(), 2);
 }
 
@@ -152,9 +140,9 @@ fn templates_survive_a_restart_and_data_waits_for_its_template() {
     let mut d = Daemon::start_in(tmp.path(), "");
     d.send(&data);
     d.wait_for("held set", |d| d.metric("flowpi_pending_sets") >= 1);
-    assert!(hosts(&d).is_empty());
+    assert!(d.hosts().is_empty());
     d.send(&tmpl);
-    d.wait_for("held data decoded", |d| hosts(d) == expected_hosts(true, 1));
+    d.wait_for("held data decoded", |d| d.hosts() == expected_hosts(true, 1));
     assert!(d.metric("flowpi_pending_decoded_total") >= 1);
     assert_eq!(d.stop(), 0);
     let state = std::fs::read_to_string(tmp.path().join("archive/exporters.json")).unwrap();
@@ -164,7 +152,7 @@ fn templates_survive_a_restart_and_data_waits_for_its_template() {
     std::thread::sleep(Duration::from_millis(1100));
     let d = Daemon::start_in(tmp.path(), "");
     d.send(&data);
-    d.wait_for("data decoded with the saved template", |d| hosts(d) == expected_hosts(true, 1));
+    d.wait_for("data decoded with the saved template", |d| d.hosts() == expected_hosts(true, 1));
     assert_eq!(d.metric("flowpi_pending_sets"), 0);
     assert_eq!(d.metric("flowpi_missing_template_sets_total"), 0);
     assert!(d.log().contains("restored"), "{}", d.log());

@@ -151,6 +151,29 @@ impl Daemon {
         metric_value(&text, name).unwrap_or_else(|| panic!("metric {name} missing from\n{text}"))
     }
 
+    /// /api/hosts as ip -> (rx_bytes, tx_bytes, rx_packets, tx_packets).
+    pub fn hosts(&self) -> std::collections::BTreeMap<String, (u64, u64, u64, u64)> {
+        self.json("/api/hosts")
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|h| {
+                let n = |k: &str| h[k].as_u64().unwrap();
+                (
+                    h["ip"].as_str().unwrap().to_string(),
+                    (n("rx_bytes"), n("tx_bytes"), n("rx_packets"), n("tx_packets")),
+                )
+            })
+            .collect()
+    }
+
+    /// A figure from the daemon's /proc/PID/status (`"VmRSS:"` in kB, `"Threads:"`).
+    pub fn proc_status(&self, key: &str) -> u64 {
+        let s = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap();
+        let line = s.lines().find(|l| l.starts_with(key)).unwrap_or_else(|| panic!("{key} not in status"));
+        line.split_whitespace().nth(1).unwrap().parse().unwrap()
+    }
+
     /// SIGTERM and wait; returns the exit code.
     pub fn stop(&mut self) -> i32 {
         // SAFETY: signalling our own child process.
