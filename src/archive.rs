@@ -2,7 +2,7 @@
 //! interface every step, and renders graphs for the HTTP threads (cached for one step).
 
 use std::collections::HashMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicU64;
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender};
 use std::sync::Arc;
@@ -189,34 +189,65 @@ impl Worker {
     fn open(&mut self, subject: Subject, now: i64) -> Option<&mut FileState> {
         if !self.files.contains_key(&subject) {
             let path = self.path(&subject);
-            let last_update = if path.exists() {
-                match self.rrd.last(&path) {
-                    Ok(t) => t,
-                    Err(e) => {
-                        stats::inc(&self.stats.archive_update_errors);
-                        warn!("archive: cannot read {}: {e}", path.display());
+            let existing = match path.exists().then(|| self.rrd.last(&path)) {
+                Some(Ok(t)) => Some(t),
+                // Unreadable (truncated by a full card, overwritten): it would never take an update
+                // again, so it makes way for a new one.
+                Some(Err(e)) => {
+                    if !self.set_aside(&path, &e, now) {
                         return None;
                     }
+                    None
                 }
-            } else {
-                let ds = match subject {
-                    Subject::Host(_) => &schema::HOST_DS,
-                    Subject::Interface(_) => &schema::IFACE_DS,
-                };
-                // Start one step back so the first update covers one step of traffic.
-                let start = now - self.step() as i64;
-                if let Err(e) = self.rrd.create(&path, self.step(), start, &schema::create_args(ds, self.step())) {
-                    stats::inc(&self.stats.archive_create_errors);
-                    error!("archive: cannot create {}: {e}", path.display());
-                    return None;
+                None => None,
+            };
+            let last_update = match existing {
+                Some(t) => t,
+                None => {
+                    let ds = match subject {
+                        Subject::Host(_) => &schema::HOST_DS,
+                        Subject::Interface(_) => &schema::IFACE_DS,
+                    };
+                    // Start one step back so the first update covers one step of traffic.
+                    let start = now - self.step() as i64;
+                    if let Err(e) = self.rrd.create(&path, self.step(), start, &schema::create_args(ds, self.step())) {
+                        stats::inc(&self.stats.archive_create_errors);
+                        error!("archive: cannot create {}: {e}", path.display());
+                        return None;
+                    }
+                    stats::inc(&self.stats.archive_creates);
+                    debug!("archive: created {}", path.display());
+                    start
                 }
-                stats::inc(&self.stats.archive_creates);
-                debug!("archive: created {}", path.display());
-                start
             };
             self.files.insert(subject, FileState { path, written: Counts::default(), last_update });
         }
         self.files.get_mut(&subject)
+    }
+
+    /// Rename a broken archive to `NAME.rrd.broken-TIME` (kept for whoever wants to look), counted
+    /// and logged once: the file is then created anew. False when it cannot be moved.
+    fn set_aside(&mut self, path: &Path, e: &RrdError, now: i64) -> bool {
+        let mut aside = path.as_os_str().to_owned();
+        aside.push(format!(".broken-{now}"));
+        match std::fs::rename(path, &aside) {
+            Ok(()) => {
+                stats::inc(&self.stats.archive_broken);
+                warn!(
+                    "archive: {} is unreadable ({e}); kept as {} and started anew",
+                    path.display(),
+                    Path::new(&aside).display()
+                );
+                true
+            }
+            Err(re) => {
+                stats::inc(&self.stats.archive_update_errors);
+                if let Some(n) = self.update_errors.check() {
+                    warn!("archive: {} is unreadable ({e}) and cannot be moved aside: {re} ({n} similar messages suppressed)", path.display());
+                }
+                false
+            }
+        }
     }
 
     fn update(&mut self, subject: Subject, totals: Counts, now: i64) {
@@ -243,6 +274,16 @@ impl Worker {
                 let t = self.rrd.last(&path).unwrap_or(now);
                 if let Some(f) = self.files.get_mut(&subject) {
                     f.last_update = t;
+                }
+            }
+            Err(e) if self.rrd.last(&path).is_err() => {
+                // Broken under us: set it aside and start a new file now. What was counted since
+                // the last good update goes into the new file at the next step.
+                let written = self.files.remove(&subject).map(|f| f.written).unwrap_or_default();
+                if self.set_aside(&path, &e, now) {
+                    if let Some(f) = self.open(subject, now) {
+                        f.written = written;
+                    }
                 }
             }
             Err(e) => {

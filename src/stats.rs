@@ -60,6 +60,8 @@ pub struct Stats {
     pub archive_update_errors: AtomicU64,
     pub archive_create_errors: AtomicU64,
     pub archive_illegal_time: AtomicU64,
+    /// Unreadable archive files set aside (renamed NAME.rrd.broken-TIME) and recreated.
+    pub archive_broken: AtomicU64,
     pub graphs_rendered: AtomicU64,
     pub graph_cache_hits: AtomicU64,
     pub graph_errors: AtomicU64,
@@ -332,6 +334,12 @@ impl Stats {
             "counter",
             "RRD updates librrd refused.",
             &[("", get(&self.archive_update_errors))],
+        );
+        metric(
+            "archive_broken_total",
+            "counter",
+            "Unreadable archive files (truncated, overwritten) renamed to NAME.rrd.broken-TIME and recreated.",
+            &[("", get(&self.archive_broken))],
         );
         metric(
             "archive_illegal_time_total",

@@ -289,3 +289,49 @@ fn overflow_row_and_restart_continue_the_same_files() {
     assert!((sums[1] - 177.0).abs() < 0.05, "both runs' bytes are in the same file: {sums:?}");
     let _: IpAddr = "192.168.3.1".parse().unwrap();
 }
+
+/// Does stock rrdtool read `file` (without failing the test when it does not)?
+fn readable(file: &std::path::Path) -> bool {
+    let tool = std::env::var("FLOWPI_TEST_RRDTOOL").unwrap_or_else(|_| "rrdtool".into());
+    std::process::Command::new(tool).arg("last").arg(file).output().is_ok_and(|o| o.status.success())
+}
+
+#[test]
+fn a_broken_archive_is_set_aside_and_recreated() {
+    let tmp = tempfile::tempdir().unwrap();
+    let hosts = tmp.path().join("archive/hosts");
+    let file = hosts.join("192.168.7.1.rrd");
+    let aside = || -> Vec<String> {
+        let mut v: Vec<String> = std::fs::read_dir(&hosts)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().to_string())
+            .filter(|n| n.starts_with("192.168.7.1.rrd.broken-"))
+            .collect();
+        v.sort();
+        v
+    };
+    let mut d = Daemon::start_in(tmp.path(), "");
+    d.send(&encode(&[rec("192.168.7.1", "9.9.9.9", 100, 1, 1, 0)], 1, 0, 0));
+    d.wait_for("the archive", |_| file.exists());
+    assert_eq!(d.stop(), 0);
+    // A card that filled up mid-write leaves a truncated file: librrd refuses it for good.
+    std::fs::OpenOptions::new().write(true).open(&file).unwrap().set_len(100).unwrap();
+    let mut d = Daemon::start_in(tmp.path(), "");
+    d.send(&encode(&[rec("192.168.7.1", "9.9.9.9", 200, 1, 1, 0)], 2, 0, 0));
+    d.wait_for("set aside", |d| d.metric("flowpi_archive_broken_total") == 1);
+    assert_eq!(aside().len(), 1, "kept as NAME.rrd.broken-TIME");
+    d.wait_for("the new file written", |_| {
+        readable(&file) && fetch_totals(&file, 120).get(1).is_some_and(|t| *t > 0.0)
+    });
+    // Broken while flowpi runs: found at the next update, set aside, recreated.
+    std::fs::write(&file, b"not an rrd file").unwrap();
+    d.send(&encode(&[rec("192.168.7.1", "9.9.9.9", 300, 1, 1, 0)], 3, 0, 0));
+    d.wait_for("set aside again", |d| d.metric("flowpi_archive_broken_total") == 2);
+    // The 300 B counted while the file was broken land in the new one.
+    d.wait_for("the 300 B", |_| {
+        readable(&file) && fetch_totals(&file, 120).get(1).is_some_and(|t| (*t - 300.0).abs() < 0.5)
+    });
+    let log = d.log();
+    assert_eq!(log.matches("is unreadable").count(), 2, "logged once per broken file:\n{log}");
+    assert_eq!(d.metric("flowpi_archive_update_errors_total"), 0);
+}
