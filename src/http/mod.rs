@@ -269,8 +269,7 @@ fn to_response(reply: Reply) -> Response<Full<Bytes>> {
 
 /// The gate every request passes, in order: `Host:`, route, method, body, credentials.
 async fn respond(ctx: &Context, client: IpAddr, header_timeout: Duration, parts: &Parts, body: Incoming) -> Reply {
-    let host = parts.headers.get(header::HOST).and_then(|v| v.to_str().ok());
-    let Some(host) = host else { return Reply::error(400, "a Host header is required") };
+    let Some(host) = header_str(parts, header::HOST) else { return Reply::error(400, "a Host header is required") };
     if !ctx.guard.host_ok(host) {
         // Another name resolving to this address: a web page using DNS rebinding to read the API.
         stats::inc(&ctx.stats.http_bad_host);
@@ -298,8 +297,8 @@ async fn respond(ctx: &Context, client: IpAddr, header_timeout: Duration, parts:
         Route::Logout => Reply::redirect("/login").with(header::SET_COOKIE, auth::clear_cookie()),
         r if r.is_public() => answer(ctx, r).await,
         r => {
-            let get = |n: header::HeaderName| parts.headers.get(n).and_then(|v| v.to_str().ok());
-            match ctx.guard.check(client, get(header::COOKIE), get(header::AUTHORIZATION)).await {
+            let (cookie, authorization) = (header_str(parts, header::COOKIE), header_str(parts, header::AUTHORIZATION));
+            match ctx.guard.check(client, cookie, authorization).await {
                 Access::Granted => answer(ctx, r).await,
                 Access::Denied => {
                     stats::inc(&ctx.stats.http_unauthorized);
@@ -322,13 +321,20 @@ async fn respond(ctx: &Context, client: IpAddr, header_timeout: Duration, parts:
     }
 }
 
-/// Does the request carry a body (a length above zero, or chunked)?
+/// A header's value, when it is present and visible ASCII.
+fn header_str(parts: &Parts, name: header::HeaderName) -> Option<&str> {
+    parts.headers.get(name).and_then(|v| v.to_str().ok())
+}
+
+/// The declared `Content-Length`, when there is one that reads as a number.
+fn content_length(parts: &Parts) -> Option<u64> {
+    header_str(parts, header::CONTENT_LENGTH)?.trim().parse().ok()
+}
+
+/// Does the request carry a body (a length above zero, unreadable, or chunked)?
 fn has_body(parts: &Parts) -> bool {
     parts.headers.contains_key(header::TRANSFER_ENCODING)
-        || parts
-            .headers
-            .get(header::CONTENT_LENGTH)
-            .is_some_and(|v| v.to_str().ok().and_then(|s| s.trim().parse::<u64>().ok()) != Some(0))
+        || (parts.headers.contains_key(header::CONTENT_LENGTH) && content_length(parts) != Some(0))
 }
 
 /// The login form: `password=...`, at most [`MAX_FORM_BYTES`], read within the header timeout.
@@ -337,16 +343,16 @@ async fn login(ctx: &Context, client: IpAddr, header_timeout: Duration, parts: &
         return Reply::redirect("/");
     }
     // A form posted from another site (login CSRF) carries that site's Origin.
-    if let Some(origin) = parts.headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) {
-        let host = parts.headers.get(header::HOST).and_then(|v| v.to_str().ok()).unwrap_or("");
+    if let Some(origin) = header_str(parts, header::ORIGIN) {
+        let host = header_str(parts, header::HOST).unwrap_or("");
         let origin_host = origin.split_once("://").map_or(origin, |(_, h)| h);
         if origin != "null" && !origin_host.eq_ignore_ascii_case(host) {
             return Reply::error(403, "the login form must be sent from this page");
         }
     }
-    let declared = parts.headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.trim().parse::<u64>().ok());
-    match declared {
-        Some(n) if n as usize <= MAX_FORM_BYTES => {}
+    // Compared as u64: on 32-bit ARM `as usize` would cut a huge length down to a small one.
+    match content_length(parts) {
+        Some(n) if n <= MAX_FORM_BYTES as u64 => {}
         Some(_) => {
             return Reply::error(413, "the login form is larger than it can be").with(header::CONNECTION, "close")
         }
