@@ -35,6 +35,13 @@ impl Counts {
         self.out_packets = self.out_packets.wrapping_add(packets);
     }
 
+    pub fn add(&mut self, o: &Counts) {
+        self.in_bytes = self.in_bytes.wrapping_add(o.in_bytes);
+        self.out_bytes = self.out_bytes.wrapping_add(o.out_bytes);
+        self.in_packets = self.in_packets.wrapping_add(o.in_packets);
+        self.out_packets = self.out_packets.wrapping_add(o.out_packets);
+    }
+
     pub fn is_zero(&self) -> bool {
         *self == Counts::default()
     }
@@ -87,8 +94,14 @@ impl fmt::Display for IfaceId {
     }
 }
 
-/// Totals since start, copied out of the tables: handed to the archive thread every step and
-/// published for the HTTP API.
+/// What an archive is about: a local host or a router interface.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Subject {
+    Host(HostId),
+    Interface(IfaceId),
+}
+
+/// Totals since start, copied out of the tables: published for the HTTP API.
 #[derive(Clone, Debug, Default)]
 pub struct Snapshot {
     pub hosts: Vec<(HostId, Counts)>,
@@ -112,6 +125,18 @@ impl Snapshot {
     }
 }
 
+/// What was counted per step since the previous hand-over, for the archive thread. Steps are
+/// numbered from the Unix epoch (`step index × step` is the step's start, wall clock).
+#[derive(Clone, Debug, Default)]
+pub struct StepCounts {
+    /// Additions, not totals: the archive adds them to what it holds for that step.
+    pub added: Vec<(Subject, i64, Counts)>,
+    /// The step now being counted.
+    pub current: i64,
+    /// The oldest step still open for late flows; older steps are final.
+    pub open_from: i64,
+}
+
 /// Owned by the collector task; nothing else touches it.
 pub struct Aggregator {
     local: LocalNets,
@@ -119,8 +144,48 @@ pub struct Aggregator {
     interfaces: Table<IfKey>,
     /// The last exporter's key: a datagram's records all come from one exporter.
     exporter: Option<(IpAddr, AddrKey)>,
+    clock: Clock,
+    /// A record's share per open step, reused (no allocation per record).
+    parts: Vec<(usize, u64)>,
     stats: Arc<Stats>,
 }
+
+/// The step being counted and the window of open steps. Each row has one bucket per open step,
+/// indexed by `step mod open` (the window never holds two steps with the same slot).
+struct Clock {
+    step_ms: i64,
+    /// Open steps: the current one and those before it that late flows can still reach.
+    open: usize,
+    /// The current step's index.
+    cur: i64,
+    cur_slot: usize,
+    /// Wall clock (ms) of the batch being decoded.
+    now_ms: i64,
+    // Counted here and published at each hand-over: a shared counter per record would cost.
+    no_time: u64,
+    bad_time: u64,
+    spread: u64,
+    before_window: u64,
+}
+
+impl Clock {
+    fn slot(&self, step: i64) -> usize {
+        step.rem_euclid(self.open as i64) as usize
+    }
+
+    fn oldest(&self) -> i64 {
+        self.cur - (self.open as i64 - 1)
+    }
+
+    /// The step a slot holds in the current window.
+    fn step_of(&self, slot: usize) -> i64 {
+        self.cur - (self.cur - slot as i64).rem_euclid(self.open as i64)
+    }
+}
+
+/// Longer than this a flow's times are not believed (exporters' active timeouts are minutes to
+/// an hour).
+const MAX_FLOW_MS: i64 = 86_400_000;
 
 /// An address as one integer, so a table lookup hashes two words instead of walking `IpAddr`'s
 /// enum and byte arrays. IPv4 sits in the IPv4-mapped range, so an IPv4-mapped IPv6 address
@@ -182,35 +247,43 @@ impl CacheSlot for IfKey {
 /// its key, and the table stays the source of truth.
 const CACHE: usize = 1024;
 
-/// A table that takes new keys until it holds `max`, then counts into `other`.
+/// A table that takes new keys until it holds `max`, then counts into the `other` row (index
+/// `max`). Each row has a bucket per open step, plus what earlier steps handed over.
 struct Table<K> {
     index: HashMap<K, u32, FxBuild>,
-    rows: Vec<(K, Counts)>,
-    other: Counts,
+    keys: Vec<K>,
+    /// Per row (and `other` last): counts already handed over to the archive.
+    base: Vec<Counts>,
+    /// Row `i`'s buckets are `buckets[i * open ..][..open]`.
+    buckets: Vec<Counts>,
+    open: usize,
     max: usize,
     /// Row indexes; `u32::MAX` (never a row) when empty.
     cache: Box<[u32; CACHE]>,
 }
 
 impl<K: Hash + Eq + Copy + CacheSlot> Table<K> {
-    fn new(max: usize) -> Self {
+    fn new(max: usize, open: usize) -> Self {
         // Sized once: the table never holds more than `max` keys, so it never reallocates.
         Table {
             index: HashMap::with_capacity_and_hasher(max, FxBuild::default()),
-            rows: Vec::with_capacity(max),
-            other: Counts::default(),
+            keys: Vec::with_capacity(max),
+            base: vec![Counts::default(); max + 1],
+            buckets: vec![Counts::default(); (max + 1) * open],
+            open,
             max,
             cache: Box::new([u32::MAX; CACHE]),
         }
     }
 
-    /// The row for `key`; `overflow` counts a key that did not fit, `size` tracks the row count.
+    /// The row of `key` (the `other` row when it did not fit); `overflow` counts a key that did
+    /// not fit, `size` tracks the row count.
     #[inline(always)]
-    fn row(&mut self, key: K, overflow: &AtomicU64, size: &AtomicU64) -> &mut Counts {
+    fn row(&mut self, key: K, overflow: &AtomicU64, size: &AtomicU64) -> usize {
         let slot = key.slot() % CACHE;
         let cached = self.cache[slot] as usize;
-        let i = match self.rows.get(cached) {
-            Some((k, _)) if *k == key => cached,
+        match self.keys.get(cached) {
+            Some(k) if *k == key => cached,
             _ => match self.lookup(key, size) {
                 Some(i) => {
                     self.cache[slot] = i;
@@ -218,22 +291,26 @@ impl<K: Hash + Eq + Copy + CacheSlot> Table<K> {
                 }
                 None => {
                     stats::inc(overflow);
-                    return &mut self.other;
+                    self.max
                 }
             },
-        };
-        &mut self.rows[i].1
+        }
+    }
+
+    #[inline(always)]
+    fn bucket(&mut self, row: usize, slot: usize) -> &mut Counts {
+        &mut self.buckets[row * self.open + slot]
     }
 
     /// The row index of `key`, added if there is room.
     #[inline(never)]
     fn lookup(&mut self, key: K, size: &AtomicU64) -> Option<u32> {
-        let n = self.rows.len();
+        let n = self.keys.len();
         if n < self.max {
             return Some(match self.index.entry(key) {
                 Entry::Occupied(o) => *o.get(),
                 Entry::Vacant(v) => {
-                    self.rows.push((key, Counts::default()));
+                    self.keys.push(key);
                     stats::set(size, (n + 1) as u64);
                     *v.insert(n as u32)
                 }
@@ -241,17 +318,117 @@ impl<K: Hash + Eq + Copy + CacheSlot> Table<K> {
         }
         self.index.get(&key).copied()
     }
+
+    /// Row `i`'s total since start.
+    fn total(&self, i: usize) -> Counts {
+        let mut t = self.base[i];
+        for c in &self.buckets[i * self.open..][..self.open] {
+            t.add(c);
+        }
+        t
+    }
+
+    /// Hand over row `i`'s buckets (non-zero ones, with their step) and empty them.
+    fn drain(&mut self, i: usize, clock: &Clock, mut out: impl FnMut(i64, Counts)) {
+        let open = self.open;
+        for slot in 0..open {
+            let c = std::mem::take(&mut self.buckets[i * open + slot]);
+            if !c.is_zero() {
+                self.base[i].add(&c);
+                out(clock.step_of(slot), c);
+            }
+        }
+    }
+}
+
+/// A row and the slot its counts go to.
+#[derive(Clone, Copy)]
+enum Place {
+    One(usize),
+    /// Divided over `Aggregator::parts`.
+    Spread,
 }
 
 impl Aggregator {
-    pub fn new(local: LocalNets, max_hosts: usize, max_interfaces: usize, stats: Arc<Stats>) -> Self {
+    pub fn new(
+        local: LocalNets,
+        max_hosts: usize,
+        max_interfaces: usize,
+        open_steps: usize,
+        step: std::time::Duration,
+        stats: Arc<Stats>,
+    ) -> Self {
+        let open = open_steps.max(1);
+        let step_ms = (step.as_millis() as i64).max(1);
+        let now_ms = wall_ms();
+        let cur = now_ms.div_euclid(step_ms);
+        let mut clock = Clock {
+            step_ms,
+            open,
+            cur,
+            cur_slot: 0,
+            now_ms,
+            no_time: 0,
+            bad_time: 0,
+            spread: 0,
+            before_window: 0,
+        };
+        clock.cur_slot = clock.slot(cur);
         Aggregator {
             local,
-            hosts: Table::new(max_hosts),
-            interfaces: Table::new(max_interfaces),
+            hosts: Table::new(max_hosts, open),
+            interfaces: Table::new(max_interfaces, open),
             exporter: None,
+            clock,
+            parts: Vec::with_capacity(open + 1),
             stats,
         }
+    }
+
+    /// The wall clock for the records that follow (once per receive batch).
+    #[inline]
+    pub fn set_now(&mut self, now_ms: i64) {
+        self.clock.now_ms = now_ms;
+    }
+
+    /// The step the wall clock `now_ms` falls in.
+    pub fn step_at(&self, now_ms: i64) -> i64 {
+        now_ms.div_euclid(self.clock.step_ms)
+    }
+
+    pub fn current_step(&self) -> i64 {
+        self.clock.cur
+    }
+
+    /// Hand over every bucket (what was added per step since the last call) and move the window
+    /// so that `now_ms`'s step is current. The clock may have moved any way: a jump just empties
+    /// every bucket first, so no slot is read as another step.
+    pub fn rotate(&mut self, now_ms: i64) -> StepCounts {
+        let mut added = Vec::new();
+        let clock = &self.clock;
+        for i in 0..self.hosts.keys.len() {
+            let id = Subject::Host(HostId::Ip(self.hosts.keys[i].into()));
+            self.hosts.drain(i, clock, |s, c| added.push((id, s, c)));
+        }
+        let other = self.hosts.max;
+        self.hosts.drain(other, clock, |s, c| added.push((Subject::Host(HostId::Other), s, c)));
+        for i in 0..self.interfaces.keys.len() {
+            let IfKey(ex, ifindex) = self.interfaces.keys[i];
+            let id = Subject::Interface(IfaceId::If { exporter: ex.into(), ifindex });
+            self.interfaces.drain(i, clock, |s, c| added.push((id, s, c)));
+        }
+        let other = self.interfaces.max;
+        self.interfaces.drain(other, clock, |s, c| added.push((Subject::Interface(IfaceId::Other), s, c)));
+        let st = &*self.stats;
+        stats::set(&st.records_without_time, self.clock.no_time);
+        stats::set(&st.records_bad_time, self.clock.bad_time);
+        stats::set(&st.records_spread, self.clock.spread);
+        stats::set(&st.records_before_window, self.clock.before_window);
+
+        self.clock.now_ms = now_ms;
+        self.clock.cur = now_ms.div_euclid(self.clock.step_ms);
+        self.clock.cur_slot = self.clock.slot(self.clock.cur);
+        StepCounts { added, current: self.clock.cur, open_from: self.clock.oldest() }
     }
 
     /// Count one record seen by `exporter`.
@@ -265,14 +442,63 @@ impl Aggregator {
                 k
             }
         };
+        let place = self.place(r);
         let (src, dst) = (r.src.map(AddrKey::from), r.dst.map(AddrKey::from));
         let src_local = src.filter(|a| self.is_local(*a));
         let dst_local = dst.filter(|a| self.is_local(*a));
-        self.count(ex, src_local, dst_local, r.input_if, r.output_if, r.bytes, r.packets);
+        self.count(ex, src_local, dst_local, r.input_if, r.output_if, r.bytes, r.packets, place);
         if r.rev_bytes != 0 || r.rev_packets != 0 {
             // The reverse direction of a bidirectional record: dst -> src, entering on the output
             // interface and leaving on the input one.
-            self.count(ex, dst_local, src_local, r.output_if, r.input_if, r.rev_bytes, r.rev_packets);
+            self.count(ex, dst_local, src_local, r.output_if, r.input_if, r.rev_bytes, r.rev_packets, place);
+        }
+    }
+
+    /// Which open steps a record's counts belong to. Its times are taken as ages before the
+    /// export time (so an exporter's clock need not agree with ours), laid on our clock.
+    #[inline]
+    fn place(&mut self, r: &FlowRecord) -> Place {
+        let c = &mut self.clock;
+        let (end, export) = (r.end_ms as i64, r.export_ms as i64);
+        if end == 0 || export == 0 {
+            c.no_time += 1;
+            return Place::One(c.cur_slot);
+        }
+        let start = if r.start_ms == 0 { end } else { r.start_ms as i64 };
+        if end < start || end - start > MAX_FLOW_MS || end > export + c.step_ms {
+            c.bad_time += 1;
+            return Place::One(c.cur_slot);
+        }
+        let end_at = (c.now_ms - (export - end)).min(c.now_ms);
+        let start_at = end_at - (end - start);
+        let s_end = end_at.div_euclid(c.step_ms).min(c.cur);
+        let s_start = start_at.div_euclid(c.step_ms).min(s_end);
+        let oldest = c.oldest();
+        if s_end < oldest {
+            c.before_window += 1;
+            return Place::One(c.slot(oldest));
+        }
+        if s_start == s_end || end_at == start_at {
+            return Place::One(c.slot(s_end));
+        }
+        // Divided by overlap; what lies before the window goes to its oldest step.
+        self.parts.clear();
+        let first = s_start.max(oldest);
+        if s_start < oldest {
+            c.before_window += 1;
+        }
+        c.spread += 1;
+        for s in first..=s_end {
+            let lo = if s == first { start_at } else { s * c.step_ms };
+            let hi = end_at.min((s + 1) * c.step_ms);
+            if hi > lo {
+                self.parts.push((c.slot(s), (hi - lo) as u64));
+            }
+        }
+        match self.parts.len() {
+            0 => Place::One(c.slot(s_end)),
+            1 => Place::One(self.parts[0].0),
+            _ => Place::Spread,
         }
     }
 
@@ -295,42 +521,76 @@ impl Aggregator {
         output_if: u32,
         bytes: u64,
         packets: u64,
+        place: Place,
     ) {
         let st = &*self.stats;
         // A flow between two local hosts counts for both.
-        if let Some(a) = src {
-            self.hosts.row(a, &st.host_overflow_records, &st.hosts).add_out(bytes, packets);
-        }
-        if let Some(a) = dst {
-            self.hosts.row(a, &st.host_overflow_records, &st.hosts).add_in(bytes, packets);
-        }
+        let hs = src.map(|a| self.hosts.row(a, &st.host_overflow_records, &st.hosts));
+        let hd = dst.map(|a| self.hosts.row(a, &st.host_overflow_records, &st.hosts));
         if src.is_none() && dst.is_none() {
             stats::inc(&st.remote_only_records);
         }
         let (overflow, size) = (&st.interface_overflow_records, &st.interfaces);
-        self.interfaces.row(IfKey(ex, input_if), overflow, size).add_in(bytes, packets);
-        self.interfaces.row(IfKey(ex, output_if), overflow, size).add_out(bytes, packets);
+        let ii = self.interfaces.row(IfKey(ex, input_if), overflow, size);
+        let io = self.interfaces.row(IfKey(ex, output_if), overflow, size);
+        let mut put = |slot: usize, b: u64, p: u64| {
+            if let Some(h) = hs {
+                self.hosts.bucket(h, slot).add_out(b, p);
+            }
+            if let Some(h) = hd {
+                self.hosts.bucket(h, slot).add_in(b, p);
+            }
+            self.interfaces.bucket(ii, slot).add_in(b, p);
+            self.interfaces.bucket(io, slot).add_out(b, p);
+        };
+        match place {
+            Place::One(slot) => put(slot, bytes, packets),
+            Place::Spread => {
+                // Each part gets its share rounded down against the running sum, so the parts
+                // add up to exactly the record's counts.
+                let total: u64 = self.parts.iter().map(|p| p.1).sum();
+                let (mut acc, mut b_done, mut p_done) = (0u64, 0u64, 0u64);
+                for &(slot, w) in &self.parts {
+                    acc += w;
+                    let b = (u128::from(bytes) * u128::from(acc) / u128::from(total)) as u64;
+                    let p = (u128::from(packets) * u128::from(acc) / u128::from(total)) as u64;
+                    put(slot, b - b_done, p - p_done);
+                    (b_done, p_done) = (b, p);
+                }
+            }
+        }
     }
 
     pub fn snapshot(&self) -> Snapshot {
+        let h = &self.hosts;
         let mut hosts: Vec<(HostId, Counts)> =
-            self.hosts.rows.iter().map(|(ip, c)| (HostId::Ip((*ip).into()), *c)).collect();
-        if !self.hosts.other.is_zero() {
-            hosts.push((HostId::Other, self.hosts.other));
+            h.keys.iter().enumerate().map(|(i, ip)| (HostId::Ip((*ip).into()), h.total(i))).collect();
+        let other = h.total(h.max);
+        if !other.is_zero() {
+            hosts.push((HostId::Other, other));
         }
         hosts.sort_by_key(|(id, _)| *id);
-        let mut interfaces: Vec<(IfaceId, Counts)> = self
-            .interfaces
-            .rows
+        let t = &self.interfaces;
+        let mut interfaces: Vec<(IfaceId, Counts)> = t
+            .keys
             .iter()
-            .map(|(IfKey(exporter, ifindex), c)| (IfaceId::If { exporter: (*exporter).into(), ifindex: *ifindex }, *c))
+            .enumerate()
+            .map(|(i, IfKey(exporter, ifindex))| {
+                (IfaceId::If { exporter: (*exporter).into(), ifindex: *ifindex }, t.total(i))
+            })
             .collect();
-        if !self.interfaces.other.is_zero() {
-            interfaces.push((IfaceId::Other, self.interfaces.other));
+        let other = t.total(t.max);
+        if !other.is_zero() {
+            interfaces.push((IfaceId::Other, other));
         }
         interfaces.sort_by_key(|(id, _)| *id);
         Snapshot { hosts, interfaces, ..Snapshot::default() }
     }
+}
+
+/// The wall clock in Unix milliseconds.
+pub fn wall_ms() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
 }
 
 #[cfg(test)]
@@ -355,7 +615,7 @@ mod tests {
     fn agg(max_hosts: usize, max_if: usize) -> (Aggregator, Arc<Stats>) {
         let stats = Arc::new(Stats::default());
         let local = LocalNets::new(vec!["192.168.0.0/16".parse().unwrap(), "fd00::/8".parse().unwrap()]);
-        (Aggregator::new(local, max_hosts, max_if, stats.clone()), stats)
+        (Aggregator::new(local, max_hosts, max_if, 31, std::time::Duration::from_secs(60), stats.clone()), stats)
     }
 
     #[test]
@@ -422,13 +682,13 @@ mod tests {
     #[test]
     fn capacity_does_not_grow_with_remote_addresses() {
         let (mut a, _) = agg(4, 4);
-        let cap = (a.hosts.index.capacity(), a.interfaces.index.capacity(), a.hosts.rows.capacity());
+        let cap = (a.hosts.index.capacity(), a.interfaces.index.capacity(), a.hosts.keys.capacity());
         let ex: IpAddr = "10.0.0.1".parse().unwrap();
         for i in 0..100_000u32 {
             let remote = std::net::Ipv4Addr::from(0x0100_0000 + i).to_string();
             a.add(ex, &rec(&remote, "192.168.1.2", 1, 1, i % 3, 0));
         }
-        assert_eq!((a.hosts.index.capacity(), a.interfaces.index.capacity(), a.hosts.rows.capacity()), cap);
-        assert_eq!(a.hosts.rows.len(), 1);
+        assert_eq!((a.hosts.index.capacity(), a.interfaces.index.capacity(), a.hosts.keys.capacity()), cap);
+        assert_eq!(a.hosts.keys.len(), 1);
     }
 }

@@ -1,29 +1,35 @@
-//! The archive thread: the only caller of librrd. It creates and updates one RRD file per host and
-//! interface every step, and renders graphs for the HTTP threads (cached for one step).
+//! The archive thread, the only caller of librrd: it holds the counted steps in RAM, journals them
+//! to the card every `archive.journal_interval`, writes each RRD file with all of its new steps in
+//! one update every `archive.flush` (the files taking turns), and draws graphs from a copy of a
+//! file in RAM brought up to the last step, so a graph is current and never writes to the card.
+//!
+//! Steps are numbered from the Unix epoch; step `s` covers `[s × step, (s + 1) × step)` and is
+//! written to its file at time `(s + 1) × step`, so every file row holds exactly one step's counts.
+//! The table never holds a step its file already has: counts for such a step (the clock went
+//! back) go into the first step after the file's last update, so the journal replays exactly what
+//! the files lack.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
+use std::fs::File;
+use std::io::Write as _;
+use std::os::fd::{AsRawFd, FromRawFd};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicU64;
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender};
 use std::sync::Arc;
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use log::{debug, error, info, warn};
 
-use crate::aggregate::{Counts, HostId, IfaceId, Snapshot};
+pub use crate::aggregate::Subject;
+use crate::aggregate::{Counts, IfaceId, Snapshot, StepCounts};
 use crate::config::ArchiveConfig;
+use crate::journal::{Entry, Journal};
 use crate::ratelimit::RateLimit;
 use crate::rrd::graph::{self, Look};
 use crate::rrd::{is_illegal_time, schema, Rrd, RrdError};
 use crate::stats::{self, Stats};
-
-/// Which archive a graph reads.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Subject {
-    Host(HostId),
-    Interface(IfaceId),
-}
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum GraphError {
@@ -37,9 +43,10 @@ pub enum GraphError {
 type GraphReply = Result<Arc<Vec<u8>>, GraphError>;
 
 enum Request {
-    Step { snapshot: Arc<Snapshot> },
+    /// A step's counts; `jump` is the wall clock's jump in seconds (0 when it did not jump).
+    Step { counts: StepCounts, jump: i64, names: Arc<Snapshot> },
     Graph { subject: Subject, look: Look, reply: SyncSender<GraphReply> },
-    Shutdown { snapshot: Arc<Snapshot> },
+    Shutdown { counts: StepCounts },
 }
 
 /// How other threads talk to the archive thread. Cheap to clone.
@@ -50,20 +57,30 @@ pub struct ArchiveHandle {
 
 /// How long an HTTP thread waits for a graph before answering 503.
 const GRAPH_TIMEOUT: Duration = Duration::from_secs(20);
-/// Requests that may wait for the archive thread; a step snapshot blocks the collector only if
-/// this many graphs are queued ahead of it.
+/// Requests that may wait for the archive thread; a step's counts block the collector only if
+/// this many graphs are queued ahead of them.
 const REQUEST_QUEUE: usize = 64;
 /// Graphs kept in the cache at most (each a few tens of KB).
 const GRAPH_CACHE: usize = 128;
+/// After a forward clock jump, steps past the jump are not written to the card for this long: a
+/// jump corrected within it (a wrong clock set right) leaves the files as they were.
+const JUMP_SETTLE: Duration = Duration::from_secs(15 * 60);
+/// At stop, files are written for at most this long; what is left stays in the journal.
+const STOP_FLUSH: Duration = Duration::from_secs(10);
+/// Steps held for a file that cannot be written, at least (see `drop_stale`).
+const KEEP_STEPS: i64 = 360;
+/// A file is brought up to date with at most this many steps at once (a file last written long
+/// ago): older steps stay unknown.
+const MAX_GAP_STEPS: i64 = 100_000;
 
 impl ArchiveHandle {
-    /// Hand over a step's totals. Blocks only while the request queue is full.
-    pub fn step(&self, snapshot: Arc<Snapshot>) -> bool {
-        self.tx.send(Request::Step { snapshot }).is_ok()
+    /// Hand over a step's counts. Blocks only while the request queue is full.
+    pub fn step(&self, counts: StepCounts, jump: i64, names: Arc<Snapshot>) -> bool {
+        self.tx.send(Request::Step { counts, jump, names }).is_ok()
     }
 
-    pub fn shutdown(&self, snapshot: Arc<Snapshot>) -> bool {
-        self.tx.send(Request::Shutdown { snapshot }).is_ok()
+    pub fn shutdown(&self, counts: StepCounts) -> bool {
+        self.tx.send(Request::Shutdown { counts }).is_ok()
     }
 
     pub fn graph(&self, subject: Subject, look: Look) -> GraphReply {
@@ -73,12 +90,22 @@ impl ArchiveHandle {
     }
 }
 
+/// A step held in RAM: its counts so far, and whether the journal has them.
+#[derive(Clone, Copy)]
+struct Held {
+    step: i64,
+    counts: Counts,
+    journaled: bool,
+}
+
+/// A rendered graph and when.
+type Cached = (Instant, Arc<Vec<u8>>);
+
+/// What is known of an archive's file.
+#[derive(Clone, Copy)]
 struct FileState {
-    path: PathBuf,
-    /// Totals already written; the next update writes what has come since.
-    written: Counts,
-    /// The file's last update time (wall clock, seconds).
-    last_update: i64,
+    /// The first step the file does not hold yet; `None` while there is no file.
+    next: Option<i64>,
 }
 
 /// Built inert by [`Archive::new`]; [`Archive::spawn`] starts the thread.
@@ -97,7 +124,7 @@ impl Archive {
 
     /// Check the archive directory is usable, then start the thread.
     pub fn spawn(self) -> std::io::Result<JoinHandle<()>> {
-        for sub in ["hosts", "interfaces"] {
+        for sub in ["hosts", "interfaces", "journal"] {
             std::fs::create_dir_all(self.cfg.dir.join(sub)).map_err(|e| {
                 std::io::Error::new(e.kind(), format!("cannot create {}: {e}", self.cfg.dir.join(sub).display()))
             })?;
@@ -108,56 +135,81 @@ impl Archive {
     fn run(self) {
         let rrd = Rrd::claim().expect("the archive thread is the only librrd user");
         info!("archive: librrd {} writing to {}", rrd.version(), self.cfg.dir.display());
+        let step = self.cfg.step.as_secs() as i64;
+        let coarse = step * schema::tiers(step as u64).last().map_or(1, |t| t.steps as i64);
+        let now = crate::aggregate::wall_ms().div_euclid(step * 1000);
         let mut w = Worker {
             rrd,
-            cfg: self.cfg,
+            step,
+            coarse,
             stats: self.stats,
+            table: HashMap::new(),
             files: HashMap::new(),
+            held: 0,
+            current: now,
+            open_from: now - (self.cfg.open_steps() as i64 - 1),
+            journal: None,
+            next_journal: Instant::now() + self.cfg.journal_interval,
+            credit: 0.0,
+            hold: None,
             cache: HashMap::new(),
             update_errors: RateLimit::new(Duration::from_secs(60)),
             names: Arc::new(Snapshot::default()),
+            cfg: self.cfg,
         };
+        w.replay();
         loop {
             stats::inc(&self.alive);
             match self.rx.recv_timeout(Duration::from_secs(1)) {
-                Ok(Request::Step { snapshot }) => {
-                    w.write(&snapshot);
-                    w.names = snapshot;
+                Ok(Request::Step { counts, jump, names }) => {
+                    w.names = names;
+                    w.take(counts, jump);
+                    w.flush_due();
                 }
                 Ok(Request::Graph { subject, look, reply }) => {
                     let _ = reply.try_send(w.graph(subject, look));
                 }
-                Ok(Request::Shutdown { snapshot }) => {
-                    w.final_write(&snapshot);
+                Ok(Request::Shutdown { counts }) => {
+                    w.take(counts, 0);
+                    w.stop();
                     return;
                 }
                 Err(RecvTimeoutError::Timeout) => {}
                 Err(RecvTimeoutError::Disconnected) => return,
             }
+            w.journal_due();
         }
     }
-}
-
-fn wall_now() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
 }
 
 struct Worker {
     rrd: Rrd,
     cfg: ArchiveConfig,
+    /// Seconds per step, and per row of the coarsest archive (a new file starts on its boundary).
+    step: i64,
+    coarse: i64,
     stats: Arc<Stats>,
+    /// Steps not yet in their file, oldest first, per archive.
+    table: HashMap<Subject, VecDeque<Held>>,
     files: HashMap<Subject, FileState>,
-    cache: HashMap<(Subject, Look), (Instant, Arc<Vec<u8>>)>,
+    /// Entries in `table`.
+    held: u64,
+    /// The step being counted and the oldest step still open, as the collector last said.
+    current: i64,
+    open_from: i64,
+    journal: Option<Journal>,
+    next_journal: Instant,
+    /// Files owed a write: grows by (archives / flush) per second.
+    credit: f64,
+    /// After a forward clock jump: write no step after this one until the instant passes.
+    hold: Option<(i64, Instant)>,
+    cache: HashMap<(Subject, Look), Cached>,
     update_errors: RateLimit,
     /// The latest snapshot, for exporter and interface names in graph titles.
     names: Arc<Snapshot>,
 }
 
 impl Worker {
-    fn step(&self) -> u64 {
-        self.cfg.step.as_secs()
-    }
-
     fn path(&self, s: &Subject) -> PathBuf {
         match s {
             Subject::Host(h) => schema::host_path(&self.cfg.dir, h),
@@ -165,69 +217,377 @@ impl Worker {
         }
     }
 
-    fn write(&mut self, snap: &Snapshot) {
-        let now = wall_now();
-        let hosts = snap.hosts.iter().map(|(h, c)| (Subject::Host(*h), *c));
-        let ifaces = snap.interfaces.iter().map(|(i, c)| (Subject::Interface(*i), *c));
-        for (subject, totals) in hosts.chain(ifaces) {
-            self.update(subject, totals, now);
+    /// Read the journal: what the files lack is held again; what they have is dropped.
+    fn replay(&mut self) {
+        let dir = self.cfg.dir.join("journal");
+        match Journal::open(&dir) {
+            Ok((journal, replay)) => {
+                stats::add(&self.stats.journal_bad_blocks, replay.bad_blocks);
+                if replay.bad_blocks > 0 {
+                    warn!(
+                        "archive: {} journal block(s) in {} cut short or damaged (a power cut while writing); the {} before them are kept",
+                        replay.bad_blocks,
+                        dir.display(),
+                        replay.blocks
+                    );
+                }
+                let n = replay.entries.len();
+                let mut kept = 0;
+                for (subject, step, counts) in replay.entries {
+                    let next = self.file(subject).next;
+                    if next.is_some_and(|n| step < n) {
+                        continue;
+                    }
+                    let series = self.table.entry(subject).or_default();
+                    match series.binary_search_by_key(&step, |h| h.step) {
+                        Ok(i) => series[i].counts = counts,
+                        Err(i) => {
+                            series.insert(i, Held { step, counts, journaled: true });
+                            self.held += 1;
+                            kept += 1;
+                        }
+                    }
+                }
+                if n > 0 {
+                    info!("archive: journal replayed: {kept} steps not yet in their files (of {n} entries)");
+                }
+                self.journal = Some(journal);
+            }
+            Err(e) => {
+                stats::inc(&self.stats.journal_errors);
+                error!("archive: cannot read the journal in {}: {e}; a power cut will lose what is not yet in the files", dir.display());
+            }
+        }
+        stats::set(&self.stats.archive_steps_pending, self.held);
+    }
+
+    /// The file's state, read once (`rrd_last`); an unreadable file is set aside.
+    fn file(&mut self, subject: Subject) -> FileState {
+        if let Some(f) = self.files.get(&subject) {
+            return *f;
+        }
+        let path = self.path(&subject);
+        let next = match path.exists().then(|| self.rrd.last(&path)) {
+            Some(Ok(t)) => Some(t.div_euclid(self.step)),
+            Some(Err(e)) => {
+                // Unreadable (truncated by a full card, overwritten): it would never take an
+                // update again, so it makes way for a new one.
+                self.set_aside(&path, &e);
+                None
+            }
+            None => None,
+        };
+        let f = FileState { next };
+        self.files.insert(subject, f);
+        f
+    }
+
+    /// The first step the file lacks, creating the file if there is none: a file exists from the
+    /// first counts on, so a graph can always start from a copy of it.
+    fn ensure_file(&mut self, subject: Subject, first: i64) -> Option<i64> {
+        if let Some(n) = self.file(subject).next {
+            return Some(n);
+        }
+        let path = self.path(&subject);
+        match self.create(&path, &subject, first) {
+            Ok(n) => {
+                stats::inc(&self.stats.archive_creates);
+                debug!("archive: created {}", path.display());
+                self.files.insert(subject, FileState { next: Some(n) });
+                Some(n)
+            }
+            Err(e) => {
+                stats::inc(&self.stats.archive_create_errors);
+                if let Some(k) = self.update_errors.check() {
+                    error!("archive: cannot create {}: {e} ({k} similar messages suppressed)", path.display());
+                }
+                None
+            }
         }
     }
 
-    /// The last write at shutdown: wait (at most a second) until the wall clock has passed every
-    /// file's last update, so the final counts are not refused as "illegal update time".
-    fn final_write(&mut self, snap: &Snapshot) {
-        let newest = self.files.values().map(|f| f.last_update).max().unwrap_or(0);
-        let deadline = Instant::now() + Duration::from_millis(1100);
-        while wall_now() <= newest && Instant::now() < deadline {
-            std::thread::sleep(Duration::from_millis(20));
+    /// Add counts to a step, or to the first step the file lacks if it already has this one.
+    fn add(&mut self, subject: Subject, step: i64, c: &Counts) {
+        let step = match self.ensure_file(subject, step) {
+            Some(n) if step < n => {
+                stats::inc(&self.stats.archive_steps_late);
+                n
+            }
+            _ => step,
+        };
+        let series = self.table.entry(subject).or_default();
+        // Usually the newest step or one just before it: search from the back.
+        let at = series.iter().rposition(|h| h.step <= step);
+        match at {
+            Some(i) if series[i].step == step => {
+                series[i].counts.add(c);
+                series[i].journaled = false;
+            }
+            _ => {
+                let i = at.map_or(0, |i| i + 1);
+                series.insert(i, Held { step, counts: *c, journaled: false });
+                self.held += 1;
+            }
         }
-        self.write(snap);
-        info!("archive: final update of {} archives written", self.files.len());
     }
 
-    fn open(&mut self, subject: Subject, now: i64) -> Option<&mut FileState> {
-        if !self.files.contains_key(&subject) {
-            let path = self.path(&subject);
-            let existing = match path.exists().then(|| self.rrd.last(&path)) {
-                Some(Ok(t)) => Some(t),
-                // Unreadable (truncated by a full card, overwritten): it would never take an update
-                // again, so it makes way for a new one.
-                Some(Err(e)) => {
-                    if !self.set_aside(&path, &e, now) {
-                        return None;
-                    }
-                    None
+    fn take(&mut self, counts: StepCounts, jump: i64) {
+        if jump < 0 {
+            stats::inc(&self.stats.clock_jumps_backward);
+            // Steps counted ahead of the new clock (a wrong clock, now set right) are moved to
+            // the current step: the counts are real, their time was not.
+            let mut moved = Vec::new();
+            for (subject, series) in self.table.iter_mut() {
+                while series.back().is_some_and(|h| h.step > counts.current) {
+                    let h = series.pop_back().expect("checked");
+                    moved.push((*subject, h.counts));
+                    self.held -= 1;
                 }
-                None => None,
-            };
-            let last_update = match existing {
-                Some(t) => t,
-                None => {
-                    let ds = match subject {
-                        Subject::Host(_) => &schema::HOST_DS,
-                        Subject::Interface(_) => &schema::IFACE_DS,
-                    };
-                    // Start one step back so the first update covers one step of traffic.
-                    let start = now - self.step() as i64;
-                    if let Err(e) = self.rrd.create(&path, self.step(), start, &schema::create_args(ds, self.step())) {
-                        stats::inc(&self.stats.archive_create_errors);
-                        error!("archive: cannot create {}: {e}", path.display());
-                        return None;
-                    }
-                    stats::inc(&self.stats.archive_creates);
-                    debug!("archive: created {}", path.display());
-                    start
-                }
-            };
-            self.files.insert(subject, FileState { path, written: Counts::default(), last_update });
+            }
+            stats::add(&self.stats.archive_steps_late, moved.len() as u64);
+            for (subject, c) in moved {
+                self.add(subject, counts.current, &c);
+            }
+            if self.hold.take().is_some() {
+                info!("archive: the clock went back {}s after jumping forward; nothing was written past the jump", -jump);
+            } else {
+                warn!("archive: the clock went back {}s; steps already written are not rewritten, new counts go after them", -jump);
+            }
+        } else if jump > 0 {
+            stats::inc(&self.stats.clock_jumps_forward);
+            let through = self.hold.map_or(self.current, |(t, _)| t);
+            self.hold = Some((through, Instant::now() + JUMP_SETTLE));
+            warn!(
+                "archive: the clock jumped {jump}s forward; steps after it are written to the files only if it stays for {} minutes",
+                JUMP_SETTLE.as_secs() / 60
+            );
         }
-        self.files.get_mut(&subject)
+        for (subject, step, c) in &counts.added {
+            self.add(*subject, *step, c);
+        }
+        self.current = counts.current;
+        self.open_from = counts.open_from;
+        stats::set(&self.stats.archive_steps_pending, self.held);
+    }
+
+    /// The last step that may be written to the card now.
+    fn flushable_through(&mut self) -> i64 {
+        let closed = self.open_from - 1;
+        match self.hold {
+            Some((_, until)) if Instant::now() >= until => {
+                info!("archive: the clock's forward jump stayed; writing the steps after it");
+                self.hold = None;
+                closed
+            }
+            Some((through, _)) => closed.min(through),
+            None => closed,
+        }
+    }
+
+    /// Write files whose turn has come: each archive with closed steps is written about once per
+    /// `archive.flush`, oldest data first, so writes are spread evenly over that time.
+    fn flush_due(&mut self) {
+        let through = self.flushable_through();
+        let ready = self.table.values().filter(|s| s.front().is_some_and(|h| h.step <= through)).count();
+        if ready == 0 {
+            self.credit = 0.0;
+            return;
+        }
+        self.credit += ready as f64 * self.step as f64 / self.cfg.flush.as_secs_f64();
+        self.credit = self.credit.min(ready as f64);
+        while self.credit >= 1.0 {
+            self.credit -= 1.0;
+            let oldest = self
+                .table
+                .iter()
+                .filter_map(|(s, v)| v.front().filter(|h| h.step <= through).map(|h| (h.step, *s)))
+                .min();
+            let Some((_, subject)) = oldest else { break };
+            self.flush(subject, through);
+        }
+        self.drop_stale();
+    }
+
+    /// Steps older than twice archive.flush plus archive.spread (and at least [`KEEP_STEPS`])
+    /// whose file could not be written: dropped and counted, so a file that refuses every write
+    /// cannot make the table grow.
+    fn drop_stale(&mut self) {
+        let keep = (2 * self.cfg.flush.as_secs() as i64 + self.cfg.spread.as_secs() as i64) / self.step;
+        let limit = self.current - keep.max(KEEP_STEPS);
+        let mut dropped = 0;
+        for series in self.table.values_mut() {
+            while series.front().is_some_and(|h| h.step < limit) {
+                series.pop_front();
+                dropped += 1;
+            }
+        }
+        if dropped > 0 {
+            self.held -= dropped;
+            self.table.retain(|_, s| !s.is_empty());
+            stats::add(&self.stats.archive_steps_dropped, dropped);
+            warn!("archive: dropped {dropped} steps whose files could not be written for too long");
+        }
+    }
+
+    /// `rrd_update` values for the steps `from..=through`: what is held, 0 for the rest.
+    fn values(&self, subject: &Subject, from: i64, through: i64) -> Vec<String> {
+        let empty = VecDeque::new();
+        let series = self.table.get(subject).unwrap_or(&empty);
+        let mut held = series.iter().skip_while(|h| h.step < from).peekable();
+        let mut out = Vec::with_capacity((through - from + 1).max(0) as usize);
+        for s in from..=through {
+            let t = (s + 1) * self.step;
+            match held.peek() {
+                Some(h) if h.step == s => {
+                    let c = h.counts;
+                    out.push(format!("{t}:{}:{}:{}:{}", c.in_bytes, c.out_bytes, c.in_packets, c.out_packets));
+                    held.next();
+                }
+                _ => out.push(format!("{t}:0:0:0:0")),
+            }
+        }
+        out
+    }
+
+    /// Create `path` for a file whose first held step is `first`: it starts on the boundary of
+    /// the coarsest archive's row, so every archive's first row is whole (zeros before `first`)
+    /// and holds the step's counts, not an unknown.
+    fn create(&self, path: &Path, subject: &Subject, first: i64) -> Result<i64, RrdError> {
+        let ds = match subject {
+            Subject::Host(_) => &schema::HOST_DS,
+            Subject::Interface(_) => &schema::IFACE_DS,
+        };
+        let start = (first * self.step).div_euclid(self.coarse) * self.coarse;
+        self.rrd.create(path, self.step as u64, start, &schema::create_args(ds, self.step as u64))?;
+        Ok(start / self.step)
+    }
+
+    /// Write every held step up to `through` into the subject's file, in one update, and sync it.
+    fn flush(&mut self, subject: Subject, through: i64) {
+        let path = self.path(&subject);
+        let Some(first) = self.table.get(&subject).and_then(|s| s.front()).map(|h| h.step) else { return };
+        let Some(next) = self.ensure_file(subject, first) else { return };
+        if through < next {
+            return;
+        }
+        let from = next.max(through - MAX_GAP_STEPS);
+        let values = self.values(&subject, from, through);
+        match self.rrd.update(&path, &values) {
+            Ok(()) => {
+                // Synced before the steps leave RAM: the journal may drop them from now on.
+                if let Err(e) = File::open(&path).and_then(|f| f.sync_data()) {
+                    warn!("archive: cannot sync {}: {e}", path.display());
+                }
+                stats::inc(&self.stats.archive_updates);
+                stats::add(&self.stats.archive_steps_written, values.len() as u64);
+                self.files.insert(subject, FileState { next: Some(through + 1) });
+                if let Some(series) = self.table.get_mut(&subject) {
+                    while series.front().is_some_and(|h| h.step <= through) {
+                        series.pop_front();
+                        self.held -= 1;
+                    }
+                    if series.is_empty() {
+                        self.table.remove(&subject);
+                    }
+                }
+                stats::set(&self.stats.archive_steps_pending, self.held);
+            }
+            Err(e) if is_illegal_time(&e) => {
+                // The file knows its last update better than we do (another writer): held steps
+                // it already covers go after it.
+                stats::inc(&self.stats.archive_illegal_time);
+                self.files.remove(&subject);
+                self.refold(subject);
+            }
+            Err(e) if self.rrd.last(&path).is_err() => {
+                // Broken under us: set it aside; the held steps go into a new file next time.
+                self.set_aside(&path, &e);
+                self.files.insert(subject, FileState { next: None });
+            }
+            Err(e) => {
+                stats::inc(&self.stats.archive_update_errors);
+                if let Some(n) = self.update_errors.check() {
+                    warn!("archive: update of {} failed: {e} ({n} similar messages suppressed)", path.display());
+                }
+            }
+        }
+    }
+
+    /// Re-add a subject's held steps, so those its file already has move after it.
+    fn refold(&mut self, subject: Subject) {
+        if let Some(series) = self.table.remove(&subject) {
+            self.held -= series.len() as u64;
+            for h in series {
+                self.add(subject, h.step, &h.counts);
+            }
+        }
+    }
+
+    /// Append what the journal lacks, when it is due.
+    fn journal_due(&mut self) {
+        if Instant::now() >= self.next_journal {
+            self.next_journal = Instant::now() + self.cfg.journal_interval;
+            self.write_journal();
+        }
+    }
+
+    fn write_journal(&mut self) {
+        let Some(journal) = self.journal.as_mut() else { return };
+        let mut entries: Vec<Entry> = Vec::new();
+        for (subject, series) in &self.table {
+            entries.extend(series.iter().filter(|h| !h.journaled).map(|h| (*subject, h.step, h.counts)));
+        }
+        let result = if journal.wants_new_segment() {
+            let all: Vec<Entry> =
+                self.table.iter().flat_map(|(s, v)| v.iter().map(move |h| (*s, h.step, h.counts))).collect();
+            journal.new_segment(&all)
+        } else {
+            journal.append(&entries)
+        };
+        match result {
+            Ok(bytes) => {
+                if bytes > 0 {
+                    stats::inc(&self.stats.journal_writes);
+                    stats::add(&self.stats.journal_bytes, bytes);
+                }
+                for series in self.table.values_mut() {
+                    for h in series.iter_mut() {
+                        h.journaled = true;
+                    }
+                }
+            }
+            Err(e) => {
+                stats::inc(&self.stats.journal_errors);
+                if let Some(n) = self.update_errors.check() {
+                    warn!("archive: cannot write the journal: {e} ({n} similar messages suppressed)");
+                }
+            }
+        }
+    }
+
+    /// At stop: write the files' closed steps (for a while at most), then journal the rest.
+    fn stop(&mut self) {
+        let deadline = Instant::now() + STOP_FLUSH;
+        let through = self.flushable_through();
+        let mut ready: Vec<Subject> =
+            self.table.iter().filter(|(_, v)| v.front().is_some_and(|h| h.step <= through)).map(|(s, _)| *s).collect();
+        ready.sort();
+        let mut written = 0;
+        for subject in ready {
+            if Instant::now() >= deadline {
+                break;
+            }
+            self.flush(subject, through);
+            written += 1;
+        }
+        self.write_journal();
+        info!("archive: stopped; {written} files written, {} steps kept in the journal", self.held);
     }
 
     /// Rename a broken archive to `NAME.rrd.broken-TIME` (kept for whoever wants to look), counted
     /// and logged once: the file is then created anew. False when it cannot be moved.
-    fn set_aside(&mut self, path: &Path, e: &RrdError, now: i64) -> bool {
+    fn set_aside(&mut self, path: &Path, e: &RrdError) -> bool {
+        let now = crate::aggregate::wall_ms() / 1000;
         let mut aside = path.as_os_str().to_owned();
         aside.push(format!(".broken-{now}"));
         match std::fs::rename(path, &aside) {
@@ -250,49 +610,29 @@ impl Worker {
         }
     }
 
-    fn update(&mut self, subject: Subject, totals: Counts, now: i64) {
-        let stats = self.stats.clone();
-        let Some(f) = self.open(subject, now) else { return };
-        if now <= f.last_update {
-            // Clock stepped back, or two updates within one second: keep the counts for the next.
-            stats::inc(&stats.archive_illegal_time);
-            return;
+    /// The file as it will be: a copy in RAM (a memfd) of the card's file, or a new one, with
+    /// every complete step held in RAM added. The card is only read.
+    fn current_copy(&mut self, subject: Subject) -> Result<Option<File>, String> {
+        let path = self.path(&subject);
+        if let Some(first) = self.table.get(&subject).and_then(|s| s.front()).map(|h| h.step) {
+            self.ensure_file(subject, first);
         }
-        let d = totals.since(&f.written);
-        let value = format!("{now}:{}:{}:{}:{}", d.in_bytes, d.out_bytes, d.in_packets, d.out_packets);
-        let path = f.path.clone();
-        match self.rrd.update(&path, &[value]) {
-            Ok(()) => {
-                stats::inc(&stats.archive_updates);
-                let f = self.files.get_mut(&subject).expect("opened above");
-                f.written = totals;
-                f.last_update = now;
-            }
-            Err(e) if is_illegal_time(&e) => {
-                stats::inc(&stats.archive_illegal_time);
-                // The file knows its last update better than we do (another writer, a clock step).
-                let t = self.rrd.last(&path).unwrap_or(now);
-                if let Some(f) = self.files.get_mut(&subject) {
-                    f.last_update = t;
-                }
-            }
-            Err(e) if self.rrd.last(&path).is_err() => {
-                // Broken under us: set it aside and start a new file now. What was counted since
-                // the last good update goes into the new file at the next step.
-                let written = self.files.remove(&subject).map(|f| f.written).unwrap_or_default();
-                if self.set_aside(&path, &e, now) {
-                    if let Some(f) = self.open(subject, now) {
-                        f.written = written;
-                    }
-                }
-            }
-            Err(e) => {
-                stats::inc(&stats.archive_update_errors);
-                if let Some(n) = self.update_errors.check() {
-                    warn!("archive: update of {} failed: {e} ({n} similar messages suppressed)", path.display());
-                }
-            }
+        if !path.exists() {
+            return Ok(None);
         }
+        let Some(next) = self.file(subject).next else {
+            return Err(format!("{} is unreadable", path.display()));
+        };
+        let copy = memfd().map_err(|e| format!("memfd: {e}"))?;
+        let copy_path = PathBuf::from(format!("/proc/self/fd/{}", copy.as_raw_fd()));
+        let bytes = std::fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+        (&copy).write_all(&bytes).map_err(|e| format!("memfd: {e}"))?;
+        let through = self.current - 1;
+        if through >= next {
+            let values = self.values(&subject, next.max(through - MAX_GAP_STEPS), through);
+            self.rrd.update(&copy_path, &values).map_err(|e| e.0)?;
+        }
+        Ok(Some(copy))
     }
 
     fn graph(&mut self, subject: Subject, look: Look) -> GraphReply {
@@ -303,10 +643,16 @@ impl Worker {
                 return Ok(img.clone());
             }
         }
-        let path = self.path(&subject);
-        if !path.exists() {
-            return Err(GraphError::NotFound);
-        }
+        let copy = match self.current_copy(subject) {
+            Ok(Some(f)) => f,
+            Ok(None) => return Err(GraphError::NotFound),
+            Err(e) => {
+                stats::inc(&self.stats.graph_errors);
+                warn!("archive: graph of {subject:?}: {e}");
+                return Err(GraphError::Failed(e));
+            }
+        };
+        let copy_path = PathBuf::from(format!("/proc/self/fd/{}", copy.as_raw_fd()));
         let (title, ds, labels) = match subject {
             Subject::Host(h) => (format!("{h}"), ["rx_bytes", "tx_bytes"], ["Received", "Sent"]),
             Subject::Interface(IfaceId::If { exporter, ifindex }) => {
@@ -322,7 +668,7 @@ impl Worker {
             }
         };
         let title = format!("{title} \u{2014} last {}", look.period.name());
-        let args = graph::args(&path, &title, ds, labels, &look);
+        let args = graph::args(&copy_path, &title, ds, labels, &look);
         match self.rrd.graph(&args) {
             Ok(img) => {
                 stats::inc(&self.stats.graphs_rendered);
@@ -338,9 +684,20 @@ impl Worker {
             }
             Err(RrdError(e)) => {
                 stats::inc(&self.stats.graph_errors);
-                warn!("archive: graph of {} failed: {e}", path.display());
+                warn!("archive: graph of {subject:?} failed: {e}");
                 Err(GraphError::Failed(e))
             }
         }
     }
+}
+
+/// An anonymous file in RAM, gone when closed.
+fn memfd() -> std::io::Result<File> {
+    // SAFETY: a valid NUL-terminated name; the returned descriptor is owned by the File.
+    let fd = unsafe { libc::memfd_create(c"flowpi-graph".as_ptr(), libc::MFD_CLOEXEC) };
+    if fd < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    // SAFETY: fd is a new descriptor nobody else owns.
+    Ok(unsafe { File::from_raw_fd(fd) })
 }

@@ -16,7 +16,7 @@ use socket2::{Domain, Protocol, Socket, Type};
 use tokio::net::UdpSocket;
 use tokio::time::MissedTickBehavior;
 
-use crate::aggregate::{Aggregator, Snapshot};
+use crate::aggregate::{wall_ms, Aggregator, Snapshot};
 use crate::archive::ArchiveHandle;
 use crate::config::Config;
 use crate::decode::exporter::SavedState;
@@ -59,6 +59,9 @@ pub const STATE_FILE: &str = "exporters.json";
 
 /// Batches taken from the sockets before the timers are looked at again.
 const ROUNDS: usize = 16;
+/// exporters.json is rewritten at most this often, whatever arrives (a template flood would
+/// otherwise rewrite it every second), and at stop.
+const STATE_SAVE_EVERY: Duration = Duration::from_secs(60);
 
 pub struct Collector {
     listen: Vec<SocketAddr>,
@@ -89,6 +92,8 @@ impl Collector {
             cfg.network.local.clone(),
             cfg.archive.max_hosts,
             cfg.archive.max_interfaces,
+            cfg.archive.open_steps(),
+            cfg.archive.step,
             stats.clone(),
         );
         let decoder = Decoder::new(cfg.collector.limits.clone(), cfg.exporters.clone(), stats.clone());
@@ -154,28 +159,47 @@ impl Collector {
         self.load_state();
         tokio::pin!(shutdown);
         let mut batch = Batch::new();
-        let mut step = tokio::time::interval_at(tokio::time::Instant::now() + self.step, self.step);
-        step.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        let step_ms = self.step.as_millis() as i64;
+        // Steps end on wall-clock boundaries (multiples of the step since the epoch), the same for
+        // every run, so a file's rows line up with the steps counted.
+        self.agg.rotate(wall_ms());
+        let boundary = tokio::time::sleep(until_boundary(step_ms));
+        tokio::pin!(boundary);
         let mut publish = tokio::time::interval(Duration::from_secs(1).min(self.step));
         publish.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        // The wall clock against the monotonic one, to see the wall clock jump.
+        let mut clock_ref = (wall_ms(), Instant::now());
+        let jump_ms = step_ms.max(5_000);
+        let mut state_dirty = false;
+        let mut state_saved: Option<Instant> = None;
         let mut next = 0usize;
         loop {
             tokio::select! {
                 biased;
                 _ = &mut shutdown => break,
-                _ = step.tick() => {
-                    let snap = Arc::new(self.snapshot());
-                    self.published.set(snap.clone());
-                    stats::inc(&self.stats.snapshots);
-                    if !self.archive.step(snap) {
-                        warn!("collector: the archive thread has stopped");
+                _ = &mut boundary => {
+                    if !self.hand_over(0) {
                         break;
                     }
+                    boundary.as_mut().reset(tokio::time::Instant::now() + until_boundary(step_ms));
                 }
                 _ = publish.tick() => {
-                    self.decoder.expire(Instant::now());
-                    if self.decoder.take_dirty() {
+                    let (wall, mono) = (wall_ms(), Instant::now());
+                    let drift = wall - (clock_ref.0 + mono.duration_since(clock_ref.1).as_millis() as i64);
+                    clock_ref = (wall, mono);
+                    if drift.abs() > jump_ms {
+                        warn!("collector: the wall clock jumped {:+}s", drift / 1000);
+                        if !self.hand_over(drift / 1000) {
+                            break;
+                        }
+                        boundary.as_mut().reset(tokio::time::Instant::now() + until_boundary(step_ms));
+                    }
+                    self.decoder.expire(mono);
+                    state_dirty |= self.decoder.take_dirty();
+                    if state_dirty && state_saved.is_none_or(|t| t.elapsed() >= STATE_SAVE_EVERY) {
                         self.save_state();
+                        state_dirty = false;
+                        state_saved = Some(mono);
                     }
                     self.published.set(Arc::new(self.snapshot()));
                     stats::inc(&self.alive);
@@ -191,8 +215,10 @@ impl Collector {
                             match batch.recv(sock) {
                                 Ok(n) => {
                                     got += n;
-                                    // One clock reading per batch: it only ages held data sets.
+                                    // One clock reading per batch: it ages held data sets and
+                                    // places flows in time.
                                     let now = Instant::now();
+                                    self.agg.set_now(wall_ms());
                                     for i in 0..n {
                                         if let (data, Some(from)) = batch.get(i) {
                                             self.handle(data, from, now);
@@ -211,14 +237,27 @@ impl Collector {
             }
         }
         self.save_state();
-        let snap = Arc::new(self.snapshot());
-        self.published.set(snap.clone());
+        self.published.set(Arc::new(self.snapshot()));
         info!(
             "collector: stopping after {} datagrams, {} records",
             stats::get(&self.stats.datagrams),
             stats::get(&self.stats.records)
         );
-        self.archive.shutdown(snap);
+        self.archive.shutdown(self.agg.rotate(wall_ms()));
+    }
+
+    /// Hand the counts per step to the archive thread and start counting the wall clock's step.
+    /// False when the archive thread has stopped.
+    fn hand_over(&mut self, jump: i64) -> bool {
+        let counts = self.agg.rotate(wall_ms());
+        let snap = Arc::new(self.snapshot());
+        self.published.set(snap.clone());
+        stats::inc(&self.stats.snapshots);
+        if !self.archive.step(counts, jump, snap) {
+            warn!("collector: the archive thread has stopped");
+            return false;
+        }
+        true
     }
 
     fn handle(&mut self, data: &[u8], from: SocketAddr, now: Instant) {
@@ -317,6 +356,13 @@ impl Collector {
         stats::inc(&self.stats.receive_errors);
         debug!("collector: receive error: {e}");
     }
+}
+
+/// Time until the wall clock reaches the next multiple of the step (a little after, so the step
+/// has surely begun).
+fn until_boundary(step_ms: i64) -> Duration {
+    let left = step_ms - wall_ms().rem_euclid(step_ms);
+    Duration::from_millis(left as u64 + 5)
 }
 
 /// Wait until any socket has something to read, starting after the one served last so none starves.

@@ -55,6 +55,24 @@ pub struct ArchiveConfig {
     pub step: Duration,
     pub max_hosts: usize,
     pub max_interfaces: usize,
+    /// How far back a late flow's bytes can still land in the step they belong to.
+    pub spread: Duration,
+    /// How often the steps held in RAM are appended to the journal on the card (the most a power
+    /// cut can lose).
+    pub journal_interval: Duration,
+    /// How often each RRD file is written (all its new steps in one update), spread over this time.
+    pub flush: Duration,
+}
+
+/// Steps the aggregator keeps open at most, whatever archive.spread asks (memory: rows × this ×
+/// 32 bytes): with short steps the spread window is cut to this many steps.
+pub const MAX_OPEN_STEPS: u64 = 240;
+
+impl ArchiveConfig {
+    /// Steps open for late flows: the current one and those within archive.spread before it.
+    pub fn open_steps(&self) -> usize {
+        (self.spread.as_secs().div_ceil(self.step.as_secs()) + 1).min(MAX_OPEN_STEPS) as usize
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -134,6 +152,9 @@ struct RawArchive {
     step: Option<Spanned<String>>,
     max_hosts: Option<Spanned<i64>>,
     max_interfaces: Option<Spanned<i64>>,
+    spread: Option<Spanned<String>>,
+    journal_interval: Option<Spanned<String>>,
+    flush: Option<Spanned<String>>,
 }
 
 #[derive(Default)]
@@ -578,6 +599,9 @@ impl Validator<'_> {
             step: self.get(&mut t, "step"),
             max_hosts: self.get(&mut t, "max_hosts"),
             max_interfaces: self.get(&mut t, "max_interfaces"),
+            spread: self.get(&mut t, "spread"),
+            journal_interval: self.get(&mut t, "journal_interval"),
+            flush: self.get(&mut t, "flush"),
         };
         self.unknown(t);
         let mut t = self.section(&mut root, "http");
@@ -830,6 +854,10 @@ impl Validator<'_> {
         };
         let max_hosts = self.int("archive.max_hosts", raw.archive.max_hosts, 256, 0, 65_536) as usize;
         let max_interfaces = self.int("archive.max_interfaces", raw.archive.max_interfaces, 64, 0, 65_536) as usize;
+        let spread = self.duration("archive.spread", raw.archive.spread, Duration::from_secs(1800), 0, 86_400);
+        let journal_interval =
+            self.duration("archive.journal_interval", raw.archive.journal_interval, Duration::from_secs(300), 1, 3600);
+        let flush = self.duration("archive.flush", raw.archive.flush, Duration::from_secs(6 * 3600), 1, 7 * 86_400);
 
         // http
         let rh = raw.http;
@@ -883,7 +911,7 @@ impl Validator<'_> {
             collector: CollectorConfig { listen, receive_buffer, limits, allow },
             exporters,
             network: NetworkConfig { local: LocalNets::new(local) },
-            archive: ArchiveConfig { dir, step, max_hosts, max_interfaces },
+            archive: ArchiveConfig { dir, step, max_hosts, max_interfaces, spread, journal_interval, flush },
             http: HttpConfig {
                 listen: http_listen,
                 threads,

@@ -13,6 +13,7 @@ pub mod config;
 pub mod decode;
 pub mod fxhash;
 pub mod http;
+pub mod journal;
 pub mod net;
 pub mod pcap;
 pub mod ratelimit;

@@ -54,6 +54,13 @@ pub struct Stats {
     pub interface_overflow_records: AtomicU64,
     pub remote_only_records: AtomicU64,
     pub snapshots: AtomicU64,
+    /// Records counted in the current step: no flow times, or times not believed (end before
+    /// start, longer than a day, later than the export). Records divided over several steps, and
+    /// records that began before the oldest open step (that part counted in that step).
+    pub records_without_time: AtomicU64,
+    pub records_bad_time: AtomicU64,
+    pub records_spread: AtomicU64,
+    pub records_before_window: AtomicU64,
 
     pub archive_creates: AtomicU64,
     pub archive_updates: AtomicU64,
@@ -62,6 +69,23 @@ pub struct Stats {
     pub archive_illegal_time: AtomicU64,
     /// Unreadable archive files set aside (renamed NAME.rrd.broken-TIME) and recreated.
     pub archive_broken: AtomicU64,
+    /// Steps written into RRD files (rows of the finest archive).
+    pub archive_steps_written: AtomicU64,
+    /// (archive, step) entries held in RAM, not yet in their RRD file (gauge).
+    pub archive_steps_pending: AtomicU64,
+    /// Steps whose counts went into a later step: the file already held that time (the clock
+    /// went back, or flows arrived for steps already written).
+    pub archive_steps_late: AtomicU64,
+    /// Steps dropped unwritten: their file could not be written for longer than allowed.
+    pub archive_steps_dropped: AtomicU64,
+    pub journal_writes: AtomicU64,
+    pub journal_bytes: AtomicU64,
+    pub journal_errors: AtomicU64,
+    /// Journal blocks skipped at start: cut short by a power cut, or damaged.
+    pub journal_bad_blocks: AtomicU64,
+    /// Wall-clock jumps seen (more than a step away from the monotonic clock).
+    pub clock_jumps_forward: AtomicU64,
+    pub clock_jumps_backward: AtomicU64,
     pub graphs_rendered: AtomicU64,
     pub graph_cache_hits: AtomicU64,
     pub graph_errors: AtomicU64,
@@ -321,7 +345,60 @@ impl Stats {
             "Step snapshots handed to the archive thread.",
             &[("", get(&self.snapshots))],
         );
+        metric(
+            "record_times_total",
+            "counter",
+            "Records by how their flow times were used: none or not believed (counted in the current step), spread over several steps, begun before the oldest open step.",
+            &[
+                ("{kind=\"none\"}", get(&self.records_without_time)),
+                ("{kind=\"not_believed\"}", get(&self.records_bad_time)),
+                ("{kind=\"spread\"}", get(&self.records_spread)),
+                ("{kind=\"before_window\"}", get(&self.records_before_window)),
+            ],
+        );
         metric("archive_creates_total", "counter", "RRD files created.", &[("", get(&self.archive_creates))]);
+        metric(
+            "archive_steps_written_total",
+            "counter",
+            "Steps written into RRD files.",
+            &[("", get(&self.archive_steps_written))],
+        );
+        metric(
+            "archive_steps_pending",
+            "gauge",
+            "(archive, step) entries held in RAM and the journal, not yet in their RRD file.",
+            &[("", get(&self.archive_steps_pending))],
+        );
+        metric(
+            "archive_steps_late_total",
+            "counter",
+            "Steps whose counts went into the first step after their file's last update (clock went back).",
+            &[("", get(&self.archive_steps_late))],
+        );
+        metric(
+            "archive_steps_dropped_total",
+            "counter",
+            "Steps dropped because their file could not be written for too long.",
+            &[("", get(&self.archive_steps_dropped))],
+        );
+        metric("journal_writes_total", "counter", "Journal appends (each synced).", &[("", get(&self.journal_writes))]);
+        metric("journal_bytes_total", "counter", "Bytes appended to the journal.", &[("", get(&self.journal_bytes))]);
+        metric("journal_errors_total", "counter", "Journal writes that failed.", &[("", get(&self.journal_errors))]);
+        metric(
+            "journal_bad_blocks_total",
+            "counter",
+            "Journal blocks skipped at start (cut short by a power cut, or damaged).",
+            &[("", get(&self.journal_bad_blocks))],
+        );
+        metric(
+            "clock_jumps_total",
+            "counter",
+            "Wall-clock jumps of more than a step.",
+            &[
+                ("{direction=\"forward\"}", get(&self.clock_jumps_forward)),
+                ("{direction=\"backward\"}", get(&self.clock_jumps_backward)),
+            ],
+        );
         metric(
             "archive_create_errors_total",
             "counter",

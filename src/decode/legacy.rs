@@ -90,6 +90,7 @@ pub fn records(l: &Layout, h: &Header, data: &[u8], rate: u64, sink: &mut impl F
             bytes: u64::from(be32(r, 20)) * rate,
             start_ms: (boot_ms + i64::from(be32(r, 24))).max(0) as u64,
             end_ms: (boot_ms + i64::from(be32(r, 28))).max(0) as u64,
+            export_ms: u64::from(h.unix_secs) * 1000,
             src_port: be16(r, 32),
             dst_port: be16(r, 34),
             tcp_flags: r[l.tcp_flags_at],
@@ -199,6 +200,7 @@ mod tests {
                 tcp_flags: 0x12,
                 start_ms: 0x6500_0000 * 1000 - 4096 + 0x0f00,
                 end_ms: 0x6500_0000 * 1000 - 4096 + 0x0ff0,
+                export_ms: 0x6500_0000 * 1000,
                 sampling: 10,
                 ..FlowRecord::default()
             }]

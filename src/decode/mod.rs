@@ -33,9 +33,12 @@ pub struct FlowRecord {
     pub tcp_flags: u8,
     /// flowDirection (61): 0 ingress, 1 egress; `None` when not exported.
     pub direction: Option<u8>,
-    /// Flow start and end, Unix milliseconds (0 when not exported).
+    /// Flow start and end, Unix milliseconds by the exporter's clock (0 when not exported).
     pub start_ms: u64,
     pub end_ms: u64,
+    /// When the exporter sent the datagram, Unix milliseconds by its clock: a flow's age is
+    /// measured against this, so an exporter whose clock is off still places its flows right.
+    pub export_ms: u64,
     /// Post-NAT addresses and ports (IPFIX 225–228, 281–282), when exported.
     pub nat_src: Option<IpAddr>,
     pub nat_dst: Option<IpAddr>,
@@ -63,6 +66,7 @@ impl Default for FlowRecord {
             direction: None,
             start_ms: 0,
             end_ms: 0,
+            export_ms: 0,
             nat_src: None,
             nat_dst: None,
             nat_src_port: 0,

@@ -337,6 +337,7 @@ fn flow(v: &Values, c: Counters, ctx: Ctx, rate: u64) -> FlowRecord {
         direction: v.get(Int::Direction).map(|d| d as u8),
         start_ms: v.get(Int::Start).map_or(0, |x| to_ms((v.start_form, x), ctx)),
         end_ms: v.get(Int::End).map_or(0, |x| to_ms((v.end_form, x), ctx)),
+        export_ms: u64::from(ctx.export_secs) * 1000,
         nat_src: v.nat_src,
         nat_dst: v.nat_dst,
         nat_src_port: v.int(Int::NatSrcPort) as u16,

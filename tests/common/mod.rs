@@ -68,6 +68,13 @@ impl Daemon {
         let udp: SocketAddr = format!("127.0.0.1:{}", free_udp_port()).parse().unwrap();
         let http: SocketAddr = format!("127.0.0.1:{}", free_tcp_port()).parse().unwrap();
         let config = dir.join("flowpi.toml");
+        // Short enough that a test sees files written within seconds; a test may set its own.
+        let mut extra_archive = extra_archive.to_string();
+        for (key, value) in [("spread", "\"2s\""), ("flush", "\"2s\""), ("journal_interval", "\"1s\"")] {
+            if !extra_archive.lines().any(|l| l.trim_start().starts_with(&format!("{key} ")) || l.trim_start().starts_with(&format!("{key}="))) {
+                extra_archive.push_str(&format!("\n{key} = {value}"));
+            }
+        }
         std::fs::write(
             &config,
             format!(
@@ -291,7 +298,15 @@ pub fn rrdtool(args: &[&str]) -> String {
     // Cross tests (scripts/cross-test.sh) name the target's own rrdtool: RRD files written by a
     // 32-bit librrd are not readable by the 64-bit one.
     let tool = std::env::var("FLOWPI_TEST_RRDTOOL").unwrap_or_else(|_| "rrdtool".into());
-    let out = Command::new(&tool).args(args).output().expect("rrdtool is installed (scripts/setup.sh)");
+    let mut out = Command::new(&tool).args(args).output().expect("rrdtool is installed (scripts/setup.sh)");
+    // flowpi may be writing the file this moment (librrd locks it while it does): try again.
+    for _ in 0..50 {
+        if out.status.success() || !String::from_utf8_lossy(&out.stderr).contains("could not lock") {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+        out = Command::new(&tool).args(args).output().expect("rrdtool is installed (scripts/setup.sh)");
+    }
     assert!(out.status.success(), "rrdtool {args:?}: {}", String::from_utf8_lossy(&out.stderr));
     String::from_utf8(out.stdout).unwrap()
 }

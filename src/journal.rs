@@ -1,0 +1,379 @@
+//! The archive's journal on the card: the steps held in RAM, appended every
+//! `archive.journal_interval` and synced, so a power cut loses at most that much. Replayed at start.
+//!
+//! Files are `journal/NNNNNNNN.fpj` segments of blocks. A block is `FPJ1`, the payload's length and
+//! CRC-32 (little endian), then the payload: (archive, step, counts) entries in varints, grouped by
+//! archive. A later entry for the same archive and step replaces an earlier one (entries carry the
+//! step's value so far, not an addition), so a segment that starts with every entry still held
+//! makes all older segments redundant: they are then deleted. A block cut short by a power cut
+//! fails its length or CRC and ends the replay of its segment; everything before it counts.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Write};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::path::{Path, PathBuf};
+
+use crate::aggregate::{Counts, HostId, IfaceId, Subject};
+
+const MAGIC: &[u8; 4] = b"FPJ1";
+const HEADER: usize = 12;
+/// A block longer than this is damage, not data (a full table of 65,536 archives is far less).
+const MAX_BLOCK: usize = 256 << 20;
+/// A new segment (starting with the whole table) once the current one has grown by this much
+/// beyond twice the last full table: rewriting the table costs about as much as it saves.
+const MIN_SEGMENT: u64 = 256 << 10;
+
+/// One (archive, step) value.
+pub type Entry = (Subject, i64, Counts);
+
+/// What a replay found.
+#[derive(Default, Debug)]
+pub struct Replay {
+    /// In file order: apply each, later ones replacing earlier ones.
+    pub entries: Vec<Entry>,
+    pub blocks: u64,
+    pub bad_blocks: u64,
+}
+
+pub struct Journal {
+    dir: PathBuf,
+    seq: u64,
+    file: Option<File>,
+    /// Bytes in the current segment, and in the full table it began with.
+    written: u64,
+    base: u64,
+}
+
+impl Journal {
+    /// Read every segment under `dir` (created if missing). Nothing is written yet.
+    pub fn open(dir: &Path) -> io::Result<(Journal, Replay)> {
+        fs::create_dir_all(dir)?;
+        let mut replay = Replay::default();
+        let segs = segments(dir)?;
+        for (_, path) in &segs {
+            let data = fs::read(path)?;
+            read_blocks(&data, &mut replay);
+        }
+        let seq = segs.last().map_or(0, |(n, _)| *n);
+        Ok((Journal { dir: dir.to_path_buf(), seq, file: None, written: u64::MAX, base: 0 }, replay))
+    }
+
+    /// Append entries as one block and sync it. Returns the bytes written.
+    pub fn append(&mut self, entries: &[Entry]) -> io::Result<u64> {
+        if entries.is_empty() {
+            return Ok(0);
+        }
+        let block = encode(entries);
+        let file = match &mut self.file {
+            Some(f) => f,
+            None => {
+                // Appending to the last segment of an earlier run: fine, blocks are self-contained.
+                let path = self.dir.join(seg_name(self.seq.max(1)));
+                self.seq = self.seq.max(1);
+                let f = OpenOptions::new().create(true).append(true).open(&path)?;
+                self.written = f.metadata()?.len();
+                sync_dir(&self.dir)?;
+                self.file.insert(f)
+            }
+        };
+        file.write_all(&block)?;
+        file.sync_data()?;
+        self.written += block.len() as u64;
+        Ok(block.len() as u64)
+    }
+
+    /// True when the current segment has grown enough that starting a new one is worth it.
+    pub fn wants_new_segment(&self) -> bool {
+        self.written > MIN_SEGMENT.max(2 * self.base)
+    }
+
+    /// Start a new segment holding `all` (every entry still held), then delete the older ones.
+    pub fn new_segment(&mut self, all: &[Entry]) -> io::Result<u64> {
+        let seq = self.seq + 1;
+        let path = self.dir.join(seg_name(seq));
+        let block = encode(all);
+        let mut f = OpenOptions::new().create(true).write(true).truncate(true).open(&path)?;
+        f.write_all(&block)?;
+        f.sync_data()?;
+        sync_dir(&self.dir)?;
+        // Only now are the older segments redundant.
+        for (n, p) in segments(&self.dir)? {
+            if n < seq {
+                fs::remove_file(p)?;
+            }
+        }
+        sync_dir(&self.dir)?;
+        self.seq = seq;
+        self.file = Some(OpenOptions::new().append(true).open(&path)?);
+        self.written = block.len() as u64;
+        self.base = block.len() as u64;
+        Ok(block.len() as u64)
+    }
+}
+
+fn seg_name(seq: u64) -> String {
+    format!("{seq:08}.fpj")
+}
+
+fn segments(dir: &Path) -> io::Result<Vec<(u64, PathBuf)>> {
+    let mut out = Vec::new();
+    for e in fs::read_dir(dir)? {
+        let e = e?;
+        let name = e.file_name();
+        let Some(n) = name.to_str().and_then(|s| s.strip_suffix(".fpj")).and_then(|s| s.parse::<u64>().ok()) else {
+            continue;
+        };
+        out.push((n, e.path()));
+    }
+    out.sort();
+    Ok(out)
+}
+
+fn sync_dir(dir: &Path) -> io::Result<()> {
+    File::open(dir)?.sync_all()
+}
+
+fn read_blocks(mut data: &[u8], replay: &mut Replay) {
+    while !data.is_empty() {
+        if data.len() < HEADER || &data[..4] != MAGIC {
+            replay.bad_blocks += 1;
+            return;
+        }
+        let len = u32::from_le_bytes(data[4..8].try_into().unwrap()) as usize;
+        let crc = u32::from_le_bytes(data[8..12].try_into().unwrap());
+        if len > MAX_BLOCK || data.len() < HEADER + len {
+            replay.bad_blocks += 1;
+            return;
+        }
+        let payload = &data[HEADER..HEADER + len];
+        if crc32(payload) != crc {
+            replay.bad_blocks += 1;
+            return;
+        }
+        let before = replay.entries.len();
+        if decode(payload, &mut replay.entries).is_none() {
+            // Passed its CRC yet does not parse: written by something else. Take none of it.
+            replay.entries.truncate(before);
+            replay.bad_blocks += 1;
+            return;
+        }
+        replay.blocks += 1;
+        data = &data[HEADER + len..];
+    }
+}
+
+/// A block: entries grouped by archive (they usually come sorted that way already).
+pub fn encode(entries: &[Entry]) -> Vec<u8> {
+    let mut sorted: Vec<&Entry> = entries.iter().collect();
+    sorted.sort_by_key(|e| (e.0, e.1));
+    let mut p = Vec::with_capacity(entries.len() * 12 + 16);
+    let mut i = 0;
+    let groups = sorted.chunk_by(|a, b| a.0 == b.0).count();
+    varint(&mut p, groups as u64);
+    while i < sorted.len() {
+        let subject = sorted[i].0;
+        let n = sorted[i..].iter().take_while(|e| e.0 == subject).count();
+        put_subject(&mut p, &subject);
+        varint(&mut p, n as u64);
+        let mut prev = 0i64;
+        for e in &sorted[i..i + n] {
+            varint(&mut p, zigzag(e.1.wrapping_sub(prev)));
+            prev = e.1;
+            let c = &e.2;
+            for v in [c.in_bytes, c.out_bytes, c.in_packets, c.out_packets] {
+                varint(&mut p, v);
+            }
+        }
+        i += n;
+    }
+    let mut out = Vec::with_capacity(HEADER + p.len());
+    out.extend_from_slice(MAGIC);
+    out.extend_from_slice(&(p.len() as u32).to_le_bytes());
+    out.extend_from_slice(&crc32(&p).to_le_bytes());
+    out.extend_from_slice(&p);
+    out
+}
+
+fn decode(p: &[u8], out: &mut Vec<Entry>) -> Option<()> {
+    let mut r = Reader { p, at: 0 };
+    let groups = r.varint()?;
+    for _ in 0..groups {
+        let subject = r.subject()?;
+        let n = r.varint()?;
+        let mut step = 0i64;
+        for _ in 0..n {
+            step = step.wrapping_add(unzigzag(r.varint()?));
+            let c = Counts { in_bytes: r.varint()?, out_bytes: r.varint()?, in_packets: r.varint()?, out_packets: r.varint()? };
+            out.push((subject, step, c));
+        }
+    }
+    (r.at == p.len()).then_some(())
+}
+
+fn put_subject(p: &mut Vec<u8>, s: &Subject) {
+    fn addr(p: &mut Vec<u8>, tag4: u8, ip: &IpAddr) {
+        match ip {
+            IpAddr::V4(a) => {
+                p.push(tag4);
+                p.extend_from_slice(&a.octets());
+            }
+            IpAddr::V6(a) => {
+                p.push(tag4 + 1);
+                p.extend_from_slice(&a.octets());
+            }
+        }
+    }
+    match s {
+        Subject::Host(HostId::Ip(ip)) => addr(p, 0, ip),
+        Subject::Host(HostId::Other) => p.push(2),
+        Subject::Interface(IfaceId::If { exporter, ifindex }) => {
+            addr(p, 3, exporter);
+            varint(p, u64::from(*ifindex));
+        }
+        Subject::Interface(IfaceId::Other) => p.push(5),
+    }
+}
+
+struct Reader<'a> {
+    p: &'a [u8],
+    at: usize,
+}
+
+impl Reader<'_> {
+    fn bytes<const N: usize>(&mut self) -> Option<[u8; N]> {
+        let b = self.p.get(self.at..self.at + N)?.try_into().ok()?;
+        self.at += N;
+        Some(b)
+    }
+
+    fn varint(&mut self) -> Option<u64> {
+        let mut v = 0u64;
+        for shift in (0..64).step_by(7) {
+            let b = *self.p.get(self.at)?;
+            self.at += 1;
+            v |= u64::from(b & 0x7f) << shift;
+            if b & 0x80 == 0 {
+                return Some(v);
+            }
+        }
+        None
+    }
+
+    fn addr(&mut self, v6: bool) -> Option<IpAddr> {
+        Some(if v6 { IpAddr::V6(Ipv6Addr::from(self.bytes::<16>()?)) } else { IpAddr::V4(Ipv4Addr::from(self.bytes::<4>()?)) })
+    }
+
+    fn subject(&mut self) -> Option<Subject> {
+        let tag = *self.p.get(self.at)?;
+        self.at += 1;
+        Some(match tag {
+            0 | 1 => Subject::Host(HostId::Ip(self.addr(tag == 1)?)),
+            2 => Subject::Host(HostId::Other),
+            3 | 4 => {
+                let exporter = self.addr(tag == 4)?;
+                let ifindex = u32::try_from(self.varint()?).ok()?;
+                Subject::Interface(IfaceId::If { exporter, ifindex })
+            }
+            5 => Subject::Interface(IfaceId::Other),
+            _ => return None,
+        })
+    }
+}
+
+fn varint(p: &mut Vec<u8>, mut v: u64) {
+    while v >= 0x80 {
+        p.push(v as u8 | 0x80);
+        v >>= 7;
+    }
+    p.push(v as u8);
+}
+
+fn zigzag(v: i64) -> u64 {
+    ((v << 1) ^ (v >> 63)) as u64
+}
+
+fn unzigzag(v: u64) -> i64 {
+    (v >> 1) as i64 ^ -((v & 1) as i64)
+}
+
+/// CRC-32 (IEEE, as zlib), bitwise: a block is checked once at start, so speed does not matter.
+fn crc32(data: &[u8]) -> u32 {
+    let mut c = !0u32;
+    for &b in data {
+        c ^= u32::from(b);
+        for _ in 0..8 {
+            c = if c & 1 != 0 { (c >> 1) ^ 0xedb8_8320 } else { c >> 1 };
+        }
+    }
+    !c
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entries() -> Vec<Entry> {
+        let h = Subject::Host(HostId::Ip("192.168.1.10".parse().unwrap()));
+        let h6 = Subject::Host(HostId::Ip("fd00::1".parse().unwrap()));
+        let i = Subject::Interface(IfaceId::If { exporter: "10.0.0.1".parse().unwrap(), ifindex: 70_000 });
+        let c = |n: u64| Counts { in_bytes: n, out_bytes: n * 3, in_packets: 1, out_packets: u64::MAX };
+        vec![
+            (h, 29_000_000, c(1500)),
+            (i, 29_000_001, c(7)),
+            (h, 28_999_990, c(0)),
+            (h6, -5, c(1)),
+            (Subject::Host(HostId::Other), 1, c(2)),
+            (Subject::Interface(IfaceId::Other), 2, c(3)),
+        ]
+    }
+
+    #[test]
+    fn blocks_round_trip() {
+        let e = entries();
+        let mut r = Replay::default();
+        read_blocks(&encode(&e), &mut r);
+        let mut want = e.clone();
+        want.sort_by_key(|e| (e.0, e.1));
+        assert_eq!(r.entries, want);
+        assert_eq!((r.blocks, r.bad_blocks), (1, 0));
+        assert_eq!(crc32(b"123456789"), 0xcbf4_3926);
+    }
+
+    #[test]
+    fn a_torn_or_damaged_block_ends_the_segment_and_keeps_what_came_before() {
+        let e = entries();
+        let one = encode(&e[..2]);
+        let two = encode(&e[2..]);
+        let whole = [one.clone(), two.clone()].concat();
+        for cut in 1..two.len() {
+            let mut r = Replay::default();
+            read_blocks(&whole[..one.len() + cut], &mut r);
+            assert_eq!((r.entries.len(), r.bad_blocks), (2, 1), "cut at {cut}");
+        }
+        let mut flipped = whole.clone();
+        let last = flipped.len() - 1;
+        flipped[last] ^= 1;
+        let mut r = Replay::default();
+        read_blocks(&flipped, &mut r);
+        assert_eq!((r.entries.len(), r.bad_blocks), (2, 1));
+    }
+
+    #[test]
+    fn segments_append_replace_and_replay_in_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let e = entries();
+        let (mut j, r) = Journal::open(dir.path()).unwrap();
+        assert!(r.entries.is_empty());
+        j.append(&e[..3]).unwrap();
+        j.append(&e[3..]).unwrap();
+        let (_, r) = Journal::open(dir.path()).unwrap();
+        assert_eq!(r.entries.len(), 6);
+        // A new segment with the table as it stands makes the older one redundant.
+        let (mut j, _) = Journal::open(dir.path()).unwrap();
+        j.new_segment(&e[..1]).unwrap();
+        j.append(&e[1..2]).unwrap();
+        assert_eq!(segments(dir.path()).unwrap().len(), 1);
+        let (_, r) = Journal::open(dir.path()).unwrap();
+        assert_eq!(r.entries, vec![e[0], e[1]]);
+    }
+}
