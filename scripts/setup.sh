@@ -3,7 +3,7 @@
 # already present are not touched, and apt's index is refreshed only when something is missing.
 set -euo pipefail
 
-pkgs=(build-essential pkg-config librrd-dev rrdtool fonts-dejavu-core python3 curl softflowd)
+pkgs=(build-essential pkg-config librrd-dev rrdtool fonts-dejavu-core python3 curl softflowd faketime)
 pkgs+=("$@")
 
 sudo=""

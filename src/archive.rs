@@ -9,7 +9,7 @@
 //! back) go into the first step after the file's last update, so the journal replays exactly what
 //! the files lack.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::fs::File;
 use std::io::Write as _;
 use std::os::fd::{AsRawFd, FromRawFd};
@@ -40,7 +40,14 @@ pub enum GraphError {
     Failed(String),
 }
 
-type GraphReply = Result<Arc<Vec<u8>>, GraphError>;
+/// A rendered graph and the totals its legend shows (bytes in, out), as rrdtool printed them.
+#[derive(Debug)]
+pub struct Graph {
+    pub image: Vec<u8>,
+    pub totals: String,
+}
+
+type GraphReply = Result<Arc<Graph>, GraphError>;
 
 enum Request {
     /// A step's counts; `jump` is the wall clock's jump in seconds (0 when it did not jump).
@@ -99,7 +106,7 @@ struct Held {
 }
 
 /// A rendered graph and when.
-type Cached = (Instant, Arc<Vec<u8>>);
+type Cached = (Instant, Arc<Graph>);
 
 /// What is known of an archive's file.
 #[derive(Clone, Copy)]
@@ -145,6 +152,7 @@ impl Archive {
             stats: self.stats,
             table: HashMap::new(),
             files: HashMap::new(),
+            trailing: HashSet::new(),
             held: 0,
             current: now,
             open_from: now - (self.cfg.open_steps() as i64 - 1),
@@ -157,6 +165,7 @@ impl Archive {
             names: Arc::new(Snapshot::default()),
             cfg: self.cfg,
         };
+        w.scan();
         w.replay();
         loop {
             stats::inc(&self.alive);
@@ -192,6 +201,10 @@ struct Worker {
     /// Steps not yet in their file, oldest first, per archive.
     table: HashMap<Subject, VecDeque<Held>>,
     files: HashMap<Subject, FileState>,
+    /// Files whose last update is not on a row boundary of the coarsest archive: written (zeros
+    /// where nothing was counted) until it is, so every archive's last row is complete and stock
+    /// rrdtool reads the same totals. Then an idle file is left alone.
+    trailing: HashSet<Subject>,
     /// Entries in `table`.
     held: u64,
     /// The step being counted and the oldest step still open, as the collector last said.
@@ -215,6 +228,27 @@ impl Worker {
             Subject::Host(h) => schema::host_path(&self.cfg.dir, h),
             Subject::Interface(i) => schema::interface_path(&self.cfg.dir, i),
         }
+    }
+
+    /// Find the files whose coarsest row is not complete yet (a stop in the middle of a day).
+    fn scan(&mut self) {
+        for sub in ["hosts", "interfaces"] {
+            let Ok(dir) = std::fs::read_dir(self.cfg.dir.join(sub)) else { continue };
+            for e in dir.flatten() {
+                let name = e.file_name();
+                let Some(subject) = name.to_str().and_then(|n| schema::subject_of(sub, n)) else { continue };
+                if let Some(next) = self.file(subject).next {
+                    if (next * self.step).rem_euclid(self.coarse) != 0 {
+                        self.trailing.insert(subject);
+                    }
+                }
+            }
+        }
+    }
+
+    /// The last step of the coarsest row that step `s` is in.
+    fn row_end(&self, s: i64) -> i64 {
+        ((s * self.step).div_euclid(self.coarse) * self.coarse + self.coarse) / self.step - 1
     }
 
     /// Read the journal: what the files lack is held again; what they have is dropped.
@@ -388,24 +422,34 @@ impl Worker {
     /// `archive.flush`, oldest data first, so writes are spread evenly over that time.
     fn flush_due(&mut self) {
         let through = self.flushable_through();
-        let ready = self.table.values().filter(|s| s.front().is_some_and(|h| h.step <= through)).count();
-        if ready == 0 {
+        let due = self.due(through);
+        if due.is_empty() {
             self.credit = 0.0;
             return;
         }
-        self.credit += ready as f64 * self.step as f64 / self.cfg.flush.as_secs_f64();
-        self.credit = self.credit.min(ready as f64);
-        while self.credit >= 1.0 {
+        self.credit += due.len() as f64 * self.step as f64 / self.cfg.flush.as_secs_f64();
+        self.credit = self.credit.min(due.len() as f64);
+        let mut due = due;
+        due.sort();
+        for (_, subject) in due {
+            if self.credit < 1.0 {
+                break;
+            }
             self.credit -= 1.0;
-            let oldest = self
-                .table
-                .iter()
-                .filter_map(|(s, v)| v.front().filter(|h| h.step <= through).map(|h| (h.step, *s)))
-                .min();
-            let Some((_, subject)) = oldest else { break };
             self.flush(subject, through);
         }
         self.drop_stale();
+    }
+
+    /// Archives with something to write up to `through`, keyed by the oldest step they lack.
+    fn due(&self, through: i64) -> Vec<(i64, Subject)> {
+        let held = self.table.iter().filter_map(|(s, v)| v.front().filter(|h| h.step <= through).map(|h| (h.step, *s)));
+        let trailing = self
+            .trailing
+            .iter()
+            .filter(|s| !self.table.get(s).is_some_and(|v| v.front().is_some_and(|h| h.step <= through)))
+            .filter_map(|s| self.files.get(s).and_then(|f| f.next).filter(|n| *n <= through).map(|n| (n, *s)));
+        held.chain(trailing).collect()
     }
 
     /// Steps older than twice archive.flush plus archive.spread (and at least [`KEEP_STEPS`])
@@ -465,8 +509,14 @@ impl Worker {
     /// Write every held step up to `through` into the subject's file, in one update, and sync it.
     fn flush(&mut self, subject: Subject, through: i64) {
         let path = self.path(&subject);
-        let Some(first) = self.table.get(&subject).and_then(|s| s.front()).map(|h| h.step) else { return };
-        let Some(next) = self.ensure_file(subject, first) else { return };
+        let first = self.table.get(&subject).and_then(|s| s.front()).map(|h| h.step);
+        let next = match first {
+            Some(f) => self.ensure_file(subject, f),
+            None => self.file(subject).next,
+        };
+        let Some(next) = next else { return };
+        // With nothing held up to `through`, only the coarsest row is completed.
+        let through = if first.is_some_and(|f| f <= through) { through } else { through.min(self.row_end(next)) };
         if through < next {
             return;
         }
@@ -481,6 +531,11 @@ impl Worker {
                 stats::inc(&self.stats.archive_updates);
                 stats::add(&self.stats.archive_steps_written, values.len() as u64);
                 self.files.insert(subject, FileState { next: Some(through + 1) });
+                if ((through + 1) * self.step).rem_euclid(self.coarse) != 0 {
+                    self.trailing.insert(subject);
+                } else {
+                    self.trailing.remove(&subject);
+                }
                 if let Some(series) = self.table.get_mut(&subject) {
                     while series.front().is_some_and(|h| h.step <= through) {
                         series.pop_front();
@@ -612,7 +667,7 @@ impl Worker {
 
     /// The file as it will be: a copy in RAM (a memfd) of the card's file, or a new one, with
     /// every complete step held in RAM added. The card is only read.
-    fn current_copy(&mut self, subject: Subject) -> Result<Option<File>, String> {
+    fn current_copy(&mut self, subject: Subject, through: i64) -> Result<Option<File>, String> {
         let path = self.path(&subject);
         if let Some(first) = self.table.get(&subject).and_then(|s| s.front()).map(|h| h.step) {
             self.ensure_file(subject, first);
@@ -627,7 +682,6 @@ impl Worker {
         let copy_path = PathBuf::from(format!("/proc/self/fd/{}", copy.as_raw_fd()));
         let bytes = std::fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))?;
         (&copy).write_all(&bytes).map_err(|e| format!("memfd: {e}"))?;
-        let through = self.current - 1;
         if through >= next {
             let values = self.values(&subject, next.max(through - MAX_GAP_STEPS), through);
             self.rrd.update(&copy_path, &values).map_err(|e| e.0)?;
@@ -643,7 +697,12 @@ impl Worker {
                 return Ok(img.clone());
             }
         }
-        let copy = match self.current_copy(subject) {
+        // A graph ends where the row of the archive it is drawn from ends: with the steps after
+        // the last one written as 0 in the copy, that row is complete, so a week or year graph
+        // holds the last step too (its axis runs on by at most a row, up to a day).
+        let row = graph::row_seconds(self.step as u64, &look) as i64;
+        let end = (self.current * self.step).div_euclid(row) * row + if (self.current * self.step) % row == 0 { 0 } else { row };
+        let copy = match self.current_copy(subject, end / self.step - 1) {
             Ok(Some(f)) => f,
             Ok(None) => return Err(GraphError::NotFound),
             Err(e) => {
@@ -668,11 +727,23 @@ impl Worker {
             }
         };
         let title = format!("{title} \u{2014} last {}", look.period.name());
-        let args = graph::args(&copy_path, &title, ds, labels, &look);
+        // The legend's totals, summed from the rows the graph is drawn from.
+        let start = end - look.period.seconds() as i64;
+        let sums = match self.rrd.fetch_sums(&copy_path, start, end, row as u64) {
+            Ok((_, sums)) if sums.len() >= 2 => [sums[0], sums[1]],
+            Ok(_) => [0.0, 0.0],
+            Err(RrdError(e)) => {
+                stats::inc(&self.stats.graph_errors);
+                warn!("archive: totals of {subject:?} failed: {e}");
+                return Err(GraphError::Failed(e));
+            }
+        };
+        let args = graph::args(&copy_path, &title, ds, labels, &look, end, sums);
         match self.rrd.graph(&args) {
-            Ok(img) => {
+            Ok((image, _)) => {
                 stats::inc(&self.stats.graphs_rendered);
-                let img = Arc::new(img);
+                let totals = format!("in={:.0}, out={:.0}", sums[0], sums[1]);
+                let img = Arc::new(Graph { image, totals });
                 if self.cache.len() >= GRAPH_CACHE {
                     self.cache.retain(|_, (at, _)| at.elapsed() < step);
                     if self.cache.len() >= GRAPH_CACHE {

@@ -314,7 +314,7 @@ fn a_broken_archive_is_set_aside_and_recreated() {
     assert_eq!(d.stop(), 0);
     // A card that filled up mid-write leaves a truncated file: librrd refuses it for good.
     std::fs::OpenOptions::new().write(true).open(&file).unwrap().set_len(100).unwrap();
-    let mut d = Daemon::start_in(tmp.path(), "");
+    let d = Daemon::start_in(tmp.path(), "");
     d.send(&encode(&[rec("192.168.7.1", "9.9.9.9", 200, 1, 1, 0)], 2, 0, 0));
     d.wait_for("set aside", |d| d.metric("flowpi_archive_broken_total") == 1);
     assert_eq!(aside().len(), 1, "kept as NAME.rrd.broken-TIME");

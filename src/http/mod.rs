@@ -182,15 +182,15 @@ pub struct Reply {
 pub enum Body {
     Static(&'static [u8]),
     Owned(Vec<u8>),
-    Shared(Arc<Vec<u8>>),
+    Graph(Arc<crate::archive::Graph>),
 }
 
 /// A cached graph handed to hyper without a copy.
-struct SharedBytes(Arc<Vec<u8>>);
+struct SharedBytes(Arc<crate::archive::Graph>);
 
 impl AsRef<[u8]> for SharedBytes {
     fn as_ref(&self) -> &[u8] {
-        &self.0
+        &self.0.image
     }
 }
 
@@ -199,7 +199,7 @@ impl Body {
         match self {
             Body::Static(b) => Bytes::from_static(b),
             Body::Owned(v) => Bytes::from(v),
-            Body::Shared(v) => Bytes::from_owner(SharedBytes(v)),
+            Body::Graph(g) => Bytes::from_owner(SharedBytes(g)),
         }
     }
 }
@@ -431,8 +431,9 @@ async fn graph(ctx: &Context, subject: Subject, look: crate::rrd::graph::Look) -
     let result =
         tokio::task::spawn_blocking(move || archive.graph(subject, look)).await.unwrap_or(Err(GraphError::Unavailable));
     match result {
-        Ok(img) => {
-            Reply { cache_seconds: ctx.step.as_secs(), ..Reply::ok(look.format.content_type(), Body::Shared(img)) }
+        Ok(g) => {
+            let headers = vec![(header::HeaderName::from_static("x-graph-totals"), g.totals.clone())];
+            Reply { cache_seconds: ctx.step.as_secs(), headers, ..Reply::ok(look.format.content_type(), Body::Graph(g)) }
         }
         Err(GraphError::NotFound) => Reply::error(404, "no archive for that host or interface yet"),
         Err(GraphError::Unavailable) => Reply::error(503, "the archive is busy, try again"),

@@ -23,6 +23,7 @@ pub union rrd_infoval_t {
 }
 
 /// `rrd_info_type_t`: a C enum, so an `int`.
+pub const RD_I_STR: c_int = 2;
 pub const RD_I_BLO: c_int = 4;
 
 #[repr(C)]
@@ -49,6 +50,17 @@ extern "C" {
         argv: *mut *const c_char,
     ) -> c_int;
     pub fn rrd_last_r(filename: *const c_char) -> time_t;
+    pub fn rrd_fetch_r(
+        filename: *const c_char,
+        cf: *const c_char,
+        start: *mut time_t,
+        end: *mut time_t,
+        step: *mut c_ulong,
+        ds_cnt: *mut c_ulong,
+        ds_namv: *mut *mut *mut c_char,
+        data: *mut *mut f64,
+    ) -> c_int;
+    pub fn rrd_freemem(mem: *mut libc::c_void);
     pub fn rrd_graph_v(argc: c_int, argv: *mut *mut c_char) -> *mut rrd_info_t;
     pub fn rrd_info_free(info: *mut rrd_info_t);
     pub fn rrd_get_error() -> *mut c_char;

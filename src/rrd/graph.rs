@@ -77,6 +77,31 @@ pub struct Look {
     pub height: u32,
 }
 
+/// The row width (seconds) of the archive rrdtool draws a graph from: among the archives that
+/// cover the whole period, the one whose row is closest to a pixel's width (as `rrd_fetch` picks).
+pub fn row_seconds(step: u64, look: &Look) -> u64 {
+    let period = look.period.seconds();
+    let pixel = period / u64::from(look.width.max(1));
+    crate::rrd::schema::tiers(step)
+        .iter()
+        .map(|t| (t.steps * step, t.rows * t.steps * step))
+        .filter(|(_, span)| *span >= period)
+        .min_by_key(|(w, _)| w.abs_diff(pixel))
+        .map_or(step, |(w, _)| w)
+}
+
+/// Bytes as the legend shows them: "  2.0 MB" (powers of 1000, like the axis).
+pub fn si_bytes(b: f64) -> String {
+    let units = ["", "k", "M", "G", "T", "P"];
+    let mut v = b.max(0.0);
+    let mut i = 0;
+    while v >= 999.95 && i + 1 < units.len() {
+        v /= 1000.0;
+        i += 1;
+    }
+    format!("{v:6.1} {}B", units[i])
+}
+
 /// Escape a path for a DEF: ':' separates rrdtool's DEF fields.
 fn def_path(p: &Path) -> String {
     p.display().to_string().replace('\\', "\\\\").replace(':', "\\:")
@@ -84,7 +109,15 @@ fn def_path(p: &Path) -> String {
 
 /// rrdtool graph arguments: bits per second, the "in" direction up and "out" mirrored below zero,
 /// with average, peak and total of each in the legend. `ds` names the file's in/out byte sources.
-pub fn args(file: &Path, title: &str, ds: [&str; 2], labels: [&str; 2], look: &Look) -> Vec<String> {
+pub fn args(
+    file: &Path,
+    title: &str,
+    ds: [&str; 2],
+    labels: [&str; 2],
+    look: &Look,
+    end: i64,
+    totals: [f64; 2],
+) -> Vec<String> {
     let f = def_path(file);
     let fmt = match look.format {
         Format::Png => "PNG",
@@ -98,7 +131,7 @@ pub fn args(file: &Path, title: &str, ds: [&str; 2], labels: [&str; 2], look: &L
         "--start".into(),
         format!("end-{}", look.period.seconds()),
         "--end".into(),
-        "now".into(),
+        end.to_string(),
         "--width".into(),
         look.width.to_string(),
         "--height".into(),
@@ -126,28 +159,25 @@ pub fn args(file: &Path, title: &str, ds: [&str; 2], labels: [&str; 2], look: &L
         "CDEF:inb=in,8,*".into(),
         "CDEF:outb=out,8,*".into(),
         "CDEF:outneg=outb,-1,*".into(),
-        // Unknown intervals (before a file's first update) count as zero in the legend, so a new
-        // host reads 0, not nan. rrdtool consolidates to pixel width before any CDEF, and averages
-        // a pixel that is partly unknown over its known part: in the one pixel where a file begins,
-        // the legend's total can overstate; the archive itself is exact.
+        // Unknown intervals count as zero in the legend, so a new host reads 0, not nan. The
+        // totals are not rrdtool's: it consolidates rows to pixel width first, which can drop or
+        // double a short burst; they are summed from the archive's own rows (`totals`).
         "CDEF:inz=in,UN,0,in,IF".into(),
         "CDEF:outz=out,UN,0,out,IF".into(),
         "CDEF:inbz=inz,8,*".into(),
         "CDEF:outbz=outz,8,*".into(),
         "VDEF:inavg=inbz,AVERAGE".into(),
         "VDEF:inmax=inbz,MAXIMUM".into(),
-        "VDEF:intot=inz,TOTAL".into(),
         "VDEF:outavg=outbz,AVERAGE".into(),
         "VDEF:outmax=outbz,MAXIMUM".into(),
-        "VDEF:outtot=outz,TOTAL".into(),
         format!("AREA:inb#2b7bb9:{inl:<9}"),
         "GPRINT:inavg:avg %6.1lf %sb/s".into(),
         "GPRINT:inmax:max %6.1lf %sb/s".into(),
-        "GPRINT:intot:total %6.1lf %sB\\n".into(),
+        format!("COMMENT:total {}\\n", si_bytes(totals[0])),
         format!("AREA:outneg#f0932b:{outl:<9}"),
         "GPRINT:outavg:avg %6.1lf %sb/s".into(),
         "GPRINT:outmax:max %6.1lf %sb/s".into(),
-        "GPRINT:outtot:total %6.1lf %sB\\n".into(),
+        format!("COMMENT:total {}\\n", si_bytes(totals[1])),
         "HRULE:0#555555".into(),
     ] {
         a.push(s);

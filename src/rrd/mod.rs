@@ -89,8 +89,54 @@ impl Rrd {
         }
     }
 
-    /// `rrdtool graphv - ARGS…`: the rendered image, in memory.
-    pub fn graph(&self, args: &[String]) -> Result<Vec<u8>, RrdError> {
+    /// The sum over time of each data source's average between `start` and `end`, from the
+    /// archive whose rows are `step` seconds (as `rrdtool fetch -r`): per-second rates times row
+    /// width, so the bytes (or packets) the file holds for that window. Unknown rows add nothing.
+    /// Returns the row width librrd answered with and the sums.
+    pub fn fetch_sums(&self, path: &Path, start: i64, end: i64, step: u64) -> Result<(u64, Vec<f64>), RrdError> {
+        let file = cpath(path)?;
+        let (mut start, mut end) = (start as libc::time_t, end as libc::time_t);
+        let mut step = step as libc::c_ulong;
+        let mut ds_cnt: libc::c_ulong = 0;
+        let mut names: *mut *mut libc::c_char = std::ptr::null_mut();
+        let mut data: *mut f64 = std::ptr::null_mut();
+        clear_error();
+        // SAFETY: every out-pointer is valid; on success librrd allocates names and data, which
+        // are freed below with rrd_freemem.
+        let rc = unsafe {
+            ffi::rrd_fetch_r(file.as_ptr(), c"AVERAGE".as_ptr(), &mut start, &mut end, &mut step, &mut ds_cnt, &mut names, &mut data)
+        };
+        if rc != 0 {
+            return Err(take_error("rrd_fetch failed"));
+        }
+        let n = ds_cnt as usize;
+        let rows = if step == 0 { 0 } else { ((end - start) as u64 / step as u64) as usize };
+        let mut sums = vec![0.0; n];
+        // SAFETY: librrd returns rows × ds_cnt values and ds_cnt names, all freed here once.
+        unsafe {
+            if !data.is_null() {
+                let values = std::slice::from_raw_parts(data, rows * n);
+                for row in values.chunks_exact(n.max(1)) {
+                    for (sum, v) in sums.iter_mut().zip(row) {
+                        if v.is_finite() {
+                            *sum += v * step as f64;
+                        }
+                    }
+                }
+                ffi::rrd_freemem(data.cast());
+            }
+            if !names.is_null() {
+                for i in 0..n {
+                    ffi::rrd_freemem((*names.add(i)).cast());
+                }
+                ffi::rrd_freemem(names.cast());
+            }
+        }
+        Ok((step as u64, sums))
+    }
+
+    /// `rrdtool graphv - ARGS…`: the rendered image, in memory, and the lines `PRINT` made.
+    pub fn graph(&self, args: &[String]) -> Result<(Vec<u8>, Vec<String>), RrdError> {
         let mut all = Vec::with_capacity(args.len() + 2);
         all.push("graphv".to_string());
         all.push("-".to_string());
@@ -105,6 +151,7 @@ impl Rrd {
             return Err(take_error("rrd_graph_v failed"));
         }
         let mut image = None;
+        let mut prints = Vec::new();
         let mut node = info;
         // SAFETY: a NULL-terminated list owned by librrd until rrd_info_free.
         unsafe {
@@ -113,6 +160,8 @@ impl Rrd {
                 if n.type_ == ffi::RD_I_BLO && CStr::from_ptr(n.key).to_bytes() == b"image" {
                     let blob = n.value.u_blo;
                     image = Some(std::slice::from_raw_parts(blob.ptr, blob.size as usize).to_vec());
+                } else if n.type_ == ffi::RD_I_STR && CStr::from_ptr(n.key).to_bytes().starts_with(b"print[") {
+                    prints.push(CStr::from_ptr(n.value.u_str).to_string_lossy().into_owned());
                 }
                 node = n.next;
             }
@@ -120,7 +169,7 @@ impl Rrd {
         }
         let err = take_error("");
         match image {
-            Some(img) if !img.is_empty() => Ok(img),
+            Some(img) if !img.is_empty() => Ok((img, prints)),
             _ if !err.0.is_empty() => Err(err),
             _ => Err(RrdError("rrd_graph_v returned no image".into())),
         }

@@ -7,7 +7,7 @@
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
-use crate::aggregate::{HostId, IfaceId};
+use crate::aggregate::{HostId, IfaceId, Subject};
 
 /// Data source names, in [`crate::aggregate::Counts`] field order.
 pub const HOST_DS: [&str; 4] = ["rx_bytes", "tx_bytes", "rx_packets", "tx_packets"];
@@ -85,6 +85,23 @@ pub fn interface_path(dir: &Path, id: &IfaceId) -> PathBuf {
     dir.join("interfaces").join(format!("{name}.rrd"))
 }
 
+/// The archive a file in `hosts` or `interfaces` belongs to, from its name (the reverse of
+/// [`host_path`] and [`interface_path`]); `None` for any other file.
+pub fn subject_of(sub: &str, file: &str) -> Option<Subject> {
+    let name = file.strip_suffix(".rrd")?;
+    let ip = |s: &str| s.replace('-', ":").parse::<IpAddr>().ok();
+    match (sub, name) {
+        ("hosts", "other") => Some(Subject::Host(HostId::Other)),
+        ("hosts", n) => Some(Subject::Host(HostId::Ip(ip(n)?))),
+        ("interfaces", "other") => Some(Subject::Interface(IfaceId::Other)),
+        ("interfaces", n) => {
+            let (exporter, ifindex) = n.rsplit_once('_')?;
+            Some(Subject::Interface(IfaceId::If { exporter: ip(exporter)?, ifindex: ifindex.parse().ok()? }))
+        }
+        _ => None,
+    }
+}
+
 fn ip_name(ip: &IpAddr) -> String {
     ip.to_string().replace(':', "-")
 }
@@ -122,5 +139,14 @@ mod tests {
         assert_eq!(host_path(d, &HostId::Other), PathBuf::from("/a/hosts/other.rrd"));
         let i = IfaceId::If { exporter: "10.0.0.1".parse().unwrap(), ifindex: 7 };
         assert_eq!(interface_path(d, &i), PathBuf::from("/a/interfaces/10.0.0.1_7.rrd"));
+        for s in [Subject::Host(v6), Subject::Host(HostId::Other), Subject::Interface(i), Subject::Interface(IfaceId::Other)] {
+            let p = match &s {
+                Subject::Host(h) => host_path(d, h),
+                Subject::Interface(f) => interface_path(d, f),
+            };
+            let sub = p.parent().unwrap().file_name().unwrap().to_str().unwrap();
+            assert_eq!(subject_of(sub, p.file_name().unwrap().to_str().unwrap()), Some(s));
+        }
+        assert_eq!(subject_of("hosts", "x.rrd.broken-5"), None);
     }
 }

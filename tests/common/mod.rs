@@ -142,9 +142,13 @@ impl Daemon {
     }
 
     /// Poll until `f` holds for the metric text (the collector publishes once a second).
-    pub fn wait_for(&self, what: &str, mut f: impl FnMut(&Daemon) -> bool) {
+    pub fn wait_for(&self, what: &str, f: impl FnMut(&Daemon) -> bool) {
+        self.wait_for_secs(what, 15, f)
+    }
+
+    pub fn wait_for_secs(&self, what: &str, secs: u64, mut f: impl FnMut(&Daemon) -> bool) {
         let t = Instant::now();
-        while t.elapsed() < Duration::from_secs(15) {
+        while t.elapsed() < Duration::from_secs(secs) {
             if f(self) {
                 return;
             }
@@ -179,6 +183,12 @@ impl Daemon {
         let s = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap();
         let line = s.lines().find(|l| l.starts_with(key)).unwrap_or_else(|| panic!("{key} not in status"));
         line.split_whitespace().nth(1).unwrap().parse().unwrap()
+    }
+
+    /// SIGKILL and wait: no chance to write anything more.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 
     /// SIGTERM and wait; returns the exit code.
