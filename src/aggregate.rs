@@ -159,6 +159,8 @@ struct Clock {
     /// The current step's index.
     cur: i64,
     cur_slot: usize,
+    /// Where the current step begins, wall clock ms.
+    cur_start_ms: i64,
     /// Wall clock (ms) of the batch being decoded.
     now_ms: i64,
     // Counted here and published at each hand-over: a shared counter per record would cost.
@@ -254,7 +256,8 @@ struct Table<K> {
     keys: Vec<K>,
     /// Per row (and `other` last): counts already handed over to the archive.
     base: Vec<Counts>,
-    /// Row `i`'s buckets are `buckets[i * open ..][..open]`.
+    /// Slot-major: slot `k` of every row is `buckets[k * (max + 1) ..][..max + 1]`, so the rows'
+    /// current buckets sit side by side, as dense as a plain table.
     buckets: Vec<Counts>,
     open: usize,
     max: usize,
@@ -299,7 +302,7 @@ impl<K: Hash + Eq + Copy + CacheSlot> Table<K> {
 
     #[inline(always)]
     fn bucket(&mut self, row: usize, slot: usize) -> &mut Counts {
-        &mut self.buckets[row * self.open + slot]
+        &mut self.buckets[slot * (self.max + 1) + row]
     }
 
     /// The row index of `key`, added if there is room.
@@ -322,7 +325,7 @@ impl<K: Hash + Eq + Copy + CacheSlot> Table<K> {
     /// Row `i`'s total since start.
     fn total(&self, i: usize) -> Counts {
         let mut t = self.base[i];
-        for c in &self.buckets[i * self.open..][..self.open] {
+        for c in self.buckets.iter().skip(i).step_by(self.max + 1) {
             t.add(c);
         }
         t
@@ -330,9 +333,8 @@ impl<K: Hash + Eq + Copy + CacheSlot> Table<K> {
 
     /// Hand over row `i`'s buckets (non-zero ones, with their step) and empty them.
     fn drain(&mut self, i: usize, clock: &Clock, mut out: impl FnMut(i64, Counts)) {
-        let open = self.open;
-        for slot in 0..open {
-            let c = std::mem::take(&mut self.buckets[i * open + slot]);
+        for slot in 0..self.open {
+            let c = std::mem::take(self.bucket(i, slot));
             if !c.is_zero() {
                 self.base[i].add(&c);
                 out(clock.step_of(slot), c);
@@ -367,6 +369,7 @@ impl Aggregator {
             open,
             cur,
             cur_slot: 0,
+            cur_start_ms: cur * step_ms,
             now_ms,
             no_time: 0,
             bad_time: 0,
@@ -428,6 +431,7 @@ impl Aggregator {
         self.clock.now_ms = now_ms;
         self.clock.cur = now_ms.div_euclid(self.clock.step_ms);
         self.clock.cur_slot = self.clock.slot(self.clock.cur);
+        self.clock.cur_start_ms = self.clock.cur * self.clock.step_ms;
         StepCounts { added, current: self.clock.cur, open_from: self.clock.oldest() }
     }
 
@@ -456,8 +460,24 @@ impl Aggregator {
 
     /// Which open steps a record's counts belong to. Its times are taken as ages before the
     /// export time (so an exporter's clock need not agree with ours), laid on our clock.
-    #[inline]
+    #[inline(always)]
     fn place(&mut self, r: &FlowRecord) -> Place {
+        let c = &self.clock;
+        let (end, export) = (r.end_ms as i64, r.export_ms as i64);
+        if end != 0 && export != 0 {
+            let start = if r.start_ms == 0 { end } else { r.start_ms as i64 };
+            let (dur, age) = (end - start, export - end);
+            // The common case, compares only: believable times, the whole flow in this step.
+            if (0..=MAX_FLOW_MS).contains(&dur) && age >= -c.step_ms && c.now_ms - age.max(0) - dur >= c.cur_start_ms {
+                return Place::One(c.cur_slot);
+            }
+        }
+        self.place_slow(r)
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn place_slow(&mut self, r: &FlowRecord) -> Place {
         let c = &mut self.clock;
         let (end, export) = (r.end_ms as i64, r.export_ms as i64);
         if end == 0 || export == 0 {
@@ -471,6 +491,9 @@ impl Aggregator {
         }
         let end_at = (c.now_ms - (export - end)).min(c.now_ms);
         let start_at = end_at - (end - start);
+        if start_at >= c.cur_start_ms {
+            return Place::One(c.cur_slot);
+        }
         let s_end = end_at.div_euclid(c.step_ms).min(c.cur);
         let s_start = start_at.div_euclid(c.step_ms).min(s_end);
         let oldest = c.oldest();
@@ -524,6 +547,26 @@ impl Aggregator {
         place: Place,
     ) {
         let st = &*self.stats;
+        if let Place::One(slot) = place {
+            // The common case, straight into the buckets.
+            if let Some(a) = src {
+                let h = self.hosts.row(a, &st.host_overflow_records, &st.hosts);
+                self.hosts.bucket(h, slot).add_out(bytes, packets);
+            }
+            if let Some(a) = dst {
+                let h = self.hosts.row(a, &st.host_overflow_records, &st.hosts);
+                self.hosts.bucket(h, slot).add_in(bytes, packets);
+            }
+            if src.is_none() && dst.is_none() {
+                stats::inc(&st.remote_only_records);
+            }
+            let (overflow, size) = (&st.interface_overflow_records, &st.interfaces);
+            let i = self.interfaces.row(IfKey(ex, input_if), overflow, size);
+            self.interfaces.bucket(i, slot).add_in(bytes, packets);
+            let o = self.interfaces.row(IfKey(ex, output_if), overflow, size);
+            self.interfaces.bucket(o, slot).add_out(bytes, packets);
+            return;
+        }
         // A flow between two local hosts counts for both.
         let hs = src.map(|a| self.hosts.row(a, &st.host_overflow_records, &st.hosts));
         let hd = dst.map(|a| self.hosts.row(a, &st.host_overflow_records, &st.hosts));
@@ -677,6 +720,100 @@ mod tests {
         assert_eq!((ifin, ifout), (1000, 1000));
         assert_eq!(s.interfaces.len(), 2);
         assert_eq!(stats::get(&stats.hosts), 2);
+    }
+
+    /// Steps of 60 s, 31 open; the clock at 10 s into step 1000.
+    fn timed() -> (Aggregator, Arc<Stats>, IpAddr) {
+        let (mut a, stats) = agg(10, 10);
+        a.rotate(1000 * 60_000 + 10_000);
+        (a, stats, "192.168.1.1".parse().unwrap())
+    }
+
+    /// A record that ended `age` ms before an export and lasted `dur` ms.
+    fn flow(bytes: u64, age: u64, dur: u64) -> FlowRecord {
+        let export = 1_700_000_000_000u64;
+        FlowRecord {
+            export_ms: export,
+            end_ms: export - age,
+            start_ms: export - age - dur,
+            ..rec("192.168.1.10", "8.8.8.8", bytes, 7, 1, 2)
+        }
+    }
+
+    /// The host's bytes sent per step, as handed over.
+    fn sent_per_step(a: &mut Aggregator, now: i64) -> Vec<(i64, u64)> {
+        let mut v: Vec<(i64, u64)> = a
+            .rotate(now)
+            .added
+            .into_iter()
+            .filter(|(s, _, _)| matches!(s, Subject::Host(_)))
+            .map(|(_, step, c)| (step, c.out_bytes))
+            .collect();
+        v.sort();
+        v
+    }
+
+    #[test]
+    fn flows_are_spread_over_their_steps_exactly() {
+        let (mut a, stats, ex) = timed();
+        // 10 s in this step, 2 whole steps before it, 20 s of the one before: 1000 B over 150 s.
+        a.add(ex, &flow(1000, 0, 150_000));
+        // Entirely in the current step: no division.
+        a.add(ex, &flow(5, 1000, 2000));
+        let now = 1000 * 60_000 + 10_000;
+        let steps = sent_per_step(&mut a, now);
+        assert_eq!(steps, vec![(997, 133), (998, 400), (999, 400), (1000, 67 + 5)]);
+        assert_eq!(stats::get(&stats.records_spread), 1);
+        // Totals never change: the API sees the same 1005 B.
+        assert_eq!(a.snapshot().hosts[0].1.out_bytes, 1005);
+    }
+
+    #[test]
+    fn what_began_before_the_window_lands_in_its_oldest_step() {
+        let (mut a, stats, ex) = timed();
+        // Two hours long, ending now: 31 open steps (970..=1000); the 89.2 minutes before step 970
+        // go into step 970 with its own minute.
+        a.add(ex, &flow(7_200_000, 0, 7_200_000));
+        let steps = sent_per_step(&mut a, 1000 * 60_000 + 10_000);
+        assert_eq!(steps.first().unwrap().0, 970);
+        assert_eq!(steps.iter().map(|s| s.1).sum::<u64>(), 7_200_000);
+        assert_eq!(steps[0].1, 7_200_000 - 30 * 60_000 - 10_000 + 60_000);
+        assert_eq!(steps[1].1, 60_000);
+        assert_eq!(stats::get(&stats.records_before_window), 1);
+        // Ended before the window: all of it in the oldest step.
+        a.add(ex, &flow(9, 3_600_000, 1000));
+        assert_eq!(sent_per_step(&mut a, 1000 * 60_000 + 10_000), vec![(970, 9)]);
+    }
+
+    #[test]
+    fn records_without_believable_times_count_now() {
+        let (mut a, stats, ex) = timed();
+        a.add(ex, &rec("192.168.1.10", "8.8.8.8", 1, 1, 1, 2)); // no times
+        let mut r = flow(2, 0, 1000);
+        r.start_ms = r.end_ms + 1; // ends before it starts
+        a.add(ex, &r);
+        a.add(ex, &flow(4, 0, 2 * 86_400_000)); // two days long
+        let mut r = flow(8, 0, 0);
+        r.end_ms += 3_600_000; // an hour after its own export
+        r.start_ms = r.end_ms;
+        a.add(ex, &r);
+        assert_eq!(sent_per_step(&mut a, 1000 * 60_000 + 10_000), vec![(1000, 15)]);
+        assert_eq!((stats::get(&stats.records_without_time), stats::get(&stats.records_bad_time)), (1, 3));
+    }
+
+    #[test]
+    fn a_clock_jump_hands_over_every_bucket_with_its_step() {
+        let (mut a, _, ex) = timed();
+        a.add(ex, &flow(100, 0, 0));
+        // A day forward: the bucket of step 1000 is handed over as step 1000, not relabelled.
+        let c = a.rotate(1000 * 60_000 + 86_400_000);
+        assert_eq!(c.current, 1000 + 1440);
+        assert!(c.added.iter().all(|(_, s, _)| *s == 1000));
+        a.add(ex, &flow(1, 0, 0));
+        // And back.
+        let c = a.rotate(1000 * 60_000 + 20_000);
+        assert!(c.added.iter().all(|(_, s, _)| *s == 2440));
+        assert_eq!((c.current, c.open_from), (1000, 970));
     }
 
     #[test]

@@ -51,9 +51,19 @@ type GraphReply = Result<Arc<Graph>, GraphError>;
 
 enum Request {
     /// A step's counts; `jump` is the wall clock's jump in seconds (0 when it did not jump).
-    Step { counts: StepCounts, jump: i64, names: Arc<Snapshot> },
-    Graph { subject: Subject, look: Look, reply: SyncSender<GraphReply> },
-    Shutdown { counts: StepCounts },
+    Step {
+        counts: StepCounts,
+        jump: i64,
+        names: Arc<Snapshot>,
+    },
+    Graph {
+        subject: Subject,
+        look: Look,
+        reply: SyncSender<GraphReply>,
+    },
+    Shutdown {
+        counts: StepCounts,
+    },
 }
 
 /// How other threads talk to the archive thread. Cheap to clone.
@@ -289,7 +299,10 @@ impl Worker {
             }
             Err(e) => {
                 stats::inc(&self.stats.journal_errors);
-                error!("archive: cannot read the journal in {}: {e}; a power cut will lose what is not yet in the files", dir.display());
+                error!(
+                    "archive: cannot read the journal in {}: {e}; a power cut will lose what is not yet in the files",
+                    dir.display()
+                );
             }
         }
         stats::set(&self.stats.archive_steps_pending, self.held);
@@ -383,7 +396,10 @@ impl Worker {
                 self.add(subject, counts.current, &c);
             }
             if self.hold.take().is_some() {
-                info!("archive: the clock went back {}s after jumping forward; nothing was written past the jump", -jump);
+                info!(
+                    "archive: the clock went back {}s after jumping forward; nothing was written past the jump",
+                    -jump
+                );
             } else {
                 warn!("archive: the clock went back {}s; steps already written are not rewritten, new counts go after them", -jump);
             }
@@ -701,7 +717,8 @@ impl Worker {
         // the last one written as 0 in the copy, that row is complete, so a week or year graph
         // holds the last step too (its axis runs on by at most a row, up to a day).
         let row = graph::row_seconds(self.step as u64, &look) as i64;
-        let end = (self.current * self.step).div_euclid(row) * row + if (self.current * self.step) % row == 0 { 0 } else { row };
+        let end = (self.current * self.step).div_euclid(row) * row
+            + if (self.current * self.step) % row == 0 { 0 } else { row };
         let copy = match self.current_copy(subject, end / self.step - 1) {
             Ok(Some(f)) => f,
             Ok(None) => return Err(GraphError::NotFound),

@@ -203,7 +203,12 @@ fn decode(p: &[u8], out: &mut Vec<Entry>) -> Option<()> {
         let mut step = 0i64;
         for _ in 0..n {
             step = step.wrapping_add(unzigzag(r.varint()?));
-            let c = Counts { in_bytes: r.varint()?, out_bytes: r.varint()?, in_packets: r.varint()?, out_packets: r.varint()? };
+            let c = Counts {
+                in_bytes: r.varint()?,
+                out_bytes: r.varint()?,
+                in_packets: r.varint()?,
+                out_packets: r.varint()?,
+            };
             out.push((subject, step, c));
         }
     }
@@ -260,7 +265,11 @@ impl Reader<'_> {
     }
 
     fn addr(&mut self, v6: bool) -> Option<IpAddr> {
-        Some(if v6 { IpAddr::V6(Ipv6Addr::from(self.bytes::<16>()?)) } else { IpAddr::V4(Ipv4Addr::from(self.bytes::<4>()?)) })
+        Some(if v6 {
+            IpAddr::V6(Ipv6Addr::from(self.bytes::<16>()?))
+        } else {
+            IpAddr::V4(Ipv4Addr::from(self.bytes::<4>()?))
+        })
     }
 
     fn subject(&mut self) -> Option<Subject> {

@@ -110,11 +110,7 @@ fn new_hosts_are_exact_in_every_archive() {
     let midnight: i64 = 1_909_008_000; // 2030-06-30T00:00:00Z
     let start = "@2030-06-29 23:59:52";
     let tmp = tempfile::tempdir().unwrap();
-    let d = Daemon::start_env(
-        tmp.path(),
-        "",
-        &[("LD_PRELOAD", lib.to_str().unwrap()), ("FAKETIME", start)],
-    );
+    let d = Daemon::start_env(tmp.path(), "", &[("LD_PRELOAD", lib.to_str().unwrap()), ("FAKETIME", start)]);
     // Two hosts receive exactly 3,000,000 B each, over several steps, with and without flow times
     // (a 2.5 s flow is spread over the steps it lasted).
     let flows = |b: u32, times| {
@@ -138,9 +134,17 @@ fn new_hosts_are_exact_in_every_archive() {
     });
     for h in ["192.168.5.1", "192.168.5.2"] {
         let file = host_file(&d, h);
-        for (res, from, to) in [(1, midnight - 600, midnight), (300, midnight - 86_400, midnight), (3600, midnight - 86_400, midnight), (86_400, midnight - 3 * 86_400, midnight)] {
+        for (res, from, to) in [
+            (1, midnight - 600, midnight),
+            (300, midnight - 86_400, midnight),
+            (3600, midnight - 86_400, midnight),
+            (86_400, midnight - 3 * 86_400, midnight),
+        ] {
             let rx = sums_at(&file, res, from, to)[0];
-            assert!((rx - 3_000_000.0).abs() <= 0.005 * 3_000_000.0, "{h}: the {res} s rows hold {rx} B, not 3,000,000");
+            assert!(
+                (rx - 3_000_000.0).abs() <= 0.005 * 3_000_000.0,
+                "{h}: the {res} s rows hold {rx} B, not 3,000,000"
+            );
         }
     }
     assert_eq!(d.metric("flowpi_record_times_total{kind=\"spread\"}"), 2);
@@ -160,7 +164,17 @@ fn a_long_flow_is_spread_over_its_steps() {
         rrdtool(&["last", file.to_str().unwrap()]).trim().parse::<i64>().unwrap() >= sent + 1
             && d.metric("flowpi_archive_steps_pending") == 0
     });
-    let out = rrdtool(&["fetch", file.to_str().unwrap(), "AVERAGE", "-r", "1", "-s", &(sent - 60).to_string(), "-e", &(sent + 1).to_string()]);
+    let out = rrdtool(&[
+        "fetch",
+        file.to_str().unwrap(),
+        "AVERAGE",
+        "-r",
+        "1",
+        "-s",
+        &(sent - 60).to_string(),
+        "-e",
+        &(sent + 1).to_string(),
+    ]);
     let rows: Vec<f64> = out
         .lines()
         .filter_map(|l| l.split_once(':'))

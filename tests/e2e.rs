@@ -87,7 +87,9 @@ fn v5_totals_archives_graphs_and_counters() {
     // Archives: created, read by stock rrdtool, holding the rates that add up to the totals.
     let h10 = d.archive().join("hosts/192.168.1.10.rrd");
     let if1 = d.archive().join("interfaces/127.0.0.1_1.rrd");
-    d.wait_for("archives written", |d| d.metric("flowpi_archive_steps_pending") == 0 && d.metric("flowpi_archive_updates_total") >= 4);
+    d.wait_for("archives written", |d| {
+        d.metric("flowpi_archive_steps_pending") == 0 && d.metric("flowpi_archive_updates_total") >= 4
+    });
     let info = rrdtool(&["info", h10.to_str().unwrap()]);
     assert!(info.contains("step = 1\n"), "{info}");
     for ds in ["rx_bytes", "tx_bytes", "rx_packets", "tx_packets"] {

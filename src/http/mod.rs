@@ -433,7 +433,11 @@ async fn graph(ctx: &Context, subject: Subject, look: crate::rrd::graph::Look) -
     match result {
         Ok(g) => {
             let headers = vec![(header::HeaderName::from_static("x-graph-totals"), g.totals.clone())];
-            Reply { cache_seconds: ctx.step.as_secs(), headers, ..Reply::ok(look.format.content_type(), Body::Graph(g)) }
+            Reply {
+                cache_seconds: ctx.step.as_secs(),
+                headers,
+                ..Reply::ok(look.format.content_type(), Body::Graph(g))
+            }
         }
         Err(GraphError::NotFound) => Reply::error(404, "no archive for that host or interface yet"),
         Err(GraphError::Unavailable) => Reply::error(503, "the archive is busy, try again"),

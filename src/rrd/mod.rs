@@ -104,7 +104,16 @@ impl Rrd {
         // SAFETY: every out-pointer is valid; on success librrd allocates names and data, which
         // are freed below with rrd_freemem.
         let rc = unsafe {
-            ffi::rrd_fetch_r(file.as_ptr(), c"AVERAGE".as_ptr(), &mut start, &mut end, &mut step, &mut ds_cnt, &mut names, &mut data)
+            ffi::rrd_fetch_r(
+                file.as_ptr(),
+                c"AVERAGE".as_ptr(),
+                &mut start,
+                &mut end,
+                &mut step,
+                &mut ds_cnt,
+                &mut names,
+                &mut data,
+            )
         };
         if rc != 0 {
             return Err(take_error("rrd_fetch failed"));

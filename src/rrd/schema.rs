@@ -139,7 +139,9 @@ mod tests {
         assert_eq!(host_path(d, &HostId::Other), PathBuf::from("/a/hosts/other.rrd"));
         let i = IfaceId::If { exporter: "10.0.0.1".parse().unwrap(), ifindex: 7 };
         assert_eq!(interface_path(d, &i), PathBuf::from("/a/interfaces/10.0.0.1_7.rrd"));
-        for s in [Subject::Host(v6), Subject::Host(HostId::Other), Subject::Interface(i), Subject::Interface(IfaceId::Other)] {
+        for s in
+            [Subject::Host(v6), Subject::Host(HostId::Other), Subject::Interface(i), Subject::Interface(IfaceId::Other)]
+        {
             let p = match &s {
                 Subject::Host(h) => host_path(d, h),
                 Subject::Interface(f) => interface_path(d, f),

@@ -71,7 +71,9 @@ impl Daemon {
         // Short enough that a test sees files written within seconds; a test may set its own.
         let mut extra_archive = extra_archive.to_string();
         for (key, value) in [("spread", "\"2s\""), ("flush", "\"2s\""), ("journal_interval", "\"1s\"")] {
-            if !extra_archive.lines().any(|l| l.trim_start().starts_with(&format!("{key} ")) || l.trim_start().starts_with(&format!("{key}="))) {
+            if !extra_archive.lines().any(|l| {
+                l.trim_start().starts_with(&format!("{key} ")) || l.trim_start().starts_with(&format!("{key}="))
+            }) {
                 extra_archive.push_str(&format!("\n{key} = {value}"));
             }
         }
