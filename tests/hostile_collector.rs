@@ -315,3 +315,30 @@ fn held_data_is_bounded_in_bytes() {
         [42u8, 43, 44].iter().map(|h| (format!("192.168.3.{h}"), (3_750 * 100, 0))).collect();
     f.wait_for("the newest sets' totals", |d| hosts(d) == want);
 }
+
+#[test]
+fn a_template_flood_rewrites_the_state_file_at_most_once_a_minute() {
+    let f = Flowpi::start("");
+    let state = f.archive().join("exporters.json");
+    // Four seconds of new exporters, each with its template: the state changes every second.
+    let mut sent = 0;
+    for i in 2..=41u32 {
+        let s = sender(&format!("127.0.0.{i}"));
+        s.send_to(&ipfix(i, &[template_set(2), data_set(9, &[(1, 100)])]), f.udp).unwrap();
+        sent += 1;
+        f.sync(sent);
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    f.expect("flowpi_exporters", 40);
+    // Written once, when the first template came; the next write waits a minute (or the stop).
+    f.expect("flowpi_state_saves_total", 1);
+    let written = std::fs::metadata(&state).unwrap().modified().unwrap();
+    std::thread::sleep(Duration::from_millis(1500));
+    assert_eq!(f.metric("flowpi_state_saves_total"), 1);
+    assert_eq!(std::fs::metadata(&state).unwrap().modified().unwrap(), written);
+    // A stop saves what changed since, so a restart knows every template.
+    let mut f = f;
+    assert_eq!(f.d.stop(), 0);
+    let saved = std::fs::read_to_string(&state).unwrap();
+    assert_eq!(saved.matches("\"templates\"").count(), 40, "every exporter's templates saved at stop");
+}
