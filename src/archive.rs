@@ -379,6 +379,11 @@ impl Worker {
     }
 
     fn take(&mut self, counts: StepCounts, jump: i64) {
+        // First what was counted, under the steps it was counted in: after a backward jump some
+        // of them are ahead of the new clock, and are moved below with the rest.
+        for (subject, step, c) in &counts.added {
+            self.add(*subject, *step, c);
+        }
         if jump < 0 {
             stats::inc(&self.stats.clock_jumps_backward);
             // Steps counted ahead of the new clock (a wrong clock, now set right) are moved to
@@ -411,9 +416,6 @@ impl Worker {
                 "archive: the clock jumped {jump}s forward; steps after it are written to the files only if it stays for {} minutes",
                 JUMP_SETTLE.as_secs() / 60
             );
-        }
-        for (subject, step, c) in &counts.added {
-            self.add(*subject, *step, c);
         }
         self.current = counts.current;
         self.open_from = counts.open_from;
@@ -463,7 +465,7 @@ impl Worker {
         let trailing = self
             .trailing
             .iter()
-            .filter(|s| !self.table.get(s).is_some_and(|v| v.front().is_some_and(|h| h.step <= through)))
+            .filter(|s| self.table.get(s).is_none_or(|v| v.front().is_none_or(|h| h.step > through)))
             .filter_map(|s| self.files.get(s).and_then(|f| f.next).filter(|n| *n <= through).map(|n| (n, *s)));
         held.chain(trailing).collect()
     }
