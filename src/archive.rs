@@ -445,7 +445,7 @@ impl Worker {
             self.credit = 0.0;
             return;
         }
-        self.credit += due.len() as f64 * self.step as f64 / self.cfg.flush.as_secs_f64();
+        self.credit += due.len() as f64 / self.cfg.flush_steps() as f64;
         self.credit = self.credit.min(due.len() as f64);
         let mut due = due;
         due.sort();
@@ -470,11 +470,11 @@ impl Worker {
         held.chain(trailing).collect()
     }
 
-    /// Steps older than twice archive.flush plus archive.spread (and at least [`KEEP_STEPS`])
+    /// Steps older than twice the flush interval plus the open steps (and at least [`KEEP_STEPS`])
     /// whose file could not be written: dropped and counted, so a file that refuses every write
     /// cannot make the table grow.
     fn drop_stale(&mut self) {
-        let keep = (2 * self.cfg.flush.as_secs() as i64 + self.cfg.spread.as_secs() as i64) / self.step;
+        let keep = 2 * self.cfg.flush_steps() as i64 + self.cfg.open_steps() as i64;
         let limit = self.current - keep.max(KEEP_STEPS);
         let mut dropped = 0;
         for series in self.table.values_mut() {

@@ -68,10 +68,20 @@ pub struct ArchiveConfig {
 /// 32 bytes): with short steps the spread window is cut to this many steps.
 pub const MAX_OPEN_STEPS: u64 = 240;
 
+/// Steps a file goes unwritten at most, whatever archive.flush asks: a day at the default 60 s
+/// step; with shorter steps files are written more often, so RAM stays bounded.
+pub const MAX_FLUSH_STEPS: u64 = 1440;
+
 impl ArchiveConfig {
     /// Steps open for late flows: the current one and those within archive.spread before it.
     pub fn open_steps(&self) -> usize {
         (self.spread.as_secs().div_ceil(self.step.as_secs()) + 1).min(MAX_OPEN_STEPS) as usize
+    }
+
+    /// Steps between two writes of a file: archive.flush, but never more than
+    /// [`MAX_FLUSH_STEPS`] (RAM holds that many steps per archive until written).
+    pub fn flush_steps(&self) -> u64 {
+        (self.flush.as_secs() / self.step.as_secs()).clamp(1, MAX_FLUSH_STEPS)
     }
 }
 
@@ -857,7 +867,7 @@ impl Validator<'_> {
         let spread = self.duration("archive.spread", raw.archive.spread, Duration::from_secs(1800), 0, 86_400);
         let journal_interval =
             self.duration("archive.journal_interval", raw.archive.journal_interval, Duration::from_secs(300), 1, 3600);
-        let flush = self.duration("archive.flush", raw.archive.flush, Duration::from_secs(6 * 3600), 1, 7 * 86_400);
+        let flush = self.duration("archive.flush", raw.archive.flush, Duration::from_secs(86_400), 1, 7 * 86_400);
 
         // http
         let rh = raw.http;
@@ -1016,6 +1026,11 @@ mod tests {
         assert_eq!(c.archive.step, Duration::from_secs(60));
         assert_eq!(c.archive.max_hosts, 256);
         assert_eq!(c.archive.max_interfaces, 64);
+        assert_eq!(
+            (c.archive.spread, c.archive.journal_interval, c.archive.flush),
+            (Duration::from_secs(1800), Duration::from_secs(300), Duration::from_secs(86_400))
+        );
+        assert_eq!((c.archive.open_steps(), c.archive.flush_steps()), (31, 1440));
         assert_eq!(c.http.listen, "0.0.0.0:3000".parse::<SocketAddr>().unwrap());
         assert_eq!(c.log.level, log::LevelFilter::Info);
     }
