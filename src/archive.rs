@@ -123,6 +123,9 @@ type Cached = (Instant, Arc<Graph>);
 struct FileState {
     /// The first step the file does not hold yet; `None` while there is no file.
     next: Option<i64>,
+    /// Steps one update may cover (the file's heartbeat): quiet stretches are written in updates
+    /// of this many steps of 0 (files from older versions: 3).
+    beat: i64,
 }
 
 /// Built inert by [`Archive::new`]; [`Archive::spawn`] starts the thread.
@@ -153,7 +156,7 @@ impl Archive {
         let rrd = Rrd::claim().expect("the archive thread is the only librrd user");
         info!("archive: librrd {} writing to {}", rrd.version(), self.cfg.dir.display());
         let step = self.cfg.step.as_secs() as i64;
-        let coarse = step * schema::tiers(step as u64).last().map_or(1, |t| t.steps as i64);
+        let coarse = schema::coarsest_row(step as u64) as i64;
         let now = crate::aggregate::wall_ms().div_euclid(step * 1000);
         let mut w = Worker {
             rrd,
@@ -314,8 +317,12 @@ impl Worker {
             return *f;
         }
         let path = self.path(&subject);
+        let mut beat = 1;
         let next = match path.exists().then(|| self.rrd.last(&path)) {
-            Some(Ok(t)) => Some(t.div_euclid(self.step)),
+            Some(Ok(t)) => {
+                beat = self.rrd.heartbeat(&path).map_or(1, |b| (b as i64 / self.step).max(1));
+                Some(t.div_euclid(self.step))
+            }
             Some(Err(e)) => {
                 // Unreadable (truncated by a full card, overwritten): it would never take an
                 // update again, so it makes way for a new one.
@@ -324,7 +331,7 @@ impl Worker {
             }
             None => None,
         };
-        let f = FileState { next };
+        let f = FileState { next, beat };
         self.files.insert(subject, f);
         f
     }
@@ -340,7 +347,8 @@ impl Worker {
             Ok(n) => {
                 stats::inc(&self.stats.archive_creates);
                 debug!("archive: created {}", path.display());
-                self.files.insert(subject, FileState { next: Some(n) });
+                let beat = (schema::create_args_heartbeat(self.step as u64) as i64 / self.step).max(1);
+                self.files.insert(subject, FileState { next: Some(n), beat });
                 Some(n)
             }
             Err(e) => {
@@ -491,21 +499,31 @@ impl Worker {
         }
     }
 
-    /// `rrd_update` values for the steps `from..=through`: what is held, 0 for the rest.
-    fn values(&self, subject: &Subject, from: i64, through: i64) -> Vec<String> {
+    /// `rrd_update` values for the steps `from..=through`: what is held, and 0 for the rest, a
+    /// quiet stretch in updates of up to `beat` steps each.
+    fn values(&self, subject: &Subject, from: i64, through: i64, beat: i64) -> Vec<String> {
         let empty = VecDeque::new();
         let series = self.table.get(subject).unwrap_or(&empty);
         let mut held = series.iter().skip_while(|h| h.step < from).peekable();
-        let mut out = Vec::with_capacity((through - from + 1).max(0) as usize);
-        for s in from..=through {
-            let t = (s + 1) * self.step;
+        let mut out = Vec::new();
+        let mut s = from;
+        while s <= through {
             match held.peek() {
                 Some(h) if h.step == s => {
                     let c = h.counts;
+                    let t = (s + 1) * self.step;
                     out.push(format!("{t}:{}:{}:{}:{}", c.in_bytes, c.out_bytes, c.in_packets, c.out_packets));
                     held.next();
+                    s += 1;
                 }
-                _ => out.push(format!("{t}:0:0:0:0")),
+                next => {
+                    let quiet_to = next.map_or(through, |h| (h.step - 1).min(through));
+                    while s <= quiet_to {
+                        let end = (s + beat.max(1) - 1).min(quiet_to);
+                        out.push(format!("{}:0:0:0:0", (end + 1) * self.step));
+                        s = end + 1;
+                    }
+                }
             }
         }
         out
@@ -539,7 +557,8 @@ impl Worker {
             return;
         }
         let from = next.max(through - MAX_GAP_STEPS);
-        let values = self.values(&subject, from, through);
+        let beat = self.files.get(&subject).map_or(1, |f| f.beat);
+        let values = self.values(&subject, from, through, beat);
         match self.rrd.update(&path, &values) {
             Ok(()) => {
                 // Synced before the steps leave RAM: the journal may drop them from now on.
@@ -547,8 +566,9 @@ impl Worker {
                     warn!("archive: cannot sync {}: {e}", path.display());
                 }
                 stats::inc(&self.stats.archive_updates);
-                stats::add(&self.stats.archive_steps_written, values.len() as u64);
-                self.files.insert(subject, FileState { next: Some(through + 1) });
+                stats::add(&self.stats.archive_steps_written, (through - from + 1) as u64);
+                let beat = self.files.get(&subject).map_or(1, |f| f.beat);
+                self.files.insert(subject, FileState { next: Some(through + 1), beat });
                 if ((through + 1) * self.step).rem_euclid(self.coarse) != 0 {
                     self.trailing.insert(subject);
                 } else {
@@ -575,7 +595,7 @@ impl Worker {
             Err(e) if self.rrd.last(&path).is_err() => {
                 // Broken under us: set it aside; the held steps go into a new file next time.
                 self.set_aside(&path, &e);
-                self.files.insert(subject, FileState { next: None });
+                self.files.insert(subject, FileState { next: None, beat: 1 });
             }
             Err(e) => {
                 stats::inc(&self.stats.archive_update_errors);
@@ -701,7 +721,8 @@ impl Worker {
         let bytes = std::fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))?;
         (&copy).write_all(&bytes).map_err(|e| format!("memfd: {e}"))?;
         if through >= next {
-            let values = self.values(&subject, next.max(through - MAX_GAP_STEPS), through);
+            let beat = self.files.get(&subject).map_or(1, |f| f.beat);
+            let values = self.values(&subject, next.max(through - MAX_GAP_STEPS), through, beat);
             self.rrd.update(&copy_path, &values).map_err(|e| e.0)?;
         }
         Ok(Some(copy))

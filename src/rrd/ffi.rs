@@ -23,6 +23,7 @@ pub union rrd_infoval_t {
 }
 
 /// `rrd_info_type_t`: a C enum, so an `int`.
+pub const RD_I_CNT: c_int = 1;
 pub const RD_I_STR: c_int = 2;
 pub const RD_I_BLO: c_int = 4;
 
@@ -61,6 +62,7 @@ extern "C" {
         data: *mut *mut f64,
     ) -> c_int;
     pub fn rrd_freemem(mem: *mut libc::c_void);
+    pub fn rrd_info_r(filename: *const c_char) -> *mut rrd_info_t;
     pub fn rrd_graph_v(argc: c_int, argv: *mut *mut c_char) -> *mut rrd_info_t;
     pub fn rrd_info_free(info: *mut rrd_info_t);
     pub fn rrd_get_error() -> *mut c_char;

@@ -89,6 +89,34 @@ impl Rrd {
         }
     }
 
+    /// The smallest heartbeat (seconds) of the file's data sources: how long an update may cover
+    /// and still be known data.
+    pub fn heartbeat(&self, path: &Path) -> Result<u64, RrdError> {
+        let file = cpath(path)?;
+        clear_error();
+        // SAFETY: a valid string; the list is freed below.
+        let info = unsafe { ffi::rrd_info_r(file.as_ptr()) };
+        if info.is_null() {
+            return Err(take_error("rrd_info failed"));
+        }
+        let mut beat = None;
+        let mut node = info;
+        // SAFETY: a NULL-terminated list owned by librrd until rrd_info_free.
+        unsafe {
+            while !node.is_null() {
+                let n = &*node;
+                let key = CStr::from_ptr(n.key).to_bytes();
+                if n.type_ == ffi::RD_I_CNT && key.starts_with(b"ds[") && key.ends_with(b"].minimal_heartbeat") {
+                    let v = n.value.u_cnt as u64;
+                    beat = Some(beat.map_or(v, |b: u64| b.min(v)));
+                }
+                node = n.next;
+            }
+            ffi::rrd_info_free(info);
+        }
+        beat.ok_or_else(|| RrdError("no data sources".into()))
+    }
+
     /// The sum over time of each data source's average between `start` and `end`, from the
     /// archive whose rows are `step` seconds (as `rrdtool fetch -r`): per-second rates times row
     /// width, so the bytes (or packets) the file holds for that window. Unknown rows add nothing.

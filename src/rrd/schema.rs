@@ -51,10 +51,22 @@ pub fn tiers(step: u64) -> Vec<Tier> {
     out
 }
 
+/// Seconds in a row of the coarsest archive.
+pub fn coarsest_row(step: u64) -> u64 {
+    tiers(step).last().map_or(step, |t| t.steps * step)
+}
+
+/// The data sources' heartbeat in new files, seconds.
+pub fn create_args_heartbeat(step: u64) -> u64 {
+    coarsest_row(step).max(3 * step).max(2)
+}
+
 /// Arguments after `create FILE --step S --start T`.
 pub fn create_args(ds: &[&str; 4], step: u64) -> Vec<String> {
-    // Three steps without an update make the interval unknown rather than a guess.
-    let heartbeat = (3 * step).max(2);
+    // flowpi writes every step, 0 when nothing was counted, so an update never covers time it
+    // knows nothing of; a long heartbeat lets one update of 0 cover a quiet stretch (up to a
+    // coarsest row) instead of one update per step.
+    let heartbeat = create_args_heartbeat(step);
     let mut args: Vec<String> = ds.iter().map(|n| format!("DS:{n}:ABSOLUTE:{heartbeat}:0:U")).collect();
     for t in tiers(step) {
         args.push(format!("RRA:AVERAGE:0.5:{}:{}", t.steps, t.rows));
