@@ -107,12 +107,24 @@ impl ArchiveHandle {
     }
 }
 
-/// A step held in RAM: its counts so far, and whether the journal has them.
+/// A step held in RAM: its counts so far, and whether the journal has them. 40 bytes: up to
+/// 1440 of these per archive wait for the file's turn.
 #[derive(Clone, Copy)]
 struct Held {
-    step: i64,
-    counts: Counts,
+    /// The step's index (steps since the epoch fit 32 bits until 2106, even of 1 s).
+    at: u32,
     journaled: bool,
+    counts: Counts,
+}
+
+impl Held {
+    fn new(step: i64, counts: Counts, journaled: bool) -> Held {
+        Held { at: step.clamp(0, i64::from(u32::MAX)) as u32, journaled, counts }
+    }
+
+    fn step(&self) -> i64 {
+        i64::from(self.at)
+    }
 }
 
 /// A rendered graph and when.
@@ -286,10 +298,10 @@ impl Worker {
                         continue;
                     }
                     let series = self.table.entry(subject).or_default();
-                    match series.binary_search_by_key(&step, |h| h.step) {
+                    match series.binary_search_by_key(&step, |h| h.step()) {
                         Ok(i) => series[i].counts = counts,
                         Err(i) => {
-                            series.insert(i, Held { step, counts, journaled: true });
+                            series.insert(i, Held::new(step, counts, true));
                             self.held += 1;
                             kept += 1;
                         }
@@ -372,15 +384,16 @@ impl Worker {
         };
         let series = self.table.entry(subject).or_default();
         // Usually the newest step or one just before it: search from the back.
-        let at = series.iter().rposition(|h| h.step <= step);
+        let at = series.iter().rposition(|h| h.step() <= step);
         match at {
-            Some(i) if series[i].step == step => {
+            Some(i) if series[i].step() == step => {
                 series[i].counts.add(c);
                 series[i].journaled = false;
             }
             _ => {
                 let i = at.map_or(0, |i| i + 1);
-                series.insert(i, Held { step, counts: *c, journaled: false });
+                reserve(series, self.cfg.flush_steps() as usize + self.cfg.open_steps());
+                series.insert(i, Held::new(step, *c, false));
                 self.held += 1;
             }
         }
@@ -398,7 +411,7 @@ impl Worker {
             // the current step: the counts are real, their time was not.
             let mut moved = Vec::new();
             for (subject, series) in self.table.iter_mut() {
-                while series.back().is_some_and(|h| h.step > counts.current) {
+                while series.back().is_some_and(|h| h.step() > counts.current) {
                     let h = series.pop_back().expect("checked");
                     moved.push((*subject, h.counts));
                     self.held -= 1;
@@ -469,11 +482,11 @@ impl Worker {
 
     /// Archives with something to write up to `through`, keyed by the oldest step they lack.
     fn due(&self, through: i64) -> Vec<(i64, Subject)> {
-        let held = self.table.iter().filter_map(|(s, v)| v.front().filter(|h| h.step <= through).map(|h| (h.step, *s)));
+        let held = self.table.iter().filter_map(|(s, v)| v.front().filter(|h| h.step() <= through).map(|h| (h.step(), *s)));
         let trailing = self
             .trailing
             .iter()
-            .filter(|s| self.table.get(s).is_none_or(|v| v.front().is_none_or(|h| h.step > through)))
+            .filter(|s| self.table.get(s).is_none_or(|v| v.front().is_none_or(|h| h.step() > through)))
             .filter_map(|s| self.files.get(s).and_then(|f| f.next).filter(|n| *n <= through).map(|n| (n, *s)));
         held.chain(trailing).collect()
     }
@@ -486,7 +499,7 @@ impl Worker {
         let limit = self.current - keep.max(KEEP_STEPS);
         let mut dropped = 0;
         for series in self.table.values_mut() {
-            while series.front().is_some_and(|h| h.step < limit) {
+            while series.front().is_some_and(|h| h.step() < limit) {
                 series.pop_front();
                 dropped += 1;
             }
@@ -504,12 +517,12 @@ impl Worker {
     fn values(&self, subject: &Subject, from: i64, through: i64, beat: i64) -> Vec<String> {
         let empty = VecDeque::new();
         let series = self.table.get(subject).unwrap_or(&empty);
-        let mut held = series.iter().skip_while(|h| h.step < from).peekable();
+        let mut held = series.iter().skip_while(|h| h.step() < from).peekable();
         let mut out = Vec::new();
         let mut s = from;
         while s <= through {
             match held.peek() {
-                Some(h) if h.step == s => {
+                Some(h) if h.step() == s => {
                     let c = h.counts;
                     let t = (s + 1) * self.step;
                     out.push(format!("{t}:{}:{}:{}:{}", c.in_bytes, c.out_bytes, c.in_packets, c.out_packets));
@@ -517,7 +530,7 @@ impl Worker {
                     s += 1;
                 }
                 next => {
-                    let quiet_to = next.map_or(through, |h| (h.step - 1).min(through));
+                    let quiet_to = next.map_or(through, |h| (h.step() - 1).min(through));
                     while s <= quiet_to {
                         let end = (s + beat.max(1) - 1).min(quiet_to);
                         out.push(format!("{}:0:0:0:0", (end + 1) * self.step));
@@ -545,7 +558,7 @@ impl Worker {
     /// Write every held step up to `through` into the subject's file, in one update, and sync it.
     fn flush(&mut self, subject: Subject, through: i64) {
         let path = self.path(&subject);
-        let first = self.table.get(&subject).and_then(|s| s.front()).map(|h| h.step);
+        let first = self.table.get(&subject).and_then(|s| s.front()).map(|h| h.step());
         let next = match first {
             Some(f) => self.ensure_file(subject, f),
             None => self.file(subject).next,
@@ -575,7 +588,7 @@ impl Worker {
                     self.trailing.remove(&subject);
                 }
                 if let Some(series) = self.table.get_mut(&subject) {
-                    while series.front().is_some_and(|h| h.step <= through) {
+                    while series.front().is_some_and(|h| h.step() <= through) {
                         series.pop_front();
                         self.held -= 1;
                     }
@@ -611,7 +624,7 @@ impl Worker {
         if let Some(series) = self.table.remove(&subject) {
             self.held -= series.len() as u64;
             for h in series {
-                self.add(subject, h.step, &h.counts);
+                self.add(subject, h.step(), &h.counts);
             }
         }
     }
@@ -628,11 +641,11 @@ impl Worker {
         let Some(journal) = self.journal.as_mut() else { return };
         let mut entries: Vec<Entry> = Vec::new();
         for (subject, series) in &self.table {
-            entries.extend(series.iter().filter(|h| !h.journaled).map(|h| (*subject, h.step, h.counts)));
+            entries.extend(series.iter().filter(|h| !h.journaled).map(|h| (*subject, h.step(), h.counts)));
         }
         let result = if journal.wants_new_segment() {
             let all: Vec<Entry> =
-                self.table.iter().flat_map(|(s, v)| v.iter().map(move |h| (*s, h.step, h.counts))).collect();
+                self.table.iter().flat_map(|(s, v)| v.iter().map(move |h| (*s, h.step(), h.counts))).collect();
             journal.new_segment(&all)
         } else {
             journal.append(&entries)
@@ -663,7 +676,7 @@ impl Worker {
         let deadline = Instant::now() + STOP_FLUSH;
         let through = self.flushable_through();
         let mut ready: Vec<Subject> =
-            self.table.iter().filter(|(_, v)| v.front().is_some_and(|h| h.step <= through)).map(|(s, _)| *s).collect();
+            self.table.iter().filter(|(_, v)| v.front().is_some_and(|h| h.step() <= through)).map(|(s, _)| *s).collect();
         ready.sort();
         let mut written = 0;
         for subject in ready {
@@ -707,7 +720,7 @@ impl Worker {
     /// every complete step held in RAM added. The card is only read.
     fn current_copy(&mut self, subject: Subject, through: i64) -> Result<Option<File>, String> {
         let path = self.path(&subject);
-        if let Some(first) = self.table.get(&subject).and_then(|s| s.front()).map(|h| h.step) {
+        if let Some(first) = self.table.get(&subject).and_then(|s| s.front()).map(|h| h.step()) {
             self.ensure_file(subject, first);
         }
         if !path.exists() {
@@ -781,6 +794,7 @@ impl Worker {
         let args = graph::args(&copy_path, &title, ds, labels, &look, end, sums);
         match self.rrd.graph(&args) {
             Ok((image, _)) => {
+                trim_heap();
                 stats::inc(&self.stats.graphs_rendered);
                 let totals = format!("in={:.0}, out={:.0}", sums[0], sums[1]);
                 let img = Arc::new(Graph { image, totals });
@@ -799,6 +813,25 @@ impl Worker {
                 Err(GraphError::Failed(e))
             }
         }
+    }
+}
+
+/// Room for one more step, growing by doubling but never past `most` (the steps an archive can
+/// hold between two writes), so a busy archive's RAM is what it holds, not twice that.
+fn reserve(series: &mut VecDeque<Held>, most: usize) {
+    if series.len() == series.capacity() {
+        let want = (series.capacity() * 2).clamp(16, most.max(series.len() + 1));
+        series.reserve_exact(want - series.len());
+    }
+}
+
+/// Hand the heap freed by a graph (librrd, cairo and pango allocate a few MB to draw) back to
+/// the system, so the resident size stays what the tables need.
+fn trim_heap() {
+    #[cfg(target_env = "gnu")]
+    // SAFETY: malloc_trim only releases free memory at the top of glibc's heaps.
+    unsafe {
+        libc::malloc_trim(0);
     }
 }
 
