@@ -820,7 +820,7 @@ impl Worker {
 /// hold between two writes), so a busy archive's RAM is what it holds, not twice that.
 fn reserve(series: &mut VecDeque<Held>, most: usize) {
     if series.len() == series.capacity() {
-        let want = (series.capacity() * 2).clamp(16, most.max(series.len() + 1));
+        let want = (series.capacity() * 2).max(16).min(most).max(series.len() + 1);
         series.reserve_exact(want - series.len());
     }
 }
