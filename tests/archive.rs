@@ -98,6 +98,16 @@ fn faketime() -> Option<PathBuf> {
     Some(p)
 }
 
+/// Stop a daemon that ran under libfaketime and remove the shared memory libfaketime made for
+/// it (named after its PID; libfaketime leaves it behind).
+fn stop_faked(mut d: Daemon) {
+    let pid = d.child.id();
+    assert_eq!(d.stop(), 0, "{}", d.log());
+    for name in [format!("faketime_shm_{pid}"), format!("sem.faketime_sem_{pid}")] {
+        let _ = std::fs::remove_file(Path::new("/dev/shm").join(name));
+    }
+}
+
 fn host_file(d: &Daemon, ip: &str) -> PathBuf {
     d.archive().join(format!("hosts/{ip}.rrd"))
 }
@@ -149,6 +159,7 @@ fn new_hosts_are_exact_in_every_archive() {
     }
     assert_eq!(d.metric("flowpi_record_times_total{kind=\"spread\"}"), 2);
     assert_eq!(d.metric("flowpi_record_times_total{kind=\"none\"}"), 4);
+    stop_faked(d);
 }
 
 #[test]
@@ -288,6 +299,7 @@ fn a_forward_clock_jump_and_its_correction_keep_the_one_step_archive() {
     let after = rrdtool(&["last", file.to_str().unwrap()]).trim().parse::<i64>().unwrap();
     assert!(after > last && after <= now() + 2, "last update {after}, now {}", now());
     assert_eq!(sums_at(&file, 1, last - 60, last)[0], 1_000.0);
+    stop_faked(d);
 }
 
 #[test]
