@@ -580,7 +580,6 @@ impl Worker {
                 }
                 stats::inc(&self.stats.archive_updates);
                 stats::add(&self.stats.archive_steps_written, (through - from + 1) as u64);
-                let beat = self.files.get(&subject).map_or(1, |f| f.beat);
                 self.files.insert(subject, FileState { next: Some(through + 1), beat });
                 if ((through + 1) * self.step).rem_euclid(self.coarse) != 0 {
                     self.trailing.insert(subject);
@@ -691,8 +690,8 @@ impl Worker {
     }
 
     /// Rename a broken archive to `NAME.rrd.broken-TIME` (kept for whoever wants to look), counted
-    /// and logged once: the file is then created anew. False when it cannot be moved.
-    fn set_aside(&mut self, path: &Path, e: &RrdError) -> bool {
+    /// and logged once: the file is then created anew.
+    fn set_aside(&mut self, path: &Path, e: &RrdError) {
         let now = crate::aggregate::wall_ms() / 1000;
         let mut aside = path.as_os_str().to_owned();
         aside.push(format!(".broken-{now}"));
@@ -704,14 +703,12 @@ impl Worker {
                     path.display(),
                     Path::new(&aside).display()
                 );
-                true
             }
             Err(re) => {
                 stats::inc(&self.stats.archive_update_errors);
                 if let Some(n) = self.update_errors.check() {
                     warn!("archive: {} is unreadable ({e}) and cannot be moved aside: {re} ({n} similar messages suppressed)", path.display());
                 }
-                false
             }
         }
     }
