@@ -5,7 +5,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use flowpi::aggregate::Aggregator;
+use flowpi::views::{Bounds, Views};
 use flowpi::decode::{Decoder, Limits};
 use flowpi::net::LocalNets;
 use flowpi::stats::Stats;
@@ -48,7 +48,7 @@ fn run(name: &str, dgrams: &[Vec<u8>], secs: f64) {
         let stats = Arc::new(Stats::default());
         let mut dec = Decoder::new(Limits::default(), Default::default(), stats.clone());
         let local = LocalNets::new(vec!["192.168.0.0/16".parse().unwrap(), "fd00::/8".parse().unwrap()]);
-        let mut agg = Aggregator::new(local, 256, 64, 31, std::time::Duration::from_secs(60), stats);
+        let mut agg = Views::with_bounds(local, &Bounds { max_hosts: 256, max_interfaces: 64, ..Bounds::default() }, 31, std::time::Duration::from_secs(60), stats);
         let from = "192.0.2.1".parse().unwrap();
         let now = Instant::now();
         // Learn the templates once, then time data alone, as from a router that resends its

@@ -22,8 +22,8 @@ use std::time::{Duration, Instant};
 
 use log::{debug, error, info, warn};
 
-pub use crate::aggregate::Subject;
-use crate::aggregate::{Counts, IfaceId, Snapshot, StepCounts};
+pub use crate::views::Subject;
+use crate::views::{Counts, IfaceId, Snapshot, StepCounts};
 use crate::config::ArchiveConfig;
 use crate::journal::{Entry, Journal};
 use crate::ratelimit::RateLimit;
@@ -156,7 +156,7 @@ impl Archive {
 
     /// Check the archive directory is usable, then start the thread.
     pub fn spawn(self) -> std::io::Result<JoinHandle<()>> {
-        for sub in ["hosts", "interfaces", "journal"] {
+        for sub in Subject::DIRS.iter().chain(&["journal"]) {
             std::fs::create_dir_all(self.cfg.dir.join(sub)).map_err(|e| {
                 std::io::Error::new(e.kind(), format!("cannot create {}: {e}", self.cfg.dir.join(sub).display()))
             })?;
@@ -169,7 +169,7 @@ impl Archive {
         info!("archive: librrd {} writing to {}", rrd.version(), self.cfg.dir.display());
         let step = self.cfg.step.as_secs() as i64;
         let coarse = schema::coarsest_row(step as u64) as i64;
-        let now = crate::aggregate::wall_ms().div_euclid(step * 1000);
+        let now = crate::views::wall_ms().div_euclid(step * 1000);
         let mut w = Worker {
             rrd,
             step,
@@ -192,6 +192,8 @@ impl Archive {
         };
         w.scan();
         w.replay();
+        w.expire();
+        let mut expired_day = w.current * step / 86_400;
         loop {
             stats::inc(&self.alive);
             match self.rx.recv_timeout(Duration::from_secs(1)) {
@@ -199,6 +201,11 @@ impl Archive {
                     w.names = names;
                     w.take(counts, jump);
                     w.flush_due();
+                    // Old hosts' files are looked for once a day.
+                    if w.current * step / 86_400 != expired_day {
+                        expired_day = w.current * step / 86_400;
+                        w.expire();
+                    }
                 }
                 Ok(Request::Graph { subject, look, reply }) => {
                     let _ = reply.try_send(w.graph(subject, look));
@@ -249,15 +256,12 @@ struct Worker {
 
 impl Worker {
     fn path(&self, s: &Subject) -> PathBuf {
-        match s {
-            Subject::Host(h) => schema::host_path(&self.cfg.dir, h),
-            Subject::Interface(i) => schema::interface_path(&self.cfg.dir, i),
-        }
+        schema::path(&self.cfg.dir, s)
     }
 
     /// Find the files whose coarsest row is not complete yet (a stop in the middle of a day).
     fn scan(&mut self) {
-        for sub in ["hosts", "interfaces"] {
+        for sub in Subject::DIRS {
             let Ok(dir) = std::fs::read_dir(self.cfg.dir.join(sub)) else { continue };
             for e in dir.flatten() {
                 let name = e.file_name();
@@ -267,6 +271,34 @@ impl Worker {
                         self.trailing.insert(subject);
                     }
                 }
+            }
+        }
+    }
+
+    /// Remove the archives of hosts without traffic for archive.retention: nothing written to
+    /// them (a file is written until a coarsest row after its last traffic) for that long, and
+    /// nothing held for them. Interfaces and applications are few and kept.
+    fn expire(&mut self) {
+        let Ok(dir) = std::fs::read_dir(self.cfg.dir.join("hosts")) else { return };
+        let now = std::time::SystemTime::now();
+        for e in dir.flatten() {
+            let name = e.file_name();
+            let Some(subject) = name.to_str().and_then(|n| schema::subject_of("hosts", n)) else { continue };
+            let idle = e.metadata().ok().and_then(|m| m.modified().ok()).and_then(|t| now.duration_since(t).ok());
+            if idle.is_none_or(|d| d < self.cfg.retention)
+                || self.table.get(&subject).is_some_and(|t| !t.is_empty())
+                || self.trailing.contains(&subject)
+            {
+                continue;
+            }
+            match std::fs::remove_file(e.path()) {
+                Ok(()) => {
+                    info!("archive: removed {} (no traffic for {} days)", e.path().display(), idle.unwrap_or_default().as_secs() / 86_400);
+                    self.files.remove(&subject);
+                    self.cache.retain(|(s, _), _| *s != subject);
+                    stats::inc(&self.stats.archive_files_expired);
+                }
+                Err(err) => warn!("archive: cannot remove {}: {err}", e.path().display()),
             }
         }
     }
@@ -546,10 +578,7 @@ impl Worker {
     /// the coarsest archive's row, so every archive's first row is whole (zeros before `first`)
     /// and holds the step's counts, not an unknown.
     fn create(&self, path: &Path, subject: &Subject, first: i64) -> Result<i64, RrdError> {
-        let ds = match subject {
-            Subject::Host(_) => &schema::HOST_DS,
-            Subject::Interface(_) => &schema::IFACE_DS,
-        };
+        let ds = subject.ds();
         let start = (first * self.step).div_euclid(self.coarse) * self.coarse;
         self.rrd.create(path, self.step as u64, start, &schema::create_args(ds, self.step as u64))?;
         Ok(start / self.step)
@@ -692,7 +721,7 @@ impl Worker {
     /// Rename a broken archive to `NAME.rrd.broken-TIME` (kept for whoever wants to look), counted
     /// and logged once: the file is then created anew.
     fn set_aside(&mut self, path: &Path, e: &RrdError) {
-        let now = crate::aggregate::wall_ms() / 1000;
+        let now = crate::views::wall_ms() / 1000;
         let mut aside = path.as_os_str().to_owned();
         aside.push(format!(".broken-{now}"));
         match std::fs::rename(path, &aside) {
@@ -762,19 +791,20 @@ impl Worker {
             }
         };
         let copy_path = PathBuf::from(format!("/proc/self/fd/{}", copy.as_raw_fd()));
-        let (title, ds, labels) = match subject {
-            Subject::Host(h) => (format!("{h}"), ["rx_bytes", "tx_bytes"], ["Received", "Sent"]),
+        let ds = [subject.ds()[0], subject.ds()[1]];
+        let labels = subject.legend();
+        let title = match subject {
+            Subject::Host(h) => format!("{h}"),
+            Subject::Application(a) => format!("{a} (all local hosts)"),
             Subject::Interface(IfaceId::If { exporter, ifindex }) => {
                 let router = self.names.exporter_name(exporter).map_or(exporter.to_string(), str::to_string);
                 let title = match self.names.interface_name(exporter, ifindex) {
                     Some(n) => format!("{router} {n} (if {ifindex})"),
                     None => format!("{router} interface {ifindex}"),
                 };
-                (title, ["in_bytes", "out_bytes"], ["In", "Out"])
+                title
             }
-            Subject::Interface(IfaceId::Other) => {
-                ("other interfaces".to_string(), ["in_bytes", "out_bytes"], ["In", "Out"])
-            }
+            Subject::Interface(IfaceId::Other) => "other interfaces".to_string(),
         };
         let title = format!("{title} \u{2014} last {}", look.period.name());
         // The legend's totals, summed from the rows the graph is drawn from.

@@ -16,7 +16,7 @@ use socket2::{Domain, Protocol, Socket, Type};
 use tokio::net::UdpSocket;
 use tokio::time::MissedTickBehavior;
 
-use crate::aggregate::{wall_ms, Aggregator, Snapshot};
+use crate::views::{wall_ms, Views, Snapshot};
 use crate::archive::ArchiveHandle;
 use crate::config::Config;
 use crate::decode::exporter::SavedState;
@@ -69,7 +69,7 @@ pub struct Collector {
     /// collector.allow: senders whose datagrams are decoded; empty = every sender.
     allow: Vec<IpNet>,
     step: Duration,
-    agg: Aggregator,
+    agg: Views,
     decoder: Decoder,
     /// Templates, sampling rates and interface names, kept across restarts.
     state_file: PathBuf,
@@ -88,10 +88,10 @@ impl Collector {
         published: Arc<Published>,
         alive: Arc<AtomicU64>,
     ) -> Collector {
-        let agg = Aggregator::new(
+        let agg = Views::new(
             cfg.network.local.clone(),
-            cfg.archive.max_hosts,
-            cfg.archive.max_interfaces,
+            crate::views::Applications::new(&cfg.views.applications),
+            &cfg.bounds(),
             cfg.archive.open_steps(),
             cfg.archive.step,
             stats.clone(),

@@ -29,6 +29,7 @@ pub struct Config {
     pub exporters: HashMap<IpAddr, ExporterOverride>,
     pub network: NetworkConfig,
     pub archive: ArchiveConfig,
+    pub views: ViewsConfig,
     pub http: HttpConfig,
     pub log: LogConfig,
 }
@@ -62,6 +63,34 @@ pub struct ArchiveConfig {
     pub journal_interval: Duration,
     /// How often each RRD file is written (all its new steps in one update), spread over this time.
     pub flush: Duration,
+    /// A host row idle this long may be given to a new host when the table is full.
+    pub host_idle: Duration,
+    /// Host archives without traffic for this long are removed.
+    pub retention: Duration,
+}
+
+/// The views beyond hosts and interfaces: applications and the heavy-hitter tables' bounds.
+#[derive(Clone, Debug)]
+pub struct ViewsConfig {
+    /// `[applications]` in file order, else the default list.
+    pub applications: Vec<(crate::views::AppName, Vec<crate::views::applications::PortSpec>)>,
+    pub peers_per_host: usize,
+    pub conversations: usize,
+    pub ports: usize,
+}
+
+impl Config {
+    /// The views' bounds, in steps where they are times.
+    pub fn bounds(&self) -> crate::views::Bounds {
+        crate::views::Bounds {
+            max_hosts: self.archive.max_hosts,
+            max_interfaces: self.archive.max_interfaces,
+            host_idle_steps: (self.archive.host_idle.as_secs() / self.archive.step.as_secs()).max(1) as i64,
+            peers_per_host: self.views.peers_per_host,
+            conversations: self.views.conversations,
+            ports: self.views.ports,
+        }
+    }
 }
 
 /// Steps the aggregator keeps open at most, whatever archive.spread asks (memory: rows × this ×
@@ -128,7 +157,15 @@ struct Raw {
     http: RawHttp,
     log: RawLog,
     exporter: Vec<RawExporter>,
+    /// `[applications]` in file order; `None` when the section is absent.
+    applications: Option<Vec<RawClass>>,
+    peers_max_per_host: Option<Spanned<i64>>,
+    conversations_max: Option<Spanned<i64>>,
+    ports_max: Option<Spanned<i64>>,
 }
+
+/// An `[applications]` entry: its name, where it is, and its ports when they are a string.
+type RawClass = (String, usize, Option<Spanned<String>>);
 
 struct RawExporter {
     address: Spanned<String>,
@@ -165,6 +202,8 @@ struct RawArchive {
     spread: Option<Spanned<String>>,
     journal_interval: Option<Spanned<String>>,
     flush: Option<Spanned<String>>,
+    host_idle: Option<Spanned<String>>,
+    retention: Option<Spanned<String>>,
 }
 
 #[derive(Default)]
@@ -612,6 +651,8 @@ impl Validator<'_> {
             spread: self.get(&mut t, "spread"),
             journal_interval: self.get(&mut t, "journal_interval"),
             flush: self.get(&mut t, "flush"),
+            host_idle: self.get(&mut t, "host_idle"),
+            retention: self.get(&mut t, "retention"),
         };
         self.unknown(t);
         let mut t = self.section(&mut root, "http");
@@ -630,13 +671,45 @@ impl Validator<'_> {
         let mut t = self.section(&mut root, "log");
         let log = RawLog { level: self.get(&mut t, "level") };
         self.unknown(t);
+        let mut t = self.section(&mut root, "peers");
+        let peers_max_per_host = self.get(&mut t, "max_per_host");
+        self.unknown(t);
+        let mut t = self.section(&mut root, "conversations");
+        let conversations_max = self.get(&mut t, "max");
+        self.unknown(t);
+        let mut t = self.section(&mut root, "ports");
+        let ports_max = self.get(&mut t, "max");
+        self.unknown(t);
+        // Every key of [applications] is a class name: nothing there is unknown.
+        let applications = root.take("applications").map(|n| {
+            let t = self.table("applications", Some(n), "a table ([applications])");
+            t.entries
+                .into_iter()
+                .map(|(k, n)| {
+                    let at = n.span.start;
+                    let key = format!("applications.{k}");
+                    (k, at, FromNode::from_node(n, &key, self))
+                })
+                .collect()
+        });
         let exporter = match root.take("exporter") {
             None => Vec::new(),
             Some(Node { kind: Kind::Array(items), .. }) => items.into_iter().filter_map(|n| self.exporter(n)).collect(),
             Some(n) => self.wrong_type("exporter", &n, "a list of tables (write [[exporter]])").unwrap_or_default(),
         };
         self.unknown(root);
-        Raw { collector, network, archive, http, log, exporter }
+        Raw {
+            collector,
+            network,
+            archive,
+            http,
+            log,
+            exporter,
+            applications,
+            peers_max_per_host,
+            conversations_max,
+            ports_max,
+        }
     }
 
     fn section(&mut self, root: &mut Table, name: &'static str) -> Table {
@@ -726,6 +799,47 @@ impl Validator<'_> {
                 Auth::Password { hash, tokens: toks }
             }
         }
+    }
+
+    /// `[applications]`: each key a class name, each value its ports in protocol.list syntax.
+    #[allow(clippy::type_complexity)]
+    fn applications(
+        &mut self,
+        raw: Option<Vec<RawClass>>,
+    ) -> Vec<(crate::views::AppName, Vec<crate::views::applications::PortSpec>)> {
+        use crate::views::applications::{parse_ports, Applications, MAX_CLASSES, OTHER};
+        use crate::views::AppName;
+        let Some(raw) = raw else { return Applications::default_classes() };
+        if raw.len() > MAX_CLASSES {
+            let at = raw[MAX_CLASSES].1;
+            self.problem_at("applications", at, format!("at most {MAX_CLASSES} applications"));
+        }
+        let mut out = Vec::new();
+        for (name, at, ports) in raw.into_iter().take(MAX_CLASSES) {
+            let key = format!("applications.{name}");
+            let n = match AppName::new(&name) {
+                Some(n) if name != OTHER => Some(n),
+                Some(_) => {
+                    self.problem_at(&key, at, "\"other\" is where unlisted ports go; choose another name".into());
+                    None
+                }
+                None => {
+                    let m = format!("{name:?} is not a name: 1 to {} of a-z, 0-9, '_', '-'", AppName::MAX);
+                    self.problem_at(&key, at, m);
+                    None
+                }
+            };
+            let Some(ports) = ports else { continue };
+            match parse_ports(ports.get_ref()) {
+                Ok(p) => {
+                    if let Some(n) = n {
+                        out.push((n, p));
+                    }
+                }
+                Err(m) => self.problem(&key, &ports, m),
+            }
+        }
+        out
     }
 
     fn addr(&mut self, key: &str, s: &Spanned<String>) -> Option<SocketAddr> {
@@ -868,6 +982,24 @@ impl Validator<'_> {
         let journal_interval =
             self.duration("archive.journal_interval", raw.archive.journal_interval, Duration::from_secs(300), 1, 3600);
         let flush = self.duration("archive.flush", raw.archive.flush, Duration::from_secs(86_400), 1, 7 * 86_400);
+        let host_idle =
+            self.duration("archive.host_idle", raw.archive.host_idle, Duration::from_secs(7 * 86_400), 1, 3650 * 86_400);
+        let retention = self.duration(
+            "archive.retention",
+            raw.archive.retention,
+            Duration::from_secs(400 * 86_400),
+            86_400,
+            36_500 * 86_400,
+        );
+
+        // views
+        let applications = self.applications(raw.applications);
+        let views = ViewsConfig {
+            applications,
+            peers_per_host: self.int("peers.max_per_host", raw.peers_max_per_host, 32, 0, 1024) as usize,
+            conversations: self.int("conversations.max", raw.conversations_max, 2048, 0, 1_000_000) as usize,
+            ports: self.int("ports.max", raw.ports_max, 1024, 0, 131_072) as usize,
+        };
 
         // http
         let rh = raw.http;
@@ -921,7 +1053,18 @@ impl Validator<'_> {
             collector: CollectorConfig { listen, receive_buffer, limits, allow },
             exporters,
             network: NetworkConfig { local: LocalNets::new(local) },
-            archive: ArchiveConfig { dir, step, max_hosts, max_interfaces, spread, journal_interval, flush },
+            archive: ArchiveConfig {
+                dir,
+                step,
+                max_hosts,
+                max_interfaces,
+                spread,
+                journal_interval,
+                flush,
+                host_idle,
+                retention,
+            },
+            views,
             http: HttpConfig {
                 listen: http_listen,
                 threads,

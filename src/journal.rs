@@ -13,7 +13,7 @@ use std::io::{self, Write};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::path::{Path, PathBuf};
 
-use crate::aggregate::{Counts, HostId, IfaceId, Subject};
+use crate::views::{AppName, Counts, HostId, IfaceId, Subject};
 
 const MAGIC: &[u8; 4] = b"FPJ1";
 const HEADER: usize = 12;
@@ -236,6 +236,11 @@ fn put_subject(p: &mut Vec<u8>, s: &Subject) {
             varint(p, u64::from(*ifindex));
         }
         Subject::Interface(IfaceId::Other) => p.push(5),
+        Subject::Application(a) => {
+            p.push(6);
+            p.push(a.as_bytes().len() as u8);
+            p.extend_from_slice(a.as_bytes());
+        }
     }
 }
 
@@ -284,6 +289,12 @@ impl Reader<'_> {
                 Subject::Interface(IfaceId::If { exporter, ifindex })
             }
             5 => Subject::Interface(IfaceId::Other),
+            6 => {
+                let len = *self.p.get(self.at)? as usize;
+                let name = self.p.get(self.at + 1..self.at + 1 + len)?;
+                self.at += 1 + len;
+                Subject::Application(AppName::new(std::str::from_utf8(name).ok()?)?)
+            }
             _ => return None,
         })
     }
@@ -332,6 +343,7 @@ mod tests {
             (h, 28_999_990, c(0)),
             (h6, -5, c(1)),
             (Subject::Host(HostId::Other), 1, c(2)),
+            (Subject::Application(AppName::new("p2p").unwrap()), 3, c(9)),
             (Subject::Interface(IfaceId::Other), 2, c(3)),
         ]
     }
@@ -376,7 +388,11 @@ mod tests {
         j.append(&e[..3]).unwrap();
         j.append(&e[3..]).unwrap();
         let (_, r) = Journal::open(dir.path()).unwrap();
-        assert_eq!(r.entries.len(), 6);
+        let sorted = |mut v: Vec<Entry>| {
+            v.sort_by_key(|(s, step, _)| (*s, *step));
+            v
+        };
+        assert_eq!(sorted(r.entries), sorted(e.clone()));
         // A new segment with the table as it stands makes the older one redundant.
         let (mut j, _) = Journal::open(dir.path()).unwrap();
         j.new_segment(&e[..1]).unwrap();

@@ -4,7 +4,8 @@
 //! (the only caller of librrd) -> .rrd files; the HTTP threads ask the archive thread for graphs and
 //! read the published summary for the JSON API.
 
-pub mod aggregate;
+pub mod topk;
+pub mod views;
 pub mod app;
 pub mod archive;
 pub mod cli;

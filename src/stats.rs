@@ -53,6 +53,17 @@ pub struct Stats {
     pub host_overflow_records: AtomicU64,
     pub interface_overflow_records: AtomicU64,
     pub remote_only_records: AtomicU64,
+    /// Records whose local host was found only in their post-NAT addresses.
+    pub nat_attributed_records: AtomicU64,
+    /// Host rows given to a new host after archive.host_idle without traffic.
+    pub host_rows_reused: AtomicU64,
+    /// Rows the heavy-hitter tables dropped to make room (their counts then carry an error bound),
+    /// and the rows they hold (gauges).
+    pub peers_evictions: AtomicU64,
+    pub conversations_evictions: AtomicU64,
+    pub ports_evictions: AtomicU64,
+    pub conversations: AtomicU64,
+    pub ports: AtomicU64,
     pub snapshots: AtomicU64,
     /// Records counted in the current step: no flow times, or times not believed (end before
     /// start, longer than a day, later than the export). Records divided over several steps, and
@@ -69,6 +80,8 @@ pub struct Stats {
     pub archive_illegal_time: AtomicU64,
     /// Unreadable archive files set aside (renamed NAME.rrd.broken-TIME) and recreated.
     pub archive_broken: AtomicU64,
+    /// Host archives removed after archive.retention without traffic.
+    pub archive_files_expired: AtomicU64,
     /// Steps written into RRD files (rows of the finest archive).
     pub archive_steps_written: AtomicU64,
     /// (archive, step) entries held in RAM, not yet in their RRD file (gauge).
@@ -340,6 +353,37 @@ impl Stats {
             &[("", get(&self.remote_only_records))],
         );
         metric(
+            "nat_attributed_records_total",
+            "counter",
+            "Records with neither address local whose local host came from the post-NAT addresses (IPFIX 225-228, 281-282).",
+            &[("", get(&self.nat_attributed_records))],
+        );
+        metric(
+            "host_rows_reused_total",
+            "counter",
+            "Host rows given to a new host after archive.host_idle without traffic (the old host's archive stays).",
+            &[("", get(&self.host_rows_reused))],
+        );
+        metric(
+            "topk_evictions_total",
+            "counter",
+            "Rows a heavy-hitter table dropped for a new key: from then on its counts carry an error bound.",
+            &[
+                ("{view=\"peers\"}", get(&self.peers_evictions)),
+                ("{view=\"conversations\"}", get(&self.conversations_evictions)),
+                ("{view=\"ports\"}", get(&self.ports_evictions)),
+            ],
+        );
+        metric(
+            "topk_rows",
+            "gauge",
+            "Rows held by the overall heavy-hitter tables (conversations.max, ports.max bound them).",
+            &[
+                ("{view=\"conversations\"}", get(&self.conversations)),
+                ("{view=\"ports\"}", get(&self.ports)),
+            ],
+        );
+        metric(
             "snapshots_total",
             "counter",
             "Step snapshots handed to the archive thread.",
@@ -417,6 +461,12 @@ impl Stats {
             "counter",
             "Unreadable archive files (truncated, overwritten) renamed to NAME.rrd.broken-TIME and recreated.",
             &[("", get(&self.archive_broken))],
+        );
+        metric(
+            "archive_files_expired_total",
+            "counter",
+            "Host archives removed after archive.retention without traffic.",
+            &[("", get(&self.archive_files_expired))],
         );
         metric(
             "archive_illegal_time_total",

@@ -412,15 +412,15 @@ async fn answer(ctx: &Context, r: Route) -> Reply {
             Some((ct, body)) => Reply::ok(ct, Body::Static(body)),
             None => Reply::error(404, "not found"),
         },
-        Route::Hosts => api::hosts(ctx),
+        Route::List { list, limit } => api::list(ctx, list, limit.unwrap_or(usize::MAX)),
+        Route::Host(ip) => api::host(ctx, ip),
         Route::Interfaces => api::interfaces(ctx),
         Route::Exporters => api::exporters(ctx),
         Route::Status => api::status(ctx),
         Route::Metrics => {
             Reply::ok("text/plain; version=0.0.4; charset=utf-8", Body::Owned(ctx.stats.render().into_bytes()))
         }
-        Route::HostGraph { host, look } => graph(ctx, Subject::Host(host), look).await,
-        Route::InterfaceGraph { iface, look } => graph(ctx, Subject::Interface(iface), look).await,
+        Route::Graph { subject, look } => graph(ctx, subject, look).await,
         Route::Login | Route::Logout => Reply::error(404, "not found"),
     }
 }
@@ -439,7 +439,7 @@ async fn graph(ctx: &Context, subject: Subject, look: crate::rrd::graph::Look) -
                 ..Reply::ok(look.format.content_type(), Body::Graph(g))
             }
         }
-        Err(GraphError::NotFound) => Reply::error(404, "no archive for that host or interface yet"),
+        Err(GraphError::NotFound) => Reply::error(404, "no archive for that host, interface or application yet"),
         Err(GraphError::Unavailable) => Reply::error(503, "the archive is busy, try again"),
         Err(GraphError::Failed(e)) => {
             warn!("http: graph failed: {e}");

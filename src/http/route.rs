@@ -3,19 +3,21 @@
 use std::fmt;
 use std::net::IpAddr;
 
-use crate::aggregate::{HostId, IfaceId};
+use crate::views::{AppName, HostId, IfaceId, Subject};
 use crate::rrd::graph::{self, Format, Look, Period};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Route {
     Asset(&'static str),
-    Hosts,
+    /// A list sorted by bytes, cut to `limit` rows.
+    List { list: List, limit: Option<usize> },
+    /// One local host with its applications and peers.
+    Host(IpAddr),
     Interfaces,
     Exporters,
     Status,
     Metrics,
-    HostGraph { host: HostId, look: Look },
-    InterfaceGraph { iface: IfaceId, look: Look },
+    Graph { subject: Subject, look: Look },
     Login,
     Logout,
 }
@@ -41,6 +43,15 @@ impl Route {
     pub fn is_page(&self) -> bool {
         matches!(self, Route::Asset("index.html"))
     }
+}
+
+/// The JSON lists sorted by bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum List {
+    Hosts,
+    Applications,
+    Conversations,
+    Ports,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -85,28 +96,51 @@ pub fn parse(url: &str) -> Result<Route, RouteError> {
         ["favicon.svg"] => Ok(Route::Asset("favicon.svg")),
         ["login"] => Ok(Route::Login),
         ["logout"] => Ok(Route::Logout),
-        ["api", "hosts"] => Ok(Route::Hosts),
+        ["api", "hosts"] => list(List::Hosts, query),
+        ["api", "hosts", host] => Ok(Route::Host(ip(host)?)),
+        ["api", "applications"] => list(List::Applications, query),
+        ["api", "conversations"] => list(List::Conversations, query),
+        ["api", "ports"] => list(List::Ports, query),
         ["api", "interfaces"] => Ok(Route::Interfaces),
         ["api", "exporters"] => Ok(Route::Exporters),
         ["api", "status"] => Ok(Route::Status),
         ["metrics"] => Ok(Route::Metrics),
         ["graph", "host", host, file] => {
             let host = if *host == "other" { HostId::Other } else { HostId::Ip(ip(host)?) };
-            Ok(Route::HostGraph { host, look: look(file, query)? })
+            Ok(Route::Graph { subject: Subject::Host(host), look: look(file, query)? })
         }
         ["graph", "interface", "other", file] => {
-            Ok(Route::InterfaceGraph { iface: IfaceId::Other, look: look(file, query)? })
+            Ok(Route::Graph { subject: Subject::Interface(IfaceId::Other), look: look(file, query)? })
+        }
+        ["graph", "application", name, file] => {
+            let app = AppName::new(name).ok_or_else(|| bad(format!("{name:?} is not an application name")))?;
+            Ok(Route::Graph { subject: Subject::Application(app), look: look(file, query)? })
         }
         ["graph", "interface", exporter, ifindex, file] => {
             let exporter = ip(exporter)?;
             let ifindex: u32 = ifindex.parse().map_err(|_| bad(format!("ifindex {ifindex:?} is not a number")))?;
-            Ok(Route::InterfaceGraph { iface: IfaceId::If { exporter, ifindex }, look: look(file, query)? })
+            let iface = IfaceId::If { exporter, ifindex };
+            Ok(Route::Graph { subject: Subject::Interface(iface), look: look(file, query)? })
         }
         ["graph", ..] => Err(bad(
-            "expected /graph/host/{ip}/{period}.{png|svg} or /graph/interface/{exporter}/{ifindex}/{period}.{png|svg}",
+            "expected /graph/host/{ip}/{period}.{png|svg}, /graph/interface/{exporter}/{ifindex}/{period}.{png|svg} or /graph/application/{name}/{period}.{png|svg}",
         )),
         _ => Err(RouteError::NotFound),
     }
+}
+
+/// Lists take `limit=N` (1 to 100000); other parameters are ignored like the graphs' cache-busters.
+fn list(list: List, query: &str) -> Result<Route, RouteError> {
+    let mut limit = None;
+    for kv in query.split('&').filter(|kv| !kv.is_empty()) {
+        if let Some(v) = kv.strip_prefix("limit=") {
+            match v.parse::<usize>() {
+                Ok(n) if (1..=100_000).contains(&n) => limit = Some(n),
+                _ => return Err(bad(format!("limit={v:?} must be a number from 1 to 100000"))),
+            }
+        }
+    }
+    Ok(Route::List { list, limit })
 }
 
 fn ip(s: &str) -> Result<IpAddr, RouteError> {
@@ -146,18 +180,23 @@ mod tests {
     #[test]
     fn routes() {
         assert_eq!(parse("/"), Ok(Route::Asset("index.html")));
-        assert_eq!(parse("/api/hosts?x=1"), Ok(Route::Hosts));
+        assert_eq!(parse("/api/hosts?x=1"), Ok(Route::List { list: List::Hosts, limit: None }));
+        assert_eq!(parse("/api/ports?limit=5"), Ok(Route::List { list: List::Ports, limit: Some(5) }));
+        assert_eq!(parse("/api/hosts/fd00%3A%3A1"), Ok(Route::Host("fd00::1".parse().unwrap())));
+        let Ok(Route::Graph { subject, .. }) = parse("/graph/application/p2p/week.png") else { panic!() };
+        assert_eq!(subject, Subject::Application(AppName::new("p2p").unwrap()));
         assert_eq!(parse("/metrics"), Ok(Route::Metrics));
-        let Ok(Route::HostGraph { host, look }) = parse("/graph/host/192.168.1.10/day.png?width=800&height=300&t=5")
+        let Ok(Route::Graph { subject, look }) = parse("/graph/host/192.168.1.10/day.png?width=800&height=300&t=5")
         else {
             panic!()
         };
-        assert_eq!(host, HostId::Ip("192.168.1.10".parse().unwrap()));
+        assert_eq!(subject, Subject::Host(HostId::Ip("192.168.1.10".parse().unwrap())));
         assert_eq!(look, Look { period: Period::Day, format: Format::Png, width: 800, height: 300 });
-        let Ok(Route::HostGraph { host, .. }) = parse("/graph/host/fd00%3A1%3A%3A10/week.svg") else { panic!() };
-        assert_eq!(host, HostId::Ip("fd00:1::10".parse().unwrap()));
-        let Ok(Route::InterfaceGraph { iface, look }) = parse("/graph/interface/10.0.0.1/3/year.svg") else { panic!() };
-        assert_eq!(iface, IfaceId::If { exporter: "10.0.0.1".parse().unwrap(), ifindex: 3 });
+        let Ok(Route::Graph { subject, .. }) = parse("/graph/host/fd00%3A1%3A%3A10/week.svg") else { panic!() };
+        assert_eq!(subject, Subject::Host(HostId::Ip("fd00:1::10".parse().unwrap())));
+        let Ok(Route::Graph { subject, look }) = parse("/graph/interface/10.0.0.1/3/year.svg") else { panic!() };
+        let iface = IfaceId::If { exporter: "10.0.0.1".parse().unwrap(), ifindex: 3 };
+        assert_eq!(subject, Subject::Interface(iface));
         assert_eq!(look.format, Format::Svg);
     }
 
@@ -165,7 +204,12 @@ mod tests {
     fn malformed_is_4xx() {
         for (url, status) in [
             ("/nope", 404),
-            ("/api/hosts/1", 404),
+            ("/api/hosts/1", 400),
+            ("/api/hosts/1/x", 404),
+            ("/api/hosts?limit=0", 400),
+            ("/api/ports?limit=x", 400),
+            ("/graph/application/../day.png", 400),
+            ("/graph/application/Web/day.png", 400),
             ("/graph/host/999.1.1.1/day.png", 400),
             ("/graph/host/192.168.1.1/decade.png", 400),
             ("/graph/host/192.168.1.1/day.gif", 400),

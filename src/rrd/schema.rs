@@ -7,11 +7,7 @@
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
-use crate::aggregate::{HostId, IfaceId, Subject};
-
-/// Data source names, in [`crate::aggregate::Counts`] field order.
-pub const HOST_DS: [&str; 4] = ["rx_bytes", "tx_bytes", "rx_packets", "tx_packets"];
-pub const IFACE_DS: [&str; 4] = ["in_bytes", "out_bytes", "in_packets", "out_packets"];
+use crate::views::{AppName, HostId, IfaceId, Subject};
 
 /// (seconds a row should cover, seconds the tier should span). The first tier keeps every step
 /// for two days, but with short steps only for [`FIRST_TIER_MIN_SPAN`] (at least 2880 rows), so a
@@ -79,26 +75,20 @@ pub fn create_args(ds: &[&str; 4], step: u64) -> Vec<String> {
 }
 
 /// `hosts/192.168.1.10.rrd`, `hosts/fd00-1--10.rrd` (':' is rrdtool's argument separator, and
-/// '-' never occurs in an IPv6 address, so the name maps back one to one), `hosts/other.rrd`.
-pub fn host_path(dir: &Path, id: &HostId) -> PathBuf {
-    let name = match id {
-        HostId::Ip(ip) => ip_name(ip),
-        HostId::Other => "other".to_string(),
+/// '-' never occurs in an IPv6 address, so the name maps back one to one), `hosts/other.rrd`,
+/// `interfaces/192.168.1.1_3.rrd`, `interfaces/other.rrd`, `applications/web.rrd`.
+pub fn path(dir: &Path, s: &Subject) -> PathBuf {
+    let name = match s {
+        Subject::Host(HostId::Ip(ip)) => ip_name(ip),
+        Subject::Interface(IfaceId::If { exporter, ifindex }) => format!("{}_{ifindex}", ip_name(exporter)),
+        Subject::Host(HostId::Other) | Subject::Interface(IfaceId::Other) => "other".to_string(),
+        Subject::Application(a) => a.to_string(),
     };
-    dir.join("hosts").join(format!("{name}.rrd"))
+    dir.join(s.dir()).join(format!("{name}.rrd"))
 }
 
-/// `interfaces/192.168.1.1_3.rrd`, `interfaces/other.rrd`.
-pub fn interface_path(dir: &Path, id: &IfaceId) -> PathBuf {
-    let name = match id {
-        IfaceId::If { exporter, ifindex } => format!("{}_{ifindex}", ip_name(exporter)),
-        IfaceId::Other => "other".to_string(),
-    };
-    dir.join("interfaces").join(format!("{name}.rrd"))
-}
-
-/// The archive a file in `hosts` or `interfaces` belongs to, from its name (the reverse of
-/// [`host_path`] and [`interface_path`]); `None` for any other file.
+/// The archive a file in `hosts`, `interfaces` or `applications` belongs to, from its name (the
+/// reverse of [`path`]); `None` for any other file.
 pub fn subject_of(sub: &str, file: &str) -> Option<Subject> {
     let name = file.strip_suffix(".rrd")?;
     let ip = |s: &str| s.replace('-', ":").parse::<IpAddr>().ok();
@@ -110,6 +100,7 @@ pub fn subject_of(sub: &str, file: &str) -> Option<Subject> {
             let (exporter, ifindex) = n.rsplit_once('_')?;
             Some(Subject::Interface(IfaceId::If { exporter: ip(exporter)?, ifindex: ifindex.parse().ok()? }))
         }
+        ("applications", n) => Some(Subject::Application(AppName::new(n)?)),
         _ => None,
     }
 }
@@ -146,21 +137,19 @@ mod tests {
     #[test]
     fn paths() {
         let d = Path::new("/a");
-        let v6 = HostId::Ip("fd00:1::10".parse().unwrap());
-        assert_eq!(host_path(d, &v6), PathBuf::from("/a/hosts/fd00-1--10.rrd"));
-        assert_eq!(host_path(d, &HostId::Other), PathBuf::from("/a/hosts/other.rrd"));
-        let i = IfaceId::If { exporter: "10.0.0.1".parse().unwrap(), ifindex: 7 };
-        assert_eq!(interface_path(d, &i), PathBuf::from("/a/interfaces/10.0.0.1_7.rrd"));
-        for s in
-            [Subject::Host(v6), Subject::Host(HostId::Other), Subject::Interface(i), Subject::Interface(IfaceId::Other)]
-        {
-            let p = match &s {
-                Subject::Host(h) => host_path(d, h),
-                Subject::Interface(f) => interface_path(d, f),
-            };
+        let v6 = Subject::Host(HostId::Ip("fd00:1::10".parse().unwrap()));
+        assert_eq!(path(d, &v6), PathBuf::from("/a/hosts/fd00-1--10.rrd"));
+        assert_eq!(path(d, &Subject::Host(HostId::Other)), PathBuf::from("/a/hosts/other.rrd"));
+        let i = Subject::Interface(IfaceId::If { exporter: "10.0.0.1".parse().unwrap(), ifindex: 7 });
+        assert_eq!(path(d, &i), PathBuf::from("/a/interfaces/10.0.0.1_7.rrd"));
+        let web = Subject::Application(AppName::new("web").unwrap());
+        assert_eq!(path(d, &web), PathBuf::from("/a/applications/web.rrd"));
+        for s in [v6, Subject::Host(HostId::Other), i, Subject::Interface(IfaceId::Other), web] {
+            let p = path(d, &s);
             let sub = p.parent().unwrap().file_name().unwrap().to_str().unwrap();
             assert_eq!(subject_of(sub, p.file_name().unwrap().to_str().unwrap()), Some(s));
         }
         assert_eq!(subject_of("hosts", "x.rrd.broken-5"), None);
+        assert_eq!(subject_of("applications", "Web.rrd"), None);
     }
 }

@@ -7,7 +7,7 @@ use std::net::{IpAddr, Ipv4Addr};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
-use flowpi::aggregate::Aggregator;
+use flowpi::views::{Bounds, Views};
 use flowpi::decode::{Decoder, Limits};
 use flowpi::net::LocalNets;
 use flowpi::stats::Stats;
@@ -15,7 +15,7 @@ use libfuzzer_sys::fuzz_target;
 
 struct State {
     decoder: Decoder,
-    agg: Aggregator,
+    agg: Views,
     start: Instant,
     n: u64,
 }
@@ -37,7 +37,7 @@ fn state() -> &'static Mutex<State> {
         let local = LocalNets::new(vec!["10.0.0.0/8".parse().unwrap(), "fd00::/8".parse().unwrap()]);
         Mutex::new(State {
             decoder: Decoder::new(limits, Default::default(), stats.clone()),
-            agg: Aggregator::new(local, 16, 16, stats),
+            agg: Views::with_bounds(local, &Bounds { max_hosts: 16, max_interfaces: 16, ..Bounds::default() }, 31, Duration::from_secs(60), stats),
             start: Instant::now(),
             n: 0,
         })

@@ -1,16 +1,22 @@
-//! Traffic totals per local host and per (exporter, ifIndex), in tables of fixed capacity; what
-//! does not fit is counted into an `other` row so no byte is ever lost.
+//! Views of the traffic: each record is attributed once (`attribute`), placed in time once, then
+//! fanned out to the views (hosts, interfaces, applications, conversations and ports), each of
+//! which owns a bounded table. What does not fit a table is counted into an `other` row or
+//! ranked out of a heavy-hitter table with its error bound, so no byte is lost unseen.
 
-use std::collections::hash_map::Entry;
-use std::collections::HashMap;
+pub mod applications;
+pub mod attribute;
+pub mod hosts;
+pub mod interfaces;
+pub mod table;
+pub mod talkers;
+
 use std::fmt;
-use std::hash::Hash;
 use std::net::IpAddr;
-use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 
+pub use applications::{AppId, AppName, Applications};
+use attribute::{attribute, Flow, How};
 use crate::decode::FlowRecord;
-use crate::fxhash::FxBuild;
 use crate::net::{normalize, LocalNets};
 use crate::stats::{self, Stats};
 
@@ -25,12 +31,12 @@ pub struct Counts {
 }
 
 impl Counts {
-    fn add_in(&mut self, bytes: u64, packets: u64) {
+    pub fn add_in(&mut self, bytes: u64, packets: u64) {
         self.in_bytes = self.in_bytes.wrapping_add(bytes);
         self.in_packets = self.in_packets.wrapping_add(packets);
     }
 
-    fn add_out(&mut self, bytes: u64, packets: u64) {
+    pub fn add_out(&mut self, bytes: u64, packets: u64) {
         self.out_bytes = self.out_bytes.wrapping_add(bytes);
         self.out_packets = self.out_packets.wrapping_add(packets);
     }
@@ -94,18 +100,92 @@ impl fmt::Display for IfaceId {
     }
 }
 
-/// What an archive is about: a local host or a router interface.
+/// What an archive is about: a local host, a router interface or an application. Everything an
+/// archive kind differs in (directory, data sources, legend, journal tag) is said here, once.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Subject {
     Host(HostId),
     Interface(IfaceId),
+    Application(AppName),
+}
+
+impl Subject {
+    /// Every kind's directory under archive.dir.
+    pub const DIRS: [&'static str; 3] = ["hosts", "interfaces", "applications"];
+
+    /// The directory under archive.dir.
+    pub fn dir(&self) -> &'static str {
+        match self {
+            Subject::Host(_) => "hosts",
+            Subject::Interface(_) => "interfaces",
+            Subject::Application(_) => "applications",
+        }
+    }
+
+    /// Data source names, in [`Counts`] field order.
+    pub fn ds(&self) -> &'static [&'static str; 4] {
+        match self {
+            Subject::Interface(_) => &["in_bytes", "out_bytes", "in_packets", "out_packets"],
+            // Hosts and applications: received and sent by local hosts.
+            _ => &["rx_bytes", "tx_bytes", "rx_packets", "tx_packets"],
+        }
+    }
+
+    /// The graph legend for the two byte series.
+    pub fn legend(&self) -> [&'static str; 2] {
+        match self {
+            Subject::Interface(_) => ["In", "Out"],
+            _ => ["Received", "Sent"],
+        }
+    }
+}
+
+/// A local host's detail: bytes per application and its top remote peers, since start.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct HostDetail {
+    /// (application, received, sent), only those with traffic.
+    pub apps: Vec<(AppName, u64, u64)>,
+    pub peers: Vec<Talk>,
+    /// False once the peers table had to drop a peer: counts then carry an error bound.
+    pub peers_exact: bool,
+}
+
+/// A heavy-hitter row: a local host and a peer (a conversation), or a peer of a host (then `host`
+/// is that host). `rx`/`tx` are what was seen since the row entered the table; the true total
+/// is at most `error` more (0 while the table never had to drop a row).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Talk {
+    pub host: IpAddr,
+    pub peer: IpAddr,
+    pub rx: u64,
+    pub tx: u64,
+    pub error: u64,
+}
+
+/// A port row: protocol, port and the application it names.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PortRow {
+    pub protocol: u8,
+    pub port: u16,
+    pub app: AppName,
+    pub rx: u64,
+    pub tx: u64,
+    pub error: u64,
 }
 
 /// Totals since start, copied out of the tables: published for the HTTP API.
 #[derive(Clone, Debug, Default)]
 pub struct Snapshot {
     pub hosts: Vec<(HostId, Counts)>,
+    /// Parallel to `hosts`.
+    pub host_details: Vec<HostDetail>,
     pub interfaces: Vec<(IfaceId, Counts)>,
+    /// Received (in) and sent (out) by local hosts, per application with traffic.
+    pub applications: Vec<(AppName, Counts)>,
+    pub conversations: Vec<Talk>,
+    pub conversations_exact: bool,
+    pub ports: Vec<PortRow>,
+    pub ports_exact: bool,
     /// Interface names (config, then options data), sorted, for the API and graph titles.
     pub interface_names: Vec<((IpAddr, u32), String)>,
     /// Exporters and their state, for the API.
@@ -123,6 +203,12 @@ impl Snapshot {
     pub fn exporter_name(&self, exporter: IpAddr) -> Option<&str> {
         self.exporters.iter().find(|e| e.key.addr == exporter).and_then(|e| e.name.as_deref())
     }
+
+    /// A local host's row and detail.
+    pub fn host(&self, ip: IpAddr) -> Option<(&Counts, &HostDetail)> {
+        let i = self.hosts.binary_search_by(|(id, _)| id.cmp(&HostId::Ip(ip))).ok()?;
+        Some((&self.hosts[i].1, self.host_details.get(i)?))
+    }
 }
 
 /// What was counted per step since the previous hand-over, for the archive thread. Steps are
@@ -137,27 +223,57 @@ pub struct StepCounts {
     pub open_from: i64,
 }
 
+/// The bounds of the views, from the config.
+#[derive(Clone, Debug)]
+pub struct Bounds {
+    pub max_hosts: usize,
+    pub max_interfaces: usize,
+    /// Steps a host row must be idle before a new host may take it.
+    pub host_idle_steps: i64,
+    pub peers_per_host: usize,
+    pub conversations: usize,
+    pub ports: usize,
+}
+
+impl Default for Bounds {
+    /// The config's defaults at a 60 s step.
+    fn default() -> Bounds {
+        Bounds {
+            max_hosts: 256,
+            max_interfaces: 64,
+            host_idle_steps: 7 * 1440,
+            peers_per_host: 32,
+            conversations: 2048,
+            ports: 1024,
+        }
+    }
+}
+
 /// Owned by the collector task; nothing else touches it.
-pub struct Aggregator {
+pub struct Views {
     local: LocalNets,
-    hosts: Table<AddrKey>,
-    interfaces: Table<IfKey>,
+    apps: Applications,
+    hosts: hosts::Hosts,
+    interfaces: interfaces::Interfaces,
+    applications: applications::AppView,
+    talkers: talkers::Talkers,
     /// The last exporter's key: a datagram's records all come from one exporter.
     exporter: Option<(IpAddr, AddrKey)>,
     clock: Clock,
     /// A record's share per open step, reused (no allocation per record).
     parts: Vec<(usize, u64)>,
+    nat_records: u64,
     stats: Arc<Stats>,
 }
 
 /// The step being counted and the window of open steps. Each row has one bucket per open step,
 /// indexed by `step mod open` (the window never holds two steps with the same slot).
-struct Clock {
+pub struct Clock {
     step_ms: i64,
     /// Open steps: the current one and those before it that late flows can still reach.
     open: usize,
     /// The current step's index.
-    cur: i64,
+    pub cur: i64,
     cur_slot: usize,
     /// Where the current step begins, wall clock ms.
     cur_start_ms: i64,
@@ -180,7 +296,7 @@ impl Clock {
     }
 
     /// The step a slot holds in the current window.
-    fn step_of(&self, slot: usize) -> i64 {
+    pub fn step_of(&self, slot: usize) -> i64 {
         self.cur - (self.cur - slot as i64).rem_euclid(self.open as i64)
     }
 }
@@ -192,13 +308,13 @@ const MAX_FLOW_MS: i64 = 86_400_000;
 /// An address as one integer, so a table lookup hashes two words instead of walking `IpAddr`'s
 /// enum and byte arrays. IPv4 sits in the IPv4-mapped range, so an IPv4-mapped IPv6 address
 /// (from a dual-stack socket) is the same key as the IPv4 address it carries.
-#[derive(Clone, Copy, PartialEq, Eq, Hash)]
-struct AddrKey(u128);
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, PartialOrd, Ord)]
+pub struct AddrKey(pub u128);
 
 const V4_MAPPED: u128 = 0xffff_0000_0000;
 
 impl AddrKey {
-    fn v4(self) -> Option<u32> {
+    pub fn v4(self) -> Option<u32> {
         (self.0 >> 32 == V4_MAPPED >> 32).then_some(self.0 as u32)
     }
 }
@@ -219,143 +335,59 @@ impl From<AddrKey> for IpAddr {
     }
 }
 
+
 /// An interface row: the exporter and its ifIndex.
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
-struct IfKey(AddrKey, u32);
+pub struct IfKey(pub AddrKey, pub u32);
 
-/// Where a key sits in a table's cache of recent rows (any value; the table reduces it).
-trait CacheSlot {
-    fn slot(&self) -> usize;
-}
-
-impl CacheSlot for AddrKey {
+impl table::CacheSlot for AddrKey {
     #[inline]
     fn slot(&self) -> usize {
-        // The address's low bits: the hosts of a /24, or of a few, each get a slot of their own.
+        // The address's low bits: the hosts of a /22 each get a slot of their own.
         self.0 as usize
     }
 }
 
-impl CacheSlot for IfKey {
+impl table::CacheSlot for IfKey {
     #[inline]
     fn slot(&self) -> usize {
         self.1 as usize
     }
 }
 
-/// Rows remembered per table, direct-mapped by [`CacheSlot::slot`]: the hosts of a home network
-/// (up to a /22) and a router's interfaces each get a slot of their own, so a lookup is one
-/// comparison instead of a hash probe. A slot holds a row index (4 KiB a table); the row holds
-/// its key, and the table stays the source of truth.
-const CACHE: usize = 1024;
-
-/// A table that takes new keys until it holds `max`, then counts into the `other` row (index
-/// `max`). Each row has a bucket per open step, plus what earlier steps handed over.
-struct Table<K> {
-    index: HashMap<K, u32, FxBuild>,
-    keys: Vec<K>,
-    /// Per row (and `other` last): counts already handed over to the archive.
-    base: Vec<Counts>,
-    /// Slot-major: slot `k` of every row is `buckets[k * (max + 1) ..][..max + 1]`, so the rows'
-    /// current buckets sit side by side, as dense as a plain table.
-    buckets: Vec<Counts>,
-    open: usize,
-    max: usize,
-    /// Row indexes; `u32::MAX` (never a row) when empty.
-    cache: Box<[u32; CACHE]>,
-}
-
-impl<K: Hash + Eq + Copy + CacheSlot> Table<K> {
-    fn new(max: usize, open: usize) -> Self {
-        // Sized once: the table never holds more than `max` keys, so it never reallocates.
-        Table {
-            index: HashMap::with_capacity_and_hasher(max, FxBuild::default()),
-            keys: Vec::with_capacity(max),
-            base: vec![Counts::default(); max + 1],
-            buckets: vec![Counts::default(); (max + 1) * open],
-            open,
-            max,
-            cache: Box::new([u32::MAX; CACHE]),
-        }
-    }
-
-    /// The row of `key` (the `other` row when it did not fit); `overflow` counts a key that did
-    /// not fit, `size` tracks the row count.
-    #[inline(always)]
-    fn row(&mut self, key: K, overflow: &AtomicU64, size: &AtomicU64) -> usize {
-        let slot = key.slot() % CACHE;
-        let cached = self.cache[slot] as usize;
-        match self.keys.get(cached) {
-            Some(k) if *k == key => cached,
-            _ => match self.lookup(key, size) {
-                Some(i) => {
-                    self.cache[slot] = i;
-                    i as usize
-                }
-                None => {
-                    stats::inc(overflow);
-                    self.max
-                }
-            },
-        }
-    }
-
-    #[inline(always)]
-    fn bucket(&mut self, row: usize, slot: usize) -> &mut Counts {
-        &mut self.buckets[slot * (self.max + 1) + row]
-    }
-
-    /// The row index of `key`, added if there is room.
-    #[inline(never)]
-    fn lookup(&mut self, key: K, size: &AtomicU64) -> Option<u32> {
-        let n = self.keys.len();
-        if n < self.max {
-            return Some(match self.index.entry(key) {
-                Entry::Occupied(o) => *o.get(),
-                Entry::Vacant(v) => {
-                    self.keys.push(key);
-                    stats::set(size, (n + 1) as u64);
-                    *v.insert(n as u32)
-                }
-            });
-        }
-        self.index.get(&key).copied()
-    }
-
-    /// Row `i`'s total since start.
-    fn total(&self, i: usize) -> Counts {
-        let mut t = self.base[i];
-        for c in self.buckets.iter().skip(i).step_by(self.max + 1) {
-            t.add(c);
-        }
-        t
-    }
-
-    /// Hand over row `i`'s buckets (non-zero ones, with their step) and empty them.
-    fn drain(&mut self, i: usize, clock: &Clock, mut out: impl FnMut(i64, Counts)) {
-        for slot in 0..self.open {
-            let c = std::mem::take(self.bucket(i, slot));
-            if !c.is_zero() {
-                self.base[i].add(&c);
-                out(clock.step_of(slot), c);
-            }
-        }
-    }
-}
-
 /// A row and the slot its counts go to.
 #[derive(Clone, Copy)]
-enum Place {
+pub enum Place {
     One(usize),
-    /// Divided over `Aggregator::parts`.
+    /// Divided over the parts given beside it.
     Spread,
 }
 
-impl Aggregator {
+/// Divide `bytes` and `packets` over `parts` (slot, weight): each part gets its share rounded
+/// down against the running sum, so the parts add up to exactly the record's counts.
+pub fn split(parts: &[(usize, u64)], bytes: u64, packets: u64, mut put: impl FnMut(usize, u64, u64)) {
+    let total: u64 = parts.iter().map(|p| p.1).sum();
+    let (mut acc, mut b_done, mut p_done) = (0u64, 0u64, 0u64);
+    for &(slot, w) in parts {
+        acc += w;
+        let b = (u128::from(bytes) * u128::from(acc) / u128::from(total)) as u64;
+        let p = (u128::from(packets) * u128::from(acc) / u128::from(total)) as u64;
+        put(slot, b - b_done, p - p_done);
+        (b_done, p_done) = (b, p);
+    }
+}
+
+impl Views {
+    /// Views with the default application list, for tools and tests.
+    pub fn with_bounds(local: LocalNets, bounds: &Bounds, open_steps: usize, step: std::time::Duration, stats: Arc<Stats>) -> Self {
+        let apps = Applications::new(&Applications::default_classes());
+        Views::new(local, apps, bounds, open_steps, step, stats)
+    }
+
     pub fn new(
         local: LocalNets,
-        max_hosts: usize,
-        max_interfaces: usize,
+        apps: Applications,
+        bounds: &Bounds,
         open_steps: usize,
         step: std::time::Duration,
         stats: Arc<Stats>,
@@ -377,13 +409,18 @@ impl Aggregator {
             before_window: 0,
         };
         clock.cur_slot = clock.slot(cur);
-        Aggregator {
+        let napps = apps.capacity();
+        Views {
             local,
-            hosts: Table::new(max_hosts, open),
-            interfaces: Table::new(max_interfaces, open),
+            hosts: hosts::Hosts::new(bounds, napps, open),
+            interfaces: interfaces::Interfaces::new(bounds.max_interfaces, open),
+            applications: applications::AppView::new(napps, open),
+            talkers: talkers::Talkers::new(bounds.conversations, bounds.ports),
+            apps,
             exporter: None,
             clock,
             parts: Vec::with_capacity(open + 1),
+            nat_records: 0,
             stats,
         }
     }
@@ -409,29 +446,23 @@ impl Aggregator {
     pub fn rotate(&mut self, now_ms: i64) -> StepCounts {
         let mut added = Vec::new();
         let clock = &self.clock;
-        for i in 0..self.hosts.keys.len() {
-            let id = Subject::Host(HostId::Ip(self.hosts.keys[i].into()));
-            self.hosts.drain(i, clock, |s, c| added.push((id, s, c)));
-        }
-        let other = self.hosts.max;
-        self.hosts.drain(other, clock, |s, c| added.push((Subject::Host(HostId::Other), s, c)));
-        for i in 0..self.interfaces.keys.len() {
-            let IfKey(ex, ifindex) = self.interfaces.keys[i];
-            let id = Subject::Interface(IfaceId::If { exporter: ex.into(), ifindex });
-            self.interfaces.drain(i, clock, |s, c| added.push((id, s, c)));
-        }
-        let other = self.interfaces.max;
-        self.interfaces.drain(other, clock, |s, c| added.push((Subject::Interface(IfaceId::Other), s, c)));
+        self.hosts.drain(clock, &mut added);
+        self.interfaces.drain(clock, &mut added);
+        self.applications.drain(clock, &self.apps, &mut added);
         let st = &*self.stats;
         stats::set(&st.records_without_time, self.clock.no_time);
         stats::set(&st.records_bad_time, self.clock.bad_time);
         stats::set(&st.records_spread, self.clock.spread);
         stats::set(&st.records_before_window, self.clock.before_window);
+        stats::set(&st.nat_attributed_records, self.nat_records);
+        self.talkers.publish_stats(st);
+        self.hosts.publish_stats(st);
 
         self.clock.now_ms = now_ms;
         self.clock.cur = now_ms.div_euclid(self.clock.step_ms);
         self.clock.cur_slot = self.clock.slot(self.clock.cur);
         self.clock.cur_start_ms = self.clock.cur * self.clock.step_ms;
+        self.hosts.settle(self.clock.cur);
         StepCounts { added, current: self.clock.cur, open_from: self.clock.oldest() }
     }
 
@@ -447,21 +478,54 @@ impl Aggregator {
             }
         };
         let place = self.place(r);
-        let (src, dst) = (r.src.map(AddrKey::from), r.dst.map(AddrKey::from));
-        let src_local = src.filter(|a| self.is_local(*a));
-        let dst_local = dst.filter(|a| self.is_local(*a));
-        self.count(ex, src_local, dst_local, r.input_if, r.output_if, r.bytes, r.packets, place);
+        let (sender, receiver, how) = attribute(r, &self.local);
+        let (app, port) = match how {
+            How::Remote => {
+                stats::inc(&self.stats.remote_only_records);
+                (0, 0)
+            }
+            How::Nat => {
+                self.nat_records += 1;
+                self.apps.classify(r.protocol, r.src_port, r.dst_port)
+            }
+            How::Direct => self.apps.classify(r.protocol, r.src_port, r.dst_port),
+        };
+        let f = Flow {
+            ex,
+            src: r.src.map(AddrKey::from),
+            dst: r.dst.map(AddrKey::from),
+            sender,
+            receiver,
+            input_if: r.input_if,
+            output_if: r.output_if,
+            bytes: r.bytes,
+            packets: r.packets,
+            protocol: r.protocol,
+            app,
+            port,
+        };
+        self.count(&f, place);
         if r.rev_bytes != 0 || r.rev_packets != 0 {
-            // The reverse direction of a bidirectional record: dst -> src, entering on the output
-            // interface and leaving on the input one.
-            self.count(ex, dst_local, src_local, r.output_if, r.input_if, r.rev_bytes, r.rev_packets, place);
+            self.count(&f.reversed(r.rev_bytes, r.rev_packets), place);
+        }
+    }
+
+    /// One direction into every view.
+    #[inline]
+    fn count(&mut self, f: &Flow, place: Place) {
+        let st = &*self.stats;
+        self.interfaces.add(f, place, &self.parts, st);
+        if f.has_host() {
+            self.hosts.add(f, place, &self.parts, st);
+            self.applications.add(f, place, &self.parts);
+            self.talkers.add(f);
         }
     }
 
     /// Which open steps a record's counts belong to. Its times are taken as ages before the
     /// export time (so an exporter's clock need not agree with ours), laid on our clock.
     #[inline(always)]
-    fn place(&mut self, r: &FlowRecord) -> Place {
+    pub fn place(&mut self, r: &FlowRecord) -> Place {
         let c = &self.clock;
         let (end, export) = (r.end_ms as i64, r.export_ms as i64);
         if end != 0 && export != 0 {
@@ -525,109 +589,13 @@ impl Aggregator {
         }
     }
 
-    fn is_local(&self, a: AddrKey) -> bool {
-        match a.v4() {
-            Some(v4) => self.local.contains_v4(v4),
-            None => self.local.contains_v6(a.0),
-        }
-    }
-
-    /// `src` and `dst` are given only when local.
-    #[allow(clippy::too_many_arguments)]
-    #[inline]
-    fn count(
-        &mut self,
-        ex: AddrKey,
-        src: Option<AddrKey>,
-        dst: Option<AddrKey>,
-        input_if: u32,
-        output_if: u32,
-        bytes: u64,
-        packets: u64,
-        place: Place,
-    ) {
-        let st = &*self.stats;
-        if let Place::One(slot) = place {
-            // The common case, straight into the buckets.
-            if let Some(a) = src {
-                let h = self.hosts.row(a, &st.host_overflow_records, &st.hosts);
-                self.hosts.bucket(h, slot).add_out(bytes, packets);
-            }
-            if let Some(a) = dst {
-                let h = self.hosts.row(a, &st.host_overflow_records, &st.hosts);
-                self.hosts.bucket(h, slot).add_in(bytes, packets);
-            }
-            if src.is_none() && dst.is_none() {
-                stats::inc(&st.remote_only_records);
-            }
-            let (overflow, size) = (&st.interface_overflow_records, &st.interfaces);
-            let i = self.interfaces.row(IfKey(ex, input_if), overflow, size);
-            self.interfaces.bucket(i, slot).add_in(bytes, packets);
-            let o = self.interfaces.row(IfKey(ex, output_if), overflow, size);
-            self.interfaces.bucket(o, slot).add_out(bytes, packets);
-            return;
-        }
-        // A flow between two local hosts counts for both.
-        let hs = src.map(|a| self.hosts.row(a, &st.host_overflow_records, &st.hosts));
-        let hd = dst.map(|a| self.hosts.row(a, &st.host_overflow_records, &st.hosts));
-        if src.is_none() && dst.is_none() {
-            stats::inc(&st.remote_only_records);
-        }
-        let (overflow, size) = (&st.interface_overflow_records, &st.interfaces);
-        let ii = self.interfaces.row(IfKey(ex, input_if), overflow, size);
-        let io = self.interfaces.row(IfKey(ex, output_if), overflow, size);
-        let mut put = |slot: usize, b: u64, p: u64| {
-            if let Some(h) = hs {
-                self.hosts.bucket(h, slot).add_out(b, p);
-            }
-            if let Some(h) = hd {
-                self.hosts.bucket(h, slot).add_in(b, p);
-            }
-            self.interfaces.bucket(ii, slot).add_in(b, p);
-            self.interfaces.bucket(io, slot).add_out(b, p);
-        };
-        match place {
-            Place::One(slot) => put(slot, bytes, packets),
-            Place::Spread => {
-                // Each part gets its share rounded down against the running sum, so the parts
-                // add up to exactly the record's counts.
-                let total: u64 = self.parts.iter().map(|p| p.1).sum();
-                let (mut acc, mut b_done, mut p_done) = (0u64, 0u64, 0u64);
-                for &(slot, w) in &self.parts {
-                    acc += w;
-                    let b = (u128::from(bytes) * u128::from(acc) / u128::from(total)) as u64;
-                    let p = (u128::from(packets) * u128::from(acc) / u128::from(total)) as u64;
-                    put(slot, b - b_done, p - p_done);
-                    (b_done, p_done) = (b, p);
-                }
-            }
-        }
-    }
-
     pub fn snapshot(&self) -> Snapshot {
-        let h = &self.hosts;
-        let mut hosts: Vec<(HostId, Counts)> =
-            h.keys.iter().enumerate().map(|(i, ip)| (HostId::Ip((*ip).into()), h.total(i))).collect();
-        let other = h.total(h.max);
-        if !other.is_zero() {
-            hosts.push((HostId::Other, other));
-        }
-        hosts.sort_by_key(|(id, _)| *id);
-        let t = &self.interfaces;
-        let mut interfaces: Vec<(IfaceId, Counts)> = t
-            .keys
-            .iter()
-            .enumerate()
-            .map(|(i, IfKey(exporter, ifindex))| {
-                (IfaceId::If { exporter: (*exporter).into(), ifindex: *ifindex }, t.total(i))
-            })
-            .collect();
-        let other = t.total(t.max);
-        if !other.is_zero() {
-            interfaces.push((IfaceId::Other, other));
-        }
-        interfaces.sort_by_key(|(id, _)| *id);
-        Snapshot { hosts, interfaces, ..Snapshot::default() }
+        let mut s = Snapshot::default();
+        self.hosts.publish(&self.apps, &mut s);
+        self.interfaces.publish(&mut s);
+        self.applications.publish(&self.apps, &mut s);
+        self.talkers.publish(&self.apps, &mut s);
+        s
     }
 }
 
@@ -655,10 +623,11 @@ mod tests {
         }
     }
 
-    fn agg(max_hosts: usize, max_if: usize) -> (Aggregator, Arc<Stats>) {
+    fn agg(max_hosts: usize, max_if: usize) -> (Views, Arc<Stats>) {
         let stats = Arc::new(Stats::default());
         let local = LocalNets::new(vec!["192.168.0.0/16".parse().unwrap(), "fd00::/8".parse().unwrap()]);
-        (Aggregator::new(local, max_hosts, max_if, 31, std::time::Duration::from_secs(60), stats.clone()), stats)
+        let b = Bounds { max_hosts, max_interfaces: max_if, host_idle_steps: 3, ..Bounds::default() };
+        (Views::with_bounds(local, &b, 31, std::time::Duration::from_secs(60), stats.clone()), stats)
     }
 
     #[test]
@@ -723,7 +692,7 @@ mod tests {
     }
 
     /// Steps of 60 s, 31 open; the clock at 10 s into step 1000.
-    fn timed() -> (Aggregator, Arc<Stats>, IpAddr) {
+    fn timed() -> (Views, Arc<Stats>, IpAddr) {
         let (mut a, stats) = agg(10, 10);
         a.rotate(1000 * 60_000 + 10_000);
         (a, stats, "192.168.1.1".parse().unwrap())
@@ -741,7 +710,7 @@ mod tests {
     }
 
     /// The host's bytes sent per step, as handed over.
-    fn sent_per_step(a: &mut Aggregator, now: i64) -> Vec<(i64, u64)> {
+    fn sent_per_step(a: &mut Views, now: i64) -> Vec<(i64, u64)> {
         let mut v: Vec<(i64, u64)> = a
             .rotate(now)
             .added
@@ -819,13 +788,105 @@ mod tests {
     #[test]
     fn capacity_does_not_grow_with_remote_addresses() {
         let (mut a, _) = agg(4, 4);
-        let cap = (a.hosts.index.capacity(), a.interfaces.index.capacity(), a.hosts.keys.capacity());
+        let cap = (a.hosts.capacity(), a.interfaces.capacity());
         let ex: IpAddr = "10.0.0.1".parse().unwrap();
         for i in 0..100_000u32 {
             let remote = std::net::Ipv4Addr::from(0x0100_0000 + i).to_string();
             a.add(ex, &rec(&remote, "192.168.1.2", 1, 1, i % 3, 0));
         }
-        assert_eq!((a.hosts.index.capacity(), a.interfaces.index.capacity(), a.hosts.keys.capacity()), cap);
-        assert_eq!(a.hosts.keys.len(), 1);
+        assert_eq!((a.hosts.capacity(), a.interfaces.capacity()), cap);
+        assert_eq!(a.snapshot().hosts.len(), 1);
+    }
+
+    #[test]
+    fn nat_fields_find_the_host_behind_the_router() {
+        let (mut a, stats) = agg(10, 10);
+        let ex: IpAddr = "198.51.100.2".parse().unwrap();
+        // WAN side: remote -> WAN address, the LAN host only post-NAT.
+        let mut down = rec("203.0.113.5", "198.51.100.2", 5_000_000, 4000, 1, 2);
+        down.nat_dst = Some("192.168.1.50".parse().unwrap());
+        a.add(ex, &down);
+        let mut up = rec("198.51.100.2", "203.0.113.5", 700_000, 600, 2, 1);
+        up.nat_src = Some("192.168.1.50".parse().unwrap());
+        a.add(ex, &up);
+        // NAT fields that are not local change nothing.
+        let mut far = rec("203.0.113.5", "198.51.100.2", 9, 1, 1, 2);
+        far.nat_dst = Some("198.51.100.9".parse().unwrap());
+        a.add(ex, &far);
+        let s = a.snapshot();
+        assert_eq!(s.hosts.len(), 1);
+        assert_eq!(s.hosts[0].1, Counts { in_bytes: 5_000_000, out_bytes: 700_000, in_packets: 4000, out_packets: 600 });
+        assert_eq!(s.host_details[0].peers.len(), 1);
+        assert_eq!(s.host_details[0].peers[0].peer, "203.0.113.5".parse::<IpAddr>().unwrap());
+        a.rotate(wall_ms());
+        assert_eq!(stats::get(&stats.nat_attributed_records), 2);
+        assert_eq!(stats::get(&stats.remote_only_records), 1);
+    }
+
+    #[test]
+    fn applications_ports_and_peers() {
+        let (mut a, _) = agg(10, 10);
+        let ex: IpAddr = "192.168.1.1".parse().unwrap();
+        let mut web = rec("192.168.1.10", "8.8.8.8", 100, 1, 1, 2);
+        (web.src_port, web.dst_port, web.rev_bytes, web.rev_packets) = (50000, 443, 9000, 7);
+        a.add(ex, &web);
+        let mut dns = rec("192.168.1.10", "1.1.1.1", 60, 1, 1, 2);
+        (dns.protocol, dns.src_port, dns.dst_port) = (17, 40000, 53);
+        a.add(ex, &dns);
+        let mut ping = rec("192.168.1.11", "192.168.1.10", 84, 1, 1, 2);
+        ping.protocol = 1;
+        (ping.src_port, ping.dst_port) = (0, 0);
+        a.add(ex, &ping);
+        // Remote-only traffic is no application's.
+        a.add(ex, &rec("8.8.8.8", "1.1.1.1", 5, 1, 1, 2));
+        let s = a.snapshot();
+        let apps: Vec<(String, u64, u64)> =
+            s.applications.iter().map(|(n, c)| (n.to_string(), c.in_bytes, c.out_bytes)).collect();
+        assert_eq!(apps, vec![("web".into(), 9000, 100), ("dns".into(), 0, 60), ("icmp".into(), 84, 84)]);
+        let (_, d) = s.host("192.168.1.10".parse().unwrap()).unwrap();
+        let happs: Vec<(String, u64, u64)> = d.apps.iter().map(|(n, rx, tx)| (n.to_string(), *rx, *tx)).collect();
+        assert_eq!(happs, vec![("web".into(), 9000, 100), ("dns".into(), 0, 60), ("icmp".into(), 84, 0)]);
+        let peers: Vec<(String, u64, u64)> = d.peers.iter().map(|p| (p.peer.to_string(), p.rx, p.tx)).collect();
+        assert_eq!(
+            peers,
+            vec![("8.8.8.8".into(), 9000, 100), ("192.168.1.11".into(), 84, 0), ("1.1.1.1".into(), 0, 60)]
+        );
+        let ports: Vec<(u8, u16, String, u64, u64)> =
+            s.ports.iter().map(|p| (p.protocol, p.port, p.app.to_string(), p.rx, p.tx)).collect();
+        assert_eq!(ports, vec![(6, 443, "web".into(), 9000, 100), (17, 53, "dns".into(), 0, 60)]);
+        assert_eq!(s.conversations.len(), 4);
+        assert!(s.conversations_exact && s.ports_exact && d.peers_exact);
+    }
+
+    #[test]
+    fn idle_host_rows_go_to_new_hosts() {
+        // Two rows; a row idle for 3 steps may be taken.
+        let (mut a, stats) = agg(2, 10);
+        let ex: IpAddr = "192.168.1.1".parse().unwrap();
+        let t0 = 1000 * 60_000;
+        a.rotate(t0);
+        a.add(ex, &rec("192.168.1.10", "8.8.8.8", 1, 1, 1, 2));
+        a.add(ex, &rec("192.168.1.11", "8.8.8.8", 1, 1, 1, 2));
+        a.rotate(t0 + 60_000);
+        // .11 stays busy, .10 goes quiet.
+        for k in 2..6 {
+            a.add(ex, &rec("192.168.1.11", "8.8.8.8", 1, 1, 1, 2));
+            // Not idle long enough yet: the newcomer goes to `other`.
+            if k == 2 {
+                a.add(ex, &rec("192.168.1.12", "8.8.8.8", 5, 1, 1, 2));
+            }
+            a.rotate(t0 + k * 60_000);
+        }
+        assert_eq!(stats::get(&stats.host_rows_reused), 0);
+        a.add(ex, &rec("192.168.1.12", "8.8.8.8", 7, 1, 1, 2));
+        let c = a.rotate(t0 + 6 * 60_000);
+        assert_eq!(stats::get(&stats.host_rows_reused), 1);
+        let ids: Vec<String> = a.snapshot().hosts.iter().map(|(h, _)| h.to_string()).collect();
+        assert_eq!(ids, vec!["192.168.1.11", "192.168.1.12", "other"]);
+        // The newcomer's own row, its own archive; what it sent before is in `other`.
+        let twelve = Subject::Host(HostId::Ip("192.168.1.12".parse().unwrap()));
+        assert!(c.added.iter().any(|(s, _, c)| *s == twelve && c.out_bytes == 7));
+        assert_eq!(a.snapshot().hosts[1].1.out_bytes, 7);
+        assert_eq!(a.snapshot().hosts[2].1.out_bytes, 5);
     }
 }

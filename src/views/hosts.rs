@@ -1,0 +1,149 @@
+//! The hosts view: per local host its bytes and packets per step (archived), its bytes per
+//! application and its top remote peers; rows idle for `archive.host_idle` go to newcomers.
+
+use super::table::{Row, Table};
+use super::{split, AddrKey, Applications, Bounds, Clock, Counts, HostDetail, HostId, Place, Snapshot, Subject, Talk};
+use crate::stats::{self, Stats};
+use crate::topk::TopK;
+use crate::views::attribute::Flow;
+
+pub struct Hosts {
+    table: Table<AddrKey>,
+    napps: usize,
+    /// Per row, [received, sent] bytes per application since the row got its host; row-major,
+    /// grown a row at a time as rows are taken (at most `max_hosts` rows).
+    apps: Vec<[u64; 2]>,
+    /// The `other` row's.
+    other_apps: Vec<[u64; 2]>,
+    /// Per row, its top remote peers.
+    peers: Vec<TopK<AddrKey>>,
+    peers_per_host: usize,
+}
+
+impl Hosts {
+    pub fn new(b: &Bounds, napps: usize, open: usize) -> Hosts {
+        let idle = (b.host_idle_steps > 0).then_some(b.host_idle_steps);
+        Hosts {
+            table: Table::new(b.max_hosts, open, idle),
+            napps,
+            apps: Vec::new(),
+            other_apps: vec![[0; 2]; napps],
+            peers: Vec::new(),
+            peers_per_host: b.peers_per_host,
+        }
+    }
+
+    /// The row of a local host, its side tables ready.
+    #[inline]
+    fn row(&mut self, a: AddrKey, st: &Stats) -> usize {
+        let r = self.table.row(a, &st.host_overflow_records, &st.hosts, &st.host_rows_reused);
+        let i = r.index();
+        match r {
+            Row::Fits(i) if i < self.peers.len() => {}
+            Row::Fits(_) => self.grow(),
+            Row::Reused(i) => {
+                self.apps[i * self.napps..][..self.napps].fill([0; 2]);
+                self.peers[i].clear();
+            }
+            Row::Other(_) => {}
+        }
+        i
+    }
+
+    #[cold]
+    fn grow(&mut self) {
+        self.apps.resize(self.apps.len() + self.napps, [0; 2]);
+        self.peers.push(TopK::new(self.peers_per_host));
+    }
+
+    #[inline]
+    pub fn add(&mut self, f: &Flow, place: Place, parts: &[(usize, u64)], st: &Stats) {
+        let app = f.app as usize;
+        if let Some(a) = f.sender {
+            let i = self.row(a, st);
+            match place {
+                Place::One(slot) => self.table.bucket(i, slot).add_out(f.bytes, f.packets),
+                Place::Spread => split(parts, f.bytes, f.packets, |s, b, p| self.table.bucket(i, s).add_out(b, p)),
+            }
+            self.app_cell(i, app)[1] += f.bytes;
+            if let (Some(peer), true) = (f.dst, i < self.table.max) {
+                self.peers[i].add(peer, 0, f.bytes);
+            }
+        }
+        if let Some(a) = f.receiver {
+            let i = self.row(a, st);
+            match place {
+                Place::One(slot) => self.table.bucket(i, slot).add_in(f.bytes, f.packets),
+                Place::Spread => split(parts, f.bytes, f.packets, |s, b, p| self.table.bucket(i, s).add_in(b, p)),
+            }
+            self.app_cell(i, app)[0] += f.bytes;
+            if let (Some(peer), true) = (f.src, i < self.table.max) {
+                self.peers[i].add(peer, f.bytes, 0);
+            }
+        }
+    }
+
+    #[inline(always)]
+    fn app_cell(&mut self, row: usize, app: usize) -> &mut [u64; 2] {
+        if row == self.table.max {
+            &mut self.other_apps[app]
+        } else {
+            &mut self.apps[row * self.napps + app]
+        }
+    }
+
+    pub fn drain(&mut self, clock: &Clock, out: &mut Vec<(Subject, i64, Counts)>) {
+        self.table.drain(clock, |k, step, c| {
+            let id = k.map_or(HostId::Other, |a| HostId::Ip(a.into()));
+            out.push((Subject::Host(id), step, c));
+        });
+    }
+
+    pub fn settle(&mut self, cur: i64) {
+        self.table.settle(cur);
+    }
+
+    pub fn publish_stats(&self, st: &Stats) {
+        stats::set(&st.peers_evictions, self.peers.iter().map(TopK::evictions).sum());
+    }
+
+    #[cfg(test)]
+    pub fn capacity(&self) -> (usize, usize) {
+        self.table.capacity()
+    }
+
+    pub fn publish(&self, apps: &Applications, s: &mut Snapshot) {
+        let t = &self.table;
+        let detail = |cells: &[[u64; 2]], peers: Option<(&TopK<AddrKey>, AddrKey)>| HostDetail {
+            apps: cells
+                .iter()
+                .enumerate()
+                .filter(|(_, c)| c[0] != 0 || c[1] != 0)
+                .map(|(id, c)| (apps.name(id as u16), c[0], c[1]))
+                .collect(),
+            peers: peers.map_or_else(Vec::new, |(p, host)| {
+                p.top(self.peers_per_host)
+                    .into_iter()
+                    .map(|e| Talk { host: host.into(), peer: e.key.into(), rx: e.rx, tx: e.tx, error: e.error })
+                    .collect()
+            }),
+            peers_exact: peers.is_none_or(|(p, _)| p.exact()),
+        };
+        let mut rows: Vec<(HostId, Counts, HostDetail)> = t
+            .keys
+            .iter()
+            .enumerate()
+            .map(|(i, a)| {
+                let cells = &self.apps[i * self.napps..][..self.napps];
+                (HostId::Ip((*a).into()), t.total(i), detail(cells, Some((&self.peers[i], *a))))
+            })
+            .collect();
+        let other = t.total(t.max);
+        if !other.is_zero() {
+            rows.push((HostId::Other, other, detail(&self.other_apps, None)));
+        }
+        rows.sort_by_key(|(id, _, _)| *id);
+        s.hosts = rows.iter().map(|(id, c, _)| (*id, *c)).collect();
+        s.host_details = rows.into_iter().map(|(_, _, d)| d).collect();
+    }
+}
