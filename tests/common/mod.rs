@@ -26,12 +26,13 @@ pub fn free_tcp_port() -> u16 {
 }
 
 /// Lines a test adds to the config's sections (the helper writes each section once: TOML cannot
-/// reopen one).
+/// reopen one), and whole sections of its own (`sections`, written last, each with its header).
 #[derive(Default, Clone, Copy)]
 pub struct Extra<'a> {
     pub collector: &'a str,
     pub archive: &'a str,
     pub http: &'a str,
+    pub sections: &'a str,
 }
 
 pub struct Daemon {
@@ -64,7 +65,7 @@ impl Daemon {
 
     /// As `start_env`, with lines of the test's own in the sections written here.
     pub fn start_full(dir: &Path, extra: Extra, env: &[(&str, &str)]) -> Daemon {
-        let Extra { collector, archive: extra_archive, http: http_extra } = extra;
+        let Extra { collector, archive: extra_archive, http: http_extra, sections } = extra;
         let udp: SocketAddr = format!("127.0.0.1:{}", free_udp_port()).parse().unwrap();
         let http: SocketAddr = format!("127.0.0.1:{}", free_tcp_port()).parse().unwrap();
         let config = dir.join("flowpi.toml");
@@ -80,7 +81,7 @@ impl Daemon {
         std::fs::write(
             &config,
             format!(
-                "[collector]\nlisten = [\"{udp}\"]\n{collector}\n[network]\nlocal = [\"192.168.0.0/16\", \"fd00::/8\"]\n[archive]\ndir = \"{}\"\nstep = \"1s\"\n{extra_archive}\n[http]\nlisten = \"{http}\"\n{http_extra}\n[log]\nlevel = \"debug\"\n",
+                "[collector]\nlisten = [\"{udp}\"]\n{collector}\n[network]\nlocal = [\"192.168.0.0/16\", \"fd00::/8\"]\n[archive]\ndir = \"{}\"\nstep = \"1s\"\n{extra_archive}\n[http]\nlisten = \"{http}\"\n{http_extra}\n[log]\nlevel = \"debug\"\n{sections}\n",
                 dir.join("archive").display()
             ),
         )
@@ -342,4 +343,38 @@ pub fn fetch_totals(file: &Path, seconds: u64) -> Vec<f64> {
         }
     }
     sums
+}
+
+/// Run Debian's softflowd over the capture `pcap` (`-r`), exporting to `to` with `args` besides
+/// (`-v 10 -b`, ...), tracking IPv6 too, until it has exported everything and exited. In -r mode
+/// softflowd only gets on while its control socket is poked, so this pokes it.
+pub fn run_softflowd(pcap: &str, args: &[&str], to: SocketAddr) {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut child = Command::new("softflowd")
+        .args(["-r", pcap, "-n", &to.to_string(), "-d", "-6"])
+        .args(args)
+        .arg("-c")
+        .arg(tmp.path().join("ctl"))
+        .arg("-p")
+        .arg(tmp.path().join("pid"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("softflowd is installed (scripts/setup.sh)");
+    let start = Instant::now();
+    loop {
+        if let Some(st) = child.try_wait().unwrap() {
+            assert!(st.success(), "softflowd {args:?} exited with {st}");
+            return;
+        }
+        assert!(start.elapsed() < Duration::from_secs(30), "softflowd {args:?} did not finish");
+        let _ = Command::new("softflowctl")
+            .arg("-c")
+            .arg(tmp.path().join("ctl"))
+            .arg("statistics")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+        std::thread::sleep(Duration::from_millis(100));
+    }
 }
