@@ -23,6 +23,7 @@
     step: 60,
     hosts: [],
     interfaces: [],
+    apps: [],
     showAllHosts: false,
     stamp: Math.floor(Date.now() / 1000),
     timer: 0,
@@ -144,6 +145,10 @@
 
   /* ---------- subjects (a host or an interface) ---------- */
 
+  function appSubject(row) {
+    return { kind: 'application', name: String(row.name) };
+  }
+
   function hostSubject(row) {
     return { kind: 'host', ip: String(row.ip) };
   }
@@ -160,10 +165,12 @@
   }
 
   function subjectKey(s) {
+    if (s.kind === 'application') return `app:${s.name}`;
     return s.kind === 'host' ? `host:${s.ip}` : `if:${s.exporter}/${s.ifindex === null ? '' : s.ifindex}`;
   }
 
   function subjectPath(s) {
+    if (s.kind === 'application') return `application/${encodeURIComponent(s.name)}`;
     if (s.kind === 'host') {
       return s.ip === 'other' ? 'host/other' : `host/${encodeURIComponent(s.ip)}`;
     }
@@ -172,6 +179,7 @@
   }
 
   function subjectName(s) {
+    if (s.kind === 'application') return s.name === 'other' ? 'Other ports' : s.name;
     if (s.kind === 'host') return s.ip === 'other' ? 'Other hosts' : s.ip;
     if (s.ifindex === null) return 'Other interfaces';
     if (s.name) return `${s.exporter} · ${s.name} (interface ${s.ifindex})`;
@@ -418,6 +426,30 @@
     return added;
   }
 
+  /* ---------- applications ---------- */
+
+  function createAppRow(row) {
+    const s = appSubject(row);
+    const tr = h('tr', { 'data-app': s.name });
+    const label = h('button', { type: 'button', class: 'host-link' }, subjectName(s));
+    const cell = (cls) => h('td', { class: cls }, h('span', { class: 'v' }), h('span', { class: 'sub' }));
+    const total = h('td', { class: 'total' },
+      h('div', { class: 'total-line' }, h('span', { class: 'v' }), h('span', { class: 'pct' })),
+      h('div', { class: 'bar', 'aria-hidden': 'true' }, h('span', { class: 'bar-rx' }), h('span', { class: 'bar-tx' })));
+    tr.append(h('th', { scope: 'row' }, label), cell('num rx'), cell('num tx'), total);
+    tr.addEventListener('click', () => openDetail(s));
+    return tr;
+  }
+
+  function renderApps(rows) {
+    const maxTotal = rows.reduce((m, r) => Math.max(m, hostTotal(r)), 0);
+    const sumTotal = rows.reduce((t, r) => t + hostTotal(r), 0);
+    reconcile($('applications').tBodies[0], rows, (r) => subjectKey(appSubject(r)), createAppRow, (tr, r) => {
+      updateHostRow(tr, r, maxTotal, sumTotal);
+      tr.title = `${subjectName(appSubject(r))}: ${fmtBytes(r.rx_bytes)} received, ${fmtBytes(r.tx_bytes)} sent by local hosts`;
+    });
+  }
+
   /* ---------- interfaces ---------- */
 
   function renderInterfaces(rows) {
@@ -437,6 +469,7 @@
   /* ---------- detail dialog: one subject, all five periods ---------- */
 
   function findRow(s) {
+    if (s.kind === 'application') return state.apps.find((r) => String(r.name) === s.name);
     if (s.kind === 'host') return state.hosts.find((r) => String(r.ip) === s.ip);
     return state.interfaces.find((r) => subjectKey(ifaceSubject(r)) === subjectKey(s));
   }
@@ -444,15 +477,52 @@
   function detailMeta(s) {
     const r = findRow(s);
     if (!r) return 'No traffic counted for it since flowpi started.';
+    if (s.kind === 'application') {
+      return `Local hosts received ${fmtBytes(r.rx_bytes)} (${fmtPackets(r.rx_packets)}) and sent ${fmtBytes(r.tx_bytes)} (${fmtPackets(r.tx_packets)}) since flowpi started`;
+    }
     if (s.kind === 'host') {
       return `Received ${fmtBytes(r.rx_bytes)} (${fmtPackets(r.rx_packets)}) · sent ${fmtBytes(r.tx_bytes)} (${fmtPackets(r.tx_packets)}) since flowpi started`;
     }
     return `In ${fmtBytes(r.in_bytes)} (${fmtPackets(r.in_packets)}) · out ${fmtBytes(r.out_bytes)} (${fmtPackets(r.out_packets)}) since flowpi started`;
   }
 
+  /* A host's applications and busiest peers, under its graphs. */
+  async function loadHostLists(s) {
+    const box = $('detail-lists');
+    if (s.kind !== 'host' || s.ip === 'other') {
+      box.hidden = true;
+      return;
+    }
+    let d;
+    try {
+      d = await getJSON(`/api/hosts/${encodeURIComponent(s.ip)}`);
+    } catch (err) {
+      box.hidden = true;
+      return;
+    }
+    if (state.detail !== s) return; // closed or another one opened meanwhile
+    const row = (name, rx, tx, title) => {
+      const tr = h('tr', null, h('th', { scope: 'row' }, name),
+        h('td', { class: 'num' }, fmtBytes(rx)), h('td', { class: 'num' }, fmtBytes(tx)));
+      if (title) tr.title = title;
+      return tr;
+    };
+    const apps = Array.isArray(d.applications) ? d.applications : [];
+    const peers = Array.isArray(d.peers) ? d.peers : [];
+    $('detail-apps').tBodies[0].replaceChildren(...apps.map((a) => row(String(a.name), a.rx_bytes, a.tx_bytes)));
+    $('detail-peers').tBodies[0].replaceChildren(...peers.map((p) => row(String(p.ip), p.rx_bytes, p.tx_bytes,
+      num(p.error) > 0 ? `up to ${fmtBytes(p.error)} more than shown (more peers than the table keeps)` : null)));
+    const note = $('detail-peers-note');
+    note.hidden = d.peers_exact !== false;
+    setText(note, 'More peers than flowpi keeps per host: the busiest are kept, with how far each may be off.');
+    box.hidden = apps.length === 0 && peers.length === 0;
+  }
+
   function openDetail(s) {
     const dialog = $('detail');
     state.detail = s;
+    $('detail-lists').hidden = true;
+    loadHostLists(s);
     setText($('detail-title'), subjectName(s));
     setText($('detail-meta'), detailMeta(s));
     const box = $('detail-graphs');
@@ -534,10 +604,15 @@
     $('empty').hidden = hasHosts;
     $('talkers').hidden = !hasHosts;
     $('host-graphs-section').hidden = !hasHosts;
+    $('apps-section').hidden = state.apps.length === 0;
+    renderApps(state.apps);
     $('interfaces-section').hidden = !hasHosts && state.interfaces.length === 0;
     setText($('empty-address'), location.hostname || "this device's address");
     const added = renderHosts(state.hosts).concat(renderInterfaces(state.interfaces));
-    if (state.detail) setText($('detail-meta'), detailMeta(state.detail));
+    if (state.detail) {
+      setText($('detail-meta'), detailMeta(state.detail));
+      loadHostLists(state.detail);
+    }
     return added;
   }
 
@@ -547,9 +622,10 @@
     clearTimeout(state.timer);
     let next = 0; // seconds to the next refresh: the step, or sooner after a failure
     try {
-      const [status, hosts, interfaces] = await Promise.all([
-        getJSON('/api/status'), getJSON('/api/hosts'), getJSON('/api/interfaces'),
+      const [status, hosts, interfaces, apps] = await Promise.all([
+        getJSON('/api/status'), getJSON('/api/hosts'), getJSON('/api/interfaces'), getJSON('/api/applications'),
       ]);
+      state.apps = Array.isArray(apps) ? apps : [];
       state.step = Math.max(MIN_REFRESH_SECONDS, num(status.step_seconds) || 60);
       state.hosts = Array.isArray(hosts) ? hosts : [];
       state.interfaces = Array.isArray(interfaces) ? interfaces : [];

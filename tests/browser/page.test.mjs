@@ -155,6 +155,25 @@ test('top talkers lists the replayed hosts with non-zero totals', async () => {
   assert.deepEqual(shown, api.map((r) => r.ip));
 });
 
+test('applications are listed busiest first, and one opens its graphs', async () => {
+  const api = await (await fetch(`${BASE}/api/applications`, { headers: BASIC })).json();
+  assert.ok(api.length > 0);
+  await page.waitForSelector(`#applications tbody tr[data-app="${api[0].name}"]`, { timeout: WAIT });
+  const shown = await page.$$eval('#applications tbody tr', (rows) => rows.map((r) => r.dataset.app));
+  assert.deepEqual(shown, api.map((a) => a.name));
+  await page.click(`#applications tbody tr[data-app="${api[0].name}"] .host-link`);
+  await page.waitForSelector('#detail[open]', { timeout: WAIT });
+  await page.waitForFunction(() => {
+    const imgs = Array.from(document.querySelectorAll('#detail img.graph'));
+    return imgs.length === 5 && imgs.every((i) => i.complete && i.naturalWidth > 0);
+  }, null, { timeout: WAIT });
+  const srcs = (await graphImages(page, '#detail img.graph')).map((i) => i.src.split('?')[0]);
+  assert.equal(srcs[1], `/graph/application/${api[0].name}/day.png`);
+  assert.ok(await page.isHidden('#detail-lists'), 'host lists belong to hosts only');
+  await page.keyboard.press('Escape');
+  await page.waitForSelector('#detail:not([open])', { state: 'attached', timeout: WAIT });
+});
+
 test('the interfaces seen in the flows are listed', async () => {
   await page.waitForSelector('#interfaces [data-exporter][data-ifindex]', { timeout: WAIT });
   const n = await page.locator('#interfaces [data-exporter][data-ifindex]').count();
@@ -221,6 +240,14 @@ test('clicking a host shows its graphs for all five periods', async () => {
   }, null, { timeout: WAIT });
   const srcs = (await graphImages(page, '#detail img.graph')).map((i) => i.src.split('?')[0]);
   assert.deepEqual(srcs, ['hour', 'day', 'week', 'month', 'year'].map((p) => `/graph/host/192.168.1.10/${p}.png`));
+  // Its applications and peers, as the API gives them.
+  const detail = await (await fetch(`${BASE}/api/hosts/192.168.1.10`, { headers: BASIC })).json();
+  assert.ok(detail.applications.length > 0 && detail.peers.length > 0);
+  await page.waitForSelector('#detail-lists:not([hidden])', { timeout: WAIT });
+  const apps = await page.$$eval('#detail-apps tbody th', (ths) => ths.map((t) => t.textContent));
+  assert.deepEqual(apps, detail.applications.map((a) => a.name));
+  const peers = await page.$$eval('#detail-peers tbody th', (ths) => ths.map((t) => t.textContent));
+  assert.deepEqual(peers, detail.peers.map((p) => p.ip));
   await page.screenshot({ path: path.join(SHOTS, 'detail.png') });
   await page.keyboard.press('Escape');
   await page.waitForSelector('#detail:not([open])', { state: 'attached', timeout: WAIT });
