@@ -48,7 +48,14 @@ fn run(name: &str, dgrams: &[Vec<u8>], secs: f64) {
         let stats = Arc::new(Stats::default());
         let mut dec = Decoder::new(Limits::default(), Default::default(), stats.clone());
         let local = LocalNets::new(vec!["192.168.0.0/16".parse().unwrap(), "fd00::/8".parse().unwrap()]);
-        let mut agg = Views::with_bounds(local, &Bounds { max_hosts: 256, max_interfaces: 64, ..Bounds::default() }, 31, std::time::Duration::from_secs(60), stats);
+        let env = |k: &str, d: usize| std::env::var(k).ok().and_then(|v| v.parse().ok()).unwrap_or(d);
+        let bounds = Bounds {
+            peers_per_host: env("PEERS", 32),
+            conversations: env("CONVERSATIONS", 2048),
+            ports: env("PORTS", 1024),
+            ..Bounds::default()
+        };
+        let mut agg = Views::with_bounds(local, &bounds, 31, std::time::Duration::from_secs(60), stats);
         let from = "192.0.2.1".parse().unwrap();
         let now = Instant::now();
         // Learn the templates once, then time data alone, as from a router that resends its

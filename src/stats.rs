@@ -60,9 +60,8 @@ pub struct Stats {
     /// Rows the heavy-hitter tables dropped to make room (their counts then carry an error bound),
     /// and the rows they hold (gauges).
     pub peers_evictions: AtomicU64,
-    pub conversations_evictions: AtomicU64,
     pub ports_evictions: AtomicU64,
-    pub conversations: AtomicU64,
+    pub peers: AtomicU64,
     pub ports: AtomicU64,
     pub snapshots: AtomicU64,
     /// Records counted in the current step: no flow times, or times not believed (end before
@@ -370,16 +369,15 @@ impl Stats {
             "Rows a heavy-hitter table dropped for a new key: from then on its counts carry an error bound.",
             &[
                 ("{view=\"peers\"}", get(&self.peers_evictions)),
-                ("{view=\"conversations\"}", get(&self.conversations_evictions)),
                 ("{view=\"ports\"}", get(&self.ports_evictions)),
             ],
         );
         metric(
             "topk_rows",
             "gauge",
-            "Rows held by the overall heavy-hitter tables (conversations.max, ports.max bound them).",
+            "Rows the heavy-hitter tables hold: every host's peers (peers.max_per_host each), and ports (ports.max).",
             &[
-                ("{view=\"conversations\"}", get(&self.conversations)),
+                ("{view=\"peers\"}", get(&self.peers)),
                 ("{view=\"ports\"}", get(&self.ports)),
             ],
         );

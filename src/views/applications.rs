@@ -175,6 +175,10 @@ pub struct Applications {
     /// Per port, the class index + 1 (0: none), for TCP and for UDP.
     tcp: Box<[u8; 65536]>,
     udp: Box<[u8; 65536]>,
+    /// Per port, one bit: listed by some class (TCP, UDP). 8 KiB each, so the common case, an
+    /// ephemeral port no class lists, is answered from L1 instead of a miss in the 64 KiB tables.
+    tcp_listed: Box<[u64; 1024]>,
+    udp_listed: Box<[u64; 1024]>,
     /// Per IP protocol, its application id once seen (`u16::MAX` until then).
     proto: [u16; 256],
     protos_used: usize,
@@ -204,7 +208,17 @@ impl Applications {
             }
         }
         names.push(AppName::new(OTHER).expect("valid name"));
-        Applications { names, tcp, udp, proto: [u16::MAX; 256], protos_used: 0 }
+        let bits = |t: &[u8; 65536]| {
+            let mut b = Box::new([0u64; 1024]);
+            for (p, &c) in t.iter().enumerate() {
+                if c != 0 {
+                    b[p / 64] |= 1 << (p % 64);
+                }
+            }
+            b
+        };
+        let (tcp_listed, udp_listed) = (bits(&tcp), bits(&udp));
+        Applications { names, tcp, udp, tcp_listed, udp_listed, proto: [u16::MAX; 256], protos_used: 0 }
     }
 
     /// The default list.
@@ -236,12 +250,19 @@ impl Applications {
     /// listed; 0 for protocols without ports).
     #[inline]
     pub fn classify(&mut self, protocol: u8, src_port: u16, dst_port: u16) -> (AppId, u16) {
-        let table = match protocol {
-            TCP => &self.tcp,
-            UDP => &self.udp,
+        let (table, listed) = match protocol {
+            TCP => (&self.tcp, &self.tcp_listed),
+            UDP => (&self.udp, &self.udp_listed),
             _ => return (self.protocol(protocol), 0),
         };
-        let (a, b) = (table[src_port as usize], table[dst_port as usize]);
+        let class = |p: u16| {
+            if listed[p as usize / 64] & (1 << (p % 64)) == 0 {
+                0
+            } else {
+                table[p as usize]
+            }
+        };
+        let (a, b) = (class(src_port), class(dst_port));
         let (lo_port, hi_port, lo_cls, hi_cls) =
             if src_port <= dst_port { (src_port, dst_port, a, b) } else { (dst_port, src_port, b, a) };
         if lo_cls != 0 {

@@ -4,7 +4,7 @@
 use super::table::{Row, Table};
 use super::{split, AddrKey, Applications, Bounds, Clock, Counts, HostDetail, HostId, Place, Snapshot, Subject, Talk};
 use crate::stats::{self, Stats};
-use crate::topk::TopK;
+use crate::topk::Tables;
 use crate::views::attribute::Flow;
 
 pub struct Hosts {
@@ -15,9 +15,11 @@ pub struct Hosts {
     apps: Vec<[u64; 2]>,
     /// The `other` row's.
     other_apps: Vec<[u64; 2]>,
-    /// Per row, its top remote peers.
-    peers: Vec<TopK<AddrKey>>,
+    /// Per row, its top remote peers: table `i` is row `i`'s.
+    peers: Tables<AddrKey>,
     peers_per_host: usize,
+    /// Conversations listed at most.
+    conversations: usize,
 }
 
 impl Hosts {
@@ -28,8 +30,9 @@ impl Hosts {
             napps,
             apps: Vec::new(),
             other_apps: vec![[0; 2]; napps],
-            peers: Vec::new(),
+            peers: Tables::new(b.peers_per_host),
             peers_per_host: b.peers_per_host,
+            conversations: b.conversations,
         }
     }
 
@@ -39,11 +42,11 @@ impl Hosts {
         let r = self.table.row(a, &st.host_overflow_records, &st.hosts, &st.host_rows_reused);
         let i = r.index();
         match r {
-            Row::Fits(i) if i < self.peers.len() => {}
+            Row::Fits(i) if i < self.peers.tables() => {}
             Row::Fits(_) => self.grow(),
             Row::Reused(i) => {
                 self.apps[i * self.napps..][..self.napps].fill([0; 2]);
-                self.peers[i].clear();
+                self.peers.clear(i);
             }
             Row::Other(_) => {}
         }
@@ -53,7 +56,7 @@ impl Hosts {
     #[cold]
     fn grow(&mut self) {
         self.apps.resize(self.apps.len() + self.napps, [0; 2]);
-        self.peers.push(TopK::new(self.peers_per_host));
+        self.peers.push();
     }
 
     #[inline]
@@ -67,7 +70,7 @@ impl Hosts {
             }
             self.app_cell(i, app)[1] += f.bytes;
             if let (Some(peer), true) = (f.dst, i < self.table.max) {
-                self.peers[i].add(peer, 0, f.bytes);
+                self.peers.add(i, peer, 0, f.bytes);
             }
         }
         if let Some(a) = f.receiver {
@@ -78,7 +81,7 @@ impl Hosts {
             }
             self.app_cell(i, app)[0] += f.bytes;
             if let (Some(peer), true) = (f.src, i < self.table.max) {
-                self.peers[i].add(peer, f.bytes, 0);
+                self.peers.add(i, peer, f.bytes, 0);
             }
         }
     }
@@ -104,7 +107,8 @@ impl Hosts {
     }
 
     pub fn publish_stats(&self, st: &Stats) {
-        stats::set(&st.peers_evictions, self.peers.iter().map(TopK::evictions).sum());
+        stats::set(&st.peers_evictions, self.peers.evictions());
+        stats::set(&st.peers, self.peers.rows() as u64);
     }
 
     #[cfg(test)]
@@ -114,20 +118,21 @@ impl Hosts {
 
     pub fn publish(&self, apps: &Applications, s: &mut Snapshot) {
         let t = &self.table;
-        let detail = |cells: &[[u64; 2]], peers: Option<(&TopK<AddrKey>, AddrKey)>| HostDetail {
+        let detail = |cells: &[[u64; 2]], peers: Option<(usize, AddrKey)>| HostDetail {
             apps: cells
                 .iter()
                 .enumerate()
                 .filter(|(_, c)| c[0] != 0 || c[1] != 0)
                 .map(|(id, c)| (apps.name(id as u16), c[0], c[1]))
                 .collect(),
-            peers: peers.map_or_else(Vec::new, |(p, host)| {
-                p.top(self.peers_per_host)
+            peers: peers.map_or_else(Vec::new, |(t, host)| {
+                self.peers
+                    .top(t, self.peers_per_host)
                     .into_iter()
                     .map(|e| Talk { host: host.into(), peer: e.key.into(), rx: e.rx, tx: e.tx, error: e.error })
                     .collect()
             }),
-            peers_exact: peers.is_none_or(|(p, _)| p.exact()),
+            peers_exact: peers.is_none_or(|(t, _)| self.peers.exact(t)),
         };
         let mut rows: Vec<(HostId, Counts, HostDetail)> = t
             .keys
@@ -135,7 +140,7 @@ impl Hosts {
             .enumerate()
             .map(|(i, a)| {
                 let cells = &self.apps[i * self.napps..][..self.napps];
-                (HostId::Ip((*a).into()), t.total(i), detail(cells, Some((&self.peers[i], *a))))
+                (HostId::Ip((*a).into()), t.total(i), detail(cells, Some((i, *a))))
             })
             .collect();
         let other = t.total(t.max);
@@ -143,6 +148,20 @@ impl Hosts {
             rows.push((HostId::Other, other, detail(&self.other_apps, None)));
         }
         rows.sort_by_key(|(id, _, _)| *id);
+        // Conversations: every host's peers, busiest first.
+        let mut talks: Vec<Talk> = rows.iter().flat_map(|(_, _, d)| d.peers.iter().copied()).collect();
+        let order = |a: &Talk, b: &Talk| (b.rx + b.tx).cmp(&(a.rx + a.tx)).then((a.host, a.peer).cmp(&(b.host, b.peer)));
+        if talks.len() > self.conversations {
+            if self.conversations == 0 {
+                talks.clear();
+            } else {
+                talks.select_nth_unstable_by(self.conversations - 1, order);
+                talks.truncate(self.conversations);
+            }
+        }
+        talks.sort_unstable_by(order);
+        s.conversations = talks;
+        s.conversations_exact = rows.iter().all(|(_, _, d)| d.peers_exact);
         s.hosts = rows.iter().map(|(id, c, _)| (*id, *c)).collect();
         s.host_details = rows.into_iter().map(|(_, _, d)| d).collect();
     }

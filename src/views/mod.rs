@@ -308,7 +308,7 @@ const MAX_FLOW_MS: i64 = 86_400_000;
 /// An address as one integer, so a table lookup hashes two words instead of walking `IpAddr`'s
 /// enum and byte arrays. IPv4 sits in the IPv4-mapped range, so an IPv4-mapped IPv6 address
 /// (from a dual-stack socket) is the same key as the IPv4 address it carries.
-#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, PartialOrd, Ord)]
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, PartialOrd, Ord, Default)]
 pub struct AddrKey(pub u128);
 
 const V4_MAPPED: u128 = 0xffff_0000_0000;
@@ -415,7 +415,7 @@ impl Views {
             hosts: hosts::Hosts::new(bounds, napps, open),
             interfaces: interfaces::Interfaces::new(bounds.max_interfaces, open),
             applications: applications::AppView::new(napps, open),
-            talkers: talkers::Talkers::new(bounds.conversations, bounds.ports),
+            talkers: talkers::Talkers::new(bounds.ports),
             apps,
             exporter: None,
             clock,
