@@ -275,26 +275,26 @@ impl Worker {
         }
     }
 
-    /// Remove the archives of hosts without traffic for archive.retention: nothing written to
-    /// them (a file is written until a coarsest row after its last traffic) for that long, and
-    /// nothing held for them. Interfaces and applications are few and kept.
+    /// Remove the archives of hosts without traffic for archive.retention: their last update
+    /// (a file is written until a coarsest row after its last traffic, so at most a day later)
+    /// is older than that, and nothing is held for them. Interfaces and applications are few
+    /// and kept.
     fn expire(&mut self) {
         let Ok(dir) = std::fs::read_dir(self.cfg.dir.join("hosts")) else { return };
-        let now = std::time::SystemTime::now();
+        let retention = self.cfg.retention.as_secs() as i64;
         for e in dir.flatten() {
             let name = e.file_name();
             let Some(subject) = name.to_str().and_then(|n| schema::subject_of("hosts", n)) else { continue };
-            let idle = e.metadata().ok().and_then(|m| m.modified().ok()).and_then(|t| now.duration_since(t).ok());
-            if idle.is_none_or(|d| d < self.cfg.retention)
-                || self.table.get(&subject).is_some_and(|t| !t.is_empty())
-                || self.trailing.contains(&subject)
-            {
+            let Some(next) = self.file(subject).next else { continue };
+            let idle = (self.current - next) * self.step;
+            if idle < retention || self.table.get(&subject).is_some_and(|t| !t.is_empty()) {
                 continue;
             }
             match std::fs::remove_file(e.path()) {
                 Ok(()) => {
-                    info!("archive: removed {} (no traffic for {} days)", e.path().display(), idle.unwrap_or_default().as_secs() / 86_400);
+                    info!("archive: removed {} (no traffic for {} days)", e.path().display(), idle / 86_400);
                     self.files.remove(&subject);
+                    self.trailing.remove(&subject);
                     self.cache.retain(|(s, _), _| *s != subject);
                     stats::inc(&self.stats.archive_files_expired);
                 }
