@@ -455,8 +455,6 @@ impl Views {
         stats::set(&st.records_spread, self.clock.spread);
         stats::set(&st.records_before_window, self.clock.before_window);
         stats::set(&st.nat_attributed_records, self.nat_records);
-        self.talkers.publish_stats(st);
-        self.hosts.publish_stats(st);
 
         self.clock.now_ms = now_ms;
         self.clock.cur = now_ms.div_euclid(self.clock.step_ms);
@@ -589,7 +587,13 @@ impl Views {
         }
     }
 
+    /// The totals for the API, and the heavy-hitter tables' counters (published with them, once
+    /// a second, rather than per record).
     pub fn snapshot(&self) -> Snapshot {
+        let st = &*self.stats;
+        stats::set(&st.nat_attributed_records, self.nat_records);
+        self.talkers.publish_stats(st);
+        self.hosts.publish_stats(st);
         let mut s = Snapshot::default();
         self.hosts.publish(&self.apps, &mut s);
         self.interfaces.publish(&mut s);
