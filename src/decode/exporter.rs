@@ -1,7 +1,8 @@
-//! The decoder and its one state store: per exporter (address, version, source id / observation
+//! The decoders' one state store: per exporter (address, version, source id / observation
 //! domain — not the UDP port, which changes when a router restarts) the templates, sampling rates,
 //! interface names and sequence numbers, all bounded; plus the small buffer of data sets that
-//! arrived before their template. The state can be saved and restored across restarts.
+//! arrived before their template. The state can be saved and restored across restarts. The
+//! decoders take the store by `&mut`; it knows nothing of them.
 
 use std::collections::{HashMap, VecDeque};
 use std::net::IpAddr;
@@ -10,10 +11,7 @@ use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
-use super::legacy::{self, Layout};
-use super::netflow;
-use super::template::{Int, Template, TemplateError, TemplateSpec, Values};
-use super::{DecodeError, Decoded, FlowRecord};
+use super::template::{Ctx, Int, Template, TemplateError, TemplateSpec, Values};
 use crate::fxhash::FxBuild;
 use crate::net::normalize;
 use crate::stats::{self, Stats};
@@ -51,7 +49,7 @@ impl Default for Limits {
 /// Samplers and interface names per exporter are small tables; past these sizes new ones are ignored.
 const MAX_SAMPLERS: usize = 64;
 const MAX_IF_NAMES: usize = 1024;
-const MAX_NAME_BYTES: usize = 64;
+pub(super) const MAX_NAME_BYTES: usize = 64;
 
 /// An exporter heard within this long is a live router: it is never evicted to make room for a
 /// newcomer. Routers resend their templates at least this often (Cisco IOS and MikroTik every 30
@@ -59,7 +57,7 @@ const MAX_NAME_BYTES: usize = 64;
 /// for longer has gone (or restarted under a new source id). The window is stretched to
 /// collector.pending_timeout when that is longer: an exporter whose data is still held waiting for
 /// its template is not idle yet.
-const RECENT: Duration = Duration::from_secs(30 * 60);
+pub(super) const RECENT: Duration = Duration::from_secs(30 * 60);
 
 /// What the config says about one exporter address.
 #[derive(Clone, Debug, Default)]
@@ -91,6 +89,31 @@ pub(super) struct Exporter {
     heard: Option<Instant>,
 }
 
+impl Exporter {
+    /// Offer a template to an exporter: the one path for templates from the wire and from the
+    /// saved state, so both meet the same checks and bounds.
+    pub(super) fn put_template(&mut self, spec: TemplateSpec, version: u16, limits: &Limits) -> TemplateFate {
+        // Exporters resend their templates every few datagrams: an unchanged one costs a comparison.
+        if self.templates.get(&spec.id).is_some_and(|t| t.spec == spec) {
+            return TemplateFate::Refreshed;
+        }
+        // Ids below 256 are set ids, not templates (RFC 3954 §5.2, RFC 7011 §3.3.2).
+        if spec.id < 256 {
+            return TemplateFate::Invalid;
+        }
+        let id = spec.id;
+        let t = match Template::compile(spec, version, limits.max_fields_per_template) {
+            Ok(t) => t,
+            Err(TemplateError::Invalid) | Err(TemplateError::TooManyFields) => return TemplateFate::Invalid,
+        };
+        if !self.templates.contains_key(&id) && self.templates.len() >= limits.max_templates_per_exporter {
+            return TemplateFate::TableFull;
+        }
+        self.templates.insert(id, t);
+        TemplateFate::Stored
+    }
+}
+
 /// Where sequence loss is counted.
 #[derive(Clone, Copy)]
 pub(super) enum SeqUnit {
@@ -102,7 +125,7 @@ pub(super) enum SeqUnit {
 pub(super) struct Pending {
     pub key: ExporterKey,
     pub template_id: u16,
-    pub ctx: netflow::Ctx,
+    pub ctx: Ctx,
     pub data: Vec<u8>,
     pub at: Instant,
 }
@@ -129,7 +152,8 @@ pub struct Restored {
     pub rejected: usize,
 }
 
-pub struct Decoder {
+/// Everything the decoders remember, bounded by [`Limits`].
+pub(super) struct Store {
     pub(super) limits: Limits,
     pub(super) exporters: HashMap<ExporterKey, Exporter, FxBuild>,
     /// The keys of each sending address, for collector.max_domains_per_exporter; touched only
@@ -147,9 +171,9 @@ pub struct Decoder {
     dirty: bool,
 }
 
-impl Decoder {
-    pub fn new(limits: Limits, overrides: HashMap<IpAddr, ExporterOverride>, stats: Arc<Stats>) -> Decoder {
-        Decoder {
+impl Store {
+    pub(super) fn new(limits: Limits, overrides: HashMap<IpAddr, ExporterOverride>, stats: Arc<Stats>) -> Store {
+        Store {
             exporters: HashMap::with_capacity_and_hasher(limits.max_exporters, FxBuild::default()),
             domains: HashMap::default(),
             pending: VecDeque::with_capacity(limits.pending_sets),
@@ -160,59 +184,6 @@ impl Decoder {
             full_until: None,
             dirty: false,
         }
-    }
-
-    /// Decode one datagram from `from`, handing each flow record to `sink`.
-    pub fn decode(
-        &mut self,
-        from: IpAddr,
-        data: &[u8],
-        now: Instant,
-        sink: &mut impl FnMut(&FlowRecord),
-    ) -> Result<Decoded, DecodeError> {
-        if data.len() < 4 {
-            return Err(DecodeError::Short);
-        }
-        self.expire(now);
-        let from = normalize(from);
-        match u16::from_be_bytes([data[0], data[1]]) {
-            1 => self.fixed(&legacy::V1, from, data, now, sink),
-            5 => self.fixed(&legacy::V5, from, data, now, sink),
-            7 => self.fixed(&legacy::V7, from, data, now, sink),
-            9 => netflow::decode(self, from, 9, data, now, sink),
-            10 => netflow::decode(self, from, 10, data, now, sink),
-            _ => Err(DecodeError::UnknownVersion),
-        }
-    }
-
-    fn fixed(
-        &mut self,
-        l: &Layout,
-        from: IpAddr,
-        data: &[u8],
-        now: Instant,
-        sink: &mut impl FnMut(&FlowRecord),
-    ) -> Result<Decoded, DecodeError> {
-        let h = legacy::header(l, data)?;
-        let rate = self.override_rate(from).unwrap_or(h.sampling);
-        let key = ExporterKey { addr: from, version: l.version, domain: u32::from(h.engine) };
-        // These records would decode without state, but a refused key is refused for every
-        // version alike: one rule, and the counter means what it says.
-        let Some(e) = self.exporter(key, now) else {
-            stats::inc(&self.stats.denied_domain_limit);
-            return Ok(Decoded { version: l.version, records: 0, error: None });
-        };
-        e.datagrams += 1;
-        e.records += h.count as u64;
-        if rate > 1 {
-            e.default_sampling = Some(rate);
-        }
-        if l.has_sequence {
-            // v5/v7 sequence numbers count flows.
-            self.sequence(key, h.sequence, h.count as u32, SeqUnit::Records);
-        }
-        legacy::records(l, &h, data, rate, sink);
-        Ok(Decoded { version: l.version, records: h.count, error: None })
     }
 
     /// The exporter's state, created on first sight; `None` when the key is refused (see
@@ -413,72 +384,6 @@ impl Decoder {
         stats::set(&self.stats.pending_bytes, self.pending_bytes as u64);
     }
 
-    /// Offer a template to an exporter: the one path for templates from the wire and from the
-    /// saved state, so both meet the same checks and bounds.
-    pub(super) fn put_template(e: &mut Exporter, spec: TemplateSpec, version: u16, limits: &Limits) -> TemplateFate {
-        // Exporters resend their templates every few datagrams: an unchanged one costs a comparison.
-        if e.templates.get(&spec.id).is_some_and(|t| t.spec == spec) {
-            return TemplateFate::Refreshed;
-        }
-        // Ids below 256 are set ids, not templates (RFC 3954 §5.2, RFC 7011 §3.3.2).
-        if spec.id < 256 {
-            return TemplateFate::Invalid;
-        }
-        let id = spec.id;
-        let t = match Template::compile(spec, version, limits.max_fields_per_template) {
-            Ok(t) => t,
-            Err(TemplateError::Invalid) | Err(TemplateError::TooManyFields) => return TemplateFate::Invalid,
-        };
-        if !e.templates.contains_key(&id) && e.templates.len() >= limits.max_templates_per_exporter {
-            return TemplateFate::TableFull;
-        }
-        e.templates.insert(id, t);
-        TemplateFate::Stored
-    }
-
-    /// Record a sampler's rate (options data); `None` sets the exporter's default.
-    /// (Takes the exporter's fields, not the exporter, so a template can stay borrowed meanwhile.)
-    pub(super) fn set_sampling(
-        samplers: &mut HashMap<u64, u64>,
-        default: &mut Option<u64>,
-        sampler: Option<u64>,
-        rate: u64,
-    ) -> bool {
-        match sampler {
-            Some(id) => {
-                if samplers.get(&id) == Some(&rate) || (samplers.len() >= MAX_SAMPLERS && !samplers.contains_key(&id)) {
-                    return false;
-                }
-                samplers.insert(id, rate);
-            }
-            None => {
-                if *default == Some(rate) {
-                    return false;
-                }
-                *default = Some(rate);
-            }
-        }
-        true
-    }
-
-    pub(super) fn set_if_name(if_names: &mut HashMap<u32, String>, ifindex: u32, raw: &[u8]) -> bool {
-        let end = raw.iter().position(|b| *b == 0).unwrap_or(raw.len()).min(MAX_NAME_BYTES);
-        let mut name = String::from_utf8_lossy(&raw[..end]).trim().to_string();
-        // A cut through a multi-byte character becomes U+FFFD (3 bytes): drop it, so a name is
-        // never longer than MAX_NAME_BYTES and a saved one restores.
-        while name.len() > MAX_NAME_BYTES {
-            name.pop();
-        }
-        if name.is_empty() || if_names.get(&ifindex) == Some(&name) {
-            return false;
-        }
-        if if_names.len() >= MAX_IF_NAMES && !if_names.contains_key(&ifindex) {
-            return false;
-        }
-        if_names.insert(ifindex, name);
-        true
-    }
-
     /// Interface names: the config's first, then what exporters sent in options data.
     pub fn interface_names(&self) -> Vec<((IpAddr, u32), String)> {
         let mut names: HashMap<(IpAddr, u32), String> = HashMap::new();
@@ -593,7 +498,7 @@ impl Decoder {
                 refuse(&mut r, se.templates.len() + se.samplers.len() + se.if_names.len());
             } else {
                 for spec in se.templates {
-                    match Decoder::put_template(e, spec, key.version, &self.limits) {
+                    match e.put_template(spec, key.version, &self.limits) {
                         TemplateFate::Stored => r.templates += 1,
                         TemplateFate::Refreshed => {}
                         TemplateFate::Invalid | TemplateFate::TableFull => refuse(&mut r, 1),
@@ -602,14 +507,14 @@ impl Decoder {
                 // A saved file never repeats an entry, so a repeat is refused like an excess one.
                 for (sampler, rate) in se.samplers {
                     let kept = plausible_rate(rate).is_some_and(|rate| {
-                        Decoder::set_sampling(&mut e.samplers, &mut e.default_sampling, Some(sampler), rate)
+                        set_sampling(&mut e.samplers, &mut e.default_sampling, Some(sampler), rate)
                     });
                     if !kept {
                         refuse(&mut r, 1);
                     }
                 }
                 for (ifindex, name) in se.if_names {
-                    if name.len() > MAX_NAME_BYTES || !Decoder::set_if_name(&mut e.if_names, ifindex, name.as_bytes()) {
+                    if name.len() > MAX_NAME_BYTES || !set_if_name(&mut e.if_names, ifindex, name.as_bytes()) {
                         refuse(&mut r, 1);
                     }
                 }
@@ -624,6 +529,49 @@ impl Decoder {
         self.dirty = r.rejected > 0;
         r
     }
+}
+
+/// Record a sampler's rate (options data); `None` sets the exporter's default.
+/// (Takes the exporter's fields, not the exporter, so a template can stay borrowed meanwhile.)
+pub(super) fn set_sampling(
+    samplers: &mut HashMap<u64, u64>,
+    default: &mut Option<u64>,
+    sampler: Option<u64>,
+    rate: u64,
+) -> bool {
+    match sampler {
+        Some(id) => {
+            if samplers.get(&id) == Some(&rate) || (samplers.len() >= MAX_SAMPLERS && !samplers.contains_key(&id)) {
+                return false;
+            }
+            samplers.insert(id, rate);
+        }
+        None => {
+            if *default == Some(rate) {
+                return false;
+            }
+            *default = Some(rate);
+        }
+    }
+    true
+}
+
+pub(super) fn set_if_name(if_names: &mut HashMap<u32, String>, ifindex: u32, raw: &[u8]) -> bool {
+    let end = raw.iter().position(|b| *b == 0).unwrap_or(raw.len()).min(MAX_NAME_BYTES);
+    let mut name = String::from_utf8_lossy(&raw[..end]).trim().to_string();
+    // A cut through a multi-byte character becomes U+FFFD (3 bytes): drop it, so a name is
+    // never longer than MAX_NAME_BYTES and a saved one restores.
+    while name.len() > MAX_NAME_BYTES {
+        name.pop();
+    }
+    if name.is_empty() || if_names.get(&ifindex) == Some(&name) {
+        return false;
+    }
+    if if_names.len() >= MAX_IF_NAMES && !if_names.contains_key(&ifindex) {
+        return false;
+    }
+    if_names.insert(ifindex, name);
+    true
 }
 
 /// A saved sampling rate, believed only if an options record stating it would be (the wire's
@@ -665,169 +613,14 @@ pub struct SavedExporter {
 
 #[cfg(test)]
 mod tests {
-    use serde_json::json;
-
     use super::*;
-    use crate::decode::netflow::tests::{flow, set, template, v9, Harness, FLOW};
-
-    const A: &str = "192.0.2.1";
-
-    /// Template 256 as saved: src (8/4), dst (12/4), bytes (1/4), packets (2/4), IANA.
-    fn flow_spec(id: u16) -> serde_json::Value {
-        json!({"id": id, "scope_fields": 0, "options": false, "fields": [[8, 4, 0], [12, 4, 0], [1, 4, 0], [2, 4, 0]]})
-    }
-
-    fn exporter(addr: &str, version: u16, domain: u32) -> serde_json::Value {
-        json!({"key": {"addr": addr, "version": version, "domain": domain},
-               "templates": [], "samplers": [], "default_sampling": null, "if_names": []})
-    }
-
-    fn restore(h: &mut Harness, exporters: Vec<serde_json::Value>) -> Restored {
-        h.dec.restore(serde_json::from_value(json!({"format": 1, "exporters": exporters})).unwrap())
-    }
-
-    #[test]
-    fn a_tampered_state_is_refused_entry_by_entry() {
-        let mut h = Harness::new(Limits::default());
-        let mut a = exporter(A, 9, 0);
-        a["templates"] = json!([
-            flow_spec(256),
-            // 200 fields where collector.max_fields_per_template is 128.
-            {"id": 257, "scope_fields": 0, "options": false, "fields": vec![[1, 4, 0]; 200]},
-            // A set id, not a template id.
-            flow_spec(2),
-        ]);
-        // 2^60, a sane 1:100, and 0.
-        a["samplers"] = json!([[1, 1u64 << 60], [2, 100], [3, 0]]);
-        a["default_sampling"] = json!(1u64 << 60);
-        a["if_names"] = json!([[1, "wan"], [2, "x".repeat(MAX_NAME_BYTES + 1)], [3, ""]]);
-        let mut v5 = exporter("192.0.2.4", 5, 3);
-        v5["templates"] = json!([flow_spec(256)]);
-        v5["default_sampling"] = json!(10);
-        let r = restore(
-            &mut h,
-            vec![
-                a,
-                exporter(A, 9, 0),               // the same key again
-                exporter("192.0.2.2", 42, 0),    // no such version
-                exporter("192.0.2.3", 5, 70000), // v5's engine field is 16 bits
-                v5,                              // kept, but v5 has no templates
-            ],
-        );
-        assert_eq!(r, Restored { exporters: 2, templates: 1, rejected: 11 });
-        assert_eq!(h.get(|s| &s.state_rejected), 11);
-        let views = h.dec.exporters();
-        assert_eq!((views[0].templates, views[0].samplers, views[0].sampling), (1, 1, 1));
-        assert_eq!((views[1].key.version, views[1].templates, views[1].sampling), (5, 0, 10));
-        assert_eq!(h.dec.interface_names(), vec![((A.parse().unwrap(), 1), "wan".to_string())]);
-        // The finding: a restored 2^60 turned one 1000-byte flow into 1.8e19 bytes.
-        assert_eq!(h.feed(A, &v9(1, 0, &[set(256, &flow(2, 1000))])), 1000);
-        // What was refused is written back without it.
-        assert!(h.dec.take_dirty());
-    }
-
-    #[test]
-    fn restore_keeps_to_the_table_bounds() {
-        let limits = Limits {
-            max_exporters: 3,
-            max_domains_per_exporter: 2,
-            max_templates_per_exporter: 2,
-            ..Limits::default()
-        };
-        let mut h = Harness::new(limits);
-        let mut a0 = exporter(A, 9, 0);
-        a0["templates"] = json!([flow_spec(256), flow_spec(257), flow_spec(258)]);
-        let r = restore(
-            &mut h,
-            vec![
-                a0,                          // its third template is one too many
-                exporter(A, 10, 0),          // same address, its second domain
-                exporter(A, 9, 1),           // a third domain for A
-                exporter("192.0.2.2", 9, 0), // the table's third exporter
-                exporter("192.0.2.3", 9, 0), // a fourth
-            ],
-        );
-        assert_eq!(r, Restored { exporters: 3, templates: 2, rejected: 3 });
-        assert_eq!(h.get(|s| &s.exporters), 3);
-        let keys: Vec<(String, u16, u32)> =
-            h.dec.exporters().iter().map(|e| (e.key.addr.to_string(), e.key.version, e.key.domain)).collect();
-        assert_eq!(keys, [(A.to_string(), 9, 0), (A.to_string(), 10, 0), ("192.0.2.2".to_string(), 9, 0)]);
-    }
-
-    #[test]
-    fn a_saved_state_restores_whole() {
-        let mut h = Harness::new(Limits::default());
-        // Options template 300 (v9 flowset 1): scope length 4 (Interface, 4 bytes), options
-        // length 12: sampler id (48/1), sampling interval (34/4), interface name (82/3).
-        let mut opt = Vec::new();
-        opt.extend(300u16.to_be_bytes()); // template id
-        opt.extend(4u16.to_be_bytes()); // scope length, bytes
-        opt.extend(12u16.to_be_bytes()); // options length, bytes
-        opt.extend([0, 2, 0, 4]); // scope: Interface, 4 bytes
-        opt.extend([0, 48, 0, 1, 0, 34, 0, 4, 0, 82, 0, 3]); // sampler id, interval, name
-        let mut rec = Vec::new();
-        rec.extend(7u32.to_be_bytes()); // ifIndex 7
-        rec.push(1); // sampler 1
-        rec.extend(64u32.to_be_bytes()); // 1 in 64
-        rec.extend(b"lan"); // name
-        h.feed(A, &v9(1, 0, &[set(0, &template(256, FLOW)), set(1, &opt), set(300, &rec)]));
-        let saved = h.dec.save();
-        let mut h2 = Harness::new(Limits::default());
-        let r = h2.dec.restore(serde_json::from_str(&serde_json::to_string(&saved).unwrap()).unwrap());
-        assert_eq!(r, Restored { exporters: 1, templates: 2, rejected: 0 });
-        assert_eq!(h2.dec.save(), saved);
-        assert!(!h2.dec.take_dirty());
-    }
 
     #[test]
     fn a_name_cut_through_a_character_still_restores() {
         let mut names = HashMap::new();
         // 63 bytes of 'a' and a 2-byte 'é': the cut at 64 bytes halves the 'é'.
         let raw = [vec![b'a'; 63], "é".as_bytes().to_vec()].concat();
-        assert!(Decoder::set_if_name(&mut names, 1, &raw));
+        assert!(set_if_name(&mut names, 1, &raw));
         assert_eq!(names[&1], "a".repeat(63));
-    }
-
-    #[test]
-    fn restored_exporters_make_way_first() {
-        let mut h = Harness::new(Limits { max_exporters: 1, ..Limits::default() });
-        restore(&mut h, vec![exporter(A, 9, 0)]);
-        // Not heard since the restart: idle, so a live newcomer takes its place at once.
-        assert_eq!(h.feed("192.0.2.9", &v9(1, 0, &[set(0, &template(256, FLOW)), set(256, &flow(2, 5))])), 5);
-        assert_eq!((h.get(|s| &s.exporter_evictions), h.get(|s| &s.denied_domain_limit)), (1, 0));
-    }
-
-    #[test]
-    fn eviction_drops_and_counts_the_held_data() {
-        let mut h = Harness::new(Limits { max_exporters: 1, ..Limits::default() });
-        h.feed(A, &v9(1, 0, &[set(256, &flow(2, 5))]));
-        assert_eq!((h.get(|s| &s.pending_sets), h.get(|s| &s.pending_bytes)), (1, 16));
-        // Straight to the table, past the window, without `decode`'s expiry running first (which
-        // through `decode` would have dropped the set already).
-        let key = ExporterKey { addr: "192.0.2.9".parse().unwrap(), version: 9, domain: 0 };
-        assert!(h.dec.exporter(key, h.t + RECENT).is_some());
-        assert_eq!(h.get(|s| &s.pending_evicted), 1);
-        assert_eq!((h.get(|s| &s.pending_sets), h.get(|s| &s.pending_bytes)), (0, 0));
-    }
-
-    #[test]
-    fn v5_engines_count_against_the_domain_bound() {
-        let mut h = Harness::new(Limits { max_domains_per_exporter: 8, ..Limits::default() });
-        let rec = FlowRecord {
-            src: Some("192.168.1.2".parse().unwrap()),
-            dst: Some("8.8.8.8".parse().unwrap()),
-            bytes: 100,
-            packets: 1,
-            ..FlowRecord::default()
-        };
-        let mut got = 0;
-        for engine in 0u16..20 {
-            let mut d = legacy::encode(&[rec], 0, 0, 0);
-            d[20..22].copy_from_slice(&engine.to_be_bytes()); // engine type, engine id
-            got += h.feed(A, &d);
-        }
-        assert_eq!(got, 8 * 100);
-        assert_eq!(h.get(|s| &s.denied_domain_limit), 12);
-        assert_eq!(h.dec.exporters().len(), 8);
     }
 }

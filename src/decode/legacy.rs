@@ -3,8 +3,11 @@
 //! record limit, where the TCP flags sit, and whether the header carries a sequence and sampling.
 
 use std::net::{IpAddr, Ipv4Addr};
+use std::time::Instant;
 
-use super::{be16, be32, DecodeError, FlowRecord};
+use super::exporter::{ExporterKey, SeqUnit, Store};
+use super::{be16, be32, DecodeError, Decoded, FlowRecord};
+use crate::stats;
 
 /// The shape of one fixed-record version.
 #[derive(Debug, Clone, Copy)]
@@ -73,6 +76,37 @@ pub fn header(l: &Layout, data: &[u8]) -> Result<Header, DecodeError> {
         engine: if v5 { be16(data, 20) } else { 0 },
         sampling: if v5 { sampling_interval(be16(data, 22)) } else { 1 },
     })
+}
+
+/// Decode one datagram of layout `l` from `from`, keeping what the store keeps for it.
+pub(super) fn decode(
+    store: &mut Store,
+    l: &Layout,
+    from: IpAddr,
+    data: &[u8],
+    now: Instant,
+    sink: &mut impl FnMut(&FlowRecord),
+) -> Result<Decoded, DecodeError> {
+    let h = header(l, data)?;
+    let rate = store.override_rate(from).unwrap_or(h.sampling);
+    let key = ExporterKey { addr: from, version: l.version, domain: u32::from(h.engine) };
+    // These records would decode without state, but a refused key is refused for every
+    // version alike: one rule, and the counter means what it says.
+    let Some(e) = store.exporter(key, now) else {
+        stats::inc(&store.stats.denied_domain_limit);
+        return Ok(Decoded { version: l.version, records: 0, error: None });
+    };
+    e.datagrams += 1;
+    e.records += h.count as u64;
+    if rate > 1 {
+        e.default_sampling = Some(rate);
+    }
+    if l.has_sequence {
+        // v5/v7 sequence numbers count flows.
+        store.sequence(key, h.sequence, h.count as u32, SeqUnit::Records);
+    }
+    records(l, &h, data, rate, sink);
+    Ok(Decoded { version: l.version, records: h.count, error: None })
 }
 
 /// Emit the records of a datagram `header` accepted, counts multiplied by `rate`.

@@ -1,16 +1,100 @@
 //! Export datagram decoding: the flow record every decoder emits, the error kinds, and the
 //! [`Decoder`] that dispatches on the version field and owns the per-exporter state. Decoding is
 //! pure: bytes and a clock in, records to a sink, counters out; no sockets, no logging.
+//!
+//! Dependencies run one way: `legacy` (v1/v5/v7) and `netflow` (v9/IPFIX) take the state store,
+//! `exporter`, by `&mut`; the store compiles templates (`template`, over the element table in
+//! `fields`) and knows nothing of the decoders.
 
 pub mod exporter;
 pub mod fields;
 pub mod legacy;
 mod netflow;
 pub mod template;
+#[cfg(test)]
+mod tests;
 
+use std::collections::HashMap;
 use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::Instant;
 
-pub use exporter::{Decoder, ExporterKey, ExporterOverride, Limits};
+pub use exporter::{ExporterKey, ExporterOverride, Limits};
+use exporter::{ExporterView, Restored, SavedState, Store};
+
+use crate::net::normalize;
+use crate::stats::Stats;
+
+/// Decodes datagrams of every version, keeping per-exporter state between them.
+pub struct Decoder {
+    store: Store,
+}
+
+impl Decoder {
+    pub fn new(limits: Limits, overrides: HashMap<IpAddr, ExporterOverride>, stats: Arc<Stats>) -> Decoder {
+        Decoder { store: Store::new(limits, overrides, stats) }
+    }
+
+    /// Decode one datagram from `from`, handing each flow record to `sink`.
+    pub fn decode(
+        &mut self,
+        from: IpAddr,
+        data: &[u8],
+        now: Instant,
+        sink: &mut impl FnMut(&FlowRecord),
+    ) -> Result<Decoded, DecodeError> {
+        if data.len() < 4 {
+            return Err(DecodeError::Short);
+        }
+        self.store.expire(now);
+        let from = normalize(from);
+        let s = &mut self.store;
+        match be16(data, 0) {
+            1 => legacy::decode(s, &legacy::V1, from, data, now, sink),
+            5 => legacy::decode(s, &legacy::V5, from, data, now, sink),
+            7 => legacy::decode(s, &legacy::V7, from, data, now, sink),
+            v @ (9 | 10) => netflow::decode(s, from, v, data, now, sink),
+            _ => Err(DecodeError::UnknownVersion),
+        }
+    }
+
+    /// Drop data held for a template longer than collector.pending_timeout.
+    #[inline]
+    pub fn expire(&mut self, now: Instant) {
+        self.store.expire(now)
+    }
+
+    /// Interface names: the config's first, then what exporters sent in options data.
+    pub fn interface_names(&self) -> Vec<((IpAddr, u32), String)> {
+        self.store.interface_names()
+    }
+
+    /// One row per exporter for the API.
+    pub fn exporters(&self) -> Vec<ExporterView> {
+        self.store.exporters()
+    }
+
+    /// Exporter names from the config, for graph titles and the API.
+    pub fn exporter_name(&self, addr: IpAddr) -> Option<&str> {
+        self.store.exporter_name(addr)
+    }
+
+    /// True once, after templates, samplers or names changed.
+    pub fn take_dirty(&mut self) -> bool {
+        self.store.take_dirty()
+    }
+
+    /// The state worth keeping across a restart.
+    pub fn save(&self) -> SavedState {
+        self.store.save()
+    }
+
+    /// Load saved state (see [`exporter`] for the checks it meets). For a fresh decoder, before
+    /// the first datagram.
+    pub fn restore(&mut self, s: SavedState) -> Restored {
+        self.store.restore(s)
+    }
+}
 
 /// One flow as the aggregator needs it. `Copy`, no heap: decoders hand out a reference per record.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

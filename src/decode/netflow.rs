@@ -1,24 +1,16 @@
 //! NetFlow v9 (RFC 3954) and IPFIX (RFC 7011): message header, the walk over sets, templates and
 //! options templates (with IPFIX withdrawal), data sets read through compiled templates, options
-//! data (sampling rates, interface names), and data held until its template arrives.
+//! data (sampling rates, interface names), and data held until its template arrives. State lives
+//! in the [`Store`] the caller passes in.
 
 use std::net::IpAddr;
 use std::time::Instant;
 
-use super::exporter::{Decoder, ExporterKey, Pending, SeqUnit, TemplateFate};
+use super::exporter::{set_if_name, set_sampling, ExporterKey, Pending, SeqUnit, Store, TemplateFate};
 use super::fields::Field;
-use super::template::{Counters, Int, TemplateSpec, Values};
+use super::template::{Counters, Ctx, Int, TemplateSpec, Values};
 use super::{be16, be32, DecodeError, Decoded, FlowRecord};
 use crate::stats;
-
-/// What a data set needs from its message header to turn times into Unix milliseconds.
-#[derive(Clone, Copy, Debug)]
-pub(super) struct Ctx {
-    /// v9 sysUptime, milliseconds.
-    pub uptime_ms: u32,
-    /// v9 unix_secs / IPFIX export time.
-    pub export_secs: u32,
-}
 
 const V9_HEADER: usize = 20;
 const IPFIX_HEADER: usize = 16;
@@ -26,7 +18,7 @@ const IPFIX_HEADER: usize = 16;
 const NTP_UNIX_OFFSET: u64 = 2_208_988_800;
 
 pub(super) fn decode(
-    d: &mut Decoder,
+    d: &mut Store,
     from: IpAddr,
     version: u16,
     data: &[u8],
@@ -116,7 +108,7 @@ struct Outcome {
 
 #[allow(clippy::too_many_arguments)]
 fn templates(
-    d: &mut Decoder,
+    d: &mut Store,
     key: ExporterKey,
     body: &[u8],
     options: bool,
@@ -197,7 +189,7 @@ fn templates(
     }
 }
 
-fn withdraw(d: &mut Decoder, key: ExporterKey, id: u16, options: bool) {
+fn withdraw(d: &mut Store, key: ExporterKey, id: u16, options: bool) {
     let stats = d.stats.clone();
     let Some(e) = d.exporters.get_mut(&key) else { return };
     let before = e.templates.len();
@@ -215,7 +207,7 @@ fn withdraw(d: &mut Decoder, key: ExporterKey, id: u16, options: bool) {
 }
 
 fn add_template(
-    d: &mut Decoder,
+    d: &mut Store,
     key: ExporterKey,
     spec: TemplateSpec,
     now: Instant,
@@ -224,7 +216,7 @@ fn add_template(
 ) {
     let id = spec.id;
     let Some(e) = d.exporters.get_mut(&key) else { return };
-    let fate = Decoder::put_template(e, spec, key.version, &d.limits);
+    let fate = e.put_template(spec, key.version, &d.limits);
     stats::inc(match fate {
         TemplateFate::Refreshed => &d.stats.template_refreshes,
         TemplateFate::Invalid => &d.stats.template_errors,
@@ -246,7 +238,7 @@ fn add_template(
 
 #[allow(clippy::too_many_arguments)]
 fn data_set(
-    d: &mut Decoder,
+    d: &mut Store,
     key: ExporterKey,
     id: u16,
     ctx: Ctx,
@@ -289,13 +281,13 @@ fn data_set(
         if options {
             stats::inc(&stats.options_records);
             if let Some(rate) = v.sampling_rate() {
-                changed |= Decoder::set_sampling(&mut e.samplers, &mut e.default_sampling, v.sampler(), rate);
+                changed |= set_sampling(&mut e.samplers, &mut e.default_sampling, v.sampler(), rate);
             }
             let input_if = v.int(Int::InputIf) as u32;
             let ifindex = v.get(Int::ScopeIf).map(|i| i as u32).or((input_if != 0).then_some(input_if));
             if let Some(i) = ifindex {
                 if let Some((a, b)) = v.if_name.or(v.if_desc) {
-                    changed |= Decoder::set_if_name(&mut e.if_names, i, &rec[a..b]);
+                    changed |= set_if_name(&mut e.if_names, i, &rec[a..b]);
                 }
             }
             continue;
@@ -363,238 +355,5 @@ fn to_ms((f, x): (Field, u64), ctx: Ctx) -> u64 {
         }
         Field::StartDeltaUs | Field::EndDeltaUs => from_i64(export_ms - (x / 1000).min(i64::MAX as u64) as i64),
         _ => 0,
-    }
-}
-
-#[cfg(test)]
-pub(super) mod tests {
-    //! Hand-built v9 and IPFIX datagrams (each field annotated), shared with the exporter tests.
-
-    use std::collections::HashMap;
-    use std::net::IpAddr;
-    use std::sync::Arc;
-    use std::time::{Duration, Instant};
-
-    use crate::decode::{Decoder, FlowRecord, Limits};
-    use crate::stats::{self, Stats};
-
-    /// A NetFlow v9 datagram: header (version 9, count, sysUptime, unix secs, sequence, source
-    /// id) followed by the given flowsets.
-    pub(in crate::decode) fn v9(seq: u32, source_id: u32, sets: &[Vec<u8>]) -> Vec<u8> {
-        let mut d = Vec::new();
-        d.extend(9u16.to_be_bytes()); // version
-        d.extend((sets.len() as u16).to_be_bytes()); // count
-        d.extend(60_000u32.to_be_bytes()); // sysUptime, ms
-        d.extend(1_700_000_000u32.to_be_bytes()); // unix secs
-        d.extend(seq.to_be_bytes()); // package sequence
-        d.extend(source_id.to_be_bytes()); // source id
-        for s in sets {
-            d.extend(s);
-        }
-        d
-    }
-
-    /// An IPFIX message: header (version 10, length, export time, sequence, domain) and sets.
-    pub(in crate::decode) fn ipfix(seq: u32, domain: u32, sets: &[Vec<u8>]) -> Vec<u8> {
-        let body = sets.concat();
-        let mut d = Vec::new();
-        d.extend(10u16.to_be_bytes()); // version
-        d.extend((16 + body.len() as u16).to_be_bytes()); // message length
-        d.extend(1_700_000_000u32.to_be_bytes()); // export time
-        d.extend(seq.to_be_bytes()); // sequence
-        d.extend(domain.to_be_bytes()); // observation domain
-        d.extend(body);
-        d
-    }
-
-    /// A set: id, length, contents.
-    pub(in crate::decode) fn set(id: u16, body: &[u8]) -> Vec<u8> {
-        let mut s = Vec::new();
-        s.extend(id.to_be_bytes());
-        s.extend((4 + body.len() as u16).to_be_bytes());
-        s.extend(body);
-        s
-    }
-
-    /// A template record: id, field count, then (type, length) pairs.
-    pub(in crate::decode) fn template(id: u16, fields: &[(u16, u16)]) -> Vec<u8> {
-        let mut t = Vec::new();
-        t.extend(id.to_be_bytes());
-        t.extend((fields.len() as u16).to_be_bytes());
-        for (ty, len) in fields {
-            t.extend(ty.to_be_bytes());
-            t.extend(len.to_be_bytes());
-        }
-        t
-    }
-
-    /// Data template fields: IPv4 src (8/4), dst (12/4), bytes (1/4), packets (2/4).
-    pub(in crate::decode) const FLOW: &[(u16, u16)] = &[(8, 4), (12, 4), (1, 4), (2, 4)];
-
-    /// One 16-byte record of [`FLOW`]: 192.168.1.`host` to 8.8.8.8, `bytes` bytes in 1 packet.
-    pub(in crate::decode) fn flow(host: u8, bytes: u32) -> Vec<u8> {
-        let mut r = vec![192, 168, 1, host, 8, 8, 8, 8]; // src, dst
-        r.extend(bytes.to_be_bytes()); // octets
-        r.extend(1u32.to_be_bytes()); // packets
-        r
-    }
-
-    pub(in crate::decode) struct Harness {
-        pub dec: Decoder,
-        pub stats: Arc<Stats>,
-        pub t: Instant,
-    }
-
-    impl Harness {
-        pub fn new(limits: Limits) -> Harness {
-            let stats = Arc::new(Stats::default());
-            Harness { dec: Decoder::new(limits, HashMap::new(), stats.clone()), stats, t: Instant::now() }
-        }
-
-        /// Decode one datagram from `from`; the bytes of the records it gave.
-        pub fn feed(&mut self, from: &str, d: &[u8]) -> u64 {
-            let from: IpAddr = from.parse().unwrap();
-            let mut bytes = 0;
-            self.dec.decode(from, d, self.t, &mut |r: &FlowRecord| bytes += r.bytes).unwrap();
-            bytes
-        }
-
-        pub fn get(&self, c: impl Fn(&Stats) -> &std::sync::atomic::AtomicU64) -> u64 {
-            stats::get(c(&self.stats))
-        }
-    }
-
-    const ROUTER: &str = "192.0.2.1";
-    const FLOODER: &str = "192.0.2.66";
-
-    #[test]
-    fn a_flood_of_domains_takes_nothing_from_a_router() {
-        let mut h = Harness::new(Limits::default());
-        let tmpl = set(2, &template(256, FLOW));
-        let mut want = 0;
-        let mut got = h.feed(ROUTER, &ipfix(0, 1, std::slice::from_ref(&tmpl)));
-        for round in 0..3u32 {
-            // Between two of the router's datagrams, 64 observation domains with templates from
-            // another address, then as many from the router's own address (another UDP port, or
-            // spoofed: the port is not part of the key).
-            for flooder in [FLOODER, ROUTER] {
-                for domain in 100..164 {
-                    h.feed(flooder, &ipfix(0, domain, &[tmpl.clone(), set(256, &flow(9, 1_000_000))]));
-                }
-                let bytes = 1000 + round;
-                want += u64::from(bytes);
-                got += h.feed(ROUTER, &ipfix(0, 1, &[set(256, &flow(2, bytes))]));
-            }
-        }
-        assert_eq!(got, want, "the router's every record, exactly");
-        // Each address holds 8 domains (the router's own is one of its 8); the rest were refused
-        // on every datagram, and nothing was evicted.
-        assert_eq!(h.dec.exporters().len(), 16);
-        assert_eq!(h.get(|s| &s.denied_domain_limit), 3 * ((64 - 8) + (64 - 7)));
-        assert_eq!(h.get(|s| &s.exporter_evictions), 0);
-        // Evicting the least recently heard domain instead would have let the router's own
-        // address push its domain 1 out: its data would be held, waiting for a template.
-        assert_eq!(h.get(|s| &s.missing_template_sets), 0);
-    }
-
-    #[test]
-    fn a_renumbered_router_gets_in_once_its_old_domains_fall_silent() {
-        let mut h = Harness::new(Limits { max_domains_per_exporter: 2, ..Limits::default() });
-        let data = |d| v9(0, d, &[set(0, &template(256, FLOW)), set(256, &flow(2, 100))]);
-        assert_eq!(h.feed(ROUTER, &data(1)), 100);
-        assert_eq!(h.feed(ROUTER, &data(2)), 100);
-        // A third source id while both are live: refused, its records with it.
-        assert_eq!(h.feed(ROUTER, &data(3)), 0);
-        assert_eq!(h.get(|s| &s.denied_domain_limit), 1);
-        // Half an hour later, source id 2 has fallen silent while 1 went on: 2 makes way.
-        h.t += Duration::from_secs(20 * 60);
-        h.feed(ROUTER, &data(1));
-        h.t += Duration::from_secs(10 * 60);
-        assert_eq!(h.feed(ROUTER, &data(3)), 100);
-        assert_eq!(h.get(|s| &s.exporter_evictions), 1);
-        let domains: Vec<u32> = h.dec.exporters().iter().map(|e| e.key.domain).collect();
-        assert_eq!(domains, vec![1, 3]);
-    }
-
-    #[test]
-    fn a_full_table_of_live_exporters_refuses_newcomers() {
-        let mut h = Harness::new(Limits { max_exporters: 4, ..Limits::default() });
-        let data = || ipfix(0, 0, &[set(2, &template(256, FLOW)), set(256, &flow(2, 100))]);
-        for i in 1..=4 {
-            assert_eq!(h.feed(&format!("192.0.2.{i}"), &data()), 100);
-        }
-        // Every one was heard just now: newcomers are refused (the second without a scan, after
-        // the first found the table live), and no live router is forgotten.
-        assert_eq!(h.feed("198.51.100.1", &data()), 0);
-        h.t += Duration::from_secs(29 * 60);
-        for i in 1..=3 {
-            h.feed(&format!("192.0.2.{i}"), &data());
-        }
-        assert_eq!(h.feed("198.51.100.2", &data()), 0);
-        assert_eq!((h.get(|s| &s.denied_domain_limit), h.get(|s| &s.exporter_evictions)), (2, 0));
-        // Past the window 192.0.2.4 has been silent for 30 minutes: it makes way, and only it.
-        h.t += Duration::from_secs(60);
-        assert_eq!(h.feed("198.51.100.2", &data()), 100);
-        assert_eq!((h.get(|s| &s.denied_domain_limit), h.get(|s| &s.exporter_evictions)), (2, 1));
-        let addrs: Vec<String> = h.dec.exporters().iter().map(|e| e.key.addr.to_string()).collect();
-        assert_eq!(addrs, ["192.0.2.1", "192.0.2.2", "192.0.2.3", "198.51.100.2"]);
-        assert_eq!(h.get(|s| &s.exporters), 4);
-    }
-
-    #[test]
-    fn the_recent_window_is_at_least_the_pending_timeout() {
-        let hour = Duration::from_secs(3600);
-        let mut h = Harness::new(Limits { max_exporters: 1, pending_timeout: hour, ..Limits::default() });
-        h.feed(ROUTER, &v9(0, 0, &[set(256, &flow(2, 100))]));
-        // 45 minutes on, the router's set is still held for its template: it is not idle.
-        h.t += Duration::from_secs(45 * 60);
-        h.feed(FLOODER, &v9(0, 0, &[]));
-        assert_eq!((h.get(|s| &s.denied_domain_limit), h.get(|s| &s.pending_sets)), (1, 1));
-        h.t += Duration::from_secs(15 * 60);
-        h.feed(FLOODER, &v9(0, 0, &[]));
-        assert_eq!(h.get(|s| &s.exporter_evictions), 1);
-        // The held set expired first (the window is at least pending_timeout), so eviction
-        // found nothing to drop.
-        assert_eq!((h.get(|s| &s.pending_expired), h.get(|s| &s.pending_evicted)), (1, 0));
-    }
-
-    #[test]
-    fn held_sets_are_bounded_in_bytes_oldest_first() {
-        let mut h = Harness::new(Limits { pending_sets: 10, pending_bytes: 100, ..Limits::default() });
-        // Data set 256 before its template: 2 records (32 bytes) each, bytes 1..=3 per set.
-        let held = |n: u32| set(256, &[flow(2, n), flow(3, n)].concat());
-        for n in 1..=3 {
-            h.feed(ROUTER, &v9(n, 0, &[held(n)]));
-        }
-        // 3 x 32 = 96 bytes fit in 100.
-        assert_eq!((h.get(|s| &s.pending_sets), h.get(|s| &s.pending_bytes)), (3, 96));
-        // A fourth set makes the oldest go.
-        h.feed(ROUTER, &v9(4, 0, &[held(4)]));
-        assert_eq!((h.get(|s| &s.pending_sets), h.get(|s| &s.pending_bytes)), (3, 96));
-        assert_eq!(h.get(|s| &s.pending_bytes_overflow), 1);
-        // A set larger than the whole budget (7 records, 112 bytes) is refused, and takes nothing.
-        h.feed(ROUTER, &v9(5, 0, &[set(256, &flow(4, 1000).repeat(7))]));
-        assert_eq!((h.get(|s| &s.pending_sets), h.get(|s| &s.pending_bytes)), (3, 96));
-        assert_eq!(h.get(|s| &s.pending_bytes_overflow), 2);
-        // The template comes: the three newest sets decode (2 x (2 + 3 + 4) bytes); the gauge
-        // is back to zero.
-        assert_eq!(h.feed(ROUTER, &v9(6, 0, &[set(0, &template(256, FLOW))])), 18);
-        assert_eq!((h.get(|s| &s.pending_sets), h.get(|s| &s.pending_bytes)), (0, 0));
-        // Held for a missing template 999, then expired: the gauge follows.
-        h.feed(ROUTER, &v9(7, 0, &[set(999, &[0; 40])]));
-        assert_eq!(h.get(|s| &s.pending_bytes), 40);
-        h.t += Limits::default().pending_timeout;
-        h.dec.expire(h.t);
-        assert_eq!((h.get(|s| &s.pending_sets), h.get(|s| &s.pending_bytes)), (0, 0));
-    }
-
-    #[test]
-    fn the_set_count_bound_keeps_the_byte_gauge_exact() {
-        let mut h = Harness::new(Limits { pending_sets: 2, ..Limits::default() });
-        for (seq, len) in [(1, 8), (2, 12), (3, 20)] {
-            h.feed(ROUTER, &v9(seq, 0, &[set(999, &vec![0; len])]));
-        }
-        // The 8-byte set made way for the 20-byte one.
-        assert_eq!((h.get(|s| &s.pending_overflow), h.get(|s| &s.pending_bytes)), (1, 32));
     }
 }

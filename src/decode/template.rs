@@ -79,6 +79,15 @@ pub enum TemplateError {
     TooManyFields,
 }
 
+/// What a data set needs from its message header to turn times into Unix milliseconds.
+#[derive(Clone, Copy, Debug)]
+pub struct Ctx {
+    /// v9 sysUptime, milliseconds.
+    pub uptime_ms: u32,
+    /// v9 unix_secs / IPFIX export time.
+    pub export_secs: u32,
+}
+
 impl Template {
     pub fn compile(spec: TemplateSpec, version: u16, max_fields: usize) -> Result<Template, TemplateError> {
         if spec.fields.is_empty() {

@@ -1,0 +1,381 @@
+//! The decoder driven by hand-built v9 and IPFIX datagrams (each field annotated): the bounds of
+//! the exporter store (domains, exporters, held sets) and saved state.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+
+use super::exporter::{Restored, MAX_NAME_BYTES, RECENT};
+use super::{legacy, Decoder, ExporterKey, FlowRecord, Limits};
+use crate::stats::{self, Stats};
+
+/// A NetFlow v9 datagram: header (version 9, count, sysUptime, unix secs, sequence, source
+/// id) followed by the given flowsets.
+fn v9(seq: u32, source_id: u32, sets: &[Vec<u8>]) -> Vec<u8> {
+    let mut d = Vec::new();
+    d.extend(9u16.to_be_bytes()); // version
+    d.extend((sets.len() as u16).to_be_bytes()); // count
+    d.extend(60_000u32.to_be_bytes()); // sysUptime, ms
+    d.extend(1_700_000_000u32.to_be_bytes()); // unix secs
+    d.extend(seq.to_be_bytes()); // package sequence
+    d.extend(source_id.to_be_bytes()); // source id
+    for s in sets {
+        d.extend(s);
+    }
+    d
+}
+
+/// An IPFIX message: header (version 10, length, export time, sequence, domain) and sets.
+fn ipfix(seq: u32, domain: u32, sets: &[Vec<u8>]) -> Vec<u8> {
+    let body = sets.concat();
+    let mut d = Vec::new();
+    d.extend(10u16.to_be_bytes()); // version
+    d.extend((16 + body.len() as u16).to_be_bytes()); // message length
+    d.extend(1_700_000_000u32.to_be_bytes()); // export time
+    d.extend(seq.to_be_bytes()); // sequence
+    d.extend(domain.to_be_bytes()); // observation domain
+    d.extend(body);
+    d
+}
+
+/// A set: id, length, contents.
+fn set(id: u16, body: &[u8]) -> Vec<u8> {
+    let mut s = Vec::new();
+    s.extend(id.to_be_bytes());
+    s.extend((4 + body.len() as u16).to_be_bytes());
+    s.extend(body);
+    s
+}
+
+/// A template record: id, field count, then (type, length) pairs.
+fn template(id: u16, fields: &[(u16, u16)]) -> Vec<u8> {
+    let mut t = Vec::new();
+    t.extend(id.to_be_bytes());
+    t.extend((fields.len() as u16).to_be_bytes());
+    for (ty, len) in fields {
+        t.extend(ty.to_be_bytes());
+        t.extend(len.to_be_bytes());
+    }
+    t
+}
+
+/// Data template fields: IPv4 src (8/4), dst (12/4), bytes (1/4), packets (2/4).
+const FLOW: &[(u16, u16)] = &[(8, 4), (12, 4), (1, 4), (2, 4)];
+
+/// One 16-byte record of [`FLOW`]: 192.168.1.`host` to 8.8.8.8, `bytes` bytes in 1 packet.
+fn flow(host: u8, bytes: u32) -> Vec<u8> {
+    let mut r = vec![192, 168, 1, host, 8, 8, 8, 8]; // src, dst
+    r.extend(bytes.to_be_bytes()); // octets
+    r.extend(1u32.to_be_bytes()); // packets
+    r
+}
+
+struct Harness {
+    dec: Decoder,
+    stats: Arc<Stats>,
+    t: Instant,
+}
+
+impl Harness {
+    pub fn new(limits: Limits) -> Harness {
+        let stats = Arc::new(Stats::default());
+        Harness { dec: Decoder::new(limits, HashMap::new(), stats.clone()), stats, t: Instant::now() }
+    }
+
+    /// Decode one datagram from `from`; the bytes of the records it gave.
+    pub fn feed(&mut self, from: &str, d: &[u8]) -> u64 {
+        let from: IpAddr = from.parse().unwrap();
+        let mut bytes = 0;
+        self.dec.decode(from, d, self.t, &mut |r: &FlowRecord| bytes += r.bytes).unwrap();
+        bytes
+    }
+
+    pub fn get(&self, c: impl Fn(&Stats) -> &std::sync::atomic::AtomicU64) -> u64 {
+        stats::get(c(&self.stats))
+    }
+}
+
+const ROUTER: &str = "192.0.2.1";
+const FLOODER: &str = "192.0.2.66";
+
+#[test]
+fn a_flood_of_domains_takes_nothing_from_a_router() {
+    let mut h = Harness::new(Limits::default());
+    let tmpl = set(2, &template(256, FLOW));
+    let mut want = 0;
+    let mut got = h.feed(ROUTER, &ipfix(0, 1, std::slice::from_ref(&tmpl)));
+    for round in 0..3u32 {
+        // Between two of the router's datagrams, 64 observation domains with templates from
+        // another address, then as many from the router's own address (another UDP port, or
+        // spoofed: the port is not part of the key).
+        for flooder in [FLOODER, ROUTER] {
+            for domain in 100..164 {
+                h.feed(flooder, &ipfix(0, domain, &[tmpl.clone(), set(256, &flow(9, 1_000_000))]));
+            }
+            let bytes = 1000 + round;
+            want += u64::from(bytes);
+            got += h.feed(ROUTER, &ipfix(0, 1, &[set(256, &flow(2, bytes))]));
+        }
+    }
+    assert_eq!(got, want, "the router's every record, exactly");
+    // Each address holds 8 domains (the router's own is one of its 8); the rest were refused
+    // on every datagram, and nothing was evicted.
+    assert_eq!(h.dec.exporters().len(), 16);
+    assert_eq!(h.get(|s| &s.denied_domain_limit), 3 * ((64 - 8) + (64 - 7)));
+    assert_eq!(h.get(|s| &s.exporter_evictions), 0);
+    // Evicting the least recently heard domain instead would have let the router's own
+    // address push its domain 1 out: its data would be held, waiting for a template.
+    assert_eq!(h.get(|s| &s.missing_template_sets), 0);
+}
+
+#[test]
+fn a_renumbered_router_gets_in_once_its_old_domains_fall_silent() {
+    let mut h = Harness::new(Limits { max_domains_per_exporter: 2, ..Limits::default() });
+    let data = |d| v9(0, d, &[set(0, &template(256, FLOW)), set(256, &flow(2, 100))]);
+    assert_eq!(h.feed(ROUTER, &data(1)), 100);
+    assert_eq!(h.feed(ROUTER, &data(2)), 100);
+    // A third source id while both are live: refused, its records with it.
+    assert_eq!(h.feed(ROUTER, &data(3)), 0);
+    assert_eq!(h.get(|s| &s.denied_domain_limit), 1);
+    // Half an hour later, source id 2 has fallen silent while 1 went on: 2 makes way.
+    h.t += Duration::from_secs(20 * 60);
+    h.feed(ROUTER, &data(1));
+    h.t += Duration::from_secs(10 * 60);
+    assert_eq!(h.feed(ROUTER, &data(3)), 100);
+    assert_eq!(h.get(|s| &s.exporter_evictions), 1);
+    let domains: Vec<u32> = h.dec.exporters().iter().map(|e| e.key.domain).collect();
+    assert_eq!(domains, vec![1, 3]);
+}
+
+#[test]
+fn a_full_table_of_live_exporters_refuses_newcomers() {
+    let mut h = Harness::new(Limits { max_exporters: 4, ..Limits::default() });
+    let data = || ipfix(0, 0, &[set(2, &template(256, FLOW)), set(256, &flow(2, 100))]);
+    for i in 1..=4 {
+        assert_eq!(h.feed(&format!("192.0.2.{i}"), &data()), 100);
+    }
+    // Every one was heard just now: newcomers are refused (the second without a scan, after
+    // the first found the table live), and no live router is forgotten.
+    assert_eq!(h.feed("198.51.100.1", &data()), 0);
+    h.t += Duration::from_secs(29 * 60);
+    for i in 1..=3 {
+        h.feed(&format!("192.0.2.{i}"), &data());
+    }
+    assert_eq!(h.feed("198.51.100.2", &data()), 0);
+    assert_eq!((h.get(|s| &s.denied_domain_limit), h.get(|s| &s.exporter_evictions)), (2, 0));
+    // Past the window 192.0.2.4 has been silent for 30 minutes: it makes way, and only it.
+    h.t += Duration::from_secs(60);
+    assert_eq!(h.feed("198.51.100.2", &data()), 100);
+    assert_eq!((h.get(|s| &s.denied_domain_limit), h.get(|s| &s.exporter_evictions)), (2, 1));
+    let addrs: Vec<String> = h.dec.exporters().iter().map(|e| e.key.addr.to_string()).collect();
+    assert_eq!(addrs, ["192.0.2.1", "192.0.2.2", "192.0.2.3", "198.51.100.2"]);
+    assert_eq!(h.get(|s| &s.exporters), 4);
+}
+
+#[test]
+fn the_recent_window_is_at_least_the_pending_timeout() {
+    let hour = Duration::from_secs(3600);
+    let mut h = Harness::new(Limits { max_exporters: 1, pending_timeout: hour, ..Limits::default() });
+    h.feed(ROUTER, &v9(0, 0, &[set(256, &flow(2, 100))]));
+    // 45 minutes on, the router's set is still held for its template: it is not idle.
+    h.t += Duration::from_secs(45 * 60);
+    h.feed(FLOODER, &v9(0, 0, &[]));
+    assert_eq!((h.get(|s| &s.denied_domain_limit), h.get(|s| &s.pending_sets)), (1, 1));
+    h.t += Duration::from_secs(15 * 60);
+    h.feed(FLOODER, &v9(0, 0, &[]));
+    assert_eq!(h.get(|s| &s.exporter_evictions), 1);
+    // The held set expired first (the window is at least pending_timeout), so eviction
+    // found nothing to drop.
+    assert_eq!((h.get(|s| &s.pending_expired), h.get(|s| &s.pending_evicted)), (1, 0));
+}
+
+#[test]
+fn held_sets_are_bounded_in_bytes_oldest_first() {
+    let mut h = Harness::new(Limits { pending_sets: 10, pending_bytes: 100, ..Limits::default() });
+    // Data set 256 before its template: 2 records (32 bytes) each, bytes 1..=3 per set.
+    let held = |n: u32| set(256, &[flow(2, n), flow(3, n)].concat());
+    for n in 1..=3 {
+        h.feed(ROUTER, &v9(n, 0, &[held(n)]));
+    }
+    // 3 x 32 = 96 bytes fit in 100.
+    assert_eq!((h.get(|s| &s.pending_sets), h.get(|s| &s.pending_bytes)), (3, 96));
+    // A fourth set makes the oldest go.
+    h.feed(ROUTER, &v9(4, 0, &[held(4)]));
+    assert_eq!((h.get(|s| &s.pending_sets), h.get(|s| &s.pending_bytes)), (3, 96));
+    assert_eq!(h.get(|s| &s.pending_bytes_overflow), 1);
+    // A set larger than the whole budget (7 records, 112 bytes) is refused, and takes nothing.
+    h.feed(ROUTER, &v9(5, 0, &[set(256, &flow(4, 1000).repeat(7))]));
+    assert_eq!((h.get(|s| &s.pending_sets), h.get(|s| &s.pending_bytes)), (3, 96));
+    assert_eq!(h.get(|s| &s.pending_bytes_overflow), 2);
+    // The template comes: the three newest sets decode (2 x (2 + 3 + 4) bytes); the gauge
+    // is back to zero.
+    assert_eq!(h.feed(ROUTER, &v9(6, 0, &[set(0, &template(256, FLOW))])), 18);
+    assert_eq!((h.get(|s| &s.pending_sets), h.get(|s| &s.pending_bytes)), (0, 0));
+    // Held for a missing template 999, then expired: the gauge follows.
+    h.feed(ROUTER, &v9(7, 0, &[set(999, &[0; 40])]));
+    assert_eq!(h.get(|s| &s.pending_bytes), 40);
+    h.t += Limits::default().pending_timeout;
+    h.dec.expire(h.t);
+    assert_eq!((h.get(|s| &s.pending_sets), h.get(|s| &s.pending_bytes)), (0, 0));
+}
+
+#[test]
+fn the_set_count_bound_keeps_the_byte_gauge_exact() {
+    let mut h = Harness::new(Limits { pending_sets: 2, ..Limits::default() });
+    for (seq, len) in [(1, 8), (2, 12), (3, 20)] {
+        h.feed(ROUTER, &v9(seq, 0, &[set(999, &vec![0; len])]));
+    }
+    // The 8-byte set made way for the 20-byte one.
+    assert_eq!((h.get(|s| &s.pending_overflow), h.get(|s| &s.pending_bytes)), (1, 32));
+}
+
+const A: &str = "192.0.2.1";
+
+/// Template 256 as saved: src (8/4), dst (12/4), bytes (1/4), packets (2/4), IANA.
+fn flow_spec(id: u16) -> serde_json::Value {
+    json!({"id": id, "scope_fields": 0, "options": false, "fields": [[8, 4, 0], [12, 4, 0], [1, 4, 0], [2, 4, 0]]})
+}
+
+fn exporter(addr: &str, version: u16, domain: u32) -> serde_json::Value {
+    json!({"key": {"addr": addr, "version": version, "domain": domain},
+           "templates": [], "samplers": [], "default_sampling": null, "if_names": []})
+}
+
+fn restore(h: &mut Harness, exporters: Vec<serde_json::Value>) -> Restored {
+    h.dec.restore(serde_json::from_value(json!({"format": 1, "exporters": exporters})).unwrap())
+}
+
+#[test]
+fn a_tampered_state_is_refused_entry_by_entry() {
+    let mut h = Harness::new(Limits::default());
+    let mut a = exporter(A, 9, 0);
+    a["templates"] = json!([
+        flow_spec(256),
+        // 200 fields where collector.max_fields_per_template is 128.
+        {"id": 257, "scope_fields": 0, "options": false, "fields": vec![[1, 4, 0]; 200]},
+        // A set id, not a template id.
+        flow_spec(2),
+    ]);
+    // 2^60, a sane 1:100, and 0.
+    a["samplers"] = json!([[1, 1u64 << 60], [2, 100], [3, 0]]);
+    a["default_sampling"] = json!(1u64 << 60);
+    a["if_names"] = json!([[1, "wan"], [2, "x".repeat(MAX_NAME_BYTES + 1)], [3, ""]]);
+    let mut v5 = exporter("192.0.2.4", 5, 3);
+    v5["templates"] = json!([flow_spec(256)]);
+    v5["default_sampling"] = json!(10);
+    let r = restore(
+        &mut h,
+        vec![
+            a,
+            exporter(A, 9, 0),               // the same key again
+            exporter("192.0.2.2", 42, 0),    // no such version
+            exporter("192.0.2.3", 5, 70000), // v5's engine field is 16 bits
+            v5,                              // kept, but v5 has no templates
+        ],
+    );
+    assert_eq!(r, Restored { exporters: 2, templates: 1, rejected: 11 });
+    assert_eq!(h.get(|s| &s.state_rejected), 11);
+    let views = h.dec.exporters();
+    assert_eq!((views[0].templates, views[0].samplers, views[0].sampling), (1, 1, 1));
+    assert_eq!((views[1].key.version, views[1].templates, views[1].sampling), (5, 0, 10));
+    assert_eq!(h.dec.interface_names(), vec![((A.parse().unwrap(), 1), "wan".to_string())]);
+    // The finding: a restored 2^60 turned one 1000-byte flow into 1.8e19 bytes.
+    assert_eq!(h.feed(A, &v9(1, 0, &[set(256, &flow(2, 1000))])), 1000);
+    // What was refused is written back without it.
+    assert!(h.dec.take_dirty());
+}
+
+#[test]
+fn restore_keeps_to_the_table_bounds() {
+    let limits =
+        Limits { max_exporters: 3, max_domains_per_exporter: 2, max_templates_per_exporter: 2, ..Limits::default() };
+    let mut h = Harness::new(limits);
+    let mut a0 = exporter(A, 9, 0);
+    a0["templates"] = json!([flow_spec(256), flow_spec(257), flow_spec(258)]);
+    let r = restore(
+        &mut h,
+        vec![
+            a0,                          // its third template is one too many
+            exporter(A, 10, 0),          // same address, its second domain
+            exporter(A, 9, 1),           // a third domain for A
+            exporter("192.0.2.2", 9, 0), // the table's third exporter
+            exporter("192.0.2.3", 9, 0), // a fourth
+        ],
+    );
+    assert_eq!(r, Restored { exporters: 3, templates: 2, rejected: 3 });
+    assert_eq!(h.get(|s| &s.exporters), 3);
+    let keys: Vec<(String, u16, u32)> =
+        h.dec.exporters().iter().map(|e| (e.key.addr.to_string(), e.key.version, e.key.domain)).collect();
+    assert_eq!(keys, [(A.to_string(), 9, 0), (A.to_string(), 10, 0), ("192.0.2.2".to_string(), 9, 0)]);
+}
+
+#[test]
+fn a_saved_state_restores_whole() {
+    let mut h = Harness::new(Limits::default());
+    // Options template 300 (v9 flowset 1): scope length 4 (Interface, 4 bytes), options
+    // length 12: sampler id (48/1), sampling interval (34/4), interface name (82/3).
+    let mut opt = Vec::new();
+    opt.extend(300u16.to_be_bytes()); // template id
+    opt.extend(4u16.to_be_bytes()); // scope length, bytes
+    opt.extend(12u16.to_be_bytes()); // options length, bytes
+    opt.extend([0, 2, 0, 4]); // scope: Interface, 4 bytes
+    opt.extend([0, 48, 0, 1, 0, 34, 0, 4, 0, 82, 0, 3]); // sampler id, interval, name
+    let mut rec = Vec::new();
+    rec.extend(7u32.to_be_bytes()); // ifIndex 7
+    rec.push(1); // sampler 1
+    rec.extend(64u32.to_be_bytes()); // 1 in 64
+    rec.extend(b"lan"); // name
+    h.feed(A, &v9(1, 0, &[set(0, &template(256, FLOW)), set(1, &opt), set(300, &rec)]));
+    let saved = h.dec.save();
+    let mut h2 = Harness::new(Limits::default());
+    let r = h2.dec.restore(serde_json::from_str(&serde_json::to_string(&saved).unwrap()).unwrap());
+    assert_eq!(r, Restored { exporters: 1, templates: 2, rejected: 0 });
+    assert_eq!(h2.dec.save(), saved);
+    assert!(!h2.dec.take_dirty());
+}
+
+#[test]
+fn restored_exporters_make_way_first() {
+    let mut h = Harness::new(Limits { max_exporters: 1, ..Limits::default() });
+    restore(&mut h, vec![exporter(A, 9, 0)]);
+    // Not heard since the restart: idle, so a live newcomer takes its place at once.
+    assert_eq!(h.feed("192.0.2.9", &v9(1, 0, &[set(0, &template(256, FLOW)), set(256, &flow(2, 5))])), 5);
+    assert_eq!((h.get(|s| &s.exporter_evictions), h.get(|s| &s.denied_domain_limit)), (1, 0));
+}
+
+#[test]
+fn eviction_drops_and_counts_the_held_data() {
+    let mut h = Harness::new(Limits { max_exporters: 1, ..Limits::default() });
+    h.feed(A, &v9(1, 0, &[set(256, &flow(2, 5))]));
+    assert_eq!((h.get(|s| &s.pending_sets), h.get(|s| &s.pending_bytes)), (1, 16));
+    // Straight to the table, past the window, without `decode`'s expiry running first (which
+    // through `decode` would have dropped the set already).
+    let key = ExporterKey { addr: "192.0.2.9".parse().unwrap(), version: 9, domain: 0 };
+    assert!(h.dec.store.exporter(key, h.t + RECENT).is_some());
+    assert_eq!(h.get(|s| &s.pending_evicted), 1);
+    assert_eq!((h.get(|s| &s.pending_sets), h.get(|s| &s.pending_bytes)), (0, 0));
+}
+
+#[test]
+fn v5_engines_count_against_the_domain_bound() {
+    let mut h = Harness::new(Limits { max_domains_per_exporter: 8, ..Limits::default() });
+    let rec = FlowRecord {
+        src: Some("192.168.1.2".parse().unwrap()),
+        dst: Some("8.8.8.8".parse().unwrap()),
+        bytes: 100,
+        packets: 1,
+        ..FlowRecord::default()
+    };
+    let mut got = 0;
+    for engine in 0u16..20 {
+        let mut d = legacy::encode(&[rec], 0, 0, 0);
+        d[20..22].copy_from_slice(&engine.to_be_bytes()); // engine type, engine id
+        got += h.feed(A, &d);
+    }
+    assert_eq!(got, 8 * 100);
+    assert_eq!(h.get(|s| &s.denied_domain_limit), 12);
+    assert_eq!(h.dec.exporters().len(), 8);
+}
