@@ -11,7 +11,8 @@ use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
-use super::template::{Ctx, Int, Template, TemplateError, TemplateSpec, Values};
+use super::fields::Field;
+use super::template::{Ctx, Template, TemplateError, TemplateSpec, Values};
 use crate::fxhash::FxBuild;
 use crate::net::normalize;
 use crate::stats::{self, Stats};
@@ -578,7 +579,7 @@ pub(super) fn set_if_name(if_names: &mut HashMap<u32, String>, ifindex: u32, raw
 /// check, [`Values::sampling_rate`], applied to it).
 fn plausible_rate(rate: u64) -> Option<u64> {
     let mut v = Values::default();
-    v.put(Int::SamplingInterval, rate);
+    v.put(Field::SamplingInterval, rate);
     v.sampling_rate()
 }
 

@@ -8,14 +8,12 @@ use std::time::Instant;
 
 use super::exporter::{set_if_name, set_sampling, ExporterKey, Pending, SeqUnit, Store, TemplateFate};
 use super::fields::Field;
-use super::template::{Counters, Ctx, Int, TemplateSpec, Values};
+use super::template::{Ctx, TemplateSpec, Values};
 use super::{be16, be32, DecodeError, Decoded, FlowRecord};
 use crate::stats;
 
 const V9_HEADER: usize = 20;
 const IPFIX_HEADER: usize = 16;
-/// NTP era offset: seconds from 1900 to 1970 (RFC 7011 §6.1.10).
-const NTP_UNIX_OFFSET: u64 = 2_208_988_800;
 
 pub(super) fn decode(
     d: &mut Store,
@@ -104,6 +102,9 @@ struct Outcome {
     data_records: usize,
     /// A set could not be read (no template yet): its record count is unknown.
     unknown_records: bool,
+    /// Where records are read into, kept across the message's sets: a set then costs no
+    /// clearing unless its template differs from the last one's (see `Template::read`).
+    values: Values,
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -262,12 +263,12 @@ fn data_set(
     // The rate for records that name no sampler and state no rate of their own (or all records,
     // when the config sets one).
     let set_rate = override_rate.or(e.default_sampling).unwrap_or(1).max(1);
-    let mut v = Values::default();
+    let v = &mut out.values;
     let mut at = 0usize;
     let mut changed = false;
     // Records until what is left is shorter than the shortest record: that is padding.
     while body.len() - at >= t.min_len {
-        let Some(n) = t.read(&body[at..], &mut v) else {
+        let Some(n) = t.read(&body[at..], v) else {
             stats::inc(&stats.malformed_records);
             break;
         };
@@ -283,8 +284,8 @@ fn data_set(
             if let Some(rate) = v.sampling_rate() {
                 changed |= set_sampling(&mut e.samplers, &mut e.default_sampling, v.sampler(), rate);
             }
-            let input_if = v.int(Int::InputIf) as u32;
-            let ifindex = v.get(Int::ScopeIf).map(|i| i as u32).or((input_if != 0).then_some(input_if));
+            let input_if = v.int(Field::InputIf) as u32;
+            let ifindex = v.get(Field::ScopeInterface).map(|i| i as u32).or((input_if != 0).then_some(input_if));
             if let Some(i) = ifindex {
                 if let Some((a, b)) = v.if_name.or(v.if_desc) {
                     changed |= set_if_name(&mut e.if_names, i, &rec[a..b]);
@@ -300,60 +301,11 @@ fn data_set(
                 .map_or(set_rate, |r| r.max(1)),
             _ => set_rate,
         };
-        let rec = flow(&v, t.counters, ctx, rate);
+        let rec = t.flow(v, ctx, rate);
         out.flows += 1;
         sink(&rec);
     }
     if changed {
         d.mark_dirty();
-    }
-}
-
-fn flow(v: &Values, c: Counters, ctx: Ctx, rate: u64) -> FlowRecord {
-    let (bytes, packets) = (v.int(c.bytes), v.int(c.packets));
-    let (rev_bytes, rev_packets) = c.reverse.map_or((0, 0), |(b, p)| (v.int(b), v.int(p)));
-    let n = |x: u64| x.saturating_mul(rate);
-    FlowRecord {
-        src: v.src,
-        dst: v.dst,
-        bytes: n(bytes),
-        packets: n(packets),
-        rev_bytes: n(rev_bytes),
-        rev_packets: n(rev_packets),
-        input_if: v.int(Int::InputIf) as u32,
-        output_if: v.int(Int::OutputIf) as u32,
-        protocol: v.int(Int::Protocol) as u8,
-        src_port: v.int(Int::SrcPort) as u16,
-        dst_port: v.int(Int::DstPort) as u16,
-        tcp_flags: v.int(Int::TcpFlags) as u8,
-        direction: v.get(Int::Direction).map(|d| d as u8),
-        start_ms: v.get(Int::Start).map_or(0, |x| to_ms((v.start_form, x), ctx)),
-        end_ms: v.get(Int::End).map_or(0, |x| to_ms((v.end_form, x), ctx)),
-        export_ms: u64::from(ctx.export_secs) * 1000,
-        nat_src: v.nat_src,
-        nat_dst: v.nat_dst,
-        nat_src_port: v.int(Int::NatSrcPort) as u16,
-        nat_dst_port: v.int(Int::NatDstPort) as u16,
-        sampling: rate.min(u64::from(u32::MAX)) as u32,
-    }
-}
-
-/// A flow time field to Unix milliseconds (0 when it cannot be placed, saturating when absurd).
-fn to_ms((f, x): (Field, u64), ctx: Ctx) -> u64 {
-    // Export time in ms fits easily in i64 (u32 seconds x 1000); so does everything it meets.
-    let export_ms = i64::from(ctx.export_secs) * 1000;
-    let from_i64 = |ms: i64| ms.max(0) as u64;
-    match f {
-        // sysUptime-relative (v9): the exporter booted at export time minus its uptime.
-        Field::StartUptime | Field::EndUptime => from_i64(export_ms - i64::from(ctx.uptime_ms) + i64::from(x as u32)),
-        Field::StartSec | Field::EndSec => x.saturating_mul(1000),
-        Field::StartMs | Field::EndMs => x,
-        Field::StartUs | Field::EndUs | Field::StartNs | Field::EndNs => {
-            // NTP timestamp: seconds since 1900 in the high 32 bits, a binary fraction below.
-            let secs = (x >> 32).saturating_sub(NTP_UNIX_OFFSET);
-            secs * 1000 + (((x & 0xffff_ffff) * 1000) >> 32)
-        }
-        Field::StartDeltaUs | Field::EndDeltaUs => from_i64(export_ms - (x / 1000).min(i64::MAX as u64) as i64),
-        _ => 0,
     }
 }

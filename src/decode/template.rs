@@ -1,17 +1,26 @@
 //! Templates (NetFlow v9 and IPFIX) compiled into a plan: one step per field saying what it feeds
-//! and how long it is. Reading a record walks the plan over the bytes; nothing is allocated.
+//! and how long it is. Reading a record walks the plan over the bytes into [`Values`]; a flow
+//! record is then made from the values the template chose. Nothing is allocated per record.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use serde::{Deserialize, Serialize};
 
-use super::fields::{self, Field};
+use super::fields::{self, Addr, Dir, Edge, Family, Feed, Field, Form, Id, Kind, Unit, INTEGERS};
+use super::FlowRecord;
 
 /// The largest sampling rate taken from an exporter (1 in a million); the config allows the same.
 pub const MAX_SAMPLING_RATE: u64 = 1_000_000;
 
 /// IPFIX variable-length marker (RFC 7011 §7).
 pub const VARLEN: u16 = 0xffff;
+
+/// NTP era offset: seconds from 1900 to 1970 (RFC 7011 §6.1.10).
+const NTP_UNIX_OFFSET: u64 = 2_208_988_800;
+
+/// Value slots in [`Values`]: one per `Field` variant, though only integer elements use theirs,
+/// so that indexing by a `Field` needs no bounds check.
+const SLOTS: usize = Field::Skip as usize + 1;
 
 /// A template as the exporter sent it: what is persisted and compared on refresh.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -36,12 +45,12 @@ struct Step {
 /// [`Values::set`]. Skipped fields are simply absent. Offsets are from the record's start.
 #[derive(Clone, Debug, Default)]
 struct Plan {
-    int1: Vec<(u32, Int)>,
-    int2: Vec<(u32, Int)>,
-    int4: Vec<(u32, Int)>,
-    int8: Vec<(u32, Int)>,
+    int1: Vec<(u32, Field)>,
+    int2: Vec<(u32, Field)>,
+    int4: Vec<(u32, Field)>,
+    int8: Vec<(u32, Field)>,
     /// Reduced-size integers of 3, 5, 6 or 7 bytes.
-    int_n: Vec<(u32, u16, Int)>,
+    int_n: Vec<(u32, u16, Field)>,
     src_v4: Option<u32>,
     dst_v4: Option<u32>,
     other: Vec<(u32, u16, Field)>,
@@ -54,11 +63,11 @@ pub struct Template {
     steps: Vec<Step>,
     /// For fixed-length templates, the fields read and where they are.
     plan: Plan,
-    /// The integer slots a record fills, and the flow time forms they hold (a compiled template
-    /// has at most one field per slot).
-    present: u32,
-    start_form: Field,
-    end_form: Field,
+    /// The integer elements a record carries (a compiled template has each at most once).
+    present: u64,
+    /// The flow's start and end: the template's first time element for each, and its form.
+    start: Option<(Field, Form)>,
+    end: Option<(Field, Form)>,
     /// Which byte and packet counts a flow takes, forward and reverse (see [`Counters`]).
     pub counters: Counters,
     /// The records carry a sampling rate or sampler id of their own (else the exporter's applies).
@@ -97,36 +106,27 @@ impl Template {
             return Err(TemplateError::TooManyFields);
         }
         let mut steps = Vec::with_capacity(spec.fields.len());
-        let mut seen: Vec<u8> = Vec::new();
+        let mut seen: Vec<u16> = Vec::new();
         let mut fixed = Some(0usize);
         let mut min_len = 0usize;
         for (i, &(id, len, enterprise)) in spec.fields.iter().enumerate() {
             // 65535 is IPFIX's variable-length marker; H3C sends it in NetFlow v9 too, and no fixed
-            // v9 field can be that long, so it means the same in both.
+            // v9 field can be that long, so it means the same in both (only strings accept it).
             let varlen = len == VARLEN;
             let is_scope = spec.options && i < usize::from(spec.scope_fields);
-            let field = if len == 0 {
-                // A zero-length field carries nothing (IPFIX allows it; some v9 exporters send it too).
-                Field::Skip
-            } else if enterprise != 0 || varlen && !matches!(fields::lookup(id, 4), Field::IfName | Field::IfDesc) {
-                Field::Skip
-            } else if is_scope && version == 9 {
-                fields::v9_scope(id, len)
-            } else {
-                fields::lookup(id, len)
-            };
+            let key = if is_scope && version == 9 { Id::V9Scope(id) } else { Id::of(id, enterprise) };
+            // A zero-length field carries nothing (IPFIX allows it; some v9 exporters send it too).
+            // Enterprise-specific elements are not read yet.
+            let field = if len == 0 || enterprise != 0 { Field::Skip } else { fields::lookup(key, len) };
             // When a template repeats an element, the first occurrence counts (as tshark and
             // nfdump read it): later ones become skips. Addresses are settled per record instead.
-            let field = match value_slot(field) {
-                Some(slot) if !matches!(field, Field::SrcV4 | Field::SrcV6 | Field::DstV4 | Field::DstV6) => {
-                    if seen.contains(&slot) {
-                        Field::Skip
-                    } else {
-                        seen.push(slot);
-                        field
-                    }
+            let field = match value_key(field) {
+                Some(k) if seen.contains(&k) => Field::Skip,
+                Some(k) => {
+                    seen.push(k);
+                    field
                 }
-                _ => field,
+                None => field,
             };
             if varlen {
                 fixed = None;
@@ -157,12 +157,13 @@ impl Template {
         if min_len == 0 {
             return Err(TemplateError::Invalid);
         }
-        let (mut start_form, mut end_form, mut present) = (Field::Skip, Field::Skip, 0u32);
-        for (f, slot) in merged.iter().filter_map(|s| Some((s.field, int_slot(s.field)?))) {
-            present |= slot.bit();
-            match slot {
-                Int::Start => start_form = f,
-                Int::End => end_form = f,
+        let (mut start, mut end, mut present, mut samples) = (None, None, 0u64, false);
+        for f in merged.iter().map(|s| s.field).filter(|f| f.slot().is_some()) {
+            present |= f.bit();
+            match f.feed() {
+                Some(Feed::Time(Edge::Start, form)) => start = start.or(Some((f, form))),
+                Some(Feed::Time(Edge::End, form)) => end = end.or(Some((f, form))),
+                Some(Feed::Sampling) => samples = true,
                 _ => {}
             }
         }
@@ -173,16 +174,17 @@ impl Template {
             let one_dst = count(&[Field::DstV4, Field::DstV6]) == 1;
             let mut off = 0u32;
             for s in &merged {
-                match (int_slot(s.field), s.len) {
-                    _ if s.field == Field::Skip => {}
-                    (Some(slot), 1) => plan.int1.push((off, slot)),
-                    (Some(slot), 2) => plan.int2.push((off, slot)),
-                    (Some(slot), 4) => plan.int4.push((off, slot)),
-                    (Some(slot), 8) => plan.int8.push((off, slot)),
-                    (Some(slot), len) => plan.int_n.push((off, len, slot)),
-                    (None, _) if s.field == Field::SrcV4 && one_src => plan.src_v4 = Some(off),
-                    (None, _) if s.field == Field::DstV4 && one_dst => plan.dst_v4 = Some(off),
-                    (None, len) => plan.other.push((off, len, s.field)),
+                let f = s.field;
+                match (f.slot(), s.len) {
+                    _ if f == Field::Skip => {}
+                    (Some(_), 1) => plan.int1.push((off, f)),
+                    (Some(_), 2) => plan.int2.push((off, f)),
+                    (Some(_), 4) => plan.int4.push((off, f)),
+                    (Some(_), 8) => plan.int8.push((off, f)),
+                    (Some(_), len) => plan.int_n.push((off, len, f)),
+                    (None, _) if f == Field::SrcV4 && one_src => plan.src_v4 = Some(off),
+                    (None, _) if f == Field::DstV4 && one_dst => plan.dst_v4 = Some(off),
+                    (None, len) => plan.other.push((off, len, f)),
                 }
                 off += u32::from(s.len);
             }
@@ -192,16 +194,10 @@ impl Template {
             steps: merged,
             plan,
             present,
-            start_form,
-            end_form,
+            start,
+            end,
             counters: Counters::choose(present),
-            samples: present
-                & (Int::SamplingInterval.bit()
-                    | Int::SamplerRandomInterval.bit()
-                    | Int::SamplingPacketInterval.bit()
-                    | Int::SamplerId.bit()
-                    | Int::SelectorId.bit())
-                != 0,
+            samples,
             fixed_len: fixed,
             min_len,
             useful,
@@ -221,11 +217,14 @@ impl Template {
         // the previous record must not survive (found by the fuzzer).
         v.if_name = None;
         v.if_desc = None;
-        v.start_form = self.start_form;
-        v.end_form = self.end_form;
         if v.present != self.present {
-            // Values last held another template's record (or none): absent slots must read 0.
-            v.ints = [0; INTS];
+            // Values last held another template's record: slots this one lacks must read 0. Only
+            // slots with their bit set were ever written, so only those need clearing.
+            let mut stale = v.present & !self.present;
+            while stale != 0 {
+                v.ints[stale.trailing_zeros() as usize] = 0;
+                stale &= stale - 1;
+            }
             v.present = self.present;
         }
         match self.fixed_len {
@@ -238,20 +237,20 @@ impl Template {
     fn read_fixed(&self, rec: &[u8], v: &mut Values) -> usize {
         let p = &self.plan;
         let at = |off: u32, len: usize| &rec[off as usize..off as usize + len];
-        for &(off, slot) in &p.int4 {
-            v.ints[slot as usize] = u64::from(u32::from_be_bytes(at(off, 4).try_into().expect("4 bytes")));
+        for &(off, f) in &p.int4 {
+            v.ints[f as usize] = u64::from(u32::from_be_bytes(at(off, 4).try_into().expect("4 bytes")));
         }
-        for &(off, slot) in &p.int2 {
-            v.ints[slot as usize] = u64::from(u16::from_be_bytes(at(off, 2).try_into().expect("2 bytes")));
+        for &(off, f) in &p.int2 {
+            v.ints[f as usize] = u64::from(u16::from_be_bytes(at(off, 2).try_into().expect("2 bytes")));
         }
-        for &(off, slot) in &p.int1 {
-            v.ints[slot as usize] = u64::from(rec[off as usize]);
+        for &(off, f) in &p.int1 {
+            v.ints[f as usize] = u64::from(rec[off as usize]);
         }
-        for &(off, slot) in &p.int8 {
-            v.ints[slot as usize] = u64::from_be_bytes(at(off, 8).try_into().expect("8 bytes"));
+        for &(off, f) in &p.int8 {
+            v.ints[f as usize] = u64::from_be_bytes(at(off, 8).try_into().expect("8 bytes"));
         }
-        for &(off, len, slot) in &p.int_n {
-            v.ints[slot as usize] = uint(at(off, usize::from(len)));
+        for &(off, len, f) in &p.int_n {
+            v.ints[f as usize] = uint(at(off, usize::from(len)));
         }
         if let Some(off) = p.src_v4 {
             v.src = Some(v4(at(off, 4)));
@@ -290,137 +289,78 @@ impl Template {
         }
         Some(at)
     }
+
+    /// The flow record of a data record read through this template, counts multiplied by `rate`.
+    #[inline]
+    pub fn flow(&self, v: &Values, ctx: Ctx, rate: u64) -> FlowRecord {
+        let c = self.counters;
+        let n = |x: u64| x.saturating_mul(rate);
+        let (rev_bytes, rev_packets) = c.reverse.map_or((0, 0), |(b, p)| (v.int(b), v.int(p)));
+        let time = |t: Option<(Field, Form)>| t.map_or(0, |(f, form)| to_ms(form, v.int(f), ctx));
+        let mut r = FlowRecord {
+            src: v.src,
+            dst: v.dst,
+            bytes: n(v.int(c.bytes)),
+            packets: n(v.int(c.packets)),
+            rev_bytes: n(rev_bytes),
+            rev_packets: n(rev_packets),
+            start_ms: time(self.start),
+            end_ms: time(self.end),
+            export_ms: u64::from(ctx.export_secs) * 1000,
+            nat_src: v.nat_src,
+            nat_dst: v.nat_dst,
+            sampling: rate.min(u64::from(u32::MAX)) as u32,
+            ..FlowRecord::default()
+        };
+        fields::copy_to_record(&mut r, |f| v.int(f), |f| v.get(f));
+        r
+    }
 }
 
-/// The byte and packet counts a template's flows take, in order of preference: delta (1/2), total
-/// (85/86), post (23/24), then Cisco NSEL initiator/responder (231/298 forward, 232/299 reverse).
+/// The byte and packet counts a template's flows take: the first kind of count ([`Kind`]: delta,
+/// total, post, NSEL initiator) whose forward bytes or packets the template has, and the reverse
+/// counts of that same kind (RFC 5103 reverse elements, NSEL responder counts) if it has them.
 /// Which of them a template has is known when it is compiled, so the choice is made once.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Counters {
-    pub bytes: Int,
-    pub packets: Int,
-    /// The reverse direction (NSEL responder counts), if the template reports one.
-    pub reverse: Option<(Int, Int)>,
+    pub bytes: Field,
+    pub packets: Field,
+    /// The reverse direction, if the template reports one.
+    pub reverse: Option<(Field, Field)>,
 }
 
 impl Counters {
-    fn choose(present: u32) -> Counters {
-        let has = |a: Int, b: Int| present & (a.bit() | b.bit()) != 0;
-        let fwd = |bytes, packets| Counters { bytes, packets, reverse: None };
-        if has(Int::Bytes, Int::Packets) {
-            fwd(Int::Bytes, Int::Packets)
-        } else if has(Int::TotalBytes, Int::TotalPackets) {
-            fwd(Int::TotalBytes, Int::TotalPackets)
-        } else if has(Int::PostBytes, Int::PostPackets) {
-            fwd(Int::PostBytes, Int::PostPackets)
-        } else {
-            Counters {
-                bytes: Int::InitiatorBytes,
-                packets: Int::InitiatorPackets,
-                reverse: Some((Int::ResponderBytes, Int::ResponderPackets)),
-            }
-        }
+    fn choose(present: u64) -> Counters {
+        let find = |dir, unit, kind| INTEGERS.iter().copied().find(|f| f.feed() == Some(Feed::Count(dir, unit, kind)));
+        let has = |f: Option<Field>| f.is_some_and(|f| present & f.bit() != 0);
+        let kind = Kind::ALL
+            .into_iter()
+            .find(|&k| has(find(Dir::Forward, Unit::Octets, k)) || has(find(Dir::Forward, Unit::Packets, k)))
+            .unwrap_or(Kind::Nsel);
+        // Every kind has both forward counts (a test of the table says so).
+        let forward = |unit| find(Dir::Forward, unit, kind).unwrap_or(Field::Skip);
+        let (rb, rp) = (find(Dir::Reverse, Unit::Octets, kind), find(Dir::Reverse, Unit::Packets, kind));
+        let reverse = match (rb, rp) {
+            (Some(b), Some(p)) if has(rb) || has(rp) => Some((b, p)),
+            _ => None,
+        };
+        Counters { bytes: forward(Unit::Octets), packets: forward(Unit::Packets), reverse }
     }
 }
 
-/// Which value a field writes, for the one-field-per-value rule at compile time.
-fn value_slot(f: Field) -> Option<u8> {
-    use Field::*;
-    match f {
-        Skip => None,
-        SrcV4 | SrcV6 => Some(100),
-        DstV4 | DstV6 => Some(101),
-        NatSrcV4 | NatSrcV6 => Some(102),
-        NatDstV4 | NatDstV6 => Some(103),
-        IfName => Some(104),
-        IfDesc => Some(105),
-        f => int_slot(f).map(|s| s as u8),
+/// What a field writes, for the one-field-per-value rule at compile time (`None`: no rule).
+fn value_key(f: Field) -> Option<u16> {
+    match f.addr() {
+        // Source and destination are settled per record (see `Values::set`).
+        Some((Addr::Src | Addr::Dst, _)) => None,
+        // IPv4 and IPv6 post-NAT addresses fill one value.
+        Some((a, _)) => Some(0x100 + a as u16),
+        None => (f != Field::Skip).then_some(f as u16),
     }
 }
 
-/// The integer values a record can carry; each is a slot in [`Values`].
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[repr(u8)]
-pub enum Int {
-    Bytes,
-    Packets,
-    TotalBytes,
-    TotalPackets,
-    PostBytes,
-    PostPackets,
-    InitiatorBytes,
-    ResponderBytes,
-    InitiatorPackets,
-    ResponderPackets,
-    InputIf,
-    OutputIf,
-    Protocol,
-    SrcPort,
-    DstPort,
-    TcpFlags,
-    Direction,
-    /// Flow start and end in whichever form the template has ([`Values::start_form`]).
-    Start,
-    End,
-    SamplingInterval,
-    SamplerId,
-    SamplerRandomInterval,
-    SelectorId,
-    SamplingPacketInterval,
-    SamplingPacketSpace,
-    ScopeIf,
-    NatSrcPort,
-    NatDstPort,
-}
-
-const INTS: usize = Int::NatDstPort as usize + 1;
-
-impl Int {
-    fn bit(self) -> u32 {
-        1 << self as u32
-    }
-}
-
-/// The integer slot a field fills (`None` for addresses, strings and skips).
-fn int_slot(f: Field) -> Option<Int> {
-    use Field::*;
-    Some(match f {
-        Skip | SrcV4 | DstV4 | SrcV6 | DstV6 | NatSrcV4 | NatDstV4 | NatSrcV6 | NatDstV6 | IfName | IfDesc => {
-            return None
-        }
-        Bytes => Int::Bytes,
-        Packets => Int::Packets,
-        TotalBytes => Int::TotalBytes,
-        TotalPackets => Int::TotalPackets,
-        PostBytes => Int::PostBytes,
-        PostPackets => Int::PostPackets,
-        InitiatorBytes => Int::InitiatorBytes,
-        ResponderBytes => Int::ResponderBytes,
-        InitiatorPackets => Int::InitiatorPackets,
-        ResponderPackets => Int::ResponderPackets,
-        InputIf => Int::InputIf,
-        OutputIf => Int::OutputIf,
-        ScopeInterface => Int::ScopeIf,
-        Protocol => Int::Protocol,
-        SrcPort => Int::SrcPort,
-        DstPort => Int::DstPort,
-        NatSrcPort => Int::NatSrcPort,
-        NatDstPort => Int::NatDstPort,
-        TcpFlags => Int::TcpFlags,
-        Direction => Int::Direction,
-        StartUptime | StartSec | StartMs | StartUs | StartNs | StartDeltaUs => Int::Start,
-        EndUptime | EndSec | EndMs | EndUs | EndNs | EndDeltaUs => Int::End,
-        SamplingInterval => Int::SamplingInterval,
-        SamplerId => Int::SamplerId,
-        SamplerRandomInterval => Int::SamplerRandomInterval,
-        SelectorId => Int::SelectorId,
-        SamplingPacketInterval => Int::SamplingPacketInterval,
-        SamplingPacketSpace => Int::SamplingPacketSpace,
-    })
-}
-
-/// What one record said, before sampling and time conversion. Integers sit in slots with a bit
-/// each saying whether the template has them; strings are byte ranges into the record.
+/// What one record said, before sampling and time conversion. Integers sit in slots (by `Field`)
+/// with a bit each saying whether the template has them; strings are byte ranges into the record.
 #[derive(Clone, Copy, Debug)]
 pub struct Values {
     pub src: Option<IpAddr>,
@@ -429,11 +369,8 @@ pub struct Values {
     pub nat_dst: Option<IpAddr>,
     pub if_name: Option<(usize, usize)>,
     pub if_desc: Option<(usize, usize)>,
-    ints: [u64; INTS],
-    present: u32,
-    /// The forms of [`Int::Start`] and [`Int::End`] (a `Field::Start*`/`End*`, or `Skip`).
-    pub start_form: Field,
-    pub end_form: Field,
+    ints: [u64; SLOTS],
+    present: u64,
 }
 
 impl Default for Values {
@@ -445,11 +382,97 @@ impl Default for Values {
             nat_dst: None,
             if_name: None,
             if_desc: None,
-            ints: [0; INTS],
+            ints: [0; SLOTS],
             present: 0,
-            start_form: Field::Skip,
-            end_form: Field::Skip,
         }
+    }
+}
+
+impl Values {
+    /// Store one field's bytes; `at` is where they start in the record (for strings).
+    fn set(&mut self, f: Field, b: &[u8], at: usize) {
+        fn address(slot: &mut Option<IpAddr>, v: IpAddr) {
+            if slot.is_none_or(|a| a.is_unspecified() && !v.is_unspecified()) {
+                *slot = Some(v);
+            }
+        }
+        if f.slot().is_some() {
+            self.put(f, uint(b));
+        } else if let Some((dest, family)) = f.addr() {
+            let a = match family {
+                Family::V4 => v4(b),
+                Family::V6 => v6(b),
+            };
+            match dest {
+                // Templates that carry both IPv4 and IPv6 addresses leave the unused family zero:
+                // the first address that is set wins, an all-zero one only when nothing else is set.
+                Addr::Src => address(&mut self.src, a),
+                Addr::Dst => address(&mut self.dst, a),
+                Addr::NatSrc => self.nat_src = Some(a),
+                Addr::NatDst => self.nat_dst = Some(a),
+            }
+        } else if f == Field::IfName {
+            self.if_name = Some((at, at + b.len()));
+        } else if f == Field::IfDesc {
+            self.if_desc = Some((at, at + b.len()));
+        }
+    }
+
+    /// Set an integer value.
+    pub fn put(&mut self, f: Field, x: u64) {
+        if f.slot().is_some() {
+            self.ints[f as usize] = x;
+            self.present |= f.bit();
+        }
+    }
+
+    /// An integer value, if the record has it.
+    #[inline]
+    pub fn get(&self, f: Field) -> Option<u64> {
+        (f.slot().is_some() && self.present & f.bit() != 0).then_some(self.ints[f as usize])
+    }
+
+    /// An integer value, 0 when absent.
+    #[inline]
+    pub fn int(&self, f: Field) -> u64 {
+        // Slots the template lacks are kept at 0 (see `Template::read`), and those of fields
+        // that are not integers are never written.
+        self.ints[f as usize]
+    }
+
+    /// The sampling rate an options (or data) record states, if any: v9 34/50, IPFIX 34, or
+    /// 305/306 (RFC 5476: `interval` packets selected out of every `interval + space`). A rate of
+    /// 0 or above [`MAX_SAMPLING_RATE`] is not believed: multiplying by it would wreck the totals.
+    pub fn sampling_rate(&self) -> Option<u64> {
+        let rate = match (self.get(Field::SamplingPacketInterval), self.get(Field::SamplingPacketSpace)) {
+            (Some(i), Some(s)) if i > 0 => Some(i.saturating_add(s) / i),
+            _ => self.get(Field::SamplingInterval).or(self.get(Field::SamplerRandomInterval)),
+        };
+        rate.filter(|r| (1..=MAX_SAMPLING_RATE).contains(r))
+    }
+
+    /// The sampler a record names (v9 48 / IPFIX 302).
+    pub fn sampler(&self) -> Option<u64> {
+        self.get(Field::SamplerId).or(self.get(Field::SelectorId))
+    }
+}
+
+/// A flow time to Unix milliseconds (0 when it cannot be placed, saturating when absurd).
+fn to_ms(form: Form, x: u64, ctx: Ctx) -> u64 {
+    // Export time in ms fits easily in i64 (u32 seconds x 1000); so does everything it meets.
+    let export_ms = i64::from(ctx.export_secs) * 1000;
+    let from_i64 = |ms: i64| ms.max(0) as u64;
+    match form {
+        // sysUptime-relative (v9): the exporter booted at export time minus its uptime.
+        Form::Uptime => from_i64(export_ms - i64::from(ctx.uptime_ms) + i64::from(x as u32)),
+        Form::Sec => x.saturating_mul(1000),
+        Form::Ms => x,
+        Form::NtpUs | Form::NtpNs => {
+            // NTP timestamp: seconds since 1900 in the high 32 bits, a binary fraction below.
+            let secs = (x >> 32).saturating_sub(NTP_UNIX_OFFSET);
+            secs * 1000 + (((x & 0xffff_ffff) * 1000) >> 32)
+        }
+        Form::DeltaUs => from_i64(export_ms - (x / 1000).min(i64::MAX as u64) as i64),
     }
 }
 
@@ -478,72 +501,6 @@ fn v6(b: &[u8]) -> IpAddr {
     IpAddr::V6(Ipv6Addr::from(a))
 }
 
-impl Values {
-    fn set(&mut self, f: Field, b: &[u8], at: usize) {
-        use Field::*;
-        fn address(slot: &mut Option<IpAddr>, v: IpAddr) {
-            if slot.is_none_or(|a| a.is_unspecified() && !v.is_unspecified()) {
-                *slot = Some(v);
-            }
-        }
-        match f {
-            Skip => {}
-            // Templates that carry both IPv4 and IPv6 addresses leave the unused family zero:
-            // the first address that is set wins, an all-zero one only when nothing else is set.
-            SrcV4 => address(&mut self.src, v4(b)),
-            DstV4 => address(&mut self.dst, v4(b)),
-            SrcV6 => address(&mut self.src, v6(b)),
-            DstV6 => address(&mut self.dst, v6(b)),
-            NatSrcV4 => self.nat_src = Some(v4(b)),
-            NatDstV4 => self.nat_dst = Some(v4(b)),
-            NatSrcV6 => self.nat_src = Some(v6(b)),
-            NatDstV6 => self.nat_dst = Some(v6(b)),
-            IfName => self.if_name = Some((at, at + b.len())),
-            IfDesc => self.if_desc = Some((at, at + b.len())),
-            f => {
-                if let Some(slot) = int_slot(f) {
-                    self.put(slot, uint(b));
-                }
-            }
-        }
-    }
-
-    /// Set an integer value.
-    pub fn put(&mut self, slot: Int, x: u64) {
-        self.ints[slot as usize] = x;
-        self.present |= slot.bit();
-    }
-
-    /// An integer value, if the record has it.
-    #[inline]
-    pub fn get(&self, slot: Int) -> Option<u64> {
-        (self.present & slot.bit() != 0).then_some(self.ints[slot as usize])
-    }
-
-    /// An integer value, 0 when absent.
-    #[inline]
-    pub fn int(&self, slot: Int) -> u64 {
-        // Slots the template lacks are kept at 0 (see `Template::read`).
-        self.ints[slot as usize]
-    }
-
-    /// The sampling rate an options (or data) record states, if any: v9 34/50, IPFIX 34, or
-    /// 305/306 (RFC 5476: `interval` packets selected out of every `interval + space`). A rate of
-    /// 0 or above [`MAX_SAMPLING_RATE`] is not believed: multiplying by it would wreck the totals.
-    pub fn sampling_rate(&self) -> Option<u64> {
-        let rate = match (self.get(Int::SamplingPacketInterval), self.get(Int::SamplingPacketSpace)) {
-            (Some(i), Some(s)) if i > 0 => Some(i.saturating_add(s) / i),
-            _ => self.get(Int::SamplingInterval).or(self.get(Int::SamplerRandomInterval)),
-        };
-        rate.filter(|r| (1..=MAX_SAMPLING_RATE).contains(r))
-    }
-
-    /// The sampler a record names (v9 48 / IPFIX 302).
-    pub fn sampler(&self) -> Option<u64> {
-        self.get(Int::SamplerId).or(self.get(Int::SelectorId))
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -566,11 +523,25 @@ mod tests {
         let mut v = Values::default();
         assert_eq!(t.read(&rec, &mut v), Some(25));
         assert_eq!(v.src, Some("10.0.0.1".parse().unwrap()));
-        assert_eq!(v.get(Int::Bytes), Some(1 << 32));
-        assert_eq!(v.get(Int::Packets), Some(7));
-        assert_eq!(v.get(Int::InputIf), Some(3));
-        assert_eq!(v.get(Int::OutputIf), None);
+        assert_eq!(v.get(Field::Bytes), Some(1 << 32));
+        assert_eq!(v.get(Field::Packets), Some(7));
+        assert_eq!(v.get(Field::InputIf), Some(3));
+        assert_eq!(v.get(Field::OutputIf), None);
         assert_eq!(t.read(&rec[..24], &mut v), None);
+    }
+
+    #[test]
+    fn values_reused_for_another_template_read_its_absent_fields_as_zero() {
+        // input 10/2, bytes 1/4, then a template of bytes 1/4 and packets 2/4 into the same values.
+        let a = Template::compile(spec(&[(10, 2), (1, 4)]), 10, 64).unwrap();
+        let b = Template::compile(spec(&[(1, 4), (2, 4)]), 10, 64).unwrap();
+        let mut v = Values::default();
+        assert_eq!(a.read(&[0, 7, 0, 0, 0, 9], &mut v), Some(6));
+        assert_eq!(b.read(&[0, 0, 0, 5, 0, 0, 0, 1], &mut v), Some(8));
+        assert_eq!((v.get(Field::InputIf), v.int(Field::InputIf)), (None, 0));
+        assert_eq!((v.int(Field::Bytes), v.int(Field::Packets)), (5, 1));
+        assert_eq!(a.read(&[0, 7, 0, 0, 0, 9], &mut v), Some(6));
+        assert_eq!((v.get(Field::Packets), v.int(Field::Packets)), (None, 0));
     }
 
     #[test]
@@ -595,7 +566,7 @@ mod tests {
         let mut v = Values::default();
         assert_eq!(t.read(&rec, &mut v), Some(13));
         assert_eq!(v.if_name, Some((1, 5)));
-        assert_eq!(v.get(Int::Bytes), Some(100));
+        assert_eq!(v.get(Field::Bytes), Some(100));
         // long form: 255 then a 2-byte length
         let mut long = vec![255, 0, 3, b'w', b'a', b'n'];
         long.extend_from_slice(&[0, 0, 0, 9, 0, 0, 0, 0]);
@@ -607,7 +578,7 @@ mod tests {
         assert_eq!(t.read(&long, &mut v), Some(14));
         let empty = [0, 0, 0, 0, 7, 0, 0, 0, 0];
         assert_eq!(t.read(&empty, &mut v), Some(9));
-        assert_eq!((v.if_name, v.get(Int::Bytes)), (None, Some(7)));
+        assert_eq!((v.if_name, v.get(Field::Bytes)), (None, Some(7)));
     }
 
     #[test]
@@ -622,21 +593,21 @@ mod tests {
 
     #[test]
     fn sampling_from_options_values() {
-        let with = |xs: &[(Int, u64)]| {
+        let with = |xs: &[(Field, u64)]| {
             let mut v = Values::default();
             for &(slot, x) in xs {
                 v.put(slot, x);
             }
             v
         };
-        let v = with(&[(Int::SamplingPacketInterval, 1), (Int::SamplingPacketSpace, 99)]);
+        let v = with(&[(Field::SamplingPacketInterval, 1), (Field::SamplingPacketSpace, 99)]);
         assert_eq!(v.sampling_rate(), Some(100));
-        assert_eq!(with(&[(Int::SamplerRandomInterval, 512)]).sampling_rate(), Some(512));
+        assert_eq!(with(&[(Field::SamplerRandomInterval, 512)]).sampling_rate(), Some(512));
         assert_eq!(Values::default().sampling_rate(), None);
         // Found by the fuzzer: interval + space overflowed.
-        let v = with(&[(Int::SamplingPacketInterval, 1), (Int::SamplingPacketSpace, u64::MAX)]);
+        let v = with(&[(Field::SamplingPacketInterval, 1), (Field::SamplingPacketSpace, u64::MAX)]);
         assert_eq!(v.sampling_rate(), None);
-        assert_eq!(with(&[(Int::SamplingInterval, 0)]).sampling_rate(), None);
+        assert_eq!(with(&[(Field::SamplingInterval, 0)]).sampling_rate(), None);
     }
 
     #[test]
@@ -644,10 +615,15 @@ mod tests {
         // Random fixed-length templates over the elements we read (every legal width, repeats,
         // dual-stack addresses, unknown elements) and random records: the compiled plan and the
         // field-by-field walk must agree on every value.
-        let ids = [
+        let mut ids: Vec<(u16, u32)> = [
             1u16, 2, 4, 6, 7, 8, 10, 11, 12, 14, 21, 22, 23, 24, 27, 28, 34, 48, 61, 82, 85, 86, 152, 153, 225, 231,
             232, 305, 306, 999,
-        ];
+        ]
+        .iter()
+        .map(|&id| (id, 0))
+        .collect();
+        // Another enterprise's element 1.
+        ids.extend([(1, 9)]);
         let mut seed = 0x2545_f491_4f6c_dd1du64;
         let mut rnd = |n: u64| {
             seed ^= seed << 13;
@@ -657,33 +633,29 @@ mod tests {
         };
         for round in 0..2000 {
             let nfields = 1 + rnd(14) as usize;
-            let fields: Vec<(u16, u16)> = (0..nfields)
+            let fields: Vec<(u16, u16, u32)> = (0..nfields)
                 .map(|_| {
-                    let id = ids[rnd(ids.len() as u64) as usize];
-                    let len = match id {
-                        8 | 12 | 225 => 4,
-                        27 | 28 => 16,
-                        82 => 1 + rnd(8) as u16,
+                    let (id, pen) = ids[rnd(ids.len() as u64) as usize];
+                    let len = match (id, pen) {
+                        (8 | 12 | 225, 0) => 4,
+                        (27 | 28, 0) => 16,
                         _ => 1 + rnd(8) as u16,
                     };
-                    (id, len)
+                    (id, len, pen)
                 })
                 .collect();
-            let t = Template::compile(spec(&fields), if round % 2 == 0 { 9 } else { 10 }, 64).unwrap();
+            let spec = TemplateSpec { id: 256, scope_fields: 0, options: false, fields: fields.clone() };
+            let t = Template::compile(spec, if round % 2 == 0 { 9 } else { 10 }, 64).unwrap();
             let n = t.fixed_len.unwrap();
             let rec: Vec<u8> = (0..n).map(|_| if rnd(4) == 0 { 0 } else { rnd(256) as u8 }).collect();
             let (mut a, mut b) = (Values::default(), Values::default());
             assert_eq!(t.read(&rec, &mut a), Some(n));
-            (b.start_form, b.end_form) = (t.start_form, t.end_form);
             assert_eq!(t.read_steps(&rec, &mut b), Some(n));
-            let show = |v: &Values| {
-                format!(
-                    "{:?} {:?} {:?} {:?} {:?} {:?} {:?}",
-                    v.src, v.dst, v.nat_src, v.if_name, v.ints, v.start_form, v.end_form
-                )
-            };
+            let show = |v: &Values| format!("{:?} {:?} {:?} {:?} {:?}", v.src, v.dst, v.nat_src, v.if_name, v.ints);
             assert_eq!(show(&a), show(&b), "template {fields:?}");
             assert_eq!(a.present, t.present);
+            let ctx = Ctx { uptime_ms: 60_000, export_secs: 1_700_000_000 };
+            assert_eq!(t.flow(&a, ctx, 3), t.flow(&b, ctx, 3), "template {fields:?}");
         }
     }
 
@@ -706,10 +678,10 @@ mod tests {
         assert_eq!((a.src, a.dst), (b.src, b.dst));
         assert_eq!(a.present, b.present);
         assert_eq!(a.ints, b.ints);
-        assert_eq!((a.start_form, a.end_form), (Field::StartMs, Field::EndMs));
-        assert_eq!((b.start_form, b.end_form), (Field::StartMs, Field::EndMs));
-        assert_eq!(a.get(Int::Packets), Some(0x1d_1e1f));
-        assert_eq!(a.get(Int::Protocol), Some(0x20));
-        assert_eq!(a.get(Int::End), Some(0x2f30_3132_3334));
+        assert_eq!((fixed.start, fixed.end), (Some((Field::StartMs, Form::Ms)), Some((Field::EndMs, Form::Ms))));
+        assert_eq!((var.start, var.end), (fixed.start, fixed.end));
+        assert_eq!(a.get(Field::Packets), Some(0x1d_1e1f));
+        assert_eq!(a.get(Field::Protocol), Some(0x20));
+        assert_eq!(a.get(Field::EndMs), Some(0x2f30_3132_3334));
     }
 }
