@@ -1,6 +1,6 @@
 //! The information elements flowpi reads, each declared once in the table below (NetFlow v9 field
-//! types, RFC 3954 §8; IPFIX IANA elements, RFC 7012): its id, the lengths it may have, and what
-//! it feeds. Everything else is skipped.
+//! types, RFC 3954 §8; IPFIX IANA elements, RFC 7012; RFC 5103 reverse elements): its id, the
+//! lengths it may have, and what it feeds. Everything else is skipped.
 //!
 //! From the table come the [`Field`] a compiled template step holds, [`lookup`], the integer
 //! value slots of a record (one per integer element, numbered by its `Field`), and the code that
@@ -30,6 +30,9 @@ impl Id {
         }
     }
 }
+
+/// RFC 5103 §6.1: reverse elements are the forward element's id under this number.
+pub const REVERSE_PEN: u32 = 29305;
 
 /// The direction of a byte or packet count.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -235,10 +238,15 @@ elements! {
         Bytes: Iana(1) => Count(Forward, Octets, Delta),
         /// packetDeltaCount (2) / v9 IN_PKTS
         Packets: Iana(2) => Count(Forward, Packets, Delta),
+        /// reverseOctetDeltaCount (RFC 5103; softflowd -b)
+        RevBytes: Enterprise(REVERSE_PEN, 1) => Count(Reverse, Octets, Delta),
+        RevPackets: Enterprise(REVERSE_PEN, 2) => Count(Reverse, Packets, Delta),
         /// octetTotalCount (85)
         TotalBytes: Iana(85) => Count(Forward, Octets, Total),
         /// packetTotalCount (86)
         TotalPackets: Iana(86) => Count(Forward, Packets, Total),
+        RevTotalBytes: Enterprise(REVERSE_PEN, 85) => Count(Reverse, Octets, Total),
+        RevTotalPackets: Enterprise(REVERSE_PEN, 86) => Count(Reverse, Packets, Total),
         /// postOctetDeltaCount (23; v9 OUT_BYTES)
         PostBytes: Iana(23) => Count(Forward, Octets, Post),
         /// postPacketDeltaCount (24; v9 OUT_PKTS)
@@ -382,6 +390,10 @@ mod tests {
         assert_eq!(lookup(Id::Iana(1), 9), Field::Skip);
         assert_eq!(lookup(Id::Iana(82), 0xffff), Field::IfName);
         assert_eq!(lookup(Id::Iana(1), 0xffff), Field::Skip);
+        assert_eq!(lookup(Id::of(1, REVERSE_PEN), 4), Field::RevBytes);
+        assert_eq!(lookup(Id::of(86, REVERSE_PEN), 8), Field::RevTotalPackets);
+        // An impossible length for a reverse count is a skip like any other.
+        assert_eq!(lookup(Id::of(2, REVERSE_PEN), 12), Field::Skip);
         // Another enterprise's element 1 is not octetDeltaCount.
         assert_eq!(lookup(Id::of(1, 9), 4), Field::Skip);
         assert_eq!(lookup(Id::of(1, 0), 4), Field::Bytes);

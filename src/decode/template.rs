@@ -116,8 +116,7 @@ impl Template {
             let is_scope = spec.options && i < usize::from(spec.scope_fields);
             let key = if is_scope && version == 9 { Id::V9Scope(id) } else { Id::of(id, enterprise) };
             // A zero-length field carries nothing (IPFIX allows it; some v9 exporters send it too).
-            // Enterprise-specific elements are not read yet.
-            let field = if len == 0 || enterprise != 0 { Field::Skip } else { fields::lookup(key, len) };
+            let field = if len == 0 { Field::Skip } else { fields::lookup(key, len) };
             // When a template repeats an element, the first occurrence counts (as tshark and
             // nfdump read it): later ones become skips. Addresses are settled per record instead.
             let field = match value_key(field) {
@@ -622,8 +621,8 @@ mod tests {
         .iter()
         .map(|&id| (id, 0))
         .collect();
-        // Another enterprise's element 1.
-        ids.extend([(1, 9)]);
+        // RFC 5103 reverse counts, a reverse element we do not read, another enterprise's 1.
+        ids.extend([(1, 29305), (2, 29305), (85, 29305), (86, 29305), (5, 29305), (1, 9)]);
         let mut seed = 0x2545_f491_4f6c_dd1du64;
         let mut rnd = |n: u64| {
             seed ^= seed << 13;

@@ -1,5 +1,5 @@
 //! The decoder driven by hand-built v9 and IPFIX datagrams (each field annotated): the bounds of
-//! the exporter store (domains, exporters, held sets) and saved state.
+//! the exporter store (domains, exporters, held sets), saved state, and RFC 5103 reverse counts.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -73,6 +73,25 @@ fn flow(host: u8, bytes: u32) -> Vec<u8> {
     r
 }
 
+/// An IPFIX template record whose fields may be enterprise-specific: id, field count, then
+/// (type, length) pairs, the type's high bit and a 4-byte enterprise number where PEN is not 0.
+fn ipfix_template(id: u16, fields: &[(u16, u16, u32)]) -> Vec<u8> {
+    let mut t = Vec::new();
+    t.extend(id.to_be_bytes());
+    t.extend((fields.len() as u16).to_be_bytes());
+    for &(ty, len, pen) in fields {
+        if pen == 0 {
+            t.extend(ty.to_be_bytes());
+            t.extend(len.to_be_bytes());
+        } else {
+            t.extend((ty | 0x8000).to_be_bytes()); // enterprise bit
+            t.extend(len.to_be_bytes());
+            t.extend(pen.to_be_bytes());
+        }
+    }
+    t
+}
+
 struct Harness {
     dec: Decoder,
     stats: Arc<Stats>,
@@ -91,6 +110,14 @@ impl Harness {
         let mut bytes = 0;
         self.dec.decode(from, d, self.t, &mut |r: &FlowRecord| bytes += r.bytes).unwrap();
         bytes
+    }
+
+    /// Decode one datagram from `from`; the records it gave.
+    pub fn records(&mut self, from: &str, d: &[u8]) -> Vec<FlowRecord> {
+        let from: IpAddr = from.parse().unwrap();
+        let mut out = Vec::new();
+        self.dec.decode(from, d, self.t, &mut |r: &FlowRecord| out.push(*r)).unwrap();
+        out
     }
 
     pub fn get(&self, c: impl Fn(&Stats) -> &std::sync::atomic::AtomicU64) -> u64 {
@@ -378,4 +405,80 @@ fn v5_engines_count_against_the_domain_bound() {
     assert_eq!(got, 8 * 100);
     assert_eq!(h.get(|s| &s.denied_domain_limit), 12);
     assert_eq!(h.dec.exporters().len(), 8);
+}
+
+/// RFC 5103 §6.1: reverse elements are the forward ones under Private Enterprise Number 29305.
+const REV: u32 = 29305;
+
+#[test]
+fn reverse_delta_counts_fill_the_reverse_direction_sampled() {
+    let mut h = Harness::new(Limits::default());
+    let tmpl = ipfix_template(
+        256,
+        &[
+            (8, 4, 0),   // sourceIPv4Address
+            (12, 4, 0),  // destinationIPv4Address
+            (1, 4, 0),   // octetDeltaCount
+            (2, 4, 0),   // packetDeltaCount
+            (1, 4, REV), // reverseOctetDeltaCount
+            (2, 4, REV), // reversePacketDeltaCount
+            (1, 4, 9),   // element 1 of another enterprise: not a count we know
+            (34, 2, 0),  // samplingInterval
+        ],
+    );
+    let mut rec = vec![192, 168, 1, 10, 203, 0, 113, 5]; // src, dst
+    rec.extend(540u32.to_be_bytes()); // octets
+    rec.extend(6u32.to_be_bytes()); // packets
+    rec.extend(3777u32.to_be_bytes()); // reverse octets
+    rec.extend(5u32.to_be_bytes()); // reverse packets
+    rec.extend(999_999u32.to_be_bytes()); // enterprise 9's element 1
+    rec.extend(10u16.to_be_bytes()); // 1 in 10
+    let r = h.records(A, &ipfix(0, 0, &[set(2, &tmpl), set(256, &rec)]));
+    assert_eq!(r.len(), 1);
+    let r = r[0];
+    assert_eq!((r.bytes, r.packets, r.rev_bytes, r.rev_packets, r.sampling), (5400, 60, 37770, 50, 10));
+}
+
+#[test]
+fn reverse_totals_without_deltas_and_impossible_lengths() {
+    let mut h = Harness::new(Limits::default());
+    // Totals both ways and no delta counts (as YAF exports them).
+    let totals = ipfix_template(
+        256,
+        &[
+            (8, 4, 0),    // sourceIPv4Address
+            (12, 4, 0),   // destinationIPv4Address
+            (85, 8, 0),   // octetTotalCount
+            (86, 8, 0),   // packetTotalCount
+            (85, 8, REV), // reverseOctetTotalCount
+            (86, 8, REV), // reversePacketTotalCount
+        ],
+    );
+    let mut rec = vec![192, 168, 1, 10, 203, 0, 113, 5]; // src, dst
+    for x in [132u64, 2, 200, 3] {
+        rec.extend(x.to_be_bytes()); // octets, packets, reverse octets, reverse packets
+    }
+    // A reverse octet count 12 bytes long cannot be: skipped like any such field, and the fields
+    // after it still read at their place.
+    let odd = ipfix_template(
+        257,
+        &[
+            (1, 12, REV), // reverseOctetDeltaCount, impossible length
+            (8, 4, 0),    // sourceIPv4Address
+            (12, 4, 0),   // destinationIPv4Address
+            (1, 4, 0),    // octetDeltaCount
+            (2, 4, 0),    // packetDeltaCount
+            (2, 4, REV),  // reversePacketDeltaCount
+        ],
+    );
+    let mut rec2 = vec![0xee; 12]; // the skipped field
+    rec2.extend([192, 168, 1, 11, 203, 0, 113, 5]); // src, dst
+    for x in [70u32, 1, 4] {
+        rec2.extend(x.to_be_bytes()); // octets, packets, reverse packets
+    }
+    let got = h.records(A, &ipfix(0, 0, &[set(2, &[totals, odd].concat()), set(256, &rec), set(257, &rec2)]));
+    let counts: Vec<_> = got.iter().map(|r| (r.src.unwrap(), r.bytes, r.packets, r.rev_bytes, r.rev_packets)).collect();
+    let host = |h: &str| h.parse::<IpAddr>().unwrap();
+    assert_eq!(counts, [(host("192.168.1.10"), 132, 2, 200, 3), (host("192.168.1.11"), 70, 1, 0, 4)]);
+    assert_eq!(h.get(|s| &s.malformed_records), 0);
 }
