@@ -40,47 +40,7 @@ fn expected_hosts(ipv6: bool, times: u64) -> BTreeMap<String, (u64, u64, u64, u6
 }
 
 fn softflowd(version: &str, to: std::net::SocketAddr) {
-    let tmp = tempfile::tempdir().unwrap();
-    let mut args = vec![
-        "-r".to_string(),
-        "tests/data/synth_traffic.pcap".into(),
-        "-n".into(),
-        to.to_string(),
-        "-v".into(),
-        version.into(),
-        "-d".into(),
-        "-c".into(),
-        tmp.path().join("ctl").display().to_string(),
-        "-p".into(),
-        tmp.path().join("pid").display().to_string(),
-    ];
-    if version != "5" {
-        args.push("-6".into()); // track IPv6 flows too
-    }
-    let mut child = Command::new("softflowd")
-        .args(&args)
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("softflowd is installed (scripts/setup.sh)");
-    // In -r mode softflowd reads the capture, exports everything at its end and exits, but it only
-    // gets on while its control socket is poked.
-    let start = std::time::Instant::now();
-    loop {
-        if let Some(st) = child.try_wait().unwrap() {
-            assert!(st.success(), "softflowd exited with {st}");
-            return;
-        }
-        assert!(start.elapsed() < Duration::from_secs(30), "softflowd did not finish");
-        let _ = Command::new("softflowctl")
-            .arg("-c")
-            .arg(tmp.path().join("ctl"))
-            .arg("statistics")
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .status();
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    run_softflowd("tests/data/synth_traffic.pcap", &["-v", version], to);
 }
 
 #[test]

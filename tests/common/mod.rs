@@ -346,12 +346,15 @@ pub fn fetch_totals(file: &Path, seconds: u64) -> Vec<f64> {
 }
 
 /// Run Debian's softflowd over the capture `pcap` (`-r`), exporting to `to` with `args` besides
-/// (`-v 10 -b`, ...), tracking IPv6 too, until it has exported everything and exited. In -r mode
+/// (`-v 10 -b`, ...), tracking IPv6 too except for v5, until it has exported everything and exited. In -r mode
 /// softflowd only gets on while its control socket is poked, so this pokes it.
 pub fn run_softflowd(pcap: &str, args: &[&str], to: SocketAddr) {
     let tmp = tempfile::tempdir().unwrap();
+    // v5 cannot carry IPv6: only the other versions track it.
+    let v5 = args.windows(2).any(|w| w == ["-v", "5"]);
     let mut child = Command::new("softflowd")
-        .args(["-r", pcap, "-n", &to.to_string(), "-d", "-6"])
+        .args(["-r", pcap, "-n", &to.to_string(), "-d"])
+        .args(if v5 { &[][..] } else { &["-6"][..] })
         .args(args)
         .arg("-c")
         .arg(tmp.path().join("ctl"))
