@@ -62,20 +62,26 @@ pub enum How {
     Remote,
 }
 
-/// The local sender and receiver of `r`'s forward direction.
+/// The local sender and receiver of `r`'s forward direction, whose exported addresses are
+/// `src` and `dst`.
 ///
 /// A local source sent it and a local destination received it (both, between two local hosts).
 /// When neither is local, the post-NAT addresses decide: a router exporting on its WAN side
 /// reports a download as remote -> WAN address, with the LAN host only in
 /// postNATDestinationIPv4Address; the LAN host received it.
 #[inline]
-pub fn attribute(r: &FlowRecord, local: &LocalNets) -> (Option<AddrKey>, Option<AddrKey>, How) {
+pub fn attribute(
+    r: &FlowRecord,
+    src: Option<AddrKey>,
+    dst: Option<AddrKey>,
+    local: &LocalNets,
+) -> (Option<AddrKey>, Option<AddrKey>, How) {
     let is_local = |a: &AddrKey| match a.v4() {
         Some(v4) => local.contains_v4(v4),
         None => local.contains_v6(a.0),
     };
-    let sender = r.src.map(AddrKey::from).filter(is_local);
-    let receiver = r.dst.map(AddrKey::from).filter(is_local);
+    let sender = src.filter(is_local);
+    let receiver = dst.filter(is_local);
     if sender.is_some() || receiver.is_some() {
         return (sender, receiver, How::Direct);
     }

@@ -476,11 +476,13 @@ impl Views {
             }
         };
         let place = self.place(r);
-        let (sender, receiver, how) = attribute(r, &self.local);
+        let (src, dst) = (r.src.map(AddrKey::from), r.dst.map(AddrKey::from));
+        let (sender, receiver, how) = attribute(r, src, dst, &self.local);
         let (app, port) = match how {
             How::Remote => {
                 stats::inc(&self.stats.remote_only_records);
-                (0, 0)
+                // Counted for interfaces only: no application is asked for.
+                (self.apps.other(), 0)
             }
             How::Nat => {
                 self.nat_records += 1;
@@ -490,8 +492,8 @@ impl Views {
         };
         let f = Flow {
             ex,
-            src: r.src.map(AddrKey::from),
-            dst: r.dst.map(AddrKey::from),
+            src,
+            dst,
             sender,
             receiver,
             input_if: r.input_if,
