@@ -265,7 +265,19 @@ impl Worker {
             let Ok(dir) = std::fs::read_dir(self.cfg.dir.join(sub)) else { continue };
             for e in dir.flatten() {
                 let name = e.file_name();
-                let Some(subject) = name.to_str().and_then(|n| schema::subject_of(sub, n)) else { continue };
+                let Some(n) = name.to_str() else { continue };
+                // librrd creates a file as NAME.rrdXXXXXX and renames it when complete: one left
+                // over was cut short by a power cut or a kill, and would only take card space.
+                if let Some((base, tail)) = n.split_once(".rrd") {
+                    if tail.len() == 6 && schema::subject_of(sub, &format!("{base}.rrd")).is_some() {
+                        match std::fs::remove_file(e.path()) {
+                            Ok(()) => info!("archive: removed {}, a file whose creation was cut short", e.path().display()),
+                            Err(err) => warn!("archive: cannot remove {}: {err}", e.path().display()),
+                        }
+                        continue;
+                    }
+                }
+                let Some(subject) = schema::subject_of(sub, n) else { continue };
                 if let Some(next) = self.file(subject).next {
                     if (next * self.step).rem_euclid(self.coarse) != 0 {
                         self.trailing.insert(subject);
