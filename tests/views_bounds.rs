@@ -88,7 +88,9 @@ fn a_million_remote_addresses_leave_memory_flat_and_peers_bounded() {
     });
     let rss_end = d.proc_status("RssAnon");
     let hwm = d.proc_status("VmHWM");
-    assert!(rss_end <= rss_warm + 2048, "anonymous RSS grew from {rss_warm} kB to {rss_end} kB");
+    // Keeping even 16 bytes per remote address would add 13 MB over the 850,000 new ones sent
+    // after the first reading; allocator arenas on a busy machine move a few MB either way.
+    assert!(rss_end <= rss_warm + 6 * 1024, "anonymous RSS grew from {rss_warm} kB to {rss_end} kB");
     assert!(hwm < 64 * 1024, "peak RSS {hwm} kB");
 
     // Totals stay exact: the 8 busy hosts received everything sent to them.
