@@ -72,20 +72,6 @@ fn sender(ip: &str) -> UdpSocket {
     UdpSocket::bind((ip, 0)).unwrap()
 }
 
-/// An IPFIX message: header (version 10, length, export time, sequence, observation domain) and
-/// sets.
-fn ipfix(domain: u32, sets: &[Vec<u8>]) -> Vec<u8> {
-    let body = sets.concat();
-    let mut d = Vec::new();
-    d.extend(10u16.to_be_bytes()); // version
-    d.extend((16 + body.len() as u16).to_be_bytes()); // message length
-    d.extend(1_700_000_000u32.to_be_bytes()); // export time
-    d.extend(0u32.to_be_bytes()); // sequence
-    d.extend(domain.to_be_bytes()); // observation domain
-    d.extend(body);
-    d
-}
-
 /// A NetFlow v9 datagram: header (version 9, count, sysUptime, unix secs, sequence, source id)
 /// and flowsets.
 fn v9(source_id: u32, sets: &[Vec<u8>]) -> Vec<u8> {
@@ -102,26 +88,10 @@ fn v9(source_id: u32, sets: &[Vec<u8>]) -> Vec<u8> {
     d
 }
 
-/// A set (or flowset): id, length, contents.
-fn set(id: u16, body: &[u8]) -> Vec<u8> {
-    let mut s = Vec::new();
-    s.extend(id.to_be_bytes());
-    s.extend((4 + body.len() as u16).to_be_bytes());
-    s.extend(body);
-    s
-}
-
 /// Template record 256: IPv4 src (8/4), dst (12/4), octets (1/4), packets (2/4). In an IPFIX
 /// template set (id 2) or a v9 template flowset (id 0), as `set_id` says.
 fn template_set(set_id: u16) -> Vec<u8> {
-    let mut t = Vec::new();
-    t.extend(256u16.to_be_bytes()); // template id
-    t.extend(4u16.to_be_bytes()); // field count
-    for (ty, len) in [(8u16, 4u16), (12, 4), (1, 4), (2, 4)] {
-        t.extend(ty.to_be_bytes());
-        t.extend(len.to_be_bytes());
-    }
-    set(set_id, &t)
+    set(set_id, &template(256, &[(8, 4), (12, 4), (1, 4), (2, 4)]))
 }
 
 /// Data set 256 with one 16-byte record per (src host, bytes): 192.168.`net`.`host` to 8.8.8.8,

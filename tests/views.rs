@@ -355,41 +355,6 @@ fn a_custom_application_list_replaces_the_default() {
     assert!(p.contains_key(&("udp".into(), 5555, "mine".into())), "{p:?}");
 }
 
-/// A minimal IPFIX message: header (version 10, length, export time, sequence, observation domain)
-/// and sets.
-fn ipfix(seq: u32, sets: &[Vec<u8>]) -> Vec<u8> {
-    let body = sets.concat();
-    let mut d = Vec::new();
-    d.extend(10u16.to_be_bytes()); // version
-    d.extend((16 + body.len() as u16).to_be_bytes()); // message length
-    d.extend(1_700_000_000u32.to_be_bytes()); // export time
-    d.extend(seq.to_be_bytes()); // sequence: data records sent before this message
-    d.extend(1u32.to_be_bytes()); // observation domain
-    d.extend(body);
-    d
-}
-
-/// A set: id, length, contents.
-fn set(id: u16, body: &[u8]) -> Vec<u8> {
-    let mut s = Vec::new();
-    s.extend(id.to_be_bytes());
-    s.extend((4 + body.len() as u16).to_be_bytes());
-    s.extend(body);
-    s
-}
-
-/// A template record: id, field count, (element, length) pairs.
-fn template(id: u16, fields: &[(u16, u16)]) -> Vec<u8> {
-    let mut t = Vec::new();
-    t.extend(id.to_be_bytes());
-    t.extend((fields.len() as u16).to_be_bytes());
-    for (ty, len) in fields {
-        t.extend(ty.to_be_bytes());
-        t.extend(len.to_be_bytes());
-    }
-    t
-}
-
 /// As a MikroTik router exports them: sourceIPv4Address (8), destinationIPv4Address (12),
 /// sourceTransportPort (7), destinationTransportPort (11), protocolIdentifier (4),
 /// octetDeltaCount (1), packetDeltaCount (2), postNATSourceIPv4Address (225),
@@ -458,7 +423,7 @@ fn post_nat_fields_find_the_host_behind_the_router() {
     );
     // Transit between two remote addresses: nobody's.
     let transit = record("203.0.113.9", "198.51.100.77", 40000, 80, 123_456, 100, None);
-    d.send(&ipfix(0, &[templates, set(256, &[download, upload].concat()), set(257, &transit)]));
+    d.send(&ipfix(1, &[templates, set(256, &[download, upload].concat()), set(257, &transit)]));
 
     let want: BTreeMap<String, (u64, u64, u64, u64)> =
         [("192.168.1.50".to_string(), (5_000_000, 700_000, 3_500, 2_100))].into();

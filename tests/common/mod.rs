@@ -381,3 +381,38 @@ pub fn run_softflowd(pcap: &str, args: &[&str], to: SocketAddr) {
         std::thread::sleep(Duration::from_millis(100));
     }
 }
+
+/// An IPFIX message: header (version 10, length, export time, sequence 0, observation domain)
+/// and sets.
+pub fn ipfix(domain: u32, sets: &[Vec<u8>]) -> Vec<u8> {
+    let body = sets.concat();
+    let mut d = Vec::new();
+    d.extend(10u16.to_be_bytes()); // version
+    d.extend((16 + body.len() as u16).to_be_bytes()); // message length
+    d.extend(1_700_000_000u32.to_be_bytes()); // export time
+    d.extend(0u32.to_be_bytes()); // sequence
+    d.extend(domain.to_be_bytes()); // observation domain
+    d.extend(body);
+    d
+}
+
+/// A set (or v9 flowset): id, length, contents.
+pub fn set(id: u16, body: &[u8]) -> Vec<u8> {
+    let mut s = Vec::new();
+    s.extend(id.to_be_bytes());
+    s.extend((4 + body.len() as u16).to_be_bytes());
+    s.extend(body);
+    s
+}
+
+/// A template record: id, field count, (element, length) pairs.
+pub fn template(id: u16, fields: &[(u16, u16)]) -> Vec<u8> {
+    let mut t = Vec::new();
+    t.extend(id.to_be_bytes());
+    t.extend((fields.len() as u16).to_be_bytes());
+    for (ty, len) in fields {
+        t.extend(ty.to_be_bytes());
+        t.extend(len.to_be_bytes());
+    }
+    t
+}
