@@ -61,28 +61,37 @@ impl Hosts {
 
     #[inline]
     pub fn add(&mut self, f: &Flow, place: Place, parts: &[(usize, u64)], st: &Stats) {
-        let app = f.app as usize;
         if let Some(a) = f.sender {
-            let i = self.row(a, st);
-            match place {
-                Place::One(slot) => self.table.bucket(i, slot).add_out(f.bytes, f.packets),
-                Place::Spread => split(parts, f.bytes, f.packets, |s, b, p| self.table.bucket(i, s).add_out(b, p)),
-            }
-            self.app_cell(i, app)[1] += f.bytes;
-            if let (Some(peer), true) = (f.dst, i < self.table.max) {
-                self.peers.add(i, peer, 0, f.bytes);
-            }
+            self.side(a, f.dst, false, f, place, parts, st);
         }
         if let Some(a) = f.receiver {
-            let i = self.row(a, st);
-            match place {
-                Place::One(slot) => self.table.bucket(i, slot).add_in(f.bytes, f.packets),
-                Place::Spread => split(parts, f.bytes, f.packets, |s, b, p| self.table.bucket(i, s).add_in(b, p)),
-            }
-            self.app_cell(i, app)[0] += f.bytes;
-            if let (Some(peer), true) = (f.src, i < self.table.max) {
-                self.peers.add(i, peer, f.bytes, 0);
-            }
+            self.side(a, f.src, true, f, place, parts, st);
+        }
+    }
+
+    /// One local host's side of a flow: it `received` it from `peer`, or sent it there.
+    #[allow(clippy::too_many_arguments)]
+    #[inline(always)]
+    fn side(
+        &mut self,
+        host: AddrKey,
+        peer: Option<AddrKey>,
+        received: bool,
+        f: &Flow,
+        place: Place,
+        parts: &[(usize, u64)],
+        st: &Stats,
+    ) {
+        let i = self.row(host, st);
+        let put = |c: &mut Counts, b: u64, p: u64| if received { c.add_in(b, p) } else { c.add_out(b, p) };
+        match place {
+            Place::One(slot) => put(self.table.bucket(i, slot), f.bytes, f.packets),
+            Place::Spread => split(parts, f.bytes, f.packets, |s, b, p| put(self.table.bucket(i, s), b, p)),
+        }
+        self.app_cell(i, f.app as usize)[usize::from(!received)] += f.bytes;
+        if let (Some(peer), true) = (peer, i < self.table.max) {
+            let (rx, tx) = if received { (f.bytes, 0) } else { (0, f.bytes) };
+            self.peers.add(i, peer, rx, tx);
         }
     }
 
