@@ -9,6 +9,7 @@ mod api;
 mod assets;
 pub mod auth;
 pub mod conn;
+pub mod csv;
 pub mod route;
 
 use std::convert::Infallible;
