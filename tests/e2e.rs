@@ -54,6 +54,85 @@ fn traffic() -> Vec<Vec<u8>> {
     ]
 }
 
+/// Samples of `family` keyed by the named labels' values, one sample per key.
+fn keyed(text: &str, family: &str, keys: &[&str]) -> BTreeMap<Vec<String>, f64> {
+    let mut out = BTreeMap::new();
+    for (labels, v) in samples(text, family) {
+        assert_eq!(labels.len(), keys.len(), "{family} labels {labels:?}");
+        let key: Vec<String> = keys.iter().map(|k| labels.get(*k).cloned().unwrap_or_else(|| panic!("{k}"))).collect();
+        assert!(out.insert(key, v).is_none(), "{family}: a sample twice");
+    }
+    out
+}
+
+/// `/metrics` per host, interface and application says what the API says: the same rows (the
+/// `other` rows included) and the same numbers. The process and build figures are there.
+fn metrics_match_the_api(d: &Daemon) {
+    let text = String::from_utf8(d.get("/metrics").body).unwrap();
+    // (API list, family subject, API fields and the labels they become, API counts in then out,
+    // the family's directions)
+    type List<'a> = (&'a str, &'a str, &'a [(&'a str, &'a str)], [&'a str; 4], [&'a str; 2]);
+    let host_counts = ["rx_bytes", "tx_bytes", "rx_packets", "tx_packets"];
+    let lists: [List; 3] = [
+        ("/api/hosts", "host", &[("ip", "host")], host_counts, ["rx", "tx"]),
+        (
+            "/api/interfaces",
+            "interface",
+            &[("exporter", "exporter"), ("ifindex", "ifindex"), ("name", "name")],
+            ["in_bytes", "out_bytes", "in_packets", "out_packets"],
+            ["in", "out"],
+        ),
+        ("/api/applications", "application", &[("name", "application")], host_counts, ["rx", "tx"]),
+    ];
+    for (path, subject, fields, counts, dirs) in lists {
+        let rows = d.json(path);
+        let rows = rows.as_array().unwrap();
+        assert!(!rows.is_empty(), "{path}");
+        let labels: Vec<&str> = fields.iter().map(|(_, l)| *l).chain(["direction"]).collect();
+        for (unit, at) in [("bytes", 0), ("packets", 2)] {
+            let family = format!("flowpi_{subject}_{unit}_total");
+            let mut want = BTreeMap::new();
+            for r in rows {
+                for (i, dir) in dirs.iter().enumerate() {
+                    // The API's null (the overflow interface, an unnamed one) is an empty label.
+                    let mut key: Vec<String> = fields
+                        .iter()
+                        .map(|(f, _)| match &r[*f] {
+                            Value::Null => String::new(),
+                            Value::String(s) => s.clone(),
+                            v => v.to_string(),
+                        })
+                        .collect();
+                    key.push(dir.to_string());
+                    want.insert(key, r[counts[at + i]].as_u64().unwrap() as f64);
+                }
+            }
+            assert_eq!(keyed(&text, &family, &labels), want, "{family} against {path}\n{text}");
+        }
+    }
+    let rss = samples(&text, "process_resident_memory_bytes");
+    assert_eq!(rss.len(), 1, "{text}");
+    let vm_rss = d.proc_status("VmRSS:") as f64 * 1024.0;
+    assert!(rss[0].1 > vm_rss / 4.0 && rss[0].1 < vm_rss * 4.0, "RSS {} against /proc's {vm_rss}", rss[0].1);
+    for family in ["process_virtual_memory_bytes", "process_cpu_seconds_total", "process_open_fds", "process_max_fds"] {
+        assert_eq!(samples(&text, family).len(), 1, "{family}");
+    }
+    let start = samples(&text, "process_start_time_seconds")[0].1;
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs_f64();
+    assert!(start <= now + 1.0 && start > now - 600.0, "started at {start}, now {now}");
+    let build = samples(&text, "flowpi_build_info");
+    assert_eq!(build.len(), 1);
+    assert_eq!(build[0].0["version"], env!("CARGO_PKG_VERSION"));
+    assert_eq!(build[0].0["target"], std::env::consts::ARCH);
+    assert_eq!(build[0].1, 1.0);
+    // Every family is announced once.
+    for family in ["flowpi_host_bytes_total", "flowpi_interface_packets_total", "flowpi_build_info", "process_open_fds"]
+    {
+        assert_eq!(text.matches(&format!("# TYPE {family} ")).count(), 1, "{family}");
+        assert_eq!(text.matches(&format!("# HELP {family} ")).count(), 1, "{family}");
+    }
+}
+
 #[test]
 fn v5_totals_archives_graphs_and_counters() {
     let mut d = Daemon::start("");
@@ -83,6 +162,8 @@ fn v5_totals_archives_graphs_and_counters() {
         ifs["2"],
         json!({"exporter": "127.0.0.1", "ifindex": 2, "name": null, "in_bytes": 2_000, "out_bytes": 51_930, "in_packets": 20, "out_packets": 67})
     );
+
+    metrics_match_the_api(&d);
 
     // Archives: created, read by stock rrdtool, holding the rates that add up to the totals.
     let h10 = d.archive().join("hosts/192.168.1.10.rrd");
@@ -274,6 +355,7 @@ fn overflow_row_and_restart_continue_the_same_files() {
     let ifs_in: u64 = ifs.as_array().unwrap().iter().map(|r| r["in_bytes"].as_u64().unwrap()).sum();
     assert_eq!(ifs_in, 1_500);
     assert_eq!(ifs.as_array().unwrap().len(), 2, "one interface and the other row: {ifs}");
+    metrics_match_the_api(&d);
     d.wait_for("other archive", |d| d.archive().join("hosts/other.rrd").exists());
     assert_eq!(d.get("/graph/host/other/day.png").status, 200, "{}", d.log());
     assert_eq!(d.get("/graph/interface/other/day.png").status, 200, "{}", d.log());

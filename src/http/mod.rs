@@ -10,6 +10,7 @@ mod assets;
 pub mod auth;
 pub mod conn;
 pub mod csv;
+mod metrics;
 pub mod route;
 
 use std::convert::Infallible;
@@ -419,7 +420,7 @@ async fn answer(ctx: &Context, r: Route) -> Reply {
         Route::Exporters => api::exporters(ctx),
         Route::Status => api::status(ctx),
         Route::Metrics => {
-            Reply::ok("text/plain; version=0.0.4; charset=utf-8", Body::Owned(ctx.stats.render().into_bytes()))
+            Reply::ok("text/plain; version=0.0.4; charset=utf-8", Body::Owned(metrics::render(ctx).into_bytes()))
         }
         Route::Graph { subject, look } => graph(ctx, subject, look).await,
         Route::Login | Route::Logout => Reply::error(404, "not found"),

@@ -223,6 +223,48 @@ pub fn metric_value(text: &str, name: &str) -> Option<u64> {
         .find_map(|l| l.strip_prefix(name).and_then(|rest| rest.strip_prefix(' ')).and_then(|v| v.trim().parse().ok()))
 }
 
+/// Every sample of the family `name` in Prometheus text: its labels (unescaped) and value. A
+/// sample line that does not read as NAME{LABELS} VALUE fails the test.
+pub fn samples(text: &str, name: &str) -> Vec<(std::collections::BTreeMap<String, String>, f64)> {
+    let mut out = Vec::new();
+    for line in text.lines().filter(|l| !l.starts_with('#')) {
+        let Some(rest) = line.strip_prefix(name) else { continue };
+        let (labels, value) = if let Some(inner) = rest.strip_prefix('{') {
+            let mut labels = std::collections::BTreeMap::new();
+            let mut chars = inner.chars();
+            while !chars.as_str().starts_with('}') {
+                let key: String = chars.by_ref().take_while(|c| *c != '=').collect();
+                let key = key.trim_start_matches(',').to_string();
+                assert_eq!(chars.next(), Some('"'), "{line}");
+                let mut value = String::new();
+                loop {
+                    match chars.next() {
+                        Some('\\') => match chars.next() {
+                            Some('n') => value.push('\n'),
+                            Some(c @ ('\\' | '"')) => value.push(c),
+                            other => panic!("bad escape {other:?} in {line}"),
+                        },
+                        Some('"') => break,
+                        Some(c) => value.push(c),
+                        None => panic!("unterminated label value in {line}"),
+                    }
+                }
+                labels.insert(key, value);
+                assert!(matches!(chars.clone().next(), Some(',' | '}')), "bad label list in {line}");
+            }
+            chars.next(); // the closing brace
+            (labels, chars.as_str())
+        } else if rest.starts_with(' ') {
+            (Default::default(), rest)
+        } else {
+            continue; // a longer name sharing the prefix
+        };
+        let value = value.strip_prefix(' ').and_then(|v| v.trim().parse().ok());
+        out.push((labels, value.unwrap_or_else(|| panic!("no value in {line}"))));
+    }
+    out
+}
+
 #[derive(Debug)]
 pub struct HttpReply {
     pub status: u16,
