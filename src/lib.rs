@@ -13,6 +13,7 @@ pub mod collector;
 pub mod config;
 pub mod decode;
 pub mod fxhash;
+pub mod history;
 pub mod http;
 pub mod journal;
 pub mod net;
