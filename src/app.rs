@@ -43,12 +43,19 @@ pub fn run(cfg: Config) -> Result<(), StartError> {
     let guard = Guard::load(&cfg, stats.clone()).map_err(StartError)?;
 
     // Build everything first; nothing below touches the network or the disk.
-    let (archive, archive_handle) = Archive::new(&cfg.archive, stats.clone(), live.archive.clone());
+    let (archive, archive_handle) = Archive::new(&cfg.archive, &cfg.calendar, &cfg.history, stats.clone(), live.archive.clone());
     let collector =
         Collector::new(&cfg, stats.clone(), archive_handle.clone(), published.clone(), live.collector.clone());
     let http = Http::new(
         &cfg.http,
-        Context { archive: archive_handle, published, stats: stats.clone(), step: cfg.archive.step, guard },
+        Context {
+            archive: archive_handle,
+            published,
+            stats: stats.clone(),
+            step: cfg.archive.step,
+            guard,
+            calendar: cfg.calendar.clone(),
+        },
         live.http.clone(),
     );
 

@@ -16,7 +16,7 @@ use std::os::fd::{AsRawFd, FromRawFd};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicU64;
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -24,7 +24,10 @@ use log::{debug, error, info, warn};
 
 pub use crate::views::Subject;
 use crate::views::{Counts, IfaceId, Snapshot, StepCounts};
-use crate::config::ArchiveConfig;
+use crate::calendar::Calendar;
+use crate::config::{ArchiveConfig, HistoryConfig};
+use crate::history::{Baseline, Geometry, History};
+use crate::totals::{DayTotals, Periods};
 use crate::journal::{Entry, Journal};
 use crate::ratelimit::RateLimit;
 use crate::rrd::graph::{self, Look};
@@ -64,12 +67,62 @@ enum Request {
     Shutdown {
         counts: StepCounts,
     },
+    Query {
+        query: Query,
+        reply: SyncSender<Result<Answer, String>>,
+    },
+}
+
+/// A question over a window of time, answered from the files and what RAM holds.
+#[derive(Debug, Clone, Copy)]
+pub enum Query {
+    /// Every archive of a kind (`Subject::dir`) with traffic in `[from, to)`.
+    Totals { dir: &'static str, from: i64, to: i64 },
+    /// One archive's rows.
+    Series { subject: Subject, from: i64, to: i64 },
+    /// Conversations and ports from the top-k history (and the hour not yet written).
+    Top { from: i64, to: i64 },
+}
+
+/// An archive's traffic over a window: totals and the 95th percentile of the rows (bits/s of the
+/// two byte series, as rrdtool's PERCENT computes it on the same rows).
+#[derive(Debug, Clone)]
+pub struct WindowRow {
+    pub subject: Subject,
+    pub counts: Counts,
+    pub p95_bps: [f64; 2],
+}
+
+#[derive(Debug, Clone)]
+pub enum Answer {
+    Totals(Window),
+    Series(Series),
+    Top(crate::history::Window),
+}
+
+/// What a window query covered: `[from, to)` aligned to the rows of `resolution` seconds.
+#[derive(Debug, Clone, Default)]
+pub struct Window {
+    pub from: i64,
+    pub to: i64,
+    pub resolution: u64,
+    /// Part of the window is older than the coarsest archive keeps.
+    pub reaches_past_kept: bool,
+    pub rows: Vec<WindowRow>,
+}
+
+/// One archive's rows over a window: (row start, bytes/s in, bytes/s out), unknown rows NaN.
+#[derive(Debug, Clone, Default)]
+pub struct Series {
+    pub window: Window,
+    pub points: Vec<(i64, f64, f64)>,
 }
 
 /// How other threads talk to the archive thread. Cheap to clone.
 #[derive(Clone)]
 pub struct ArchiveHandle {
     tx: SyncSender<Request>,
+    periods: Arc<Mutex<Arc<Periods>>>,
 }
 
 /// How long an HTTP thread waits for a graph before answering 503.
@@ -98,6 +151,17 @@ impl ArchiveHandle {
 
     pub fn shutdown(&self, counts: StepCounts) -> bool {
         self.tx.send(Request::Shutdown { counts }).is_ok()
+    }
+
+    /// The period totals as of the last step (restored from the journal at start).
+    pub fn periods(&self) -> Arc<Periods> {
+        self.periods.lock().map(|p| p.clone()).unwrap_or_default()
+    }
+
+    pub fn query(&self, query: Query) -> Result<Answer, GraphError> {
+        let (reply, rx) = mpsc::sync_channel(1);
+        self.tx.try_send(Request::Query { query, reply }).map_err(|_| GraphError::Unavailable)?;
+        rx.recv_timeout(GRAPH_TIMEOUT).map_err(|_| GraphError::Unavailable)?.map_err(GraphError::Failed)
     }
 
     pub fn graph(&self, subject: Subject, look: Look) -> GraphReply {
@@ -143,15 +207,34 @@ struct FileState {
 /// Built inert by [`Archive::new`]; [`Archive::spawn`] starts the thread.
 pub struct Archive {
     cfg: ArchiveConfig,
+    calendar: Calendar,
+    history: HistoryConfig,
     stats: Arc<Stats>,
     alive: Arc<AtomicU64>,
     rx: Receiver<Request>,
+    periods: Arc<Mutex<Arc<Periods>>>,
 }
 
 impl Archive {
-    pub fn new(cfg: &ArchiveConfig, stats: Arc<Stats>, alive: Arc<AtomicU64>) -> (Archive, ArchiveHandle) {
+    pub fn new(
+        cfg: &ArchiveConfig,
+        calendar: &Calendar,
+        history: &HistoryConfig,
+        stats: Arc<Stats>,
+        alive: Arc<AtomicU64>,
+    ) -> (Archive, ArchiveHandle) {
         let (tx, rx) = mpsc::sync_channel(REQUEST_QUEUE);
-        (Archive { cfg: cfg.clone(), stats, alive, rx }, ArchiveHandle { tx })
+        let periods = Arc::new(Mutex::new(Arc::new(Periods::default())));
+        let archive = Archive {
+            cfg: cfg.clone(),
+            calendar: calendar.clone(),
+            history: history.clone(),
+            stats,
+            alive,
+            rx,
+            periods: periods.clone(),
+        };
+        (archive, ArchiveHandle { tx, periods })
     }
 
     /// Check the archive directory is usable, then start the thread.
@@ -188,11 +271,21 @@ impl Archive {
             cache: HashMap::new(),
             update_errors: RateLimit::new(Duration::from_secs(60)),
             names: Arc::new(Snapshot::default()),
+            days: DayTotals::new(self.history.max_totals),
+            calendar: self.calendar,
+            published: self.periods,
+            day_cache: (i64::MIN, 0),
+            history: None,
+            baseline: Baseline::new(),
+            slot: None,
+            history_cfg: self.history,
             cfg: self.cfg,
         };
+        w.open_history();
         w.scan();
         w.replay();
         w.expire();
+        w.publish_periods();
         let mut expired_day = w.current * step / 86_400;
         loop {
             stats::inc(&self.alive);
@@ -200,6 +293,7 @@ impl Archive {
                 Ok(Request::Step { counts, jump, names }) => {
                     w.names = names;
                     w.take(counts, jump);
+                    w.history_due();
                     w.flush_due();
                     // Old hosts' files are looked for once a day.
                     if w.current * step / 86_400 != expired_day {
@@ -210,8 +304,15 @@ impl Archive {
                 Ok(Request::Graph { subject, look, reply }) => {
                     let _ = reply.try_send(w.graph(subject, look));
                 }
+                Ok(Request::Query { query, reply }) => {
+                    let _ = reply.try_send(w.query(query));
+                }
                 Ok(Request::Shutdown { counts }) => {
                     w.take(counts, 0);
+                    // The hour so far, merged with the rest of it after a restart.
+                    if let Some(slot) = w.slot {
+                        w.record_history(slot);
+                    }
                     w.stop();
                     return;
                 }
@@ -252,6 +353,18 @@ struct Worker {
     update_errors: RateLimit,
     /// The latest snapshot, for exporter and interface names in graph titles.
     names: Arc<Snapshot>,
+    /// Per-day totals for the calendar periods, and where they are published.
+    days: DayTotals,
+    calendar: Calendar,
+    published: Arc<Mutex<Arc<Periods>>>,
+    /// The last step whose local day was looked up, and that day.
+    day_cache: (i64, crate::calendar::Day),
+    /// Hourly top-k snapshots of conversations and ports; the snapshot they are deltas from; the
+    /// slot being filled.
+    history: Option<History>,
+    baseline: Baseline,
+    slot: Option<i64>,
+    history_cfg: HistoryConfig,
 }
 
 impl Worker {
@@ -354,6 +467,14 @@ impl Worker {
                 if n > 0 {
                     info!("archive: journal replayed: {kept} steps not yet in their files (of {n} entries)");
                 }
+                for (subject, day, counts) in replay.days {
+                    self.days.restore(subject, day as crate::calendar::Day, counts);
+                }
+                let now = self.current * self.step;
+                self.days.prune(self.calendar.oldest_needed(now));
+                if !self.days.is_empty() {
+                    info!("archive: day totals restored for {} hosts, interfaces and applications", self.days.len());
+                }
                 self.journal = Some(journal);
             }
             Err(e) => {
@@ -448,6 +569,8 @@ impl Worker {
         // of them are ahead of the new clock, and are moved below with the rest.
         for (subject, step, c) in &counts.added {
             self.add(*subject, *step, c);
+            let day = self.day_of_step(*step);
+            self.days.add(*subject, day, c);
         }
         if jump < 0 {
             stats::inc(&self.stats.clock_jumps_backward);
@@ -485,6 +608,25 @@ impl Worker {
         self.current = counts.current;
         self.open_from = counts.open_from;
         stats::set(&self.stats.archive_steps_pending, self.held);
+        self.days.prune(self.calendar.oldest_needed(self.current * self.step));
+        self.publish_periods();
+    }
+
+    /// The local day a step begins in (a step across midnight counts in the day it began).
+    fn day_of_step(&mut self, step: i64) -> crate::calendar::Day {
+        if self.day_cache.0 != step {
+            self.day_cache = (step, self.calendar.day(step * self.step));
+        }
+        self.day_cache.1
+    }
+
+    fn publish_periods(&mut self) {
+        let p = Arc::new(self.days.periods(&self.calendar, self.current * self.step));
+        if let Ok(mut slot) = self.published.lock() {
+            *slot = p;
+        }
+        stats::set(&self.stats.period_rows, self.days.len() as u64);
+        stats::set(&self.stats.period_rows_folded, self.days.folded);
     }
 
     /// The last step that may be written to the card now.
@@ -683,12 +825,13 @@ impl Worker {
         for (subject, series) in &self.table {
             entries.extend(series.iter().filter(|h| !h.journaled).map(|h| (*subject, h.step(), h.counts)));
         }
+        let days = self.days.take_dirty();
         let result = if journal.wants_new_segment() {
             let all: Vec<Entry> =
                 self.table.iter().flat_map(|(s, v)| v.iter().map(move |h| (*s, h.step(), h.counts))).collect();
-            journal.new_segment(&all)
+            journal.new_segment(&all, &self.days.all())
         } else {
-            journal.append(&entries)
+            journal.append(&entries, &days)
         };
         match result {
             Ok(bytes) => {
@@ -703,6 +846,7 @@ impl Worker {
                 }
             }
             Err(e) => {
+                self.days.mark_dirty(&days);
                 stats::inc(&self.stats.journal_errors);
                 if let Some(n) = self.update_errors.check() {
                     warn!("archive: cannot write the journal: {e} ({n} similar messages suppressed)");
@@ -819,18 +963,31 @@ impl Worker {
             Subject::Interface(IfaceId::Other) => "other interfaces".to_string(),
         };
         let title = format!("{title} \u{2014} last {}", look.period.name());
-        // The legend's totals, summed from the rows the graph is drawn from.
+        // The legend's totals, summed from the rows the graph is drawn from, and the 95th
+        // percentile of those rows (as the API computes it).
         let start = end - look.period.seconds() as i64;
-        let sums = match self.rrd.fetch_sums(&copy_path, start, end, row as u64) {
-            Ok((_, sums)) if sums.len() >= 2 => [sums[0], sums[1]],
-            Ok(_) => [0.0, 0.0],
+        let (sums, p95) = match self.rrd.fetch(&copy_path, start, end, row as u64) {
+            Ok(f) if f.ds >= 2 => {
+                let mut sums = [0.0, 0.0];
+                let mut series = [Vec::new(), Vec::new()];
+                for r in f.values.chunks_exact(f.ds) {
+                    for k in 0..2 {
+                        if r[k].is_finite() {
+                            sums[k] += r[k] * f.step as f64;
+                        }
+                        series[k].push(r[k] * 8.0);
+                    }
+                }
+                (sums, [crate::rrd::percentile(&series[0], 95.0), crate::rrd::percentile(&series[1], 95.0)])
+            }
+            Ok(_) => ([0.0, 0.0], [f64::NAN, f64::NAN]),
             Err(RrdError(e)) => {
                 stats::inc(&self.stats.graph_errors);
                 warn!("archive: totals of {subject:?} failed: {e}");
                 return Err(GraphError::Failed(e));
             }
         };
-        let args = graph::args(&copy_path, &title, ds, labels, &look, end, sums);
+        let args = graph::args(&copy_path, &title, ds, labels, &look, end, sums, p95, self.calendar.zone_name());
         match self.rrd.graph(&args) {
             Ok((image, _)) => {
                 trim_heap();
@@ -853,6 +1010,253 @@ impl Worker {
             }
         }
     }
+
+    fn open_history(&mut self) {
+        let slot_seconds = self.step.max(3600);
+        let geo = Geometry {
+            slots: (self.history_cfg.top_days * 86_400).div_ceil(slot_seconds as u64).max(1) as u32,
+            conv_rows: self.history_cfg.top_rows as u32,
+            port_rows: self.history_cfg.top_rows as u32,
+            slot_seconds: slot_seconds as u32,
+        };
+        let path = self.cfg.dir.join("history").join("topk.fph");
+        let opened = std::fs::create_dir_all(path.parent().expect("has a parent")).and_then(|()| History::open(&path, geo));
+        match opened {
+            Ok(h) => self.history = Some(h),
+            Err(e) => error!("archive: cannot open {}: {e}; conversations and ports over past windows are unavailable", path.display()),
+        }
+    }
+
+    /// At the first step of a new slot window, the one that ended gets its deltas.
+    fn history_due(&mut self) {
+        let Some(h) = &self.history else { return };
+        let now = self.current * self.step;
+        let slot = h.slot_start(now);
+        match self.slot {
+            Some(s) if s != slot => {
+                self.record_history(s);
+                self.slot = Some(slot);
+            }
+            Some(_) => {}
+            None => self.slot = Some(slot),
+        }
+    }
+
+    fn record_history(&mut self, slot: i64) {
+        let Some(h) = &mut self.history else { return };
+        let talks = self.baseline.delta_talks(&self.names.conversations);
+        let ports = self.baseline.delta_ports(&self.names.ports);
+        let bad = h.bad_slots_seen;
+        match h.record(slot, &talks, &ports) {
+            Ok(bytes) => {
+                stats::inc(&self.stats.history_writes);
+                stats::add(&self.stats.history_bytes, bytes);
+            }
+            Err(e) => {
+                stats::inc(&self.stats.journal_errors);
+                warn!("archive: cannot write the top-k history: {e}");
+            }
+        }
+        stats::add(&self.stats.history_bad_slots, h.bad_slots_seen - bad);
+    }
+
+    fn query(&mut self, q: Query) -> Result<Answer, String> {
+        stats::inc(&self.stats.window_queries);
+        match q {
+            Query::Totals { dir, from, to } => {
+                let (from, to, res, past) = self.window_of(from, to);
+                let mut subjects: HashSet<Subject> = self.table.keys().filter(|s| s.dir() == dir).copied().collect();
+                if let Ok(rd) = std::fs::read_dir(self.cfg.dir.join(dir)) {
+                    subjects.extend(rd.flatten().filter_map(|e| e.file_name().to_str().and_then(|n| schema::subject_of(dir, n))));
+                }
+                let mut subjects: Vec<Subject> = subjects.into_iter().collect();
+                subjects.sort();
+                let mut rows = Vec::new();
+                for subject in subjects {
+                    match self.rows(subject, from, to, res) {
+                        Ok(Some(values)) => {
+                            let row = window_row(subject, &values, res);
+                            if !row.counts.is_zero() {
+                                rows.push(row);
+                            }
+                        }
+                        Ok(None) => {}
+                        Err(e) => {
+                            stats::inc(&self.stats.window_errors);
+                            if let Some(n) = self.update_errors.check() {
+                                warn!("archive: window of {subject:?}: {e} ({n} similar messages suppressed)");
+                            }
+                        }
+                    }
+                }
+                Ok(Answer::Totals(Window { from, to, resolution: res as u64, reaches_past_kept: past, rows }))
+            }
+            Query::Series { subject, from, to } => {
+                let (from, to, res, past) = self.window_of(from, to);
+                let values = self.rows(subject, from, to, res)?.ok_or_else(|| "no such archive".to_string())?;
+                let points = values.iter().enumerate().map(|(i, v)| (from + i as i64 * res, v[0], v[1])).collect();
+                let row = window_row(subject, &values, res);
+                let window = Window { from, to, resolution: res as u64, reaches_past_kept: past, rows: vec![row] };
+                Ok(Answer::Series(Series { window, points }))
+            }
+            Query::Top { from, to } => {
+                let h = self.history.as_ref().ok_or_else(|| "the top-k history is unavailable".to_string())?;
+                let now = (self.current + 1) * self.step;
+                let mut w = h.query_at(now, from, to).map_err(|e| e.to_string())?;
+                stats::add(&self.stats.history_bad_slots, w.bad_slots);
+                // The slot being filled is not written yet: its deltas so far come from RAM.
+                let live = h.slot_start(now - 1);
+                if to > live && from < now {
+                    let mut b = self.baseline.clone();
+                    merge_live(&mut w, &b.delta_talks(&self.names.conversations), &b.delta_ports(&self.names.ports));
+                    w.to = w.to.max(h.slot_start(now - 1) + h.geometry().slot_seconds as i64);
+                }
+                Ok(Answer::Top(w))
+            }
+        }
+    }
+
+    /// A window aligned to the rows of the finest archive that still holds its start (as
+    /// `rrd_fetch` picks): `[from, to)` widened to whole rows, never past the current step's row.
+    fn window_of(&self, from: i64, to: i64) -> (i64, i64, i64, bool) {
+        let now = (self.current + 1) * self.step;
+        let tiers = schema::tiers(self.step as u64);
+        let fits = tiers.iter().find(|t| now - (t.rows * t.steps) as i64 * self.step <= from);
+        let t = fits.or(tiers.last()).copied().unwrap_or(schema::Tier { steps: 1, rows: 1 });
+        let res = t.steps as i64 * self.step;
+        let to = to.min(now);
+        let from = from.min(to);
+        let (a, b) = (from.div_euclid(res) * res, to.div_euclid(res) * res + if to.rem_euclid(res) == 0 { 0 } else { res });
+        (a, b, res, fits.is_none())
+    }
+
+    /// An archive's rows of `res` seconds over `[from, to)` (aligned): per-second averages of the
+    /// four data sources, NaN where unknown. From the file: its rows of that width up to the last
+    /// complete one, then its single-step rows, then the steps held in RAM (what the file lacks).
+    /// `None` when there is neither file nor anything held.
+    fn rows(&mut self, subject: Subject, from: i64, to: i64, res: i64) -> Result<Option<Vec<[f64; 4]>>, String> {
+        let n = ((to - from) / res).max(0) as usize;
+        let path = self.path(&subject);
+        let held = self.table.get(&subject).is_some_and(|t| !t.is_empty());
+        let next = if path.exists() { self.file(subject).next } else { None };
+        if next.is_none() && !held {
+            return Ok(None);
+        }
+        let mut out = vec![[f64::NAN; 4]; n];
+        let file_end = next.map_or(from, |n| n * self.step);
+        // Rows of `res` complete in the file.
+        let coarse_end = file_end.div_euclid(res) * res;
+        let mut sums = vec![[0.0f64; 4]; n];
+        let mut known = vec![false; n];
+        if next.is_some() && coarse_end > from {
+            let end = coarse_end.min(to);
+            let f = self.rrd.fetch(&path, from, end, res as u64).map_err(|e| e.0)?;
+            if f.step as i64 != res || f.ds < 4 {
+                return Err(format!("{} answered rows of {} s, not {res} s", path.display(), f.step));
+            }
+            for (r, v) in f.values.chunks_exact(f.ds).enumerate() {
+                let t = f.start + r as i64 * res;
+                if t >= from && t < end {
+                    let i = ((t - from) / res) as usize;
+                    out[i] = [v[0], v[1], v[2], v[3]];
+                }
+            }
+        }
+        // Single steps in the file after the last complete row.
+        let fine_from = coarse_end.max(from);
+        let fine_to = file_end.min(to);
+        if next.is_some() && fine_to > fine_from && res != self.step {
+            let f = self.rrd.fetch(&path, fine_from, fine_to, self.step as u64).map_err(|e| e.0)?;
+            if f.step as i64 != self.step || f.ds < 4 {
+                return Err(format!("{} answered rows of {} s, not {} s", path.display(), f.step, self.step));
+            }
+            for (r, v) in f.values.chunks_exact(f.ds).enumerate() {
+                let t = f.start + r as i64 * self.step;
+                if t >= fine_from && t < fine_to {
+                    let i = ((t - from) / res) as usize;
+                    known[i] = true;
+                    for k in 0..4 {
+                        if v[k].is_finite() {
+                            sums[i][k] += v[k] * self.step as f64;
+                        }
+                    }
+                }
+            }
+        }
+        // Steps held in RAM, and the rows they fall in.
+        let ram_from = file_end.max(from);
+        if let Some(series) = self.table.get(&subject) {
+            for h in series {
+                let t = h.step() * self.step;
+                if t >= ram_from && t < to {
+                    let i = ((t - from) / res) as usize;
+                    let c = h.counts;
+                    for (k, v) in [c.in_bytes, c.out_bytes, c.in_packets, c.out_packets].into_iter().enumerate() {
+                        sums[i][k] += v as f64;
+                    }
+                }
+            }
+        }
+        // Rows after the file's last complete one are known: what was not counted was 0.
+        let open_from = fine_from.max(if next.is_some() { coarse_end } else { from });
+        for i in 0..n {
+            let t = from + i as i64 * res;
+            if t >= open_from || known[i] {
+                for k in 0..4 {
+                    out[i][k] = sums[i][k] / res as f64;
+                }
+            }
+        }
+        Ok(Some(out))
+    }
+}
+
+/// Add the slot being filled (deltas from RAM) to what the history file answered.
+fn merge_live(w: &mut crate::history::Window, talks: &[crate::views::Talk], ports: &[crate::views::PortRow]) {
+    for t in talks {
+        match w.talks.iter_mut().find(|x| x.host == t.host && x.peer == t.peer) {
+            Some(x) => {
+                x.rx += t.rx;
+                x.tx += t.tx;
+                x.error += t.error;
+            }
+            None => w.talks.push(*t),
+        }
+    }
+    for p in ports {
+        match w.ports.iter_mut().find(|x| x.protocol == p.protocol && x.port == p.port) {
+            Some(x) => {
+                x.rx += p.rx;
+                x.tx += p.tx;
+                x.error += p.error;
+            }
+            None => w.ports.push(*p),
+        }
+    }
+}
+
+/// An archive's totals (bytes the rows hold, rounded: the file keeps per-second rates) and the
+/// 95th percentile of its two byte series in bits/s.
+fn window_row(subject: Subject, values: &[[f64; 4]], res: i64) -> WindowRow {
+    let mut sums = [0.0f64; 4];
+    for v in values {
+        for k in 0..4 {
+            if v[k].is_finite() {
+                sums[k] += v[k] * res as f64;
+            }
+        }
+    }
+    let counts = Counts {
+        in_bytes: sums[0].round() as u64,
+        out_bytes: sums[1].round() as u64,
+        in_packets: sums[2].round() as u64,
+        out_packets: sums[3].round() as u64,
+    };
+    let bits = |k: usize| -> f64 {
+        let v: Vec<f64> = values.iter().map(|r| r[k] * 8.0).collect();
+        crate::rrd::percentile(&v, 95.0)
+    };
+    WindowRow { subject, counts, p95_bps: [bits(0), bits(1)] }
 }
 
 /// Room for one more step, growing by doubling but never past `most` (the steps an archive can

@@ -32,6 +32,20 @@ pub struct Config {
     pub views: ViewsConfig,
     pub http: HttpConfig,
     pub log: LogConfig,
+    /// `[time]`: the zone, week start and billing day periods are counted in.
+    pub calendar: crate::calendar::Calendar,
+    pub history: HistoryConfig,
+}
+
+/// `[history]`: what is kept to answer questions over time beyond the archives.
+#[derive(Clone, Debug)]
+pub struct HistoryConfig {
+    /// Days of hourly top-k snapshots (conversations, ports) kept in their ring file.
+    pub top_days: u64,
+    /// Rows of each list kept per snapshot.
+    pub top_rows: usize,
+    /// Hosts, interfaces and applications with day totals at most; more fold into `other`.
+    pub max_totals: usize,
 }
 
 #[derive(Clone, Debug)]
@@ -162,6 +176,12 @@ struct Raw {
     peers_max_per_host: Option<Spanned<i64>>,
     conversations_max: Option<Spanned<i64>>,
     ports_max: Option<Spanned<i64>>,
+    time_zone: Option<Spanned<String>>,
+    time_week_start: Option<Spanned<String>>,
+    time_billing_day: Option<Spanned<i64>>,
+    history_top_days: Option<Spanned<i64>>,
+    history_top_rows: Option<Spanned<i64>>,
+    history_max_totals: Option<Spanned<i64>>,
 }
 
 /// An `[applications]` entry: its name, where it is, and its ports when they are a string.
@@ -508,7 +528,7 @@ impl Config {
     pub fn summary(&self) -> String {
         let listen: Vec<String> = self.collector.listen.iter().map(|a| a.to_string()).collect();
         format!(
-            "collector {} -> archive {} every {}s (max {} hosts, {} interfaces), {} local networks, {} named exporters, http {} ({})",
+            "collector {} -> archive {} every {}s (max {} hosts, {} interfaces), {} local networks, {} named exporters, http {} ({}), time zone {}",
             listen.join(","),
             self.archive.dir.display(),
             self.archive.step.as_secs(),
@@ -521,6 +541,7 @@ impl Config {
                 Auth::Password { .. } => "password login",
                 Auth::None => "no login",
             },
+            self.calendar.zone_name(),
         )
     }
 }
@@ -680,6 +701,14 @@ impl Validator<'_> {
         let mut t = self.section(&mut root, "ports");
         let ports_max = self.get(&mut t, "max");
         self.unknown(t);
+        let mut t = self.section(&mut root, "time");
+        let (time_zone, time_week_start, time_billing_day) =
+            (self.get(&mut t, "zone"), self.get(&mut t, "week_start"), self.get(&mut t, "billing_day"));
+        self.unknown(t);
+        let mut t = self.section(&mut root, "history");
+        let (history_top_days, history_top_rows, history_max_totals) =
+            (self.get(&mut t, "top_days"), self.get(&mut t, "top_rows"), self.get(&mut t, "max_totals"));
+        self.unknown(t);
         // Every key of [applications] is a class name: nothing there is unknown.
         let applications = root.take("applications").map(|n| {
             let t = self.table("applications", Some(n), "a table ([applications])");
@@ -709,6 +738,12 @@ impl Validator<'_> {
             peers_max_per_host,
             conversations_max,
             ports_max,
+            time_zone,
+            time_week_start,
+            time_billing_day,
+            history_top_days,
+            history_top_rows,
+            history_max_totals,
         }
     }
 
@@ -1049,7 +1084,35 @@ impl Validator<'_> {
             },
         };
 
+        // time
+        let (tz, zone_name) = match &raw.time_zone {
+            Some(z) => match crate::calendar::zone(Some(z.get_ref())) {
+                Ok(v) => v,
+                Err(msg) => {
+                    self.problem("time.zone", z, msg);
+                    (jiff::tz::TimeZone::UTC, "UTC".into())
+                }
+            },
+            None => crate::calendar::zone(None).unwrap_or((jiff::tz::TimeZone::UTC, "UTC".into())),
+        };
+        let week_start = match &raw.time_week_start {
+            None => jiff::civil::Weekday::Monday,
+            Some(w) => crate::calendar::weekday(w.get_ref()).unwrap_or_else(|| {
+                self.problem("time.week_start", w, format!("{:?} is not a weekday (e.g. \"monday\")", w.get_ref()));
+                jiff::civil::Weekday::Monday
+            }),
+        };
+        let billing_day = self.int("time.billing_day", raw.time_billing_day, 1, 1, 28) as i8;
+        let calendar = crate::calendar::Calendar::new(tz, zone_name, week_start, billing_day);
+        let history = HistoryConfig {
+            top_days: self.int("history.top_days", raw.history_top_days, 31, 1, 400) as u64,
+            top_rows: self.int("history.top_rows", raw.history_top_rows, 200, 10, 10_000) as usize,
+            max_totals: self.int("history.max_totals", raw.history_max_totals, 1024, 16, 65_536) as usize,
+        };
+
         Config {
+            calendar,
+            history,
             collector: CollectorConfig { listen, receive_buffer, limits, allow },
             exporters,
             network: NetworkConfig { local: LocalNets::new(local) },

@@ -171,7 +171,7 @@ fn sort_busiest<R: Row>(rows: &mut [R]) {
 }
 
 /// The last snapshot's rows, to turn the next one into deltas. Holds exactly one snapshot's rows.
-#[derive(Default)]
+#[derive(Default, Clone)]
 pub struct Baseline {
     talks: HashMap<(IpAddr, IpAddr), (u64, u64, u64)>,
     ports: HashMap<(u8, u16), (u64, u64, u64)>,

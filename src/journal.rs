@@ -1,9 +1,11 @@
-//! The archive's journal on the card: the steps held in RAM, appended every
-//! `archive.journal_interval` and synced, so a power cut loses at most that much. Replayed at start.
+//! The archive's journal on the card: the steps held in RAM and the day totals that changed,
+//! appended every `archive.journal_interval` and synced, so a power cut loses at most that much.
+//! Replayed at start.
 //!
 //! Files are `journal/NNNNNNNN.fpj` segments of blocks. A block is `FPJ1`, the payload's length and
 //! CRC-32 (little endian), then the payload: (archive, step, counts) entries in varints, grouped by
-//! archive. A later entry for the same archive and step replaces an earlier one (entries carry the
+//! archive, then (marked by a byte 0xd1) the day totals in the same form with a local day number
+//! for the step. A later entry for the same archive and step (or day) replaces an earlier one (entries carry the
 //! step's value so far, not an addition), so a segment that starts with every entry still held
 //! makes all older segments redundant: they are then deleted. A block cut short by a power cut
 //! fails its length or CRC and ends the replay of its segment; everything before it counts.
@@ -31,6 +33,8 @@ pub type Entry = (Subject, i64, Counts);
 pub struct Replay {
     /// In file order: apply each, later ones replacing earlier ones.
     pub entries: Vec<Entry>,
+    /// Day totals (archive, local day, counts so far), in file order, later replacing earlier.
+    pub days: Vec<Entry>,
     pub blocks: u64,
     pub bad_blocks: u64,
 }
@@ -58,12 +62,12 @@ impl Journal {
         Ok((Journal { dir: dir.to_path_buf(), seq, file: None, written: u64::MAX, base: 0 }, replay))
     }
 
-    /// Append entries as one block and sync it. Returns the bytes written.
-    pub fn append(&mut self, entries: &[Entry]) -> io::Result<u64> {
-        if entries.is_empty() {
+    /// Append steps and day totals as one block and sync it. Returns the bytes written.
+    pub fn append(&mut self, entries: &[Entry], days: &[Entry]) -> io::Result<u64> {
+        if entries.is_empty() && days.is_empty() {
             return Ok(0);
         }
-        let block = encode(entries);
+        let block = encode(entries, days);
         let file = match &mut self.file {
             Some(f) => f,
             None => {
@@ -87,11 +91,12 @@ impl Journal {
         self.written > MIN_SEGMENT.max(2 * self.base)
     }
 
-    /// Start a new segment holding `all` (every entry still held), then delete the older ones.
-    pub fn new_segment(&mut self, all: &[Entry]) -> io::Result<u64> {
+    /// Start a new segment holding `all` (every entry still held) and every day total, then
+    /// delete the older ones.
+    pub fn new_segment(&mut self, all: &[Entry], days: &[Entry]) -> io::Result<u64> {
         let seq = self.seq + 1;
         let path = self.dir.join(seg_name(seq));
-        let block = encode(all);
+        let block = encode(all, days);
         let mut f = OpenOptions::new().create(true).write(true).truncate(true).open(&path)?;
         f.write_all(&block)?;
         f.sync_data()?;
@@ -150,10 +155,11 @@ fn read_blocks(mut data: &[u8], replay: &mut Replay) {
             replay.bad_blocks += 1;
             return;
         }
-        let before = replay.entries.len();
-        if decode(payload, &mut replay.entries).is_none() {
+        let before = (replay.entries.len(), replay.days.len());
+        if decode(payload, &mut replay.entries, &mut replay.days).is_none() {
             // Passed its CRC yet does not parse: written by something else. Take none of it.
-            replay.entries.truncate(before);
+            replay.entries.truncate(before.0);
+            replay.days.truncate(before.1);
             replay.bad_blocks += 1;
             return;
         }
@@ -162,29 +168,18 @@ fn read_blocks(mut data: &[u8], replay: &mut Replay) {
     }
 }
 
-/// A block: entries grouped by archive (they usually come sorted that way already).
-pub fn encode(entries: &[Entry]) -> Vec<u8> {
-    let mut sorted: Vec<&Entry> = entries.iter().collect();
-    sorted.sort_by_key(|e| (e.0, e.1));
-    let mut p = Vec::with_capacity(entries.len() * 12 + 16);
-    let mut i = 0;
-    let groups = sorted.chunk_by(|a, b| a.0 == b.0).count();
-    varint(&mut p, groups as u64);
-    while i < sorted.len() {
-        let subject = sorted[i].0;
-        let n = sorted[i..].iter().take_while(|e| e.0 == subject).count();
-        put_subject(&mut p, &subject);
-        varint(&mut p, n as u64);
-        let mut prev = 0i64;
-        for e in &sorted[i..i + n] {
-            varint(&mut p, zigzag(e.1.wrapping_sub(prev)));
-            prev = e.1;
-            let c = &e.2;
-            for v in [c.in_bytes, c.out_bytes, c.in_packets, c.out_packets] {
-                varint(&mut p, v);
-            }
-        }
-        i += n;
+/// Marks the day totals' groups after the steps' in a block (blocks of older versions end
+/// after the steps).
+const DAYS: u8 = 0xd1;
+
+/// A block: step entries grouped by archive (they usually come sorted that way already), then,
+/// if any, the day totals in the same form (the "step" being a local day number).
+pub fn encode(entries: &[Entry], days: &[Entry]) -> Vec<u8> {
+    let mut p = Vec::with_capacity((entries.len() + days.len()) * 12 + 16);
+    put_groups(&mut p, entries);
+    if !days.is_empty() {
+        p.push(DAYS);
+        put_groups(&mut p, days);
     }
     let mut out = Vec::with_capacity(HEADER + p.len());
     out.extend_from_slice(MAGIC);
@@ -194,8 +189,41 @@ pub fn encode(entries: &[Entry]) -> Vec<u8> {
     out
 }
 
-fn decode(p: &[u8], out: &mut Vec<Entry>) -> Option<()> {
+fn put_groups(p: &mut Vec<u8>, entries: &[Entry]) {
+    let mut sorted: Vec<&Entry> = entries.iter().collect();
+    sorted.sort_by_key(|e| (e.0, e.1));
+    let mut i = 0;
+    let groups = sorted.chunk_by(|a, b| a.0 == b.0).count();
+    varint(p, groups as u64);
+    while i < sorted.len() {
+        let subject = sorted[i].0;
+        let n = sorted[i..].iter().take_while(|e| e.0 == subject).count();
+        put_subject(p, &subject);
+        varint(p, n as u64);
+        let mut prev = 0i64;
+        for e in &sorted[i..i + n] {
+            varint(p, zigzag(e.1.wrapping_sub(prev)));
+            prev = e.1;
+            let c = &e.2;
+            for v in [c.in_bytes, c.out_bytes, c.in_packets, c.out_packets] {
+                varint(p, v);
+            }
+        }
+        i += n;
+    }
+}
+
+fn decode(p: &[u8], out: &mut Vec<Entry>, days: &mut Vec<Entry>) -> Option<()> {
     let mut r = Reader { p, at: 0 };
+    read_groups(&mut r, out)?;
+    if r.p.get(r.at) == Some(&DAYS) {
+        r.at += 1;
+        read_groups(&mut r, days)?;
+    }
+    (r.at == p.len()).then_some(())
+}
+
+fn read_groups(r: &mut Reader, out: &mut Vec<Entry>) -> Option<()> {
     let groups = r.varint()?;
     for _ in 0..groups {
         let subject = r.subject()?;
@@ -212,7 +240,7 @@ fn decode(p: &[u8], out: &mut Vec<Entry>) -> Option<()> {
             out.push((subject, step, c));
         }
     }
-    (r.at == p.len()).then_some(())
+    Some(())
 }
 
 fn put_subject(p: &mut Vec<u8>, s: &Subject) {
@@ -389,7 +417,7 @@ mod tests {
     fn blocks_round_trip() {
         let e = entries();
         let mut r = Replay::default();
-        read_blocks(&encode(&e), &mut r);
+        read_blocks(&encode(&e, &[]), &mut r);
         let mut want = e.clone();
         want.sort_by_key(|e| (e.0, e.1));
         assert_eq!(r.entries, want);
@@ -400,8 +428,8 @@ mod tests {
     #[test]
     fn a_torn_or_damaged_block_ends_the_segment_and_keeps_what_came_before() {
         let e = entries();
-        let one = encode(&e[..2]);
-        let two = encode(&e[2..]);
+        let one = encode(&e[..2], &[]);
+        let two = encode(&e[2..], &[]);
         let whole = [one.clone(), two.clone()].concat();
         for cut in 1..two.len() {
             let mut r = Replay::default();
@@ -422,20 +450,27 @@ mod tests {
         let e = entries();
         let (mut j, r) = Journal::open(dir.path()).unwrap();
         assert!(r.entries.is_empty());
-        j.append(&e[..3]).unwrap();
-        j.append(&e[3..]).unwrap();
+        j.append(&e[..3], &[]).unwrap();
+        j.append(&e[3..], &e[..2]).unwrap();
         let (_, r) = Journal::open(dir.path()).unwrap();
         let sorted = |mut v: Vec<Entry>| {
             v.sort_by_key(|(s, step, _)| (*s, *step));
             v
         };
         assert_eq!(sorted(r.entries), sorted(e.clone()));
+        assert_eq!(sorted(r.days), sorted(e[..2].to_vec()));
         // A new segment with the table as it stands makes the older one redundant.
         let (mut j, _) = Journal::open(dir.path()).unwrap();
-        j.new_segment(&e[..1]).unwrap();
-        j.append(&e[1..2]).unwrap();
+        j.new_segment(&e[..1], &e[2..3]).unwrap();
+        j.append(&e[1..2], &[]).unwrap();
         assert_eq!(segments(dir.path()).unwrap().len(), 1);
         let (_, r) = Journal::open(dir.path()).unwrap();
         assert_eq!(r.entries, vec![e[0], e[1]]);
+        assert_eq!(r.days, vec![e[2]]);
+        // Day totals alone make a block too.
+        let (mut j, _) = Journal::open(dir.path()).unwrap();
+        assert!(j.append(&[], &e[3..4]).unwrap() > 0);
+        let (_, r) = Journal::open(dir.path()).unwrap();
+        assert_eq!(r.days, vec![e[2], e[3]]);
     }
 }

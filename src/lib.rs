@@ -5,9 +5,11 @@
 //! read the published summary for the JSON API.
 
 pub mod topk;
+pub mod totals;
 pub mod views;
 pub mod app;
 pub mod archive;
+pub mod calendar;
 pub mod cli;
 pub mod collector;
 pub mod config;

@@ -99,6 +99,9 @@ fn main() -> ExitCode {
                     return ExitCode::from(1);
                 }
             };
+            // librrd draws graph axes with localtime(): in the configured zone through TZ, set
+            // while this is the only thread.
+            std::env::set_var("TZ", cfg.calendar.zone_name());
             init_logging(cfg.log.level);
             log::info!("configuration: {}", source_name(&source));
             match flowpi::app::run(cfg) {

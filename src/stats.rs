@@ -81,6 +81,16 @@ pub struct Stats {
     pub archive_broken: AtomicU64,
     /// Host archives removed after archive.retention without traffic.
     pub archive_files_expired: AtomicU64,
+    /// Hosts, interfaces and applications with day totals (history.max_totals bounds it).
+    pub period_rows: AtomicU64,
+    pub period_rows_folded: AtomicU64,
+    /// Window queries answered from the archives, and archives that could not be read for one.
+    pub window_queries: AtomicU64,
+    pub window_errors: AtomicU64,
+    /// Top-k history: slots written, bytes, slots found torn or damaged.
+    pub history_writes: AtomicU64,
+    pub history_bytes: AtomicU64,
+    pub history_bad_slots: AtomicU64,
     /// Steps written into RRD files (rows of the finest archive).
     pub archive_steps_written: AtomicU64,
     /// (archive, step) entries held in RAM, not yet in their RRD file (gauge).
@@ -465,6 +475,33 @@ impl Stats {
             "counter",
             "Host archives removed after archive.retention without traffic.",
             &[("", get(&self.archive_files_expired))],
+        );
+        metric(
+            "period_rows",
+            "gauge",
+            "Hosts, interfaces and applications with day totals; history.max_totals bounds it.",
+            &[("", get(&self.period_rows))],
+        );
+        metric(
+            "period_rows_folded_total",
+            "counter",
+            "Day-total additions counted into `other` because history.max_totals was reached.",
+            &[("", get(&self.period_rows_folded))],
+        );
+        metric("window_queries_total", "counter", "Window queries answered from the archives.", &[("", get(&self.window_queries))]);
+        metric(
+            "window_errors_total",
+            "counter",
+            "Archives a window query could not read (left out of the answer).",
+            &[("", get(&self.window_errors))],
+        );
+        metric("history_writes_total", "counter", "Top-k history slots written.", &[("", get(&self.history_writes))]);
+        metric("history_bytes_total", "counter", "Bytes written to the top-k history file.", &[("", get(&self.history_bytes))]);
+        metric(
+            "history_bad_slots_total",
+            "counter",
+            "Top-k history slots found torn or damaged (read as empty).",
+            &[("", get(&self.history_bad_slots))],
         );
         metric(
             "archive_illegal_time_total",

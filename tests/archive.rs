@@ -6,49 +6,10 @@
 
 mod common;
 
-use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use common::*;
-
-/// One v5 flow: bytes from `src` to `dst`, that ended `age_ms` before the export and lasted
-/// `dur_ms` (`None`: a datagram without times, unix_secs 0).
-struct Flow<'a> {
-    src: &'a str,
-    dst: &'a str,
-    bytes: u32,
-    times: Option<(u32, u32)>,
-}
-
-fn v5(flows: &[Flow], seq: u32) -> Vec<u8> {
-    const UPTIME: u32 = 200_000_000;
-    let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs() as u32;
-    let timed = flows.iter().any(|f| f.times.is_some());
-    let mut out = Vec::new();
-    for v in [5u16, flows.len() as u16] {
-        out.extend_from_slice(&v.to_be_bytes());
-    }
-    for v in [UPTIME, if timed { now } else { 0 }, 0, seq] {
-        out.extend_from_slice(&v.to_be_bytes());
-    }
-    out.extend_from_slice(&[0, 0, 0, 0]);
-    for f in flows {
-        let (age, dur) = f.times.unwrap_or((UPTIME, 0));
-        let last = UPTIME - age;
-        let first = last - dur;
-        for a in [f.src, f.dst, "0.0.0.0"] {
-            out.extend_from_slice(&a.parse::<Ipv4Addr>().unwrap().octets());
-        }
-        out.extend_from_slice(&1u16.to_be_bytes());
-        out.extend_from_slice(&2u16.to_be_bytes());
-        for v in [1 + f.bytes / 1000, f.bytes, first, last] {
-            out.extend_from_slice(&v.to_be_bytes());
-        }
-        out.extend_from_slice(&[0, 1, 0, 2, 0, 0, 6, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
-    }
-    out
-}
 
 fn now() -> i64 {
     SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs() as i64

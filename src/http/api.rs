@@ -1,10 +1,13 @@
-//! JSON answers: hosts, a host's detail, interfaces, applications, conversations, ports,
-//! exporters and status, from the snapshot the collector published.
+//! JSON and CSV answers: hosts, a host's detail, interfaces, applications, conversations, ports,
+//! exporters and status, from the snapshot the collector published (totals since start), or over
+//! a window: from the archives, the day totals or the top-k history.
 
 use serde::Serialize;
 
 use super::{Body, Context, Reply};
-use super::route::List;
+use super::route::{List, ListQuery};
+use crate::archive::{Answer, GraphError, Query, Window};
+use crate::views::{Counts, Subject};
 use crate::views::applications::protocol_label;
 use crate::views::{HostId, IfaceId, Talk};
 use crate::stats;
@@ -16,6 +19,11 @@ struct HostRow {
     tx_bytes: u64,
     rx_packets: u64,
     tx_packets: u64,
+    /// Over a window: the 95th percentile of the archive's rows, bits/s.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    p95_rx_bps: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    p95_tx_bps: Option<f64>,
 }
 
 #[derive(Serialize)]
@@ -28,6 +36,10 @@ struct InterfaceRow {
     out_bytes: u64,
     in_packets: u64,
     out_packets: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    p95_in_bps: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    p95_out_bps: Option<f64>,
 }
 
 #[derive(Serialize)]
@@ -106,10 +118,10 @@ struct PortApiRow {
 }
 
 /// Largest total first, then by the rows' own order, cut to `limit`.
-fn sorted<T: Serialize>(mut rows: Vec<T>, total: impl Fn(&T) -> u64, limit: usize) -> Reply {
+fn sorted<T: Serialize>(mut rows: Vec<T>, total: impl Fn(&T) -> u64, limit: usize) -> serde_json::Value {
     rows.sort_by_key(|r| std::cmp::Reverse(total(r)));
     rows.truncate(limit);
-    json(&rows)
+    serde_json::to_value(rows).unwrap_or_default()
 }
 
 fn host_row(id: &HostId, c: &crate::views::Counts) -> HostRow {
@@ -122,6 +134,8 @@ fn host_row(id: &HostId, c: &crate::views::Counts) -> HostRow {
         tx_bytes: c.out_bytes,
         rx_packets: c.in_packets,
         tx_packets: c.out_packets,
+        p95_rx_bps: None,
+        p95_tx_bps: None,
     }
 }
 
@@ -129,65 +143,337 @@ fn peer_row(t: &Talk) -> PeerRow {
     PeerRow { ip: t.peer.to_string(), rx_bytes: t.rx, tx_bytes: t.tx, error: t.error }
 }
 
+fn app_row(n: &crate::views::AppName, c: &Counts) -> AppRow {
+    AppRow {
+        name: n.to_string(),
+        rx_bytes: c.in_bytes,
+        tx_bytes: c.out_bytes,
+        rx_packets: c.in_packets,
+        tx_packets: c.out_packets,
+    }
+}
+
+fn interface_row(snap: &crate::views::Snapshot, id: &IfaceId, c: &Counts, p95: Option<[f64; 2]>) -> InterfaceRow {
+    let (exporter, ifindex, name) = match id {
+        IfaceId::If { exporter, ifindex } => {
+            (exporter.to_string(), Some(*ifindex), snap.interface_name(*exporter, *ifindex).map(str::to_string))
+        }
+        IfaceId::Other => ("other".to_string(), None, None),
+    };
+    InterfaceRow {
+        exporter,
+        ifindex,
+        name,
+        in_bytes: c.in_bytes,
+        out_bytes: c.out_bytes,
+        in_packets: c.in_packets,
+        out_packets: c.out_packets,
+        p95_in_bps: p95.map(|p| p[0]),
+        p95_out_bps: p95.map(|p| p[1]),
+    }
+}
+
+/// What a windowed answer says about itself, beside its rows.
+#[derive(Serialize)]
+struct Meta {
+    /// The window answered, `[from, to)`, in the configured zone, and as Unix seconds.
+    from: String,
+    to: String,
+    from_unix: i64,
+    to_unix: i64,
+    zone: String,
+    /// Seconds per archive row the totals and percentiles were read at (the window is widened
+    /// to whole rows); for `period=` totals, the day totals are exact and this is the
+    /// percentiles' row width.
+    resolution: u64,
+    /// "archives", "day totals" or "top-k history".
+    source: &'static str,
+    /// False when part of the window is older than what is kept, or totals carry an error bound.
+    complete: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    note: Option<String>,
+}
+
+#[derive(Serialize)]
+struct Envelope<'a> {
+    #[serde(flatten)]
+    meta: &'a Meta,
+    rows: &'a serde_json::Value,
+}
+
+/// JSON (the rows, or the rows in an envelope saying what window they cover) or CSV (the rows;
+/// the window in an `X-Flowpi-Window` header).
+fn respond(name: &str, rows: serde_json::Value, meta: Option<Meta>, csv: bool) -> Reply {
+    if csv {
+        let body = match super::csv::encode(&rows) {
+            Ok(b) => b,
+            Err(e) => return Reply::error(500, &e),
+        };
+        let mut reply = Reply::ok("text/csv; charset=utf-8", Body::Owned(body))
+            .with(hyper::header::CONTENT_DISPOSITION, super::csv::disposition(name));
+        if let Some(m) = meta {
+            let w = format!("from={}; to={}; resolution={}; source={}; complete={}", m.from, m.to, m.resolution, m.source, m.complete);
+            reply = reply.with(hyper::header::HeaderName::from_static("x-flowpi-window"), w);
+        }
+        return reply;
+    }
+    match meta {
+        None => json(&rows),
+        Some(meta) => json(&Envelope { meta: &meta, rows: &rows }),
+    }
+}
+
+/// The window a query asks for, `[from, to)` in Unix seconds: a period, or from/to (from
+/// defaults to a day before `to`, `to` to now).
+fn resolve(ctx: &Context, q: &ListQuery) -> Result<(i64, i64), String> {
+    let now = crate::views::wall_ms() / 1000;
+    if let Some(p) = q.period {
+        return Ok(ctx.calendar.bounds(p, now));
+    }
+    let to = match &q.to {
+        Some(t) => ctx.calendar.parse_time(t).map_err(|e| format!("to: {e}"))?,
+        None => now,
+    };
+    let from = match &q.from {
+        Some(f) => ctx.calendar.parse_time(f).map_err(|e| format!("from: {e}"))?,
+        None => to - 86_400,
+    };
+    if from >= to {
+        return Err(format!("from ({}) must be before to ({})", ctx.calendar.format(from), ctx.calendar.format(to)));
+    }
+    Ok((from, to))
+}
+
+fn meta(ctx: &Context, w: &Window, source: &'static str, complete: bool, note: Option<String>) -> Meta {
+    Meta {
+        from: ctx.calendar.format(w.from),
+        to: ctx.calendar.format(w.to),
+        from_unix: w.from,
+        to_unix: w.to,
+        zone: ctx.calendar.zone_name().to_string(),
+        resolution: w.resolution,
+        source,
+        complete,
+        note,
+    }
+}
+
+/// Ask the archive thread without holding a runtime worker.
+async fn archive_query(ctx: &Context, q: Query) -> Result<Answer, Reply> {
+    let archive = ctx.archive.clone();
+    let r = tokio::task::spawn_blocking(move || archive.query(q)).await.unwrap_or(Err(GraphError::Unavailable));
+    r.map_err(|e| match e {
+        GraphError::NotFound => Reply::error(404, "no such archive"),
+        GraphError::Unavailable => Reply::error(503, "the archive is busy; try again"),
+        GraphError::Failed(m) if m == "no such archive" => Reply::error(404, &m),
+        GraphError::Failed(m) => Reply::error(500, &m),
+    })
+}
+
+/// Hosts, interfaces or applications over a window: totals and percentiles from the archives;
+/// for a named period the totals are the day totals (exact, kept across restarts).
+async fn archived(ctx: &Context, list: List, q: &ListQuery) -> Result<(Vec<(Subject, Counts, Option<[f64; 2]>)>, Meta), Reply> {
+    let (from, to) = resolve(ctx, q).map_err(|m| Reply::error(400, &m))?;
+    let dir = match list {
+        List::Hosts => "hosts",
+        List::Interfaces => "interfaces",
+        _ => "applications",
+    };
+    let w = match archive_query(ctx, Query::Totals { dir, from, to }).await? {
+        Answer::Totals(w) => w,
+        _ => return Err(Reply::error(500, "unexpected answer")),
+    };
+    let mut rows: Vec<(Subject, Counts, Option<[f64; 2]>)> =
+        w.rows.iter().map(|r| (r.subject, r.counts, Some(r.p95_bps))).collect();
+    let mut source = "archives";
+    let mut note = None;
+    let mut shown = Window { from: w.from, to: w.to, ..w.clone() };
+    if let Some(p) = q.period {
+        let periods = ctx.archive.periods();
+        let p95: std::collections::HashMap<Subject, [f64; 2]> = w.rows.iter().map(|r| (r.subject, r.p95_bps)).collect();
+        rows = periods.of(p).filter(|(s, _)| s.dir() == dir).map(|(s, c)| (*s, *c, p95.get(s).copied())).collect();
+        source = "day totals";
+        (shown.from, shown.to) = periods.bounds(p);
+        if shown.from == 0 && shown.to == 0 {
+            (shown.from, shown.to) = (from, to);
+        }
+        note = Some(format!("{}: totals per local day in {}; percentiles from the archives' rows", p.name(), ctx.calendar.zone_name()));
+    } else if w.reaches_past_kept {
+        note = Some("part of the window is older than the archives keep".into());
+    }
+    let complete = !w.reaches_past_kept;
+    Ok((rows, meta(ctx, &shown, source, complete, note)))
+}
+
 /// Every list busiest first. The `other` host row (hosts past archive.max_hosts) is listed with
-/// ip "other".
-pub fn list(ctx: &Context, list: List, limit: usize) -> Reply {
+/// ip "other". Without a window: since flowpi started.
+pub async fn list(ctx: &Context, list: List, q: ListQuery) -> Reply {
+    let limit = q.limit.unwrap_or(usize::MAX);
     let snap = ctx.published.get();
+    if !q.windowed() {
+        let rows = match list {
+            List::Hosts => {
+                let mut rows: Vec<HostRow> = snap.hosts.iter().map(|(id, c)| host_row(id, c)).collect();
+                // Equal totals keep the address order.
+                rows.sort_by(|a, b| a.ip.cmp(&b.ip));
+                sorted(rows, |r| r.rx_bytes + r.tx_bytes, limit)
+            }
+            List::Interfaces => {
+                // In exporter and ifIndex order, as the page lists them.
+                let mut rows: Vec<InterfaceRow> =
+                    snap.interfaces.iter().map(|(id, c)| interface_row(&snap, id, c, None)).collect();
+                rows.truncate(limit);
+                serde_json::to_value(rows).unwrap_or_default()
+            }
+            List::Applications => {
+                let rows: Vec<AppRow> = snap.applications.iter().map(|(n, c)| app_row(n, c)).collect();
+                sorted(rows, |r| r.rx_bytes + r.tx_bytes, limit)
+            }
+            List::Conversations => {
+                let rows: Vec<ConversationRow> = snap.conversations.iter().map(conversation_row).collect();
+                sorted(rows, |r| r.rx_bytes + r.tx_bytes, limit)
+            }
+            List::Ports => {
+                let rows: Vec<PortApiRow> = snap.ports.iter().map(port_row).collect();
+                sorted(rows, |r| r.rx_bytes + r.tx_bytes, limit)
+            }
+        };
+        return respond(list.name(), rows, None, q.csv);
+    }
     match list {
-        List::Hosts => {
-            let mut rows: Vec<HostRow> = snap.hosts.iter().map(|(id, c)| host_row(id, c)).collect();
-            // Equal totals keep the address order.
-            rows.sort_by(|a, b| a.ip.cmp(&b.ip));
-            sorted(rows, |r| r.rx_bytes + r.tx_bytes, limit)
+        List::Hosts | List::Interfaces | List::Applications => {
+            let (rows, meta) = match archived(ctx, list, &q).await {
+                Ok(v) => v,
+                Err(reply) => return reply,
+            };
+            let value = match list {
+                List::Hosts => {
+                    let mut out: Vec<HostRow> = rows
+                        .iter()
+                        .filter_map(|(s, c, p)| match s {
+                            Subject::Host(h) => {
+                                let mut r = host_row(h, c);
+                                r.p95_rx_bps = Some(p.map_or(0.0, |p| finite(p[0])));
+                                r.p95_tx_bps = Some(p.map_or(0.0, |p| finite(p[1])));
+                                Some(r)
+                            }
+                            _ => None,
+                        })
+                        .collect();
+                    out.sort_by(|a, b| a.ip.cmp(&b.ip));
+                    sorted(out, |r| r.rx_bytes + r.tx_bytes, limit)
+                }
+                List::Interfaces => {
+                    let out: Vec<InterfaceRow> = rows
+                        .iter()
+                        .filter_map(|(s, c, p)| match s {
+                            Subject::Interface(i) => {
+                                Some(interface_row(&snap, i, c, Some(p.map_or([0.0, 0.0], |p| [finite(p[0]), finite(p[1])]))))
+                            }
+                            _ => None,
+                        })
+                        .collect();
+                    sorted(out, |r| r.in_bytes + r.out_bytes, limit)
+                }
+                _ => {
+                    let out: Vec<AppRow> = rows
+                        .iter()
+                        .filter_map(|(s, c, _)| match s {
+                            Subject::Application(a) => Some(app_row(a, c)),
+                            _ => None,
+                        })
+                        .collect();
+                    sorted(out, |r| r.rx_bytes + r.tx_bytes, limit)
+                }
+            };
+            respond(list.name(), value, Some(meta), q.csv)
         }
-        List::Applications => {
-            let rows: Vec<AppRow> = snap
-                .applications
-                .iter()
-                .map(|(n, c)| AppRow {
-                    name: n.to_string(),
-                    rx_bytes: c.in_bytes,
-                    tx_bytes: c.out_bytes,
-                    rx_packets: c.in_packets,
-                    tx_packets: c.out_packets,
-                })
-                .collect();
-            sorted(rows, |r| r.rx_bytes + r.tx_bytes, limit)
-        }
-        List::Conversations => {
-            let rows: Vec<ConversationRow> = snap
-                .conversations
-                .iter()
-                .map(|t| ConversationRow {
-                    host: t.host.to_string(),
-                    peer: t.peer.to_string(),
-                    rx_bytes: t.rx,
-                    tx_bytes: t.tx,
-                    error: t.error,
-                })
-                .collect();
-            sorted(rows, |r| r.rx_bytes + r.tx_bytes, limit)
-        }
-        List::Ports => {
-            let rows: Vec<PortApiRow> = snap
-                .ports
-                .iter()
-                .map(|p| PortApiRow {
-                    protocol: protocol_label(p.protocol),
-                    port: p.port,
-                    application: p.app.to_string(),
-                    rx_bytes: p.rx,
-                    tx_bytes: p.tx,
-                    error: p.error,
-                })
-                .collect();
-            sorted(rows, |r| r.rx_bytes + r.tx_bytes, limit)
+        List::Conversations | List::Ports => {
+            let (from, to) = match resolve(ctx, &q) {
+                Ok(v) => v,
+                Err(m) => return Reply::error(400, &m),
+            };
+            let top = match top_query(ctx, from, to).await {
+                Ok(t) => t,
+                Err(reply) => return reply,
+            };
+            let value = if list == List::Conversations {
+                let rows: Vec<ConversationRow> = top.talks.iter().map(conversation_row).collect();
+                sorted(rows, |r| r.rx_bytes + r.tx_bytes, limit)
+            } else {
+                let rows: Vec<PortApiRow> = top.ports.iter().map(port_row).collect();
+                sorted(rows, |r| r.rx_bytes + r.tx_bytes, limit)
+            };
+            let meta = top_meta(ctx, &top);
+            respond(list.name(), value, Some(meta), q.csv)
         }
     }
 }
 
-/// One local host: its totals, bytes per application and top peers (both busiest first).
-pub fn host(ctx: &Context, ip: std::net::IpAddr) -> Reply {
+/// rrdtool's unknown (NaN: no row known in the window) as 0 in JSON, which has no NaN.
+fn finite(v: f64) -> f64 {
+    if v.is_finite() {
+        v
+    } else {
+        0.0
+    }
+}
+
+fn conversation_row(t: &Talk) -> ConversationRow {
+    ConversationRow { host: t.host.to_string(), peer: t.peer.to_string(), rx_bytes: t.rx, tx_bytes: t.tx, error: t.error }
+}
+
+fn port_row(p: &crate::views::PortRow) -> PortApiRow {
+    PortApiRow {
+        protocol: protocol_label(p.protocol),
+        port: p.port,
+        application: p.app.to_string(),
+        rx_bytes: p.rx,
+        tx_bytes: p.tx,
+        error: p.error,
+    }
+}
+
+/// One local host: its totals, bytes per application and top peers (both busiest first). Over
+/// a window: totals and percentiles from its archive, peers from the top-k history; bytes per
+/// application are kept since start only.
+pub async fn host(ctx: &Context, ip: std::net::IpAddr, q: ListQuery) -> Reply {
+    if q.windowed() {
+        let (rows, mut meta) = match archived(ctx, List::Hosts, &q).await {
+            Ok(v) => v,
+            Err(reply) => return reply,
+        };
+        let subject = Subject::Host(HostId::Ip(ip));
+        let Some((_, c, p)) = rows.iter().find(|(s, _, _)| *s == subject) else {
+            return Reply::error(404, "no traffic of this host in the window");
+        };
+        let mut row = host_row(&HostId::Ip(ip), c);
+        row.p95_rx_bps = Some(p.map_or(0.0, |p| finite(p[0])));
+        row.p95_tx_bps = Some(p.map_or(0.0, |p| finite(p[1])));
+        let (from, to) = (meta.from_unix, meta.to_unix);
+        let top = match top_query(ctx, from, to).await {
+            Ok(t) => t,
+            Err(reply) => return reply,
+        };
+        let mut peers: Vec<PeerRow> = top.talks.iter().filter(|t| t.host == ip).map(peer_row).collect();
+        peers.sort_by_key(|p| std::cmp::Reverse(p.rx_bytes + p.tx_bytes));
+        if q.csv {
+            return respond("peers", serde_json::to_value(&peers).unwrap_or_default(), Some(meta), true);
+        }
+        let peers_exact = peers.iter().all(|p| p.error == 0) && !top.reaches_past_kept;
+        let extra = "bytes per application are kept since start only";
+        meta.note = Some(meta.note.map_or(extra.to_string(), |n| format!("{n}; {extra}")));
+        #[derive(Serialize)]
+        struct Detail<'a> {
+            #[serde(flatten)]
+            meta: &'a Meta,
+            #[serde(flatten)]
+            host: HostRow,
+            peers: Vec<PeerRow>,
+            peers_exact: bool,
+        }
+        return json(&Detail { meta: &meta, host: row, peers, peers_exact });
+    }
     let snap = ctx.published.get();
     let Some((c, d)) = snap.host(ip) else { return Reply::error(404, "no such local host") };
     let mut applications: Vec<HostApp> =
@@ -195,34 +481,37 @@ pub fn host(ctx: &Context, ip: std::net::IpAddr) -> Reply {
     applications.sort_by_key(|a| std::cmp::Reverse(a.rx_bytes + a.tx_bytes));
     let mut peers: Vec<PeerRow> = d.peers.iter().map(peer_row).collect();
     peers.sort_by_key(|p| std::cmp::Reverse(p.rx_bytes + p.tx_bytes));
+    if q.csv {
+        return respond("peers", serde_json::to_value(&peers).unwrap_or_default(), None, true);
+    }
     json(&HostDetailRow { host: host_row(&HostId::Ip(ip), c), applications, peers, peers_exact: d.peers_exact })
 }
 
-/// Sorted by exporter and ifIndex; the overflow row has exporter "other" and ifindex null.
-pub fn interfaces(ctx: &Context) -> Reply {
-    let snap = ctx.published.get();
-    let rows: Vec<InterfaceRow> = snap
-        .interfaces
-        .iter()
-        .map(|(id, c)| {
-            let (exporter, ifindex, name) = match id {
-                IfaceId::If { exporter, ifindex } => {
-                    (exporter.to_string(), Some(*ifindex), snap.interface_name(*exporter, *ifindex).map(str::to_string))
-                }
-                IfaceId::Other => ("other".to_string(), None, None),
-            };
-            InterfaceRow {
-                exporter,
-                ifindex,
-                name,
-                in_bytes: c.in_bytes,
-                out_bytes: c.out_bytes,
-                in_packets: c.in_packets,
-                out_packets: c.out_packets,
-            }
-        })
-        .collect();
-    json(&rows)
+/// `{"step", "start", "points": [[time, in_bps, out_bps], …]}` (rx and tx for hosts and
+/// applications), from the archive's rows over the window (the last day by default).
+pub async fn series(ctx: &Context, subject: Subject, q: ListQuery) -> Reply {
+    let (from, to) = match resolve(ctx, &q) {
+        Ok(v) => v,
+        Err(m) => return Reply::error(400, &m),
+    };
+    let s = match archive_query(ctx, Query::Series { subject, from, to }).await {
+        Ok(Answer::Series(s)) => s,
+        Ok(_) => return Reply::error(500, "unexpected answer"),
+        Err(reply) => return reply,
+    };
+    #[derive(Serialize)]
+    struct Out<'a> {
+        #[serde(flatten)]
+        meta: &'a Meta,
+        step: u64,
+        start: i64,
+        /// [row start, bits/s in or received, bits/s out or sent]; null where unknown.
+        points: Vec<(i64, Option<f64>, Option<f64>)>,
+    }
+    let bits = |v: f64| v.is_finite().then_some(v * 8.0);
+    let points = s.points.iter().map(|(t, a, b)| (*t, bits(*a), bits(*b))).collect();
+    let meta = meta(ctx, &s.window, "archives", !s.window.reaches_past_kept, None);
+    json(&Out { meta: &meta, step: s.window.resolution, start: s.window.from, points })
 }
 
 #[derive(Serialize)]
@@ -275,4 +564,34 @@ pub fn status(ctx: &Context) -> Reply {
         decode_errors: s.decode_errors_total(),
         auth: !ctx.guard.is_open(),
     })
+}
+
+/// Conversations and ports over a window, from the top-k history.
+async fn top_query(ctx: &Context, from: i64, to: i64) -> Result<crate::history::Window, Reply> {
+    match archive_query(ctx, Query::Top { from, to }).await? {
+        Answer::Top(w) => Ok(w),
+        _ => Err(Reply::error(500, "unexpected answer")),
+    }
+}
+
+fn top_meta(ctx: &Context, w: &crate::history::Window) -> Meta {
+    let exact = w.talks.iter().all(|t| t.error == 0) && w.ports.iter().all(|p| p.error == 0);
+    let note = if w.reaches_past_kept {
+        Some("part of the window is older than history.top_days keeps".to_string())
+    } else if !exact {
+        Some("heavy hitters: a row's true total is at most `error` bytes more".to_string())
+    } else {
+        None
+    };
+    Meta {
+        from: ctx.calendar.format(w.from),
+        to: ctx.calendar.format(w.to),
+        from_unix: w.from,
+        to_unix: w.to,
+        zone: ctx.calendar.zone_name().to_string(),
+        resolution: (w.to - w.from).max(0) as u64 / (w.slots_read.max(1) as u64),
+        source: "top-k history",
+        complete: !w.reaches_past_kept && exact,
+        note,
+    }
 }

@@ -45,6 +45,7 @@ pub struct Context {
     pub stats: Arc<Stats>,
     pub step: Duration,
     pub guard: Guard,
+    pub calendar: crate::calendar::Calendar,
 }
 
 /// Headers past this size are answered 431: a request line and headers of a browser are 1-2 KiB.
@@ -414,9 +415,9 @@ async fn answer(ctx: &Context, r: Route) -> Reply {
             Some((ct, body)) => Reply::ok(ct, Body::Static(body)),
             None => Reply::error(404, "not found"),
         },
-        Route::List { list, limit } => api::list(ctx, list, limit.unwrap_or(usize::MAX)),
-        Route::Host(ip) => api::host(ctx, ip),
-        Route::Interfaces => api::interfaces(ctx),
+        Route::List { list, q } => api::list(ctx, list, q).await,
+        Route::Host(ip, q) => api::host(ctx, ip, q).await,
+        Route::Series { subject, q } => api::series(ctx, subject, q).await,
         Route::Exporters => api::exporters(ctx),
         Route::Status => api::status(ctx),
         Route::Metrics => {

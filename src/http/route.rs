@@ -9,11 +9,12 @@ use crate::rrd::graph::{self, Format, Look, Period};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Route {
     Asset(&'static str),
-    /// A list sorted by bytes, cut to `limit` rows.
-    List { list: List, limit: Option<usize> },
+    /// A list sorted by bytes, cut to `limit` rows, over a window when one is asked for.
+    List { list: List, q: ListQuery },
     /// One local host with its applications and peers.
-    Host(IpAddr),
-    Interfaces,
+    Host(IpAddr, ListQuery),
+    /// An archive's rows over a window.
+    Series { subject: Subject, q: ListQuery },
     Exporters,
     Status,
     Metrics,
@@ -49,9 +50,39 @@ impl Route {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum List {
     Hosts,
+    Interfaces,
     Applications,
     Conversations,
     Ports,
+}
+
+impl List {
+    pub fn name(self) -> &'static str {
+        match self {
+            List::Hosts => "hosts",
+            List::Interfaces => "interfaces",
+            List::Applications => "applications",
+            List::Conversations => "conversations",
+            List::Ports => "ports",
+        }
+    }
+}
+
+/// A list's parameters: `limit`, the window (`from`/`to` as given: they are read in the
+/// configured zone by the handler, or `period`) and `format=csv`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ListQuery {
+    pub limit: Option<usize>,
+    pub from: Option<String>,
+    pub to: Option<String>,
+    pub period: Option<crate::calendar::Period>,
+    pub csv: bool,
+}
+
+impl ListQuery {
+    pub fn windowed(&self) -> bool {
+        self.from.is_some() || self.to.is_some() || self.period.is_some()
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -97,11 +128,30 @@ pub fn parse(url: &str) -> Result<Route, RouteError> {
         ["login"] => Ok(Route::Login),
         ["logout"] => Ok(Route::Logout),
         ["api", "hosts"] => list(List::Hosts, query),
-        ["api", "hosts", host] => Ok(Route::Host(ip(host)?)),
+        ["api", "hosts", host] => Ok(Route::Host(ip(host)?, list_query(query)?)),
         ["api", "applications"] => list(List::Applications, query),
         ["api", "conversations"] => list(List::Conversations, query),
         ["api", "ports"] => list(List::Ports, query),
-        ["api", "interfaces"] => Ok(Route::Interfaces),
+        ["api", "interfaces"] => list(List::Interfaces, query),
+        ["api", "series", "host", id] => {
+            let host = if *id == "other" { HostId::Other } else { HostId::Ip(ip(id)?) };
+            Ok(Route::Series { subject: Subject::Host(host), q: series_query(query)? })
+        }
+        ["api", "series", "interface", "other"] => {
+            Ok(Route::Series { subject: Subject::Interface(IfaceId::Other), q: series_query(query)? })
+        }
+        ["api", "series", "interface", exporter, ifindex] => {
+            let exporter = ip(exporter)?;
+            let ifindex: u32 = ifindex.parse().map_err(|_| bad(format!("ifindex {ifindex:?} is not a number")))?;
+            Ok(Route::Series { subject: Subject::Interface(IfaceId::If { exporter, ifindex }), q: series_query(query)? })
+        }
+        ["api", "series", "application", name] => {
+            let app = AppName::new(name).ok_or_else(|| bad(format!("{name:?} is not an application name")))?;
+            Ok(Route::Series { subject: Subject::Application(app), q: series_query(query)? })
+        }
+        ["api", "series", ..] => Err(bad(
+            "expected /api/series/host/{ip}, /api/series/interface/{exporter}/{ifindex} or /api/series/application/{name}",
+        )),
         ["api", "exporters"] => Ok(Route::Exporters),
         ["api", "status"] => Ok(Route::Status),
         ["metrics"] => Ok(Route::Metrics),
@@ -129,18 +179,76 @@ pub fn parse(url: &str) -> Result<Route, RouteError> {
     }
 }
 
-/// Lists take `limit=N` (1 to 100000); other parameters are ignored like the graphs' cache-busters.
 fn list(list: List, query: &str) -> Result<Route, RouteError> {
-    let mut limit = None;
+    Ok(Route::List { list, q: list_query(query)? })
+}
+
+/// A series takes a window, nothing else.
+fn series_query(query: &str) -> Result<ListQuery, RouteError> {
+    let q = list_query(query)?;
+    if q.limit.is_some() || q.csv {
+        return Err(bad("a series takes from, to or period only"));
+    }
+    Ok(q)
+}
+
+/// `limit=N` (1 to 100000), `from`, `to`, `period=NAME`, `format=json|csv`; anything else is a
+/// mistake worth telling (a misspelt `form=` silently ignored would answer the wrong question).
+fn list_query(query: &str) -> Result<ListQuery, RouteError> {
+    let mut q = ListQuery::default();
     for kv in query.split('&').filter(|kv| !kv.is_empty()) {
-        if let Some(v) = kv.strip_prefix("limit=") {
-            match v.parse::<usize>() {
-                Ok(n) if (1..=100_000).contains(&n) => limit = Some(n),
+        let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
+        let v = unescape(v).ok_or_else(|| bad(format!("{k}: {v:?} is not percent-encoded UTF-8")))?;
+        match k {
+            "limit" => match v.parse::<usize>() {
+                Ok(n) if (1..=100_000).contains(&n) => q.limit = Some(n),
                 _ => return Err(bad(format!("limit={v:?} must be a number from 1 to 100000"))),
+            },
+            "from" => q.from = Some(v),
+            "to" => q.to = Some(v),
+            "period" => {
+                q.period = Some(crate::calendar::Period::parse(&v).ok_or_else(|| {
+                    let names: Vec<&str> = crate::calendar::Period::ALL.iter().map(|p| p.name()).collect();
+                    bad(format!("period={v:?} is not one of {}", names.join(", ")))
+                })?)
+            }
+            "format" => match v.as_str() {
+                "json" => q.csv = false,
+                "csv" => q.csv = true,
+                _ => return Err(bad(format!("format={v:?} is not json or csv"))),
+            },
+            _ => return Err(bad(format!("unknown parameter {k:?}: expected limit, from, to, period or format"))),
+        }
+    }
+    if q.period.is_some() && (q.from.is_some() || q.to.is_some()) {
+        return Err(bad("give period or from/to, not both"));
+    }
+    Ok(q)
+}
+
+/// Percent-decoding of a query value (`+` is a space, as forms send it).
+fn unescape(s: &str) -> Option<String> {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b'%' => {
+                let hex = std::str::from_utf8(b.get(i + 1..i + 3)?).ok()?;
+                out.push(u8::from_str_radix(hex, 16).ok()?);
+                i += 3;
+            }
+            b'+' => {
+                out.push(b' ');
+                i += 1;
+            }
+            c => {
+                out.push(c);
+                i += 1;
             }
         }
     }
-    Ok(Route::List { list, limit })
+    String::from_utf8(out).ok()
 }
 
 fn ip(s: &str) -> Result<IpAddr, RouteError> {
@@ -180,9 +288,19 @@ mod tests {
     #[test]
     fn routes() {
         assert_eq!(parse("/"), Ok(Route::Asset("index.html")));
-        assert_eq!(parse("/api/hosts?x=1"), Ok(Route::List { list: List::Hosts, limit: None }));
-        assert_eq!(parse("/api/ports?limit=5"), Ok(Route::List { list: List::Ports, limit: Some(5) }));
-        assert_eq!(parse("/api/hosts/fd00%3A%3A1"), Ok(Route::Host("fd00::1".parse().unwrap())));
+        assert_eq!(parse("/api/hosts"), Ok(Route::List { list: List::Hosts, q: ListQuery::default() }));
+        let q = ListQuery { limit: Some(5), ..Default::default() };
+        assert_eq!(parse("/api/ports?limit=5"), Ok(Route::List { list: List::Ports, q }));
+        let Ok(Route::List { q, .. }) = parse("/api/hosts?from=2024-04-10T12%3A00%3A00%2B02%3A00&to=1712743200&format=csv")
+        else {
+            panic!()
+        };
+        assert_eq!((q.from.as_deref(), q.to.as_deref(), q.csv), (Some("2024-04-10T12:00:00+02:00"), Some("1712743200"), true));
+        let Ok(Route::List { q, .. }) = parse("/api/interfaces?period=last_cycle") else { panic!() };
+        assert_eq!(q.period, Some(crate::calendar::Period::LastCycle));
+        assert_eq!(parse("/api/hosts/fd00%3A%3A1"), Ok(Route::Host("fd00::1".parse().unwrap(), ListQuery::default())));
+        let Ok(Route::Series { subject, .. }) = parse("/api/series/interface/10.0.0.1/3?period=today") else { panic!() };
+        assert_eq!(subject, Subject::Interface(IfaceId::If { exporter: "10.0.0.1".parse().unwrap(), ifindex: 3 }));
         let Ok(Route::Graph { subject, .. }) = parse("/graph/application/p2p/week.png") else { panic!() };
         assert_eq!(subject, Subject::Application(AppName::new("p2p").unwrap()));
         assert_eq!(parse("/metrics"), Ok(Route::Metrics));
@@ -208,6 +326,14 @@ mod tests {
             ("/api/hosts/1/x", 404),
             ("/api/hosts?limit=0", 400),
             ("/api/ports?limit=x", 400),
+            ("/api/hosts?x=1", 400),
+            ("/api/hosts?form=1", 400),
+            ("/api/hosts?period=fortnight", 400),
+            ("/api/hosts?period=today&from=1", 400),
+            ("/api/hosts?format=xml", 400),
+            ("/api/hosts?from=%zz", 400),
+            ("/api/series/host/1.2.3.4?limit=3", 400),
+            ("/api/series/disk/x", 400),
             ("/graph/application/../day.png", 400),
             ("/graph/application/Web/day.png", 400),
             ("/graph/host/999.1.1.1/day.png", 400),

@@ -102,6 +102,18 @@ pub fn si_bytes(b: f64) -> String {
     format!("{v:6.1} {}B", units[i])
 }
 
+/// Bits per second as the legend shows them: "  3.6 Mb/s".
+pub fn si_bits(b: f64) -> String {
+    let units = ["", "k", "M", "G", "T"];
+    let mut v = b.max(0.0);
+    let mut i = 0;
+    while v >= 999.95 && i + 1 < units.len() {
+        v /= 1000.0;
+        i += 1;
+    }
+    format!("{v:.1} {}b/s", units[i])
+}
+
 /// Escape a path for a DEF: ':' separates rrdtool's DEF fields.
 fn def_path(p: &Path) -> String {
     p.display().to_string().replace('\\', "\\\\").replace(':', "\\:")
@@ -117,6 +129,8 @@ pub fn args(
     look: &Look,
     end: i64,
     totals: [f64; 2],
+    p95: [f64; 2],
+    zone: &str,
 ) -> Vec<String> {
     let f = def_path(file);
     let fmt = match look.format {
@@ -182,5 +196,15 @@ pub fn args(
     ] {
         a.push(s);
     }
+    // The 95th percentile of the same rows, as a rule with its value (the "in" series above the
+    // axis, the "out" series mirrored below it).
+    for (k, (v, colour, label)) in [(p95[0], "#1a4d75", inl), (p95[1], "#a8560f", outl)].into_iter().enumerate() {
+        if v.is_finite() {
+            let at = if k == 0 { v } else { -v };
+            a.push(format!("HRULE:{at}{colour}:95th percentile {label} {}\\l:dashes", si_bits(v)));
+        }
+    }
+    // Times on the axis are in the configured zone (the process's TZ); say which.
+    a.push(format!("COMMENT:Times in {}\\r", zone.replace(':', "\\:")));
     a
 }

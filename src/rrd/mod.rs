@@ -25,6 +25,33 @@ impl std::fmt::Display for RrdError {
 
 impl std::error::Error for RrdError {}
 
+/// What `rrd_fetch` answered: row `i` covers `(start + i × step, start + (i + 1) × step]`, and
+/// holds `ds` values (row-major).
+#[derive(Debug, Clone)]
+pub struct Fetched {
+    pub start: i64,
+    pub step: u64,
+    pub ds: usize,
+    pub values: Vec<f64>,
+}
+
+/// rrdtool's `VDEF:x=ds,PCT,PERCENT` on the same values: sorted with unknowns first (they sort
+/// smallest), the value at index `round(PCT × (n − 1) / 100)`.
+pub fn percentile(values: &[f64], pct: f64) -> f64 {
+    if values.is_empty() {
+        return f64::NAN;
+    }
+    let mut v = values.to_vec();
+    v.sort_by(|a, b| match (a.is_nan(), b.is_nan()) {
+        (true, true) => std::cmp::Ordering::Equal,
+        (true, false) => std::cmp::Ordering::Less,
+        (false, true) => std::cmp::Ordering::Greater,
+        _ => a.partial_cmp(b).expect("not NaN"),
+    });
+    let i = ((pct * (v.len() - 1) as f64) / 100.0).round() as usize;
+    v[i.min(v.len() - 1)]
+}
+
 /// The process's librrd handle.
 pub struct Rrd {
     _not_send: PhantomData<*const ()>,
@@ -122,6 +149,21 @@ impl Rrd {
     /// width, so the bytes (or packets) the file holds for that window. Unknown rows add nothing.
     /// Returns the row width librrd answered with and the sums.
     pub fn fetch_sums(&self, path: &Path, start: i64, end: i64, step: u64) -> Result<(u64, Vec<f64>), RrdError> {
+        let f = self.fetch(path, start, end, step)?;
+        let mut sums = vec![0.0; f.ds];
+        for row in f.values.chunks_exact(f.ds.max(1)) {
+            for (sum, v) in sums.iter_mut().zip(row) {
+                if v.is_finite() {
+                    *sum += v * f.step as f64;
+                }
+            }
+        }
+        Ok((f.step, sums))
+    }
+
+    /// `rrdtool fetch FILE AVERAGE -r STEP -s START -e END`: the rows of the archive librrd picks
+    /// (the finest that covers the window), each a per-second average (NaN when unknown).
+    pub fn fetch(&self, path: &Path, start: i64, end: i64, step: u64) -> Result<Fetched, RrdError> {
         let file = cpath(path)?;
         let (mut start, mut end) = (start as libc::time_t, end as libc::time_t);
         let mut step = step as libc::c_ulong;
@@ -148,18 +190,11 @@ impl Rrd {
         }
         let n = ds_cnt as usize;
         let rows = if step == 0 { 0 } else { ((end - start) as u64 / step as u64) as usize };
-        let mut sums = vec![0.0; n];
+        let mut values = Vec::new();
         // SAFETY: librrd returns rows × ds_cnt values and ds_cnt names, all freed here once.
         unsafe {
             if !data.is_null() {
-                let values = std::slice::from_raw_parts(data, rows * n);
-                for row in values.chunks_exact(n.max(1)) {
-                    for (sum, v) in sums.iter_mut().zip(row) {
-                        if v.is_finite() {
-                            *sum += v * step as f64;
-                        }
-                    }
-                }
+                values.extend_from_slice(std::slice::from_raw_parts(data, rows * n));
                 ffi::rrd_freemem(data.cast());
             }
             if !names.is_null() {
@@ -169,7 +204,7 @@ impl Rrd {
                 ffi::rrd_freemem(names.cast());
             }
         }
-        Ok((step as u64, sums))
+        Ok(Fetched { start: start as i64, step: step as u64, ds: n, values })
     }
 
     /// `rrdtool graphv - ARGS…`: the rendered image, in memory, and the lines `PRINT` made.
