@@ -245,13 +245,24 @@ fn resolve(ctx: &Context, q: &ListQuery) -> Result<(i64, i64), String> {
 }
 
 fn meta(ctx: &Context, w: &Window, source: &'static str, complete: bool, note: Option<String>) -> Meta {
+    meta_of(ctx, (w.from, w.to), w.resolution, source, complete, note)
+}
+
+fn meta_of(
+    ctx: &Context,
+    (from, to): (i64, i64),
+    resolution: u64,
+    source: &'static str,
+    complete: bool,
+    note: Option<String>,
+) -> Meta {
     Meta {
-        from: ctx.calendar.format(w.from),
-        to: ctx.calendar.format(w.to),
-        from_unix: w.from,
-        to_unix: w.to,
+        from: ctx.calendar.format(from),
+        to: ctx.calendar.format(to),
+        from_unix: from,
+        to_unix: to,
         zone: ctx.calendar.zone_name().to_string(),
-        resolution: w.resolution,
+        resolution,
         source,
         complete,
         note,
@@ -583,15 +594,7 @@ fn top_meta(ctx: &Context, w: &crate::history::Window) -> Meta {
     } else {
         None
     };
-    Meta {
-        from: ctx.calendar.format(w.from),
-        to: ctx.calendar.format(w.to),
-        from_unix: w.from,
-        to_unix: w.to,
-        zone: ctx.calendar.zone_name().to_string(),
-        resolution: (w.to - w.from).max(0) as u64 / (w.slots_read.max(1) as u64),
-        source: "top-k history",
-        complete: !w.reaches_past_kept && exact,
-        note,
-    }
+    // The history's rows are slots of an hour (or a step, if longer).
+    let resolution = ctx.step.as_secs().max(3600);
+    meta_of(ctx, (w.from, w.to), resolution, "top-k history", !w.reaches_past_kept && exact, note)
 }
