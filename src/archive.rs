@@ -43,11 +43,13 @@ pub enum GraphError {
     Failed(String),
 }
 
-/// A rendered graph and the totals its legend shows (bytes in, out), as rrdtool printed them.
+/// A rendered graph, the totals its legend shows (bytes in, out) and the 95th percentiles its
+/// rules mark (bits/s in, out; `nan` when no row is known), for the response headers.
 #[derive(Debug)]
 pub struct Graph {
     pub image: Vec<u8>,
     pub totals: String,
+    pub p95: String,
 }
 
 type GraphReply = Result<Arc<Graph>, GraphError>;
@@ -993,7 +995,8 @@ impl Worker {
                 trim_heap();
                 stats::inc(&self.stats.graphs_rendered);
                 let totals = format!("in={:.0}, out={:.0}", sums[0], sums[1]);
-                let img = Arc::new(Graph { image, totals });
+                let p95 = format!("in={:.0}, out={:.0}", p95[0], p95[1]);
+                let img = Arc::new(Graph { image, totals, p95 });
                 if self.cache.len() >= GRAPH_CACHE {
                     self.cache.retain(|_, (at, _)| at.elapsed() < step);
                     if self.cache.len() >= GRAPH_CACHE {
@@ -1124,8 +1127,11 @@ impl Worker {
         let fits = tiers.iter().find(|t| now - (t.rows * t.steps) as i64 * self.step <= from);
         let t = fits.or(tiers.last()).copied().unwrap_or(schema::Tier { steps: 1, rows: 1 });
         let res = t.steps as i64 * self.step;
+        // Nothing older than the coarsest archive's span exists: a window reaching further is cut
+        // there (and says so), so a request for year 1 cannot make a row per day since then.
+        let oldest = now - (t.rows * t.steps) as i64 * self.step - res;
         let to = to.min(now);
-        let from = from.min(to);
+        let from = from.max(oldest).min(to);
         let (a, b) = (from.div_euclid(res) * res, to.div_euclid(res) * res + if to.rem_euclid(res) == 0 { 0 } else { res });
         (a, b, res, fits.is_none())
     }
@@ -1162,26 +1168,33 @@ impl Worker {
                 }
             }
         }
-        // Single steps in the file after the last complete row.
-        let fine_from = coarse_end.max(from);
-        let fine_to = file_end.min(to);
-        if next.is_some() && fine_to > fine_from && res != self.step {
-            let f = self.rrd.fetch(&path, fine_from, fine_to, self.step as u64).map_err(|e| e.0)?;
-            if f.step as i64 != self.step || f.ds < 4 {
-                return Err(format!("{} answered rows of {} s, not {} s", path.display(), f.step, self.step));
+        // After the last complete row of `res`, the file's finer rows, each archive up to its
+        // own last complete row, down to single steps (each tier spans more than a row of the
+        // next coarser one, so it still holds that stretch).
+        let widths: Vec<i64> = schema::tiers(self.step as u64).iter().map(|t| t.steps as i64 * self.step).collect();
+        let mut done = coarse_end.max(from);
+        for w in widths.iter().rev().copied().filter(|w| *w < res) {
+            let end = if w == self.step { file_end } else { file_end.div_euclid(w) * w }.min(to);
+            if next.is_none() || end <= done {
+                continue;
+            }
+            let f = self.rrd.fetch(&path, done, end, w as u64).map_err(|e| e.0)?;
+            if f.step as i64 != w || f.ds < 4 {
+                return Err(format!("{} answered rows of {} s, not {w} s", path.display(), f.step));
             }
             for (r, v) in f.values.chunks_exact(f.ds).enumerate() {
-                let t = f.start + r as i64 * self.step;
-                if t >= fine_from && t < fine_to {
+                let t = f.start + r as i64 * w;
+                if t >= done && t < end {
                     let i = ((t - from) / res) as usize;
                     known[i] = true;
                     for k in 0..4 {
                         if v[k].is_finite() {
-                            sums[i][k] += v[k] * self.step as f64;
+                            sums[i][k] += v[k] * w as f64;
                         }
                     }
                 }
             }
+            done = end;
         }
         // Steps held in RAM, and the rows they fall in.
         let ram_from = file_end.max(from);
@@ -1198,7 +1211,7 @@ impl Worker {
             }
         }
         // Rows after the file's last complete one are known: what was not counted was 0.
-        let open_from = fine_from.max(if next.is_some() { coarse_end } else { from });
+        let open_from = coarse_end.max(from);
         for i in 0..n {
             let t = from + i as i64 * res;
             if t >= open_from || known[i] {

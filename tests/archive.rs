@@ -48,27 +48,6 @@ fn sums_at(file: &Path, res: i64, start: i64, end: i64) -> Vec<f64> {
     sums
 }
 
-/// libfaketime for this target, if installed (scripts/setup.sh installs it).
-fn faketime() -> Option<PathBuf> {
-    if !cfg!(target_arch = "x86_64") {
-        eprintln!("skipped: libfaketime is preloaded on x86_64 only");
-        return None;
-    }
-    let p = PathBuf::from("/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1");
-    assert!(p.exists(), "libfaketime is missing: run scripts/setup.sh");
-    Some(p)
-}
-
-/// Stop a daemon that ran under libfaketime and remove the shared memory libfaketime made for
-/// it (named after its PID; libfaketime leaves it behind).
-fn stop_faked(mut d: Daemon) {
-    let pid = d.child.id();
-    assert_eq!(d.stop(), 0, "{}", d.log());
-    for name in [format!("faketime_shm_{pid}"), format!("sem.faketime_sem_{pid}")] {
-        let _ = std::fs::remove_file(Path::new("/dev/shm").join(name));
-    }
-}
-
 fn host_file(d: &Daemon, ip: &str) -> PathBuf {
     d.archive().join(format!("hosts/{ip}.rrd"))
 }

@@ -2,7 +2,9 @@
 //! SIGKILL (within a journal interval) where the since-start list does not; top hosts of a past
 //! window are exactly the traffic sent in it; the 95th percentile equals rrdtool's PERCENT on the
 //! same file and window; CSV holds the same rows as JSON; conversations over a window survive a
-//! restart through the top-k history; malformed windows are a 400.
+//! restart through the top-k history; malformed windows are a 400; under libfaketime, local
+//! midnight in Berlin rolls today, the week, the month and the billing cycle over, also across a
+//! restart; graphs say their zone and draw the 95th percentile.
 
 mod common;
 
@@ -131,6 +133,21 @@ fn past_windows_rank_exactly_the_traffic_sent_in_them_and_p95_is_rrdtools() {
     assert_eq!(wa["rows"][0]["ip"], "192.168.9.1", "busiest first");
     assert_eq!(wb["rows"][0]["ip"], "192.168.9.2");
     assert_eq!((wa["from_unix"].as_i64(), wa["to_unix"].as_i64(), wa["resolution"].as_u64()), (Some(a0), Some(a1), Some(1)));
+    // Two hours back the 1 s archive (65 minutes) no longer holds the start: 5-minute rows, the
+    // last one still open in the file and read from its single steps and RAM; the same bytes.
+    let both = d.json(&format!("/api/hosts?from={}&to={b1}", a0 - 7200));
+    assert_eq!(both["resolution"], 300, "{both}");
+    let mut sent = sent_a.clone();
+    for (ip, (rx, tx)) in &sent_b {
+        let e = sent.entry(ip.clone()).or_default();
+        *e = (e.0 + rx, e.1 + tx);
+    }
+    assert_eq!(rows(&both), sent, "{both}");
+    // A hundred days back: day rows, today's still open, read from the hourly, 5-minute and
+    // single-step archives in turn.
+    let long = d.json(&format!("/api/hosts?from={}&to={b1}", a0 - 100 * 86_400));
+    assert_eq!(long["resolution"], 86_400, "{long}");
+    assert_eq!(rows(&long), sent, "{long}");
     // Times in the configured zone's words give the same answer.
     let iso = |t: i64| {
         let out = std::process::Command::new("date").args(["-u", "-d", &format!("@{t}"), "+%Y-%m-%dT%H:%M:%SZ"]).output().unwrap();
@@ -217,4 +234,66 @@ fn conversations_over_a_window_survive_a_restart_and_bad_windows_are_400() {
         assert_eq!(r.status, 400, "{bad}: {}", String::from_utf8_lossy(&r.body));
     }
     assert_eq!(d.get("/api/series/host/192.168.77.77").status, 404);
+    // A window from year 1 is cut to what the archives can hold, and says so.
+    let v = d.json("/api/hosts?from=0001-01-01T00:00:00Z");
+    assert_eq!(v["complete"], false, "{v}");
+    assert!(v["from_unix"].as_i64().unwrap() > now() - 6 * 366 * 86_400, "{v}");
+    assert_eq!(v["rows"][0]["tx_bytes"], 300_000, "{v}");
+
+    // Graphs say their zone and draw the 95th percentile of their rows.
+    // (rrdtool draws text as glyph paths, so the headers say what the legend says.)
+    let g = d.get("/graph/host/192.168.5.5/hour.png");
+    assert_eq!(g.status, 200);
+    let headers = g.headers.to_ascii_lowercase();
+    assert!(headers.contains(&format!("x-graph-zone: {}", zone.to_ascii_lowercase())), "{headers}");
+    let p95 = headers.lines().find_map(|l| l.strip_prefix("x-graph-p95: ")).unwrap_or_else(|| panic!("{headers}"));
+    let out: f64 = p95.trim().rsplit("out=").next().unwrap().parse().unwrap();
+    assert!(out >= 0.0 && out.is_finite(), "{p95}");
+}
+
+#[test]
+fn local_midnight_rolls_every_period_over_also_across_a_restart() {
+    let Some(lib) = faketime() else { return };
+    let tmp = tempfile::tempdir().unwrap();
+    // Sunday 30 June 2030, eight seconds before midnight in Berlin (22:00 UTC): the day, the week
+    // (starting Monday), the month and the billing cycle (starting on the 1st) all end then.
+    let midnight: i64 = 1_909_087_200;
+    let sections = "[time]\nzone = \"Europe/Berlin\"\nweek_start = \"monday\"\nbilling_day = 1\n";
+    let extra = Extra { http: "auth = \"none\"", sections, ..Extra::default() };
+    let faked = |at: &str| [("LD_PRELOAD", lib.to_str().unwrap().to_string()), ("FAKETIME", at.to_string()), ("TZ", "UTC".into())];
+    let env = faked("@2030-06-30 21:59:52");
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let d = Daemon::start_full(tmp.path(), extra, &env);
+    d.send(&v5(&[flow("192.168.6.1", "198.51.100.9", 100_000)], 1));
+    d.wait_for("counted before midnight", |d| d.hosts().get("192.168.6.1").is_some_and(|h| h.1 == 100_000));
+    d.wait_for("midnight in Berlin", |d| d.json("/api/hosts?period=today")["from_unix"] == midnight);
+    d.send(&v5(&[flow("192.168.6.1", "198.51.100.9", 50_000)], 2));
+    let tx = |d: &Daemon, p: &str| -> u64 {
+        d.json(&format!("/api/hosts?period={p}"))["rows"].as_array().unwrap().iter().map(|r| r["tx_bytes"].as_u64().unwrap()).sum()
+    };
+    d.wait_for("counted after midnight", |d| tx(d, "today") == 50_000);
+    let check = |d: &Daemon| {
+        for (p, want) in [
+            ("today", 50_000),
+            ("yesterday", 100_000),
+            ("week", 50_000),
+            ("last_week", 100_000),
+            ("month", 50_000),
+            ("last_month", 100_000),
+            ("cycle", 50_000),
+            ("last_cycle", 100_000),
+        ] {
+            assert_eq!(tx(d, p), want, "{p}");
+        }
+        let y = d.json("/api/hosts?period=yesterday");
+        assert_eq!((y["from"].as_str(), y["to"].as_str()), (Some("2030-06-30T00:00:00+02:00"), Some("2030-07-01T00:00:00+02:00")));
+    };
+    check(&d);
+    stop_faked(d);
+    // Started again later that night: the journal brings both days back.
+    let env = faked("@2030-06-30 22:10:00");
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let d = Daemon::start_full(tmp.path(), Extra { http: "auth = \"none\"", sections, ..Extra::default() }, &env);
+    check(&d);
+    stop_faked(d);
 }

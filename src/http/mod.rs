@@ -435,7 +435,11 @@ async fn graph(ctx: &Context, subject: Subject, look: crate::rrd::graph::Look) -
         tokio::task::spawn_blocking(move || archive.graph(subject, look)).await.unwrap_or(Err(GraphError::Unavailable));
     match result {
         Ok(g) => {
-            let headers = vec![(header::HeaderName::from_static("x-graph-totals"), g.totals.clone())];
+            let headers = vec![
+                (header::HeaderName::from_static("x-graph-totals"), g.totals.clone()),
+                (header::HeaderName::from_static("x-graph-p95"), g.p95.clone()),
+                (header::HeaderName::from_static("x-graph-zone"), ctx.calendar.zone_name().to_string()),
+            ];
             Reply {
                 cache_seconds: ctx.step.as_secs(),
                 headers,

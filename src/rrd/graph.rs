@@ -208,3 +208,18 @@ pub fn args(
     a.push(format!("COMMENT:Times in {}\\r", zone.replace(':', "\\:")));
     a
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn graphs_name_their_zone_and_mark_the_95th_percentile() {
+        let look = Look { period: Period::Day, format: Format::Png, width: 600, height: 200 };
+        let a = args(Path::new("/a/b.rrd"), "t", ["rx_bytes", "tx_bytes"], ["Received", "Sent"], &look, 86_400, [1.0, 2.0], [3_600_000.0, f64::NAN], "Europe/Berlin");
+        assert!(a.contains(&"HRULE:3600000#1a4d75:95th percentile Received 3.6 Mb/s\\l:dashes".to_string()), "{a:?}");
+        // No rule for a series without a known row.
+        assert!(!a.iter().any(|x| x.contains("percentile Sent")));
+        assert_eq!(a.last().map(String::as_str), Some("COMMENT:Times in Europe/Berlin\\r"));
+    }
+}

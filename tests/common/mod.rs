@@ -496,3 +496,24 @@ pub fn v5(flows: &[Flow], seq: u32) -> Vec<u8> {
     }
     out
 }
+
+/// libfaketime for this target, if installed (scripts/setup.sh installs it).
+pub fn faketime() -> Option<std::path::PathBuf> {
+    if !cfg!(target_arch = "x86_64") {
+        eprintln!("skipped: libfaketime is preloaded on x86_64 only");
+        return None;
+    }
+    let p = std::path::PathBuf::from("/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1");
+    assert!(p.exists(), "libfaketime is missing: run scripts/setup.sh");
+    Some(p)
+}
+
+/// Stop a daemon that ran under libfaketime and remove the shared memory libfaketime made for
+/// it (named after its PID; libfaketime leaves it behind).
+pub fn stop_faked(mut d: Daemon) {
+    let pid = d.child.id();
+    assert_eq!(d.stop(), 0, "{}", d.log());
+    for name in [format!("faketime_shm_{pid}"), format!("sem.faketime_sem_{pid}")] {
+        let _ = std::fs::remove_file(std::path::Path::new("/dev/shm").join(name));
+    }
+}
