@@ -989,7 +989,9 @@ impl Worker {
                 return Err(GraphError::Failed(e));
             }
         };
-        let args = graph::args(&copy_path, &title, ds, labels, &look, end, sums, p95, self.calendar.zone_name());
+        let series = [(ds[0], labels[0]), (ds[1], labels[1])];
+        let figures = graph::Figures { totals: sums, p95 };
+        let args = graph::args(&copy_path, &title, series, &look, end, &figures, self.calendar.zone_name());
         match self.rrd.graph(&args) {
             Ok((image, _)) => {
                 trim_heap();

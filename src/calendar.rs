@@ -146,7 +146,8 @@ impl Calendar {
             Period::Today => (today, today + 1),
             Period::Yesterday => (today - 1, today),
             Period::Week | Period::LastWeek => {
-                let back = (d.weekday().to_monday_zero_offset() - self.week_start.to_monday_zero_offset()).rem_euclid(7);
+                let back =
+                    (d.weekday().to_monday_zero_offset() - self.week_start.to_monday_zero_offset()).rem_euclid(7);
                 let start = today - i32::from(back);
                 if p == Period::Week {
                     (start, start + 7)
@@ -198,11 +199,7 @@ impl Calendar {
         if let Ok(t) = s.parse::<Timestamp>() {
             return Ok(t.as_second());
         }
-        let local = if s.len() == 10 {
-            s.parse::<Date>().map(|d| d.at(0, 0, 0, 0))
-        } else {
-            s.parse::<DateTime>()
-        };
+        let local = if s.len() == 10 { s.parse::<Date>().map(|d| d.at(0, 0, 0, 0)) } else { s.parse::<DateTime>() };
         match local {
             Ok(dt) => dt
                 .to_zoned(self.tz.clone())
@@ -249,12 +246,27 @@ mod tests {
         let (a, b) = c.bounds(Period::Today, now);
         assert_eq!(b - a, 23 * 3600);
         assert_eq!(show(&c, Period::Today, now).0, "2024-03-31T00:00:00+01:00");
-        assert_eq!(show(&c, Period::Yesterday, now), ("2024-03-30T00:00:00+01:00".into(), "2024-03-31T00:00:00+01:00".into()));
-        assert_eq!(show(&c, Period::Week, now), ("2024-03-25T00:00:00+01:00".into(), "2024-04-01T00:00:00+02:00".into()));
+        assert_eq!(
+            show(&c, Period::Yesterday, now),
+            ("2024-03-30T00:00:00+01:00".into(), "2024-03-31T00:00:00+01:00".into())
+        );
+        assert_eq!(
+            show(&c, Period::Week, now),
+            ("2024-03-25T00:00:00+01:00".into(), "2024-04-01T00:00:00+02:00".into())
+        );
         assert_eq!(show(&c, Period::LastWeek, now).0, "2024-03-18T00:00:00+01:00");
-        assert_eq!(show(&c, Period::Month, now), ("2024-03-01T00:00:00+01:00".into(), "2024-04-01T00:00:00+02:00".into()));
-        assert_eq!(show(&c, Period::LastMonth, now), ("2024-02-01T00:00:00+01:00".into(), "2024-03-01T00:00:00+01:00".into()));
-        assert_eq!(show(&c, Period::Cycle, now), ("2024-03-15T00:00:00+01:00".into(), "2024-04-15T00:00:00+02:00".into()));
+        assert_eq!(
+            show(&c, Period::Month, now),
+            ("2024-03-01T00:00:00+01:00".into(), "2024-04-01T00:00:00+02:00".into())
+        );
+        assert_eq!(
+            show(&c, Period::LastMonth, now),
+            ("2024-02-01T00:00:00+01:00".into(), "2024-03-01T00:00:00+01:00".into())
+        );
+        assert_eq!(
+            show(&c, Period::Cycle, now),
+            ("2024-03-15T00:00:00+01:00".into(), "2024-04-15T00:00:00+02:00".into())
+        );
         assert_eq!(show(&c, Period::LastCycle, now).0, "2024-02-15T00:00:00+01:00");
         // Before the billing day the cycle began last month.
         let early = at(&c, "2024-03-14T23:59");

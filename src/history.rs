@@ -90,7 +90,9 @@ impl Geometry {
 
     /// Bytes per slot: header and full rows, rounded up to whole blocks.
     pub fn slot_len(&self) -> u64 {
-        let used = SLOT_HEADER as u64 + u64::from(self.conv_rows) * CONV_ROW as u64 + u64::from(self.port_rows) * PORT_ROW as u64;
+        let used = SLOT_HEADER as u64
+            + u64::from(self.conv_rows) * CONV_ROW as u64
+            + u64::from(self.port_rows) * PORT_ROW as u64;
         used.div_ceil(BLOCK) * BLOCK
     }
 
@@ -298,7 +300,11 @@ impl History {
                             geo.port_rows,
                             old.display()
                         ),
-                        None => warn!("history {}: header unreadable; kept as {} and starting anew", path.display(), old.display()),
+                        None => warn!(
+                            "history {}: header unreadable; kept as {} and starting anew",
+                            path.display(),
+                            old.display()
+                        ),
                     }
                     drop(file);
                     fs::rename(path, &old)?;
@@ -317,12 +323,27 @@ impl History {
         if let Some(dir) = path.parent() {
             File::open(if dir.as_os_str().is_empty() { Path::new(".") } else { dir })?.sync_all()?;
         }
-        info!("history {}: new ring of {} slots of {} s ({} bytes, sparse)", path.display(), geo.slots, geo.slot_seconds, geo.file_len());
+        info!(
+            "history {}: new ring of {} slots of {} s ({} bytes, sparse)",
+            path.display(),
+            geo.slots,
+            geo.slot_seconds,
+            geo.file_len()
+        );
         Ok(History::with(file, geo, started_anew))
     }
 
     fn with(file: File, geo: Geometry, started_anew: bool) -> History {
-        History { file, geo, slot_len: geo.slot_len(), bytes_written: 0, slots_written: 0, bad_slots_seen: 0, rows_cut: 0, started_anew }
+        History {
+            file,
+            geo,
+            slot_len: geo.slot_len(),
+            bytes_written: 0,
+            slots_written: 0,
+            bad_slots_seen: 0,
+            rows_cut: 0,
+            started_anew,
+        }
     }
 
     pub fn geometry(&self) -> Geometry {
@@ -514,7 +535,13 @@ impl History {
                 }
             };
             let [rx, tx, error] = counts(&r[33..]);
-            slot.talks.push(Talk { host: addr(&r[1..17], r[0] & 1 != 0), peer: addr(&r[17..33], r[0] & 2 != 0), rx, tx, error });
+            slot.talks.push(Talk {
+                host: addr(&r[1..17], r[0] & 1 != 0),
+                peer: addr(&r[17..33], r[0] & 2 != 0),
+                rx,
+                tx,
+                error,
+            });
         }
         for r in port.chunks_exact(PORT_ROW) {
             let name = &r[3..3 + AppName::MAX];
@@ -765,14 +792,28 @@ mod tests {
     fn merge_same_start() {
         let dir = tempfile::tempdir().unwrap();
         let mut h = open(&dir, geo(24, 8, 4));
-        h.record(T0, &[talk("10.0.0.1", "1.1.1.1", 100, 10, 0), talk("10.0.0.2", "2.2.2.2", 7, 0, 0)], &[port(80, "http", 5, 5, 0)]).unwrap();
+        h.record(
+            T0,
+            &[talk("10.0.0.1", "1.1.1.1", 100, 10, 0), talk("10.0.0.2", "2.2.2.2", 7, 0, 0)],
+            &[port(80, "http", 5, 5, 0)],
+        )
+        .unwrap();
         // Stopped and started again within the hour.
-        h.record(T0 + 1800, &[talk("10.0.0.1", "1.1.1.1", 50, 5, 3), talk("10.0.0.3", "3.3.3.3", 1, 1, 0)], &[port(80, "http", 1, 0, 2)]).unwrap();
+        h.record(
+            T0 + 1800,
+            &[talk("10.0.0.1", "1.1.1.1", 50, 5, 3), talk("10.0.0.3", "3.3.3.3", 1, 1, 0)],
+            &[port(80, "http", 1, 0, 2)],
+        )
+        .unwrap();
         let w = h.query_at(T0 + H, T0, T0 + H).unwrap();
         assert_eq!(w.slots_read, 1);
         assert_eq!(
             w.talks,
-            vec![talk("10.0.0.1", "1.1.1.1", 150, 15, 3), talk("10.0.0.2", "2.2.2.2", 7, 0, 0), talk("10.0.0.3", "3.3.3.3", 1, 1, 0)]
+            vec![
+                talk("10.0.0.1", "1.1.1.1", 150, 15, 3),
+                talk("10.0.0.2", "2.2.2.2", 7, 0, 0),
+                talk("10.0.0.3", "3.3.3.3", 1, 1, 0)
+            ]
         );
         assert_eq!(w.ports, vec![port(80, "http", 6, 5, 2)]);
     }
@@ -781,8 +822,16 @@ mod tests {
     fn merge_over_budget_keeps_cut_honest() {
         let dir = tempfile::tempdir().unwrap();
         let mut h = open(&dir, geo(24, 2, 1));
-        h.record(T0, &[talk("10.0.0.1", "1.1.1.1", 100, 0, 0), talk("10.0.0.2", "2.2.2.2", 50, 0, 0), talk("10.0.0.3", "3.3.3.3", 30, 0, 4)], &[])
-            .unwrap();
+        h.record(
+            T0,
+            &[
+                talk("10.0.0.1", "1.1.1.1", 100, 0, 0),
+                talk("10.0.0.2", "2.2.2.2", 50, 0, 0),
+                talk("10.0.0.3", "3.3.3.3", 30, 0, 4),
+            ],
+            &[],
+        )
+        .unwrap();
         assert_eq!(h.rows_cut, 1);
         // 10.0.0.3 was cut (up to 34); it comes back in the merge, so its row may lack that much.
         h.record(T0, &[talk("10.0.0.3", "3.3.3.3", 60, 0, 0)], &[]).unwrap();
@@ -886,12 +935,21 @@ mod tests {
         // Hour 0: three conversations for two rows: 10.0.0.3 (20 + 5 error) is cut.
         h.record(
             T0,
-            &[talk("10.0.0.1", "1.1.1.1", 100, 0, 0), talk("10.0.0.2", "2.2.2.2", 50, 0, 0), talk("10.0.0.3", "3.3.3.3", 20, 0, 5)],
+            &[
+                talk("10.0.0.1", "1.1.1.1", 100, 0, 0),
+                talk("10.0.0.2", "2.2.2.2", 50, 0, 0),
+                talk("10.0.0.3", "3.3.3.3", 20, 0, 5),
+            ],
             &[port(443, "https", 80, 0, 0), port(22, "ssh", 9, 0, 0)],
         )
         .unwrap();
         // Hour 1: all fit.
-        h.record(T0 + H, &[talk("10.0.0.3", "3.3.3.3", 70, 0, 0), talk("10.0.0.1", "1.1.1.1", 1, 1, 2)], &[port(22, "ssh", 100, 0, 0)]).unwrap();
+        h.record(
+            T0 + H,
+            &[talk("10.0.0.3", "3.3.3.3", 70, 0, 0), talk("10.0.0.1", "1.1.1.1", 1, 1, 2)],
+            &[port(22, "ssh", 100, 0, 0)],
+        )
+        .unwrap();
         // Hour 2: not recorded (daemon off). Hour 3: nothing but one port.
         h.record(T0 + 3 * H, &[], &[port(443, "https", 1, 0, 0)]).unwrap();
         let w = h.query_at(T0 + 4 * H, T0 + 10, T0 + 4 * H - 10).unwrap();

@@ -42,7 +42,9 @@ fn rows(v: &serde_json::Value) -> BTreeMap<String, (u64, u64)> {
         .as_array()
         .unwrap_or_else(|| panic!("not a windowed answer: {v}"))
         .iter()
-        .map(|r| (r["ip"].as_str().unwrap().to_string(), (r["rx_bytes"].as_u64().unwrap(), r["tx_bytes"].as_u64().unwrap())))
+        .map(|r| {
+            (r["ip"].as_str().unwrap().to_string(), (r["rx_bytes"].as_u64().unwrap(), r["tx_bytes"].as_u64().unwrap()))
+        })
         .collect()
 }
 
@@ -106,7 +108,10 @@ fn past_windows_rank_exactly_the_traffic_sent_in_them_and_p95_is_rrdtools() {
     }
     let mut seq = 1;
     for i in 0..6u32 {
-        d.send(&v5(&[flow("192.168.9.1", "198.51.100.7", 100_000 * (i + 1)), flow("192.168.9.2", "198.51.100.7", 1_000)], seq));
+        d.send(&v5(
+            &[flow("192.168.9.1", "198.51.100.7", 100_000 * (i + 1)), flow("192.168.9.2", "198.51.100.7", 1_000)],
+            seq,
+        ));
         seq += 1;
         std::thread::sleep(Duration::from_millis(1000));
     }
@@ -120,8 +125,11 @@ fn past_windows_rank_exactly_the_traffic_sent_in_them_and_p95_is_rrdtools() {
     }
     let b1 = now() + 1;
     let sent_a = BTreeMap::from([("192.168.9.1".to_string(), (0, 2_100_000)), ("192.168.9.2".to_string(), (0, 6_000))]);
-    let sent_b = BTreeMap::from([("192.168.9.2".to_string(), (0, 2_700_000)), ("192.168.9.3".to_string(), (0, 15_000))]);
-    d.wait_for("every byte counted", |d| d.hosts().values().map(|h| h.1).sum::<u64>() == 2_100_000 + 6_000 + 2_700_000 + 15_000);
+    let sent_b =
+        BTreeMap::from([("192.168.9.2".to_string(), (0, 2_700_000)), ("192.168.9.3".to_string(), (0, 15_000))]);
+    d.wait_for("every byte counted", |d| {
+        d.hosts().values().map(|h| h.1).sum::<u64>() == 2_100_000 + 6_000 + 2_700_000 + 15_000
+    });
     // Wait until window A is in the files (flush every 2 s), so rrdtool reads what flowpi read.
     let file = tmp.path().join("archive/hosts/192.168.9.1.rrd");
     d.wait_for("window A written", |_| rrdtool(&["last", file.to_str().unwrap()]).trim().parse::<i64>().unwrap() >= a1);
@@ -132,7 +140,10 @@ fn past_windows_rank_exactly_the_traffic_sent_in_them_and_p95_is_rrdtools() {
     assert_eq!(rows(&wb), sent_b, "{wb}");
     assert_eq!(wa["rows"][0]["ip"], "192.168.9.1", "busiest first");
     assert_eq!(wb["rows"][0]["ip"], "192.168.9.2");
-    assert_eq!((wa["from_unix"].as_i64(), wa["to_unix"].as_i64(), wa["resolution"].as_u64()), (Some(a0), Some(a1), Some(1)));
+    assert_eq!(
+        (wa["from_unix"].as_i64(), wa["to_unix"].as_i64(), wa["resolution"].as_u64()),
+        (Some(a0), Some(a1), Some(1))
+    );
     // Two hours back the 1 s archive (65 minutes) no longer holds the start: 5-minute rows, the
     // last one still open in the file and read from its single steps and RAM; the same bytes.
     let both = d.json(&format!("/api/hosts?from={}&to={b1}", a0 - 7200));
@@ -150,7 +161,10 @@ fn past_windows_rank_exactly_the_traffic_sent_in_them_and_p95_is_rrdtools() {
     assert_eq!(rows(&long), sent, "{long}");
     // Times in the configured zone's words give the same answer.
     let iso = |t: i64| {
-        let out = std::process::Command::new("date").args(["-u", "-d", &format!("@{t}"), "+%Y-%m-%dT%H:%M:%SZ"]).output().unwrap();
+        let out = std::process::Command::new("date")
+            .args(["-u", "-d", &format!("@{t}"), "+%Y-%m-%dT%H:%M:%SZ"])
+            .output()
+            .unwrap();
         String::from_utf8(out.stdout).unwrap().trim().to_string()
     };
     assert_eq!(rows(&d.json(&format!("/api/hosts?from={}&to={}", iso(a0), iso(a1)))), sent_a);
@@ -158,8 +172,20 @@ fn past_windows_rank_exactly_the_traffic_sent_in_them_and_p95_is_rrdtools() {
     // The 95th percentile against rrdtool graph's PERCENT over the same rows.
     let def = format!("DEF:v={}:tx_bytes:AVERAGE:step=1", file.display());
     let printed = rrdtool(&[
-        "graph", "/dev/null", "--start", &a0.to_string(), "--end", &a1.to_string(), "--step", "1", "--width", "1000",
-        &def, "CDEF:b=v,8,*", "VDEF:p=b,95,PERCENT", "PRINT:p:%.3lf",
+        "graph",
+        "/dev/null",
+        "--start",
+        &a0.to_string(),
+        "--end",
+        &a1.to_string(),
+        "--step",
+        "1",
+        "--width",
+        "1000",
+        &def,
+        "CDEF:b=v,8,*",
+        "VDEF:p=b,95,PERCENT",
+        "PRINT:p:%.3lf",
     ]);
     let theirs: f64 = printed.lines().last().unwrap().trim().parse().unwrap_or_else(|_| panic!("{printed}"));
     let ours = wa["rows"][0]["p95_tx_bps"].as_f64().unwrap();
@@ -174,7 +200,11 @@ fn past_windows_rank_exactly_the_traffic_sent_in_them_and_p95_is_rrdtools() {
     // CSV: the same rows as the JSON.
     let r = d.get(&format!("/api/hosts?from={a0}&to={a1}&format=csv"));
     assert_eq!(r.status, 200);
-    assert!(r.headers.to_ascii_lowercase().contains("content-disposition: attachment; filename=\"flowpi-hosts.csv\""), "{}", r.headers);
+    assert!(
+        r.headers.to_ascii_lowercase().contains("content-disposition: attachment; filename=\"flowpi-hosts.csv\""),
+        "{}",
+        r.headers
+    );
     let text = String::from_utf8(r.body).unwrap();
     let mut lines = text.lines();
     let header: Vec<&str> = lines.next().unwrap().split(',').collect();
@@ -213,13 +243,20 @@ fn conversations_over_a_window_survive_a_restart_and_bad_windows_are_400() {
     let v = d.json("/api/conversations?period=today");
     assert_eq!(v["source"], "top-k history");
     let c = &v["rows"][0];
-    assert_eq!((c["host"].as_str(), c["peer"].as_str(), c["tx_bytes"].as_u64(), c["error"].as_u64()),
-        (Some("192.168.5.5"), Some("203.0.113.50"), Some(300_000), Some(0)), "{v}");
+    assert_eq!(
+        (c["host"].as_str(), c["peer"].as_str(), c["tx_bytes"].as_u64(), c["error"].as_u64()),
+        (Some("192.168.5.5"), Some("203.0.113.50"), Some(300_000), Some(0)),
+        "{v}"
+    );
     let h = d.json("/api/hosts/192.168.5.5?period=today");
     assert_eq!(h["tx_bytes"], 300_000, "{h}");
     assert_eq!(h["peers"][0]["tx_bytes"], 300_000, "{h}");
     let p = d.json("/api/ports?period=today");
-    assert_eq!(p["rows"].as_array().unwrap().iter().map(|r| r["tx_bytes"].as_u64().unwrap()).sum::<u64>(), 300_000, "{p}");
+    assert_eq!(
+        p["rows"].as_array().unwrap().iter().map(|r| r["tx_bytes"].as_u64().unwrap()).sum::<u64>(),
+        300_000,
+        "{p}"
+    );
 
     for bad in [
         "/api/hosts?from=yesterday",
@@ -260,7 +297,9 @@ fn local_midnight_rolls_every_period_over_also_across_a_restart() {
     let midnight: i64 = 1_909_087_200;
     let sections = "[time]\nzone = \"Europe/Berlin\"\nweek_start = \"monday\"\nbilling_day = 1\n";
     let extra = Extra { http: "auth = \"none\"", sections, ..Extra::default() };
-    let faked = |at: &str| [("LD_PRELOAD", lib.to_str().unwrap().to_string()), ("FAKETIME", at.to_string()), ("TZ", "UTC".into())];
+    let faked = |at: &str| {
+        [("LD_PRELOAD", lib.to_str().unwrap().to_string()), ("FAKETIME", at.to_string()), ("TZ", "UTC".into())]
+    };
     let env = faked("@2030-06-30 21:59:52");
     let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
     let d = Daemon::start_full(tmp.path(), extra, &env);
@@ -269,7 +308,12 @@ fn local_midnight_rolls_every_period_over_also_across_a_restart() {
     d.wait_for("midnight in Berlin", |d| d.json("/api/hosts?period=today")["from_unix"] == midnight);
     d.send(&v5(&[flow("192.168.6.1", "198.51.100.9", 50_000)], 2));
     let tx = |d: &Daemon, p: &str| -> u64 {
-        d.json(&format!("/api/hosts?period={p}"))["rows"].as_array().unwrap().iter().map(|r| r["tx_bytes"].as_u64().unwrap()).sum()
+        d.json(&format!("/api/hosts?period={p}"))["rows"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["tx_bytes"].as_u64().unwrap())
+            .sum()
     };
     d.wait_for("counted after midnight", |d| tx(d, "today") == 50_000);
     let check = |d: &Daemon| {
@@ -286,7 +330,10 @@ fn local_midnight_rolls_every_period_over_also_across_a_restart() {
             assert_eq!(tx(d, p), want, "{p}");
         }
         let y = d.json("/api/hosts?period=yesterday");
-        assert_eq!((y["from"].as_str(), y["to"].as_str()), (Some("2030-06-30T00:00:00+02:00"), Some("2030-07-01T00:00:00+02:00")));
+        assert_eq!(
+            (y["from"].as_str(), y["to"].as_str()),
+            (Some("2030-06-30T00:00:00+02:00"), Some("2030-07-01T00:00:00+02:00"))
+        );
     };
     check(&d);
     stop_faked(d);

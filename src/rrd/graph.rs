@@ -114,6 +114,14 @@ pub fn si_bits(b: f64) -> String {
     format!("{v:.1} {}b/s", units[i])
 }
 
+/// What the legend prints beside the series, computed from the archive's rows (in, out): bytes
+/// in the window and the 95th percentile in bits/s (NaN: no row known).
+#[derive(Debug, Clone, Copy)]
+pub struct Figures {
+    pub totals: [f64; 2],
+    pub p95: [f64; 2],
+}
+
 /// Escape a path for a DEF: ':' separates rrdtool's DEF fields.
 fn def_path(p: &Path) -> String {
     p.display().to_string().replace('\\', "\\\\").replace(':', "\\:")
@@ -121,17 +129,10 @@ fn def_path(p: &Path) -> String {
 
 /// rrdtool graph arguments: bits per second, the "in" direction up and "out" mirrored below zero,
 /// with average, peak and total of each in the legend. `ds` names the file's in/out byte sources.
-pub fn args(
-    file: &Path,
-    title: &str,
-    ds: [&str; 2],
-    labels: [&str; 2],
-    look: &Look,
-    end: i64,
-    totals: [f64; 2],
-    p95: [f64; 2],
-    zone: &str,
-) -> Vec<String> {
+pub fn args(file: &Path, title: &str, series: [(&str, &str); 2], look: &Look, end: i64, figures: &Figures, zone: &str) -> Vec<String> {
+    let ds = [series[0].0, series[1].0];
+    let labels = [series[0].1, series[1].1];
+    let Figures { totals, p95 } = *figures;
     let f = def_path(file);
     let fmt = match look.format {
         Format::Png => "PNG",
@@ -216,7 +217,9 @@ mod tests {
     #[test]
     fn graphs_name_their_zone_and_mark_the_95th_percentile() {
         let look = Look { period: Period::Day, format: Format::Png, width: 600, height: 200 };
-        let a = args(Path::new("/a/b.rrd"), "t", ["rx_bytes", "tx_bytes"], ["Received", "Sent"], &look, 86_400, [1.0, 2.0], [3_600_000.0, f64::NAN], "Europe/Berlin");
+        let figures = Figures { totals: [1.0, 2.0], p95: [3_600_000.0, f64::NAN] };
+        let series = [("rx_bytes", "Received"), ("tx_bytes", "Sent")];
+        let a = args(Path::new("/a/b.rrd"), "t", series, &look, 86_400, &figures, "Europe/Berlin");
         assert!(a.contains(&"HRULE:3600000#1a4d75:95th percentile Received 3.6 Mb/s\\l:dashes".to_string()), "{a:?}");
         // No rule for a series without a known row.
         assert!(!a.iter().any(|x| x.contains("percentile Sent")));
