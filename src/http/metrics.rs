@@ -172,7 +172,17 @@ struct Process {
 }
 
 fn gather() -> Process {
-    let stat = std::fs::read_to_string("/proc/self/stat").ok().and_then(|t| parse_stat(&t));
+    let mut stat = std::fs::read_to_string("/proc/self/stat").ok().and_then(|t| parse_stat(&t));
+    // Sizes from /proc/self/statm (pages): the same figures, and also true where /proc/self/stat
+    // is synthesised with zeros (qemu-user, which the cross tests run under).
+    let page_size = sysconf(libc::_SC_PAGESIZE);
+    if let (Some(s), Some(m), Some(page)) = (stat.as_mut(), std::fs::read_to_string("/proc/self/statm").ok(), page_size) {
+        let mut f = m.split_whitespace().map(|v| v.parse::<u64>().ok());
+        if let (Some(Some(size)), Some(Some(resident))) = (f.next(), f.next()) {
+            s.vsize_bytes = size.saturating_mul(page);
+            s.rss_pages = resident;
+        }
+    }
     // The boot time does not change while flowpi runs: /proc/stat is read once.
     static BOOT: OnceLock<Option<u64>> = OnceLock::new();
     let boot_time = *BOOT.get_or_init(|| std::fs::read_to_string("/proc/stat").ok().and_then(|t| parse_btime(&t)));
@@ -190,7 +200,7 @@ fn gather() -> Process {
     Process {
         stat,
         clock_ticks: sysconf(libc::_SC_CLK_TCK),
-        page_size: sysconf(libc::_SC_PAGESIZE),
+        page_size,
         boot_time,
         open_fds,
         max_fds,
