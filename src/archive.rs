@@ -1058,8 +1058,10 @@ impl Worker {
                 stats::add(&self.stats.history_bytes, bytes);
             }
             Err(e) => {
-                stats::inc(&self.stats.journal_errors);
-                warn!("archive: cannot write the top-k history: {e}");
+                stats::inc(&self.stats.history_errors);
+                if let Some(n) = self.update_errors.check() {
+                    warn!("archive: cannot write the top-k history: {e} ({n} similar messages suppressed)");
+                }
             }
         }
         stats::add(&self.stats.history_bad_slots, h.bad_slots_seen - bad);

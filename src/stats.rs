@@ -91,6 +91,7 @@ pub struct Stats {
     pub history_writes: AtomicU64,
     pub history_bytes: AtomicU64,
     pub history_bad_slots: AtomicU64,
+    pub history_errors: AtomicU64,
     /// Steps written into RRD files (rows of the finest archive).
     pub archive_steps_written: AtomicU64,
     /// (archive, step) entries held in RAM, not yet in their RRD file (gauge).
@@ -497,6 +498,12 @@ impl Stats {
         );
         metric("history_writes_total", "counter", "Top-k history slots written.", &[("", get(&self.history_writes))]);
         metric("history_bytes_total", "counter", "Bytes written to the top-k history file.", &[("", get(&self.history_bytes))]);
+        metric(
+            "history_errors_total",
+            "counter",
+            "Top-k history slots that could not be written (the hour's conversations and ports are lost).",
+            &[("", get(&self.history_errors))],
+        );
         metric(
             "history_bad_slots_total",
             "counter",

@@ -64,6 +64,9 @@ fn today_survives_sigterm_and_sigkill_while_since_start_does_not() {
     d.wait_for("today counted", |d| rows(&d.json("/api/hosts?period=today")) == want);
     let today = d.json("/api/hosts?period=today");
     assert_eq!(today["source"], "day totals");
+    // Busiest by bytes first; by received bytes, the downloader first.
+    assert_eq!(today["rows"][0]["ip"], "192.168.7.1");
+    assert_eq!(d.json("/api/hosts?period=today&sort=rx&limit=1")["rows"][0]["ip"], "192.168.7.2");
     assert_eq!(today["zone"], zone.as_str());
     assert_eq!(d.stop(), 0);
 

@@ -5,7 +5,7 @@
 use serde::Serialize;
 
 use super::{Body, Context, Reply};
-use super::route::{List, ListQuery};
+use super::route::{List, ListQuery, Sort};
 use crate::archive::{Answer, GraphError, Query, Window};
 use crate::views::{Counts, Subject};
 use crate::views::applications::protocol_label;
@@ -117,11 +117,20 @@ struct PortApiRow {
     error: u64,
 }
 
-/// Largest total first, then by the rows' own order, cut to `limit`.
-fn sorted<T: Serialize>(mut rows: Vec<T>, total: impl Fn(&T) -> u64, limit: usize) -> serde_json::Value {
-    rows.sort_by_key(|r| std::cmp::Reverse(total(r)));
-    rows.truncate(limit);
-    serde_json::to_value(rows).unwrap_or_default()
+/// Largest first (received plus sent, or one of them), then by the rows' own order, cut to
+/// `limit`. Rows name their bytes `rx_bytes`/`tx_bytes`, interfaces `in_bytes`/`out_bytes`.
+fn sorted<T: Serialize>(rows: Vec<T>, sort: Sort, limit: usize) -> serde_json::Value {
+    use serde_json::Value;
+    let mut v: Vec<Value> = rows.into_iter().filter_map(|r| serde_json::to_value(r).ok()).collect();
+    let field = |r: &Value, a: &str, b: &str| r.get(a).or_else(|| r.get(b)).and_then(Value::as_u64).unwrap_or(0);
+    let key = |r: &Value| match sort {
+        Sort::Total => field(r, "rx_bytes", "in_bytes").saturating_add(field(r, "tx_bytes", "out_bytes")),
+        Sort::Rx => field(r, "rx_bytes", "in_bytes"),
+        Sort::Tx => field(r, "tx_bytes", "out_bytes"),
+    };
+    v.sort_by_key(|r| std::cmp::Reverse(key(r)));
+    v.truncate(limit);
+    Value::Array(v)
 }
 
 fn host_row(id: &HostId, c: &crate::views::Counts) -> HostRow {
@@ -296,30 +305,28 @@ async fn archived(ctx: &Context, list: List, q: &ListQuery) -> Result<(Vec<(Subj
     };
     let mut rows: Vec<(Subject, Counts, Option<[f64; 2]>)> =
         w.rows.iter().map(|r| (r.subject, r.counts, Some(r.p95_bps))).collect();
-    let mut source = "archives";
-    let mut note = None;
-    let mut shown = Window { from: w.from, to: w.to, ..w.clone() };
-    if let Some(p) = q.period {
-        let periods = ctx.archive.periods();
-        let p95: std::collections::HashMap<Subject, [f64; 2]> = w.rows.iter().map(|r| (r.subject, r.p95_bps)).collect();
-        rows = periods.of(p).filter(|(s, _)| s.dir() == dir).map(|(s, c)| (*s, *c, p95.get(s).copied())).collect();
-        source = "day totals";
-        (shown.from, shown.to) = periods.bounds(p);
-        if shown.from == 0 && shown.to == 0 {
-            (shown.from, shown.to) = (from, to);
-        }
-        note = Some(format!("{}: totals per local day in {}; percentiles from the archives' rows", p.name(), ctx.calendar.zone_name()));
-    } else if w.reaches_past_kept {
-        note = Some("part of the window is older than the archives keep".into());
-    }
-    let complete = !w.reaches_past_kept;
-    Ok((rows, meta(ctx, &shown, source, complete, note)))
+    let Some(p) = q.period else {
+        let note = w.reaches_past_kept.then(|| "part of the window is older than the archives keep".to_string());
+        return Ok((rows, meta(ctx, &w, "archives", !w.reaches_past_kept, note)));
+    };
+    // A named period: the day totals, which every period's days are kept for.
+    let periods = ctx.archive.periods();
+    let p95: std::collections::HashMap<Subject, [f64; 2]> = w.rows.iter().map(|r| (r.subject, r.p95_bps)).collect();
+    rows = periods.of(p).filter(|(s, _)| s.dir() == dir).map(|(s, c)| (*s, *c, p95.get(s).copied())).collect();
+    // Before the first step the published periods are empty: the bounds are the request's.
+    let bounds = match periods.bounds(p) {
+        (0, 0) => (from, to),
+        b => b,
+    };
+    let note = format!("{}: totals per local day in {}; percentiles from the archives' rows", p.name(), ctx.calendar.zone_name());
+    Ok((rows, meta_of(ctx, bounds, w.resolution, "day totals", true, Some(note))))
 }
 
 /// Every list busiest first. The `other` host row (hosts past archive.max_hosts) is listed with
 /// ip "other". Without a window: since flowpi started.
 pub async fn list(ctx: &Context, list: List, q: ListQuery) -> Reply {
     let limit = q.limit.unwrap_or(usize::MAX);
+    let sort = q.sort.unwrap_or_default();
     let snap = ctx.published.get();
     if !q.windowed() {
         let rows = match list {
@@ -327,26 +334,30 @@ pub async fn list(ctx: &Context, list: List, q: ListQuery) -> Reply {
                 let mut rows: Vec<HostRow> = snap.hosts.iter().map(|(id, c)| host_row(id, c)).collect();
                 // Equal totals keep the address order.
                 rows.sort_by(|a, b| a.ip.cmp(&b.ip));
-                sorted(rows, |r| r.rx_bytes + r.tx_bytes, limit)
+                sorted(rows, sort, limit)
             }
             List::Interfaces => {
-                // In exporter and ifIndex order, as the page lists them.
                 let mut rows: Vec<InterfaceRow> =
                     snap.interfaces.iter().map(|(id, c)| interface_row(&snap, id, c, None)).collect();
-                rows.truncate(limit);
-                serde_json::to_value(rows).unwrap_or_default()
+                if q.sort.is_some() {
+                    sorted(rows, sort, limit)
+                } else {
+                    // In exporter and ifIndex order, as the page lists them.
+                    rows.truncate(limit);
+                    serde_json::to_value(rows).unwrap_or_default()
+                }
             }
             List::Applications => {
                 let rows: Vec<AppRow> = snap.applications.iter().map(|(n, c)| app_row(n, c)).collect();
-                sorted(rows, |r| r.rx_bytes + r.tx_bytes, limit)
+                sorted(rows, sort, limit)
             }
             List::Conversations => {
                 let rows: Vec<ConversationRow> = snap.conversations.iter().map(conversation_row).collect();
-                sorted(rows, |r| r.rx_bytes + r.tx_bytes, limit)
+                sorted(rows, sort, limit)
             }
             List::Ports => {
                 let rows: Vec<PortApiRow> = snap.ports.iter().map(port_row).collect();
-                sorted(rows, |r| r.rx_bytes + r.tx_bytes, limit)
+                sorted(rows, sort, limit)
             }
         };
         return respond(list.name(), rows, None, q.csv);
@@ -372,7 +383,7 @@ pub async fn list(ctx: &Context, list: List, q: ListQuery) -> Reply {
                         })
                         .collect();
                     out.sort_by(|a, b| a.ip.cmp(&b.ip));
-                    sorted(out, |r| r.rx_bytes + r.tx_bytes, limit)
+                    sorted(out, sort, limit)
                 }
                 List::Interfaces => {
                     let out: Vec<InterfaceRow> = rows
@@ -384,7 +395,7 @@ pub async fn list(ctx: &Context, list: List, q: ListQuery) -> Reply {
                             _ => None,
                         })
                         .collect();
-                    sorted(out, |r| r.in_bytes + r.out_bytes, limit)
+                    sorted(out, sort, limit)
                 }
                 _ => {
                     let out: Vec<AppRow> = rows
@@ -394,7 +405,7 @@ pub async fn list(ctx: &Context, list: List, q: ListQuery) -> Reply {
                             _ => None,
                         })
                         .collect();
-                    sorted(out, |r| r.rx_bytes + r.tx_bytes, limit)
+                    sorted(out, sort, limit)
                 }
             };
             respond(list.name(), value, Some(meta), q.csv)
@@ -410,10 +421,10 @@ pub async fn list(ctx: &Context, list: List, q: ListQuery) -> Reply {
             };
             let value = if list == List::Conversations {
                 let rows: Vec<ConversationRow> = top.talks.iter().map(conversation_row).collect();
-                sorted(rows, |r| r.rx_bytes + r.tx_bytes, limit)
+                sorted(rows, sort, limit)
             } else {
                 let rows: Vec<PortApiRow> = top.ports.iter().map(port_row).collect();
-                sorted(rows, |r| r.rx_bytes + r.tx_bytes, limit)
+                sorted(rows, sort, limit)
             };
             let meta = top_meta(ctx, &top);
             respond(list.name(), value, Some(meta), q.csv)

@@ -77,6 +77,17 @@ pub struct ListQuery {
     pub to: Option<String>,
     pub period: Option<crate::calendar::Period>,
     pub csv: bool,
+    /// `None`: received plus sent (since-start interfaces keep their exporter and ifIndex order).
+    pub sort: Option<Sort>,
+}
+
+/// What a list is sorted by, largest first: received plus sent (in plus out), or one of them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Sort {
+    #[default]
+    Total,
+    Rx,
+    Tx,
 }
 
 impl ListQuery {
@@ -186,7 +197,7 @@ fn list(list: List, query: &str) -> Result<Route, RouteError> {
 /// A series takes a window, nothing else.
 fn series_query(query: &str) -> Result<ListQuery, RouteError> {
     let q = list_query(query)?;
-    if q.limit.is_some() || q.csv {
+    if q.limit.is_some() || q.csv || q.sort.is_some() {
         return Err(bad("a series takes from, to or period only"));
     }
     Ok(q)
@@ -212,12 +223,20 @@ fn list_query(query: &str) -> Result<ListQuery, RouteError> {
                     bad(format!("period={v:?} is not one of {}", names.join(", ")))
                 })?)
             }
+            "sort" => {
+                q.sort = Some(match v.as_str() {
+                    "total" => Sort::Total,
+                    "rx" | "in" => Sort::Rx,
+                    "tx" | "out" => Sort::Tx,
+                    _ => return Err(bad(format!("sort={v:?} is not total, rx (in) or tx (out)"))),
+                })
+            }
             "format" => match v.as_str() {
                 "json" => q.csv = false,
                 "csv" => q.csv = true,
                 _ => return Err(bad(format!("format={v:?} is not json or csv"))),
             },
-            _ => return Err(bad(format!("unknown parameter {k:?}: expected limit, from, to, period or format"))),
+            _ => return Err(bad(format!("unknown parameter {k:?}: expected limit, sort, from, to, period or format"))),
         }
     }
     if q.period.is_some() && (q.from.is_some() || q.to.is_some()) {
@@ -296,8 +315,8 @@ mod tests {
             panic!()
         };
         assert_eq!((q.from.as_deref(), q.to.as_deref(), q.csv), (Some("2024-04-10T12:00:00+02:00"), Some("1712743200"), true));
-        let Ok(Route::List { q, .. }) = parse("/api/interfaces?period=last_cycle") else { panic!() };
-        assert_eq!(q.period, Some(crate::calendar::Period::LastCycle));
+        let Ok(Route::List { q, .. }) = parse("/api/interfaces?period=last_cycle&sort=in") else { panic!() };
+        assert_eq!((q.period, q.sort), (Some(crate::calendar::Period::LastCycle), Some(Sort::Rx)));
         assert_eq!(parse("/api/hosts/fd00%3A%3A1"), Ok(Route::Host("fd00::1".parse().unwrap(), ListQuery::default())));
         let Ok(Route::Series { subject, .. }) = parse("/api/series/interface/10.0.0.1/3?period=today") else { panic!() };
         assert_eq!(subject, Subject::Interface(IfaceId::If { exporter: "10.0.0.1".parse().unwrap(), ifindex: 3 }));
@@ -331,6 +350,7 @@ mod tests {
             ("/api/hosts?period=fortnight", 400),
             ("/api/hosts?period=today&from=1", 400),
             ("/api/hosts?format=xml", 400),
+            ("/api/hosts?sort=name", 400),
             ("/api/hosts?from=%zz", 400),
             ("/api/series/host/1.2.3.4?limit=3", 400),
             ("/api/series/disk/x", 400),
