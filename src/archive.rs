@@ -26,7 +26,7 @@ pub use crate::views::Subject;
 use crate::views::{Counts, IfaceId, Snapshot, StepCounts};
 use crate::calendar::Calendar;
 use crate::config::{ArchiveConfig, HistoryConfig};
-use crate::history::{Baseline, Geometry, History};
+use crate::history::{Baseline, Geometry, History, HostApp};
 use crate::totals::{DayTotals, Periods};
 use crate::journal::{Entry, Journal};
 use crate::ratelimit::RateLimit;
@@ -1023,6 +1023,7 @@ impl Worker {
             conv_rows: self.history_cfg.top_rows as u32,
             port_rows: self.history_cfg.top_rows as u32,
             slot_seconds: slot_seconds as u32,
+            app_rows: self.history_cfg.top_rows as u32,
         };
         let path = self.cfg.dir.join("history").join("topk.fph");
         let opened = std::fs::create_dir_all(path.parent().expect("has a parent")).and_then(|()| History::open(&path, geo));
@@ -1051,8 +1052,9 @@ impl Worker {
         let Some(h) = &mut self.history else { return };
         let talks = self.baseline.delta_talks(&self.names.conversations);
         let ports = self.baseline.delta_ports(&self.names.ports);
+        let apps = self.baseline.delta_apps(&host_apps(&self.names));
         let bad = h.bad_slots_seen;
-        match h.record(slot, &talks, &ports) {
+        match h.record(slot, &talks, &ports, &apps) {
             Ok(bytes) => {
                 stats::inc(&self.stats.history_writes);
                 stats::add(&self.stats.history_bytes, bytes);
@@ -1115,7 +1117,10 @@ impl Worker {
                 let live = h.slot_start(now - 1);
                 if to > live && from < now {
                     let mut b = self.baseline.clone();
-                    merge_live(&mut w, &b.delta_talks(&self.names.conversations), &b.delta_ports(&self.names.ports));
+                    let talks = b.delta_talks(&self.names.conversations);
+                    let ports = b.delta_ports(&self.names.ports);
+                    let apps = b.delta_apps(&host_apps(&self.names));
+                    merge_live(&mut w, &talks, &ports, &apps);
                     w.to = w.to.max(h.slot_start(now - 1) + h.geometry().slot_seconds as i64);
                 }
                 Ok(Answer::Top(w))
@@ -1228,8 +1233,33 @@ impl Worker {
     }
 }
 
+/// Each local host's bytes per application since start, as history rows.
+fn host_apps(snap: &Snapshot) -> Vec<HostApp> {
+    let mut out = Vec::new();
+    for ((id, _), d) in snap.hosts.iter().zip(&snap.host_details) {
+        if let crate::views::HostId::Ip(host) = id {
+            out.extend(d.apps.iter().map(|(app, rx, tx)| HostApp { host: *host, app: *app, rx: *rx, tx: *tx, error: 0 }));
+        }
+    }
+    out
+}
+
 /// Add the slot being filled (deltas from RAM) to what the history file answered.
-fn merge_live(w: &mut crate::history::Window, talks: &[crate::views::Talk], ports: &[crate::views::PortRow]) {
+fn merge_live(
+    w: &mut crate::history::Window,
+    talks: &[crate::views::Talk],
+    ports: &[crate::views::PortRow],
+    apps: &[HostApp],
+) {
+    for a in apps {
+        match w.apps.iter_mut().find(|x| x.host == a.host && x.app == a.app) {
+            Some(x) => {
+                x.rx += a.rx;
+                x.tx += a.tx;
+            }
+            None => w.apps.push(*a),
+        }
+    }
     for t in talks {
         match w.talks.iter_mut().find(|x| x.host == t.host && x.peer == t.peer) {
             Some(x) => {

@@ -53,13 +53,17 @@ use crate::journal::crc32;
 use crate::views::{AppName, PortRow, Talk};
 
 const FILE_MAGIC: &[u8; 4] = b"FPH1";
-const VERSION: u32 = 1;
+/// 2: slots also hold each host's bytes per application.
+const VERSION: u32 = 2;
 const SLOT_MAGIC: &[u8; 4] = b"FPS1";
 /// The card's page size, and ext4's block: the header and every slot start on one.
 const BLOCK: u64 = 4096;
-const SLOT_HEADER: usize = 40;
+const SLOT_HEADER: usize = 56;
 const CONV_ROW: usize = 1 + 16 + 16 + 24;
 const PORT_ROW: usize = 1 + 2 + AppName::MAX + 24;
+const APP_ROW: usize = 1 + 16 + AppName::MAX + 24;
+/// The file header: magic, six u32 fields, CRC-32.
+const HEADER: usize = 32;
 /// Far above any sensible config, low enough that a slot's length fits in memory and `u32`.
 const MAX_ROWS: u32 = 1 << 16;
 const MAX_SLOTS: u32 = 1 << 20;
@@ -71,6 +75,8 @@ pub struct Geometry {
     pub conv_rows: u32,
     pub port_rows: u32,
     pub slot_seconds: u32,
+    /// (host, application) rows: what each local host did per application.
+    pub app_rows: u32,
 }
 
 impl Geometry {
@@ -79,7 +85,7 @@ impl Geometry {
         if self.slots == 0 || self.slots > MAX_SLOTS {
             return bad(&format!("slots must be 1 to {MAX_SLOTS}, not {}", self.slots));
         }
-        if self.conv_rows > MAX_ROWS || self.port_rows > MAX_ROWS {
+        if self.conv_rows > MAX_ROWS || self.port_rows > MAX_ROWS || self.app_rows > MAX_ROWS {
             return bad(&format!("rows per slot must be at most {MAX_ROWS}"));
         }
         if self.slot_seconds == 0 {
@@ -92,7 +98,8 @@ impl Geometry {
     pub fn slot_len(&self) -> u64 {
         let used = SLOT_HEADER as u64
             + u64::from(self.conv_rows) * CONV_ROW as u64
-            + u64::from(self.port_rows) * PORT_ROW as u64;
+            + u64::from(self.port_rows) * PORT_ROW as u64
+            + u64::from(self.app_rows) * APP_ROW as u64;
         used.div_ceil(BLOCK) * BLOCK
     }
 
@@ -101,14 +108,15 @@ impl Geometry {
         BLOCK + u64::from(self.slots) * self.slot_len()
     }
 
-    fn header(&self) -> [u8; 28] {
-        let mut h = [0u8; 28];
+    fn header(&self) -> [u8; HEADER] {
+        let mut h = [0u8; HEADER];
         h[..4].copy_from_slice(FILE_MAGIC);
-        for (i, v) in [VERSION, self.slots, self.conv_rows, self.port_rows, self.slot_seconds].into_iter().enumerate() {
+        let fields = [VERSION, self.slots, self.conv_rows, self.port_rows, self.slot_seconds, self.app_rows];
+        for (i, v) in fields.into_iter().enumerate() {
             h[4 + 4 * i..8 + 4 * i].copy_from_slice(&v.to_le_bytes());
         }
-        let crc = crc32(&h[..24]);
-        h[24..].copy_from_slice(&crc.to_le_bytes());
+        let crc = crc32(&h[..HEADER - 4]);
+        h[HEADER - 4..].copy_from_slice(&crc.to_le_bytes());
         h
     }
 
@@ -166,6 +174,29 @@ impl Row for PortRow {
     }
 }
 
+/// A local host's bytes on one application (`error` is always 0: these counters are exact).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct HostApp {
+    pub host: IpAddr,
+    pub app: AppName,
+    pub rx: u64,
+    pub tx: u64,
+    pub error: u64,
+}
+
+impl Row for HostApp {
+    type Key = (IpAddr, AppName);
+    fn key(&self) -> Self::Key {
+        (self.host, self.app)
+    }
+    fn counts(&self) -> (u64, u64, u64) {
+        (self.rx, self.tx, self.error)
+    }
+    fn with_counts(self, rx: u64, tx: u64, error: u64) -> Self {
+        HostApp { rx, tx, error, ..self }
+    }
+}
+
 /// Busiest first by what was seen (as the tables rank), equal totals in key order so that what a
 /// budget keeps does not depend on hash order.
 fn sort_busiest<R: Row>(rows: &mut [R]) {
@@ -177,6 +208,7 @@ fn sort_busiest<R: Row>(rows: &mut [R]) {
 pub struct Baseline {
     talks: HashMap<(IpAddr, IpAddr), (u64, u64, u64)>,
     ports: HashMap<(u8, u16), (u64, u64, u64)>,
+    apps: HashMap<(IpAddr, AppName), (u64, u64, u64)>,
 }
 
 impl Baseline {
@@ -192,6 +224,12 @@ impl Baseline {
     /// What the ports did since the previous call; `now` becomes the baseline.
     pub fn delta_ports(&mut self, now: &[PortRow]) -> Vec<PortRow> {
         delta(&mut self.ports, now)
+    }
+
+    /// What each host did per application since the previous call (a host row given to another
+    /// host starts again from 0, which reads as new).
+    pub fn delta_apps(&mut self, now: &[HostApp]) -> Vec<HostApp> {
+        delta(&mut self.apps, now)
     }
 }
 
@@ -224,6 +262,7 @@ pub struct Window {
     /// Busiest first. `error` includes the cut of every slot read that lacks the key.
     pub talks: Vec<Talk>,
     pub ports: Vec<PortRow>,
+    pub apps: Vec<HostApp>,
     /// Slot-aligned extent of the slots found holding data in the range (`from == to`: none).
     pub from: i64,
     pub to: i64,
@@ -239,8 +278,10 @@ struct Slot {
     start: i64,
     conv_cut: u64,
     port_cut: u64,
+    app_cut: u64,
     talks: Vec<Talk>,
     ports: Vec<PortRow>,
+    apps: Vec<HostApp>,
 }
 
 enum Read {
@@ -359,7 +400,7 @@ impl History {
     /// it holds that same window (written at a stop, then a restart within the window), replacing
     /// it otherwise. The busiest rows that fit are written in one write and synced. Returns the
     /// bytes written.
-    pub fn record(&mut self, start: i64, talks: &[Talk], ports: &[PortRow]) -> io::Result<u64> {
+    pub fn record(&mut self, start: i64, talks: &[Talk], ports: &[PortRow], apps: &[HostApp]) -> io::Result<u64> {
         let start = self.slot_start(start);
         let idx = self.geo.index(i128::from(start));
         let mut buf = Vec::new();
@@ -371,15 +412,22 @@ impl History {
             }
             _ => None,
         };
-        let (old_talks, conv_cut, old_ports, port_cut) = match old {
-            Some(s) => (s.talks, s.conv_cut, s.ports, s.port_cut),
-            None => (Vec::new(), 0, Vec::new(), 0),
-        };
-        let (talks, conv_cut, cut_t) = merge(&old_talks, conv_cut, talks, self.geo.conv_rows as usize);
-        let (ports, port_cut, cut_p) = merge(&old_ports, port_cut, ports, self.geo.port_rows as usize);
-        self.rows_cut += (cut_t + cut_p) as u64;
+        let old = old.unwrap_or(Slot {
+            start,
+            conv_cut: 0,
+            port_cut: 0,
+            app_cut: 0,
+            talks: Vec::new(),
+            ports: Vec::new(),
+            apps: Vec::new(),
+        });
+        let (talks, conv_cut, cut_t) = merge(&old.talks, old.conv_cut, talks, self.geo.conv_rows as usize);
+        let (ports, port_cut, cut_p) = merge(&old.ports, old.port_cut, ports, self.geo.port_rows as usize);
+        let (apps, app_cut, cut_a) = merge(&old.apps, old.app_cut, apps, self.geo.app_rows as usize);
+        self.rows_cut += (cut_t + cut_p + cut_a) as u64;
 
-        let mut b = Vec::with_capacity(SLOT_HEADER + talks.len() * CONV_ROW + ports.len() * PORT_ROW);
+        let mut b =
+            Vec::with_capacity(SLOT_HEADER + talks.len() * CONV_ROW + ports.len() * PORT_ROW + apps.len() * APP_ROW);
         b.extend_from_slice(SLOT_MAGIC);
         b.extend_from_slice(&[0; 4]);
         b.extend_from_slice(&start.to_le_bytes());
@@ -387,6 +435,9 @@ impl History {
         b.extend_from_slice(&(ports.len() as u32).to_le_bytes());
         b.extend_from_slice(&conv_cut.to_le_bytes());
         b.extend_from_slice(&port_cut.to_le_bytes());
+        b.extend_from_slice(&(apps.len() as u32).to_le_bytes());
+        b.extend_from_slice(&[0; 4]);
+        b.extend_from_slice(&app_cut.to_le_bytes());
         for t in &talks {
             b.push(u8::from(t.host.is_ipv4()) | u8::from(t.peer.is_ipv4()) << 1);
             b.extend_from_slice(&v6(t.host).octets());
@@ -398,10 +449,16 @@ impl History {
         for p in &ports {
             b.push(p.protocol);
             b.extend_from_slice(&p.port.to_le_bytes());
-            let mut name = [0u8; AppName::MAX];
-            name[..p.app.as_bytes().len()].copy_from_slice(p.app.as_bytes());
-            b.extend_from_slice(&name);
+            b.extend_from_slice(&name_bytes(&p.app));
             for v in [p.rx, p.tx, p.error] {
+                b.extend_from_slice(&v.to_le_bytes());
+            }
+        }
+        for a in &apps {
+            b.push(u8::from(a.host.is_ipv4()));
+            b.extend_from_slice(&v6(a.host).octets());
+            b.extend_from_slice(&name_bytes(&a.app));
+            for v in [a.rx, a.tx, a.error] {
                 b.extend_from_slice(&v.to_le_bytes());
             }
         }
@@ -437,6 +494,7 @@ impl History {
 
         let mut talks = Acc::default();
         let mut ports = Acc::default();
+        let mut apps = Acc::default();
         let (mut lo, mut hi) = (i128::MAX, i128::MIN);
         let mut buf = Vec::new();
         let mut take = |slot: Slot, w: &mut Window| {
@@ -449,6 +507,7 @@ impl History {
             w.slots_read += 1;
             talks.add(&slot.talks, slot.conv_cut, slot.start);
             ports.add(&slot.ports, slot.port_cut, slot.start);
+            apps.add(&slot.apps, slot.app_cut, slot.start);
         };
         let wanted = (i128::from(to) - first + ss - 1) / ss;
         if wanted <= i128::from(geo.slots) {
@@ -477,6 +536,7 @@ impl History {
         }
         w.talks = talks.rows();
         w.ports = ports.rows();
+        w.apps = apps.rows();
         Ok(w)
     }
 
@@ -502,13 +562,13 @@ impl History {
         }
         let u32_at = |i: usize| u32::from_le_bytes(h[i..i + 4].try_into().unwrap_or_default());
         let u64_at = |i: usize| u64::from_le_bytes(h[i..i + 8].try_into().unwrap_or_default());
-        let (nc, np) = (u32_at(16), u32_at(20));
-        if nc > self.geo.conv_rows || np > self.geo.port_rows {
+        let (nc, np, na) = (u32_at(16), u32_at(20), u32_at(40));
+        if nc > self.geo.conv_rows || np > self.geo.port_rows || na > self.geo.app_rows {
             return Ok(Read::Bad);
         }
-        let (nc, np) = (nc as usize, np as usize);
+        let (nc, np, na) = (nc as usize, np as usize, na as usize);
         buf.clear();
-        buf.resize(SLOT_HEADER + nc * CONV_ROW + np * PORT_ROW, 0);
+        buf.resize(SLOT_HEADER + nc * CONV_ROW + np * PORT_ROW + na * APP_ROW, 0);
         buf[..SLOT_HEADER].copy_from_slice(&h);
         match self.file.read_exact_at(&mut buf[SLOT_HEADER..], off + SLOT_HEADER as u64) {
             Ok(()) => {}
@@ -522,18 +582,21 @@ impl History {
             start: u64_at(8) as i64,
             conv_cut: u64_at(24),
             port_cut: u64_at(32),
+            app_cut: u64_at(48),
             talks: Vec::with_capacity(nc),
             ports: Vec::with_capacity(np),
+            apps: Vec::with_capacity(na),
         };
-        let (conv, port) = buf[SLOT_HEADER..].split_at(nc * CONV_ROW);
+        let (conv, rest) = buf[SLOT_HEADER..].split_at(nc * CONV_ROW);
+        let (port, app) = rest.split_at(np * PORT_ROW);
+        let addr = |b: &[u8], v4: bool| {
+            let a = Ipv6Addr::from(<[u8; 16]>::try_from(b).unwrap_or_default());
+            match a.to_ipv4_mapped() {
+                Some(a4) if v4 => IpAddr::V4(a4),
+                _ => IpAddr::V6(a),
+            }
+        };
         for r in conv.chunks_exact(CONV_ROW) {
-            let addr = |b: &[u8], v4: bool| {
-                let a = Ipv6Addr::from(<[u8; 16]>::try_from(b).unwrap_or_default());
-                match a.to_ipv4_mapped() {
-                    Some(a4) if v4 => IpAddr::V4(a4),
-                    _ => IpAddr::V6(a),
-                }
-            };
             let [rx, tx, error] = counts(&r[33..]);
             slot.talks.push(Talk {
                 host: addr(&r[1..17], r[0] & 1 != 0),
@@ -544,32 +607,45 @@ impl History {
             });
         }
         for r in port.chunks_exact(PORT_ROW) {
-            let name = &r[3..3 + AppName::MAX];
-            let len = name.iter().position(|&b| b == 0).unwrap_or(name.len());
             // Passed its CRC yet names no application: written by something else. Take none of it.
-            let Some(app) = std::str::from_utf8(&name[..len]).ok().and_then(AppName::new) else {
-                return Ok(Read::Bad);
-            };
+            let Some(app) = name_from(&r[3..3 + AppName::MAX]) else { return Ok(Read::Bad) };
             let [rx, tx, error] = counts(&r[3 + AppName::MAX..]);
             slot.ports.push(PortRow { protocol: r[0], port: u16::from_le_bytes([r[1], r[2]]), app, rx, tx, error });
+        }
+        for r in app.chunks_exact(APP_ROW) {
+            let Some(name) = name_from(&r[17..17 + AppName::MAX]) else { return Ok(Read::Bad) };
+            let [rx, tx, error] = counts(&r[17 + AppName::MAX..]);
+            slot.apps.push(HostApp { host: addr(&r[1..17], r[0] & 1 != 0), app: name, rx, tx, error });
         }
         Ok(Read::Slot(slot))
     }
 }
 
+/// An application name, 0-padded to its fixed width.
+fn name_bytes(app: &AppName) -> [u8; AppName::MAX] {
+    let mut name = [0u8; AppName::MAX];
+    name[..app.as_bytes().len()].copy_from_slice(app.as_bytes());
+    name
+}
+
+fn name_from(b: &[u8]) -> Option<AppName> {
+    let len = b.iter().position(|&c| c == 0).unwrap_or(b.len());
+    std::str::from_utf8(&b[..len]).ok().and_then(AppName::new)
+}
+
 /// The file's geometry, or `None` if it has no valid header.
 fn read_header(file: &File) -> io::Result<Option<Geometry>> {
-    let mut h = [0u8; 28];
+    let mut h = [0u8; HEADER];
     match file.read_exact_at(&mut h, 0) {
         Ok(()) => {}
         Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => return Ok(None),
         Err(e) => return Err(e),
     }
     let v = |i: usize| u32::from_le_bytes(h[4 + 4 * i..8 + 4 * i].try_into().unwrap_or_default());
-    if &h[..4] != FILE_MAGIC || v(0) != VERSION || crc32(&h[..24]) != v(5) {
+    if &h[..4] != FILE_MAGIC || v(0) != VERSION || crc32(&h[..HEADER - 4]) != v(6) {
         return Ok(None);
     }
-    Ok(Some(Geometry { slots: v(1), conv_rows: v(2), port_rows: v(3), slot_seconds: v(4) }))
+    Ok(Some(Geometry { slots: v(1), conv_rows: v(2), port_rows: v(3), slot_seconds: v(4), app_rows: v(5) }))
 }
 
 fn aside(path: &Path) -> PathBuf {
@@ -694,7 +770,7 @@ mod tests {
     const T0: i64 = 1_712_750_400;
 
     fn geo(slots: u32, conv: u32, port: u32) -> Geometry {
-        Geometry { slots, conv_rows: conv, port_rows: port, slot_seconds: H as u32 }
+        Geometry { slots, conv_rows: conv, port_rows: port, slot_seconds: H as u32, app_rows: 4 }
     }
 
     fn ip(s: &str) -> IpAddr {
@@ -773,8 +849,13 @@ mod tests {
         let mut h = open(&dir, geo(24, 8, 4));
         let talks = vec![talk("192.168.1.10", "8.8.8.8", 1000, 200, 5), talk("192.168.1.11", "9.9.9.9", 10, 20, 0)];
         let ports = vec![port(443, "https", 500, 50, 0), port(53, "dns", 1, 2, 3)];
-        let n = h.record(T0 + 17, &talks, &ports).unwrap();
-        assert_eq!(n as usize, SLOT_HEADER + 2 * CONV_ROW + 2 * PORT_ROW);
+        let web = AppName::new("web").unwrap();
+        let apps = vec![
+            HostApp { host: ip("192.168.1.10"), app: web, rx: 900, tx: 100, error: 0 },
+            HostApp { host: ip("fd00::1"), app: AppName::new("dns").unwrap(), rx: 7, tx: 3, error: 0 },
+        ];
+        let n = h.record(T0 + 17, &talks, &ports, &apps).unwrap();
+        assert_eq!(n as usize, SLOT_HEADER + 2 * CONV_ROW + 2 * PORT_ROW + 2 * APP_ROW);
         assert_eq!((h.bytes_written, h.slots_written), (n, 1));
         drop(h);
         let h = open(&dir, geo(24, 8, 4));
@@ -782,7 +863,13 @@ mod tests {
         let w = h.query_at(T0 + H, T0, T0 + H).unwrap();
         assert_eq!(w.talks, talks);
         assert_eq!(w.ports, ports);
+        assert_eq!(w.apps, apps);
         assert_eq!((w.from, w.to, w.slots_read, w.bad_slots, w.reaches_past_kept), (T0, T0 + H, 1, 0, false));
+        // A second record of the same hour (after a restart) adds to each host's applications.
+        let mut h = open(&dir, geo(24, 8, 4));
+        h.record(T0, &[], &[], &apps[..1]).unwrap();
+        let w = h.query_at(T0 + H, T0, T0 + H).unwrap();
+        assert_eq!(w.apps[0], HostApp { host: ip("192.168.1.10"), app: web, rx: 1800, tx: 200, error: 0 });
         // The neighbouring hours hold nothing.
         let w = h.query_at(T0 + H, T0 + H, T0 + 3 * H).unwrap();
         assert_eq!((w.slots_read, w.talks.len(), w.from, w.to), (0, 0, T0 + H, T0 + H));
@@ -796,6 +883,7 @@ mod tests {
             T0,
             &[talk("10.0.0.1", "1.1.1.1", 100, 10, 0), talk("10.0.0.2", "2.2.2.2", 7, 0, 0)],
             &[port(80, "http", 5, 5, 0)],
+            &[],
         )
         .unwrap();
         // Stopped and started again within the hour.
@@ -803,6 +891,7 @@ mod tests {
             T0 + 1800,
             &[talk("10.0.0.1", "1.1.1.1", 50, 5, 3), talk("10.0.0.3", "3.3.3.3", 1, 1, 0)],
             &[port(80, "http", 1, 0, 2)],
+            &[],
         )
         .unwrap();
         let w = h.query_at(T0 + H, T0, T0 + H).unwrap();
@@ -830,23 +919,24 @@ mod tests {
                 talk("10.0.0.3", "3.3.3.3", 30, 0, 4),
             ],
             &[],
+            &[],
         )
         .unwrap();
         assert_eq!(h.rows_cut, 1);
         // 10.0.0.3 was cut (up to 34); it comes back in the merge, so its row may lack that much.
-        h.record(T0, &[talk("10.0.0.3", "3.3.3.3", 60, 0, 0)], &[]).unwrap();
+        h.record(T0, &[talk("10.0.0.3", "3.3.3.3", 60, 0, 0)], &[], &[]).unwrap();
         let w = h.query_at(T0 + H, T0, T0 + H).unwrap();
         assert_eq!(w.talks, vec![talk("10.0.0.1", "1.1.1.1", 100, 0, 0), talk("10.0.0.3", "3.3.3.3", 60, 0, 34)]);
         assert!(find(&w.talks, "10.0.0.2", "2.2.2.2").is_none());
         assert_eq!(h.rows_cut, 2);
         // 10.0.0.2 (50) was cut this time: the slot's cut rises to 50 and is the error any key
         // absent from it takes on in a window.
-        h.record(T0 + H, &[talk("10.0.0.9", "9.9.9.9", 1, 0, 0)], &[]).unwrap();
+        h.record(T0 + H, &[talk("10.0.0.9", "9.9.9.9", 1, 0, 0)], &[], &[]).unwrap();
         let w = h.query_at(T0 + 2 * H, T0, T0 + 2 * H).unwrap();
         assert_eq!(find(&w.talks, "10.0.0.9", "9.9.9.9"), Some(&talk("10.0.0.9", "9.9.9.9", 1, 0, 50)));
         assert_eq!(find(&w.talks, "10.0.0.1", "1.1.1.1").unwrap().error, 0);
         // A merge that leaves nothing out keeps the cut: what was left out before stays unknown.
-        h.record(T0, &[talk("10.0.0.1", "1.1.1.1", 1, 0, 0)], &[]).unwrap();
+        h.record(T0, &[talk("10.0.0.1", "1.1.1.1", 1, 0, 0)], &[], &[]).unwrap();
         let w = h.query_at(T0 + 2 * H, T0, T0 + 2 * H).unwrap();
         assert_eq!(find(&w.talks, "10.0.0.9", "9.9.9.9"), Some(&talk("10.0.0.9", "9.9.9.9", 1, 0, 50)));
         assert_eq!(h.rows_cut, 2);
@@ -856,10 +946,10 @@ mod tests {
     fn ring_wrap_overwrites_old_slot() {
         let dir = tempfile::tempdir().unwrap();
         let mut h = open(&dir, geo(4, 4, 4));
-        h.record(T0, &[talk("10.0.0.1", "1.1.1.1", 100, 0, 0)], &[]).unwrap();
-        h.record(T0 + H, &[talk("10.0.0.2", "2.2.2.2", 5, 0, 0)], &[]).unwrap();
+        h.record(T0, &[talk("10.0.0.1", "1.1.1.1", 100, 0, 0)], &[], &[]).unwrap();
+        h.record(T0 + H, &[talk("10.0.0.2", "2.2.2.2", 5, 0, 0)], &[], &[]).unwrap();
         // Four hours later: same slot as T0, a new window: replaced, not merged.
-        h.record(T0 + 4 * H, &[talk("10.0.0.3", "3.3.3.3", 7, 0, 0)], &[]).unwrap();
+        h.record(T0 + 4 * H, &[talk("10.0.0.3", "3.3.3.3", 7, 0, 0)], &[], &[]).unwrap();
         let w = h.query_at(T0 + 5 * H, T0, T0 + H).unwrap();
         assert_eq!((w.slots_read, w.talks.len()), (0, 0));
         assert!(w.reaches_past_kept);
@@ -878,7 +968,8 @@ mod tests {
         let g = geo(8, 4, 4);
         let mut h = open(&dir, g);
         for i in 0..3 {
-            h.record(T0 + i * H, &[talk("10.0.0.1", "1.1.1.1", 10, 0, 0)], &[port(443, "https", 1, 0, 0)]).unwrap();
+            h.record(T0 + i * H, &[talk("10.0.0.1", "1.1.1.1", 10, 0, 0)], &[port(443, "https", 1, 0, 0)], &[])
+                .unwrap();
         }
         // Garbage over the middle slot's rows, as a write cut short by a power cut leaves.
         let idx = g.index(i128::from(T0 + H));
@@ -889,7 +980,7 @@ mod tests {
         assert_eq!(w.talks, vec![talk("10.0.0.1", "1.1.1.1", 20, 0, 0)]);
         assert_eq!(w.ports, vec![port(443, "https", 2, 0, 0)]);
         // Recording over it replaces it (and counts it).
-        h.record(T0 + H, &[talk("10.0.0.1", "1.1.1.1", 5, 0, 0)], &[]).unwrap();
+        h.record(T0 + H, &[talk("10.0.0.1", "1.1.1.1", 5, 0, 0)], &[], &[]).unwrap();
         assert_eq!(h.bad_slots_seen, 1);
         let w = h.query_at(T0 + 3 * H, T0, T0 + 3 * H).unwrap();
         assert_eq!((w.slots_read, w.bad_slots), (3, 0));
@@ -906,7 +997,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("history/topk.fph");
         let mut h = open(&dir, geo(24, 8, 4));
-        h.record(T0, &[talk("10.0.0.1", "1.1.1.1", 10, 0, 0)], &[]).unwrap();
+        h.record(T0, &[talk("10.0.0.1", "1.1.1.1", 10, 0, 0)], &[], &[]).unwrap();
         drop(h);
         let h = open(&dir, geo(48, 8, 4));
         assert!(h.started_anew);
@@ -941,6 +1032,7 @@ mod tests {
                 talk("10.0.0.3", "3.3.3.3", 20, 0, 5),
             ],
             &[port(443, "https", 80, 0, 0), port(22, "ssh", 9, 0, 0)],
+            &[],
         )
         .unwrap();
         // Hour 1: all fit.
@@ -948,10 +1040,11 @@ mod tests {
             T0 + H,
             &[talk("10.0.0.3", "3.3.3.3", 70, 0, 0), talk("10.0.0.1", "1.1.1.1", 1, 1, 2)],
             &[port(22, "ssh", 100, 0, 0)],
+            &[],
         )
         .unwrap();
         // Hour 2: not recorded (daemon off). Hour 3: nothing but one port.
-        h.record(T0 + 3 * H, &[], &[port(443, "https", 1, 0, 0)]).unwrap();
+        h.record(T0 + 3 * H, &[], &[port(443, "https", 1, 0, 0)], &[]).unwrap();
         let w = h.query_at(T0 + 4 * H, T0 + 10, T0 + 4 * H - 10).unwrap();
         assert_eq!((w.from, w.to, w.slots_read), (T0, T0 + 4 * H, 3));
         assert_eq!(
@@ -975,8 +1068,8 @@ mod tests {
         let w = h.query_at(i64::MAX, i64::MIN, i64::MAX).unwrap();
         assert_eq!(w.slots_read, 3);
         assert!(w.reaches_past_kept);
-        h.record(i64::MIN, &[], &[]).unwrap();
-        h.record(i64::MAX, &[], &[]).unwrap();
+        h.record(i64::MIN, &[], &[], &[]).unwrap();
+        h.record(i64::MAX, &[], &[], &[]).unwrap();
     }
 
     #[test]
@@ -1003,14 +1096,14 @@ mod tests {
             talk("::ffff:10.0.0.1", "10.0.0.1", 20, 0, 0),
             talk("0.0.0.0", "::", 10, 0, 0),
         ];
-        h.record(T0, &talks, &[]).unwrap();
+        h.record(T0, &talks, &[], &[]).unwrap();
         let w = h.query_at(T0, T0, T0 + H).unwrap();
         assert_eq!(w.talks, talks);
         assert!(w.talks[0].host.is_ipv4() && w.talks[0].peer.is_ipv6());
         assert!(w.talks[1].host.is_ipv6() && w.talks[1].peer.is_ipv4());
         assert!(w.talks[2].host.is_ipv6() && w.talks[2].peer.is_ipv4());
         // Different keys: the mapped IPv6 host and the IPv4 one are not summed together.
-        h.record(T0, &[talk("10.0.0.1", "10.0.0.1", 1, 0, 0)], &[]).unwrap();
+        h.record(T0, &[talk("10.0.0.1", "10.0.0.1", 1, 0, 0)], &[], &[]).unwrap();
         assert_eq!(h.query_at(T0, T0, T0 + H).unwrap().talks.len(), 5);
     }
 }

@@ -254,6 +254,8 @@ fn conversations_over_a_window_survive_a_restart_and_bad_windows_are_400() {
     let h = d.json("/api/hosts/192.168.5.5?period=today");
     assert_eq!(h["tx_bytes"], 300_000, "{h}");
     assert_eq!(h["peers"][0]["tx_bytes"], 300_000, "{h}");
+    // Its applications too (ports 1 and 2 name none of the defaults: "other").
+    assert_eq!(h["applications"], serde_json::json!([{"name": "other", "rx_bytes": 0, "tx_bytes": 300_000}]), "{h}");
     let p = d.json("/api/ports?period=today");
     assert_eq!(
         p["rows"].as_array().unwrap().iter().map(|r| r["tx_bytes"].as_u64().unwrap()).sum::<u64>(),

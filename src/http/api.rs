@@ -463,8 +463,8 @@ fn port_row(p: &crate::views::PortRow) -> PortApiRow {
 }
 
 /// One local host: its totals, bytes per application and top peers (both busiest first). Over
-/// a window: totals and percentiles from its archive, peers from the top-k history; bytes per
-/// application are kept since start only.
+/// a window: totals and percentiles from its archive, applications and peers from the top-k
+/// history.
 pub async fn host(ctx: &Context, ip: std::net::IpAddr, q: ListQuery) -> Reply {
     if q.windowed() {
         let (rows, mut meta) = match archived(ctx, List::Hosts, &q).await {
@@ -489,7 +489,14 @@ pub async fn host(ctx: &Context, ip: std::net::IpAddr, q: ListQuery) -> Reply {
             return respond("peers", serde_json::to_value(&peers).unwrap_or_default(), Some(meta), true);
         }
         let peers_exact = peers.iter().all(|p| p.error == 0) && !top.reaches_past_kept;
-        let extra = "bytes per application are kept since start only";
+        let mut applications: Vec<HostApp> = top
+            .apps
+            .iter()
+            .filter(|a| a.host == ip)
+            .map(|a| HostApp { name: a.app.to_string(), rx_bytes: a.rx, tx_bytes: a.tx })
+            .collect();
+        applications.sort_by_key(|a| std::cmp::Reverse(a.rx_bytes + a.tx_bytes));
+        let extra = "applications and peers from the hourly top-k history";
         meta.note = Some(meta.note.map_or(extra.to_string(), |n| format!("{n}; {extra}")));
         #[derive(Serialize)]
         struct Detail<'a> {
@@ -497,10 +504,11 @@ pub async fn host(ctx: &Context, ip: std::net::IpAddr, q: ListQuery) -> Reply {
             meta: &'a Meta,
             #[serde(flatten)]
             host: HostRow,
+            applications: Vec<HostApp>,
             peers: Vec<PeerRow>,
             peers_exact: bool,
         }
-        return json(&Detail { meta: &meta, host: row, peers, peers_exact });
+        return json(&Detail { meta: &meta, host: row, applications, peers, peers_exact });
     }
     let snap = ctx.published.get();
     let Some((c, d)) = snap.host(ip) else { return Reply::error(404, "no such local host") };
