@@ -237,6 +237,14 @@ fn host(d: &Daemon, ip: &str) -> (Counts, BTreeMap<String, [u64; 2]>, BTreeMap<S
     (totals, apps, peers)
 }
 
+/// (local host, peer) -> rx, tx bytes: every host's peers.
+fn want_conversations(want: &Expected) -> BTreeMap<(String, String), [u64; 2]> {
+    want.host_peers
+        .iter()
+        .flat_map(|(h, peers)| peers.iter().map(move |(p, c)| ((h.clone(), p.clone()), [c[0], c[1]])))
+        .collect()
+}
+
 /// Every view against the expectation, once /api/hosts has the known totals.
 fn check_views(d: &Daemon, want: &Expected) {
     let hosts: BTreeMap<String, (u64, u64, u64, u64)> =
@@ -247,15 +255,34 @@ fn check_views(d: &Daemon, want: &Expected) {
         let detail = (*totals, bytes(&want.host_apps[ip]), bytes(&want.host_peers[ip]));
         settle(d, &format!("/api/hosts/{ip}"), &detail, |d| host(d, ip));
     }
-    let convs: BTreeMap<(String, String), [u64; 2]> = want
-        .host_peers
-        .iter()
-        .flat_map(|(h, peers)| peers.iter().map(move |(p, c)| ((h.clone(), p.clone()), [c[0], c[1]])))
-        .collect();
-    settle(d, "/api/conversations", &convs, conversations);
+    settle(d, "/api/conversations", &want_conversations(want), conversations);
     settle(d, "/api/ports", &bytes(&want.ports), ports);
     for path in ["/api/applications", "/api/conversations", "/api/ports"] {
         limit_one(d, path);
+    }
+}
+
+/// The same views over a window (`query`) that holds all the traffic: hosts and applications
+/// from their archives (with the steps still in RAM), conversations, ports and each host's
+/// applications and peers from the top-k history (the hour still in RAM).
+fn check_window(d: &Daemon, want: &Expected, query: &str) {
+    let hosts = rows(&d.json(&format!("/api/hosts?{query}"))["rows"], |r| s(r, "ip"), true);
+    assert_eq!(hosts, want.hosts, "/api/hosts?{query}");
+    let apps = rows(&d.json(&format!("/api/applications?{query}"))["rows"], |r| s(r, "name"), true);
+    assert_eq!(apps, want.applications, "/api/applications?{query}");
+    let convs = rows(&d.json(&format!("/api/conversations?{query}"))["rows"], |r| (s(r, "host"), s(r, "peer")), false);
+    assert_eq!(bytes(&convs), want_conversations(want), "/api/conversations?{query}");
+    let ports = rows(
+        &d.json(&format!("/api/ports?{query}"))["rows"],
+        |r| (s(r, "protocol"), n(r, "port"), s(r, "application")),
+        false,
+    );
+    assert_eq!(bytes(&ports), bytes(&want.ports), "/api/ports?{query}");
+    for (ip, totals) in &want.hosts {
+        let h = d.json(&format!("/api/hosts/{ip}?{query}"));
+        assert_eq!([n(&h, "rx_bytes"), n(&h, "tx_bytes"), n(&h, "rx_packets"), n(&h, "tx_packets")], *totals, "{h}");
+        assert_eq!(bytes(&rows(&h["applications"], |r| s(r, "name"), false)), bytes(&want.host_apps[ip]), "{h}");
+        assert_eq!(bytes(&rows(&h["peers"], |r| s(r, "ip"), false)), bytes(&want.host_peers[ip]), "{h}");
     }
 }
 
@@ -279,8 +306,10 @@ fn default_list_views(args: &[&str]) {
     let flows = truth();
     let want = expected(&flows, &classes(DEFAULT_APPS));
     let d = Daemon::start("");
+    let t0 = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() - 60;
     run_softflowd(PCAP, args, d.udp);
     check_views(&d, &want);
+    check_window(&d, &want, &format!("from={t0}"));
 
     // What the expectation rests on, said once by hand: one row per application in the fixture;
     // 192.168.1.10 has four peers, one of them local; the flow between two local hosts counts

@@ -60,7 +60,7 @@ pub fn encode(rows: &Value) -> Result<Vec<u8>, String> {
             }
             match v {
                 None | Some(Value::Null) => {}
-                Some(Value::String(s)) => field(&mut csv, s),
+                Some(Value::String(s)) => field(&mut csv, &inert(s)),
                 Some(Value::Bool(b)) => csv.extend_from_slice(if *b { b"true" } else { b"false" }),
                 Some(Value::Number(n)) => csv.extend_from_slice(n.to_string().as_bytes()),
                 // Arrays (and only arrays: objects were flattened) keep their JSON text.
@@ -103,6 +103,17 @@ fn field(out: &mut Vec<u8>, s: &str) {
         out.push(b'"');
     } else {
         out.extend_from_slice(s.as_bytes());
+    }
+}
+
+/// A text cell a spreadsheet would run as a formula (`=`, `+`, `-`, `@`, tab, CR first: OWASP's
+/// CSV injection list) gets a leading `'`, which spreadsheets show as text. Interface names come
+/// from exporters' options data, so a sender on the LAN could otherwise plant
+/// `=HYPERLINK(...)` in a user's spreadsheet. Numbers are written as numbers and never touched.
+fn inert(s: &str) -> std::borrow::Cow<'_, str> {
+    match s.as_bytes().first() {
+        Some(b'=' | b'+' | b'-' | b'@' | b'\t' | b'\r') => format!("'{s}").into(),
+        _ => s.into(),
     }
 }
 
@@ -237,5 +248,13 @@ mod tests {
         assert_eq!(disposition("a\"; x=\r\n/../é"), "attachment; filename=\"flowpi-a---x--------.csv\"");
         assert_eq!(disposition(""), "attachment; filename=\"flowpi.csv\"");
         assert_eq!(disposition(&"x".repeat(1000)).len(), "attachment; filename=\"flowpi-.csv\"".len() + MAX_NAME);
+    }
+
+    #[test]
+    fn formulas_in_text_cells_are_made_inert() {
+        let rows =
+            serde_json::json!([{"name": "=HYPERLINK(\"http://x\")", "n": -1}, {"name": "@SUM(A1)"}, {"name": "wan"}]);
+        let text = String::from_utf8(encode(&rows).unwrap()).unwrap();
+        assert_eq!(text, "name,n\r\n\"'=HYPERLINK(\"\"http://x\"\")\",-1\r\n'@SUM(A1),\r\nwan,\r\n");
     }
 }

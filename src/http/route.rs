@@ -144,50 +144,43 @@ pub fn parse(url: &str) -> Result<Route, RouteError> {
         ["api", "conversations"] => list(List::Conversations, query),
         ["api", "ports"] => list(List::Ports, query),
         ["api", "interfaces"] => list(List::Interfaces, query),
-        ["api", "series", "host", id] => {
-            let host = if *id == "other" { HostId::Other } else { HostId::Ip(ip(id)?) };
-            Ok(Route::Series { subject: Subject::Host(host), q: series_query(query)? })
-        }
-        ["api", "series", "interface", "other"] => {
-            Ok(Route::Series { subject: Subject::Interface(IfaceId::Other), q: series_query(query)? })
-        }
-        ["api", "series", "interface", exporter, ifindex] => {
-            let exporter = ip(exporter)?;
-            let ifindex: u32 = ifindex.parse().map_err(|_| bad(format!("ifindex {ifindex:?} is not a number")))?;
-            Ok(Route::Series { subject: Subject::Interface(IfaceId::If { exporter, ifindex }), q: series_query(query)? })
-        }
-        ["api", "series", "application", name] => {
-            let app = AppName::new(name).ok_or_else(|| bad(format!("{name:?} is not an application name")))?;
-            Ok(Route::Series { subject: Subject::Application(app), q: series_query(query)? })
-        }
-        ["api", "series", ..] => Err(bad(
-            "expected /api/series/host/{ip}, /api/series/interface/{exporter}/{ifindex} or /api/series/application/{name}",
-        )),
+        ["api", "series", rest @ ..] => match subject(rest) {
+            Some(subject) => Ok(Route::Series { subject: subject?, q: series_query(query)? }),
+            None => Err(bad(
+                "expected /api/series/host/{ip}, /api/series/interface/{exporter}/{ifindex} or /api/series/application/{name}",
+            )),
+        },
         ["api", "exporters"] => Ok(Route::Exporters),
         ["api", "status"] => Ok(Route::Status),
         ["metrics"] => Ok(Route::Metrics),
-        ["graph", "host", host, file] => {
-            let host = if *host == "other" { HostId::Other } else { HostId::Ip(ip(host)?) };
-            Ok(Route::Graph { subject: Subject::Host(host), look: look(file, query)? })
-        }
-        ["graph", "interface", "other", file] => {
-            Ok(Route::Graph { subject: Subject::Interface(IfaceId::Other), look: look(file, query)? })
-        }
-        ["graph", "application", name, file] => {
-            let app = AppName::new(name).ok_or_else(|| bad(format!("{name:?} is not an application name")))?;
-            Ok(Route::Graph { subject: Subject::Application(app), look: look(file, query)? })
-        }
-        ["graph", "interface", exporter, ifindex, file] => {
-            let exporter = ip(exporter)?;
-            let ifindex: u32 = ifindex.parse().map_err(|_| bad(format!("ifindex {ifindex:?} is not a number")))?;
-            let iface = IfaceId::If { exporter, ifindex };
-            Ok(Route::Graph { subject: Subject::Interface(iface), look: look(file, query)? })
+        ["graph", rest @ .., file] if subject(rest).is_some() => {
+            let subject = subject(rest).expect("checked")?;
+            Ok(Route::Graph { subject, look: look(file, query)? })
         }
         ["graph", ..] => Err(bad(
             "expected /graph/host/{ip}/{period}.{png|svg}, /graph/interface/{exporter}/{ifindex}/{period}.{png|svg} or /graph/application/{name}/{period}.{png|svg}",
         )),
         _ => Err(RouteError::NotFound),
     }
+}
+
+/// What a graph or series is about, from the path segments after `/graph/` or `/api/series/`:
+/// `host/{ip|other}`, `interface/other`, `interface/{exporter}/{ifindex}`, `application/{name}`.
+/// `None` when the segments name no kind at all.
+fn subject(parts: &[&str]) -> Option<Result<Subject, RouteError>> {
+    Some(match parts {
+        ["host", "other"] => Ok(Subject::Host(HostId::Other)),
+        ["host", host] => ip(host).map(|ip| Subject::Host(HostId::Ip(ip))),
+        ["interface", "other"] => Ok(Subject::Interface(IfaceId::Other)),
+        ["interface", exporter, ifindex] => ip(exporter).and_then(|exporter| {
+            let ifindex: u32 = ifindex.parse().map_err(|_| bad(format!("ifindex {ifindex:?} is not a number")))?;
+            Ok(Subject::Interface(IfaceId::If { exporter, ifindex }))
+        }),
+        ["application", name] => AppName::new(name)
+            .map(Subject::Application)
+            .ok_or_else(|| bad(format!("{name:?} is not an application name"))),
+        _ => return None,
+    })
 }
 
 fn list(list: List, query: &str) -> Result<Route, RouteError> {
