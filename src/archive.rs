@@ -1120,7 +1120,7 @@ impl Worker {
                     let talks = b.delta_talks(&self.names.conversations);
                     let ports = b.delta_ports(&self.names.ports);
                     let apps = b.delta_apps(&host_apps(&self.names));
-                    merge_live(&mut w, &talks, &ports, &apps);
+                    w.add_live(&talks, &ports, &apps);
                     w.to = w.to.max(h.slot_start(now - 1) + h.geometry().slot_seconds as i64);
                 }
                 Ok(Answer::Top(w))
@@ -1242,44 +1242,6 @@ fn host_apps(snap: &Snapshot) -> Vec<HostApp> {
         }
     }
     out
-}
-
-/// Add the slot being filled (deltas from RAM) to what the history file answered.
-fn merge_live(
-    w: &mut crate::history::Window,
-    talks: &[crate::views::Talk],
-    ports: &[crate::views::PortRow],
-    apps: &[HostApp],
-) {
-    for a in apps {
-        match w.apps.iter_mut().find(|x| x.host == a.host && x.app == a.app) {
-            Some(x) => {
-                x.rx += a.rx;
-                x.tx += a.tx;
-            }
-            None => w.apps.push(*a),
-        }
-    }
-    for t in talks {
-        match w.talks.iter_mut().find(|x| x.host == t.host && x.peer == t.peer) {
-            Some(x) => {
-                x.rx += t.rx;
-                x.tx += t.tx;
-                x.error += t.error;
-            }
-            None => w.talks.push(*t),
-        }
-    }
-    for p in ports {
-        match w.ports.iter_mut().find(|x| x.protocol == p.protocol && x.port == p.port) {
-            Some(x) => {
-                x.rx += p.rx;
-                x.tx += p.tx;
-                x.error += p.error;
-            }
-            None => w.ports.push(*p),
-        }
-    }
 }
 
 /// An archive's totals (bytes the rows hold, rounded: the file keeps per-second rates) and the

@@ -148,31 +148,27 @@ trait Row: Copy {
     }
 }
 
-impl Row for Talk {
-    type Key = (IpAddr, IpAddr);
-    fn key(&self) -> Self::Key {
-        (self.host, self.peer)
-    }
-    fn counts(&self) -> (u64, u64, u64) {
-        (self.rx, self.tx, self.error)
-    }
-    fn with_counts(self, rx: u64, tx: u64, error: u64) -> Self {
-        Talk { rx, tx, error, ..self }
-    }
+/// The rows' counts are all `rx`, `tx`, `error`; only the key differs.
+macro_rules! row {
+    ($t:ident, $key:ty, $($k:ident),+) => {
+        impl Row for $t {
+            type Key = $key;
+            fn key(&self) -> Self::Key {
+                ($(self.$k),+)
+            }
+            fn counts(&self) -> (u64, u64, u64) {
+                (self.rx, self.tx, self.error)
+            }
+            fn with_counts(self, rx: u64, tx: u64, error: u64) -> Self {
+                $t { rx, tx, error, ..self }
+            }
+        }
+    };
 }
 
-impl Row for PortRow {
-    type Key = (u8, u16);
-    fn key(&self) -> Self::Key {
-        (self.protocol, self.port)
-    }
-    fn counts(&self) -> (u64, u64, u64) {
-        (self.rx, self.tx, self.error)
-    }
-    fn with_counts(self, rx: u64, tx: u64, error: u64) -> Self {
-        PortRow { rx, tx, error, ..self }
-    }
-}
+row!(Talk, (IpAddr, IpAddr), host, peer);
+row!(PortRow, (u8, u16), protocol, port);
+row!(HostApp, (IpAddr, AppName), host, app);
 
 /// A local host's bytes on one application (`error` is always 0: these counters are exact).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -184,17 +180,32 @@ pub struct HostApp {
     pub error: u64,
 }
 
-impl Row for HostApp {
-    type Key = (IpAddr, AppName);
-    fn key(&self) -> Self::Key {
-        (self.host, self.app)
+impl Window {
+    /// Add rows not in the file (the slot still being filled, from RAM): summed by key, then
+    /// busiest first again.
+    pub fn add_live(&mut self, talks: &[Talk], ports: &[PortRow], apps: &[HostApp]) {
+        add_rows(&mut self.talks, talks);
+        add_rows(&mut self.ports, ports);
+        add_rows(&mut self.apps, apps);
     }
-    fn counts(&self) -> (u64, u64, u64) {
-        (self.rx, self.tx, self.error)
+}
+
+fn add_rows<R: Row>(into: &mut Vec<R>, rows: &[R]) {
+    let mut at: HashMap<R::Key, usize> = into.iter().enumerate().map(|(i, r)| (r.key(), i)).collect();
+    for r in rows {
+        match at.get(&r.key()) {
+            Some(&i) => {
+                let (a, b, c) = into[i].counts();
+                let (x, y, z) = r.counts();
+                into[i] = into[i].with_counts(a.saturating_add(x), b.saturating_add(y), c.saturating_add(z));
+            }
+            None => {
+                at.insert(r.key(), into.len());
+                into.push(*r);
+            }
+        }
     }
-    fn with_counts(self, rx: u64, tx: u64, error: u64) -> Self {
-        HostApp { rx, tx, error, ..self }
-    }
+    sort_busiest(into);
 }
 
 /// Busiest first by what was seen (as the tables rank), equal totals in key order so that what a
@@ -1105,5 +1116,12 @@ mod tests {
         // Different keys: the mapped IPv6 host and the IPv4 one are not summed together.
         h.record(T0, &[talk("10.0.0.1", "10.0.0.1", 1, 0, 0)], &[], &[]).unwrap();
         assert_eq!(h.query_at(T0, T0, T0 + H).unwrap().talks.len(), 5);
+    }
+
+    #[test]
+    fn live_rows_add_by_key_and_resort() {
+        let mut w = Window { talks: vec![talk("10.0.0.1", "1.1.1.1", 10, 0, 2)], ..Window::default() };
+        w.add_live(&[talk("10.0.0.1", "1.1.1.1", 5, 0, 1), talk("10.0.0.2", "2.2.2.2", 20, 0, 0)], &[], &[]);
+        assert_eq!(w.talks, vec![talk("10.0.0.2", "2.2.2.2", 20, 0, 0), talk("10.0.0.1", "1.1.1.1", 15, 0, 3)]);
     }
 }
