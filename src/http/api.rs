@@ -292,15 +292,26 @@ async fn archive_query(ctx: &Context, q: Query) -> Result<Answer, Reply> {
 
 /// Hosts, interfaces or applications over a window: totals and percentiles from the archives;
 /// for a named period the totals are the day totals (exact, kept across restarts).
-async fn archived(ctx: &Context, list: List, q: &ListQuery) -> Result<(Vec<(Subject, Counts, Option<[f64; 2]>)>, Meta), Reply> {
+/// `only`: one archive of the kind (a host's detail) instead of all of them.
+async fn archived(
+    ctx: &Context,
+    list: List,
+    only: Option<Subject>,
+    q: &ListQuery,
+) -> Result<(Vec<(Subject, Counts, Option<[f64; 2]>)>, Meta), Reply> {
     let (from, to) = resolve(ctx, q).map_err(|m| Reply::error(400, &m))?;
     let dir = match list {
         List::Hosts => "hosts",
         List::Interfaces => "interfaces",
         _ => "applications",
     };
-    let w = match archive_query(ctx, Query::Totals { dir, from, to }).await {
+    let query = match only {
+        Some(subject) => Query::Series { subject, from, to },
+        None => Query::Totals { dir, from, to },
+    };
+    let w = match archive_query(ctx, query).await {
         Ok(Answer::Totals(w)) => w,
+        Ok(Answer::Series(s)) => s.window,
         Ok(_) => return Err(Reply::error(500, "unexpected answer")),
         // The day totals do not need the archive thread: a busy one costs only the percentiles.
         Err(_) if q.period.is_some() => Window::default(),
@@ -315,7 +326,11 @@ async fn archived(ctx: &Context, list: List, q: &ListQuery) -> Result<(Vec<(Subj
     // A named period: the day totals, which every period's days are kept for.
     let periods = ctx.archive.periods();
     let p95: std::collections::HashMap<Subject, [f64; 2]> = w.rows.iter().map(|r| (r.subject, r.p95_bps)).collect();
-    rows = periods.of(p).filter(|(s, _)| s.dir() == dir).map(|(s, c)| (*s, *c, p95.get(s).copied())).collect();
+    rows = periods
+        .of(p)
+        .filter(|(s, _)| s.dir() == dir && only.is_none_or(|o| o == **s))
+        .map(|(s, c)| (*s, *c, p95.get(s).copied()))
+        .collect();
     // Before the first step the published periods are empty: the bounds are the request's.
     let bounds = match periods.bounds(p) {
         (0, 0) => (from, to),
@@ -370,7 +385,7 @@ pub async fn list(ctx: &Context, list: List, q: ListQuery) -> Reply {
     }
     match list {
         List::Hosts | List::Interfaces | List::Applications => {
-            let (rows, meta) = match archived(ctx, list, &q).await {
+            let (rows, meta) = match archived(ctx, list, None, &q).await {
                 Ok(v) => v,
                 Err(reply) => return reply,
             };
@@ -467,11 +482,11 @@ fn port_row(p: &crate::views::PortRow) -> PortApiRow {
 /// history.
 pub async fn host(ctx: &Context, ip: std::net::IpAddr, q: ListQuery) -> Reply {
     if q.windowed() {
-        let (rows, mut meta) = match archived(ctx, List::Hosts, &q).await {
+        let subject = Subject::Host(HostId::Ip(ip));
+        let (rows, mut meta) = match archived(ctx, List::Hosts, Some(subject), &q).await {
             Ok(v) => v,
             Err(reply) => return reply,
         };
-        let subject = Subject::Host(HostId::Ip(ip));
         let Some((_, c, p)) = rows.iter().find(|(s, _, _)| *s == subject) else {
             return Reply::error(404, "no traffic of this host in the window");
         };
