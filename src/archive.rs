@@ -1145,6 +1145,21 @@ impl Worker {
         (a, b, res, fits.is_none())
     }
 
+    /// The file's rows of `w` seconds starting in `[from, to)`: (row start, the four per-second
+    /// averages). An error if librrd answers from an archive of another width.
+    fn fetch_rows(&self, path: &Path, from: i64, to: i64, w: i64) -> Result<Vec<(i64, [f64; 4])>, String> {
+        let f = self.rrd.fetch(path, from, to, w as u64).map_err(|e| e.0)?;
+        if f.step as i64 != w || f.ds < 4 {
+            return Err(format!("{} answered rows of {} s, not {w} s", path.display(), f.step));
+        }
+        Ok(f.values
+            .chunks_exact(f.ds)
+            .enumerate()
+            .map(|(r, v)| (f.start + r as i64 * w, [v[0], v[1], v[2], v[3]]))
+            .filter(|(t, _)| (from..to).contains(t))
+            .collect())
+    }
+
     /// An archive's rows of `res` seconds over `[from, to)` (aligned): per-second averages of the
     /// four data sources, NaN where unknown. From the file: its rows of that width up to the last
     /// complete one, then its single-step rows, then the steps held in RAM (what the file lacks).
@@ -1164,17 +1179,8 @@ impl Worker {
         let mut sums = vec![[0.0f64; 4]; n];
         let mut known = vec![false; n];
         if next.is_some() && coarse_end > from {
-            let end = coarse_end.min(to);
-            let f = self.rrd.fetch(&path, from, end, res as u64).map_err(|e| e.0)?;
-            if f.step as i64 != res || f.ds < 4 {
-                return Err(format!("{} answered rows of {} s, not {res} s", path.display(), f.step));
-            }
-            for (r, v) in f.values.chunks_exact(f.ds).enumerate() {
-                let t = f.start + r as i64 * res;
-                if t >= from && t < end {
-                    let i = ((t - from) / res) as usize;
-                    out[i] = [v[0], v[1], v[2], v[3]];
-                }
+            for (t, v) in self.fetch_rows(&path, from, coarse_end.min(to), res)? {
+                out[((t - from) / res) as usize] = v;
             }
         }
         // After the last complete row of `res`, the file's finer rows, each archive up to its
@@ -1187,19 +1193,12 @@ impl Worker {
             if next.is_none() || end <= done {
                 continue;
             }
-            let f = self.rrd.fetch(&path, done, end, w as u64).map_err(|e| e.0)?;
-            if f.step as i64 != w || f.ds < 4 {
-                return Err(format!("{} answered rows of {} s, not {w} s", path.display(), f.step));
-            }
-            for (r, v) in f.values.chunks_exact(f.ds).enumerate() {
-                let t = f.start + r as i64 * w;
-                if t >= done && t < end {
-                    let i = ((t - from) / res) as usize;
-                    known[i] = true;
-                    for k in 0..4 {
-                        if v[k].is_finite() {
-                            sums[i][k] += v[k] * w as f64;
-                        }
+            for (t, v) in self.fetch_rows(&path, done, end, w)? {
+                let i = ((t - from) / res) as usize;
+                known[i] = true;
+                for k in 0..4 {
+                    if v[k].is_finite() {
+                        sums[i][k] += v[k] * w as f64;
                     }
                 }
             }
