@@ -66,8 +66,10 @@ enum Request {
         look: Look,
         reply: SyncSender<GraphReply>,
     },
+    /// The last counts, and the last snapshot (for the top-k history's slot written at stop).
     Shutdown {
         counts: StepCounts,
+        names: Arc<Snapshot>,
     },
     Query {
         query: Query,
@@ -151,8 +153,8 @@ impl ArchiveHandle {
         self.tx.send(Request::Step { counts, jump, names }).is_ok()
     }
 
-    pub fn shutdown(&self, counts: StepCounts) -> bool {
-        self.tx.send(Request::Shutdown { counts }).is_ok()
+    pub fn shutdown(&self, counts: StepCounts, names: Arc<Snapshot>) -> bool {
+        self.tx.send(Request::Shutdown { counts, names }).is_ok()
     }
 
     /// The period totals as of the last step (restored from the journal at start).
@@ -309,7 +311,8 @@ impl Archive {
                 Ok(Request::Query { query, reply }) => {
                     let _ = reply.try_send(w.query(query));
                 }
-                Ok(Request::Shutdown { counts }) => {
+                Ok(Request::Shutdown { counts, names }) => {
+                    w.names = names;
                     w.take(counts, 0);
                     // The hour so far, merged with the rest of it after a restart.
                     if let Some(slot) = w.slot {

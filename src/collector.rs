@@ -237,13 +237,15 @@ impl Collector {
             }
         }
         self.save_state();
-        self.published.set(Arc::new(self.snapshot()));
         info!(
             "collector: stopping after {} datagrams, {} records",
             stats::get(&self.stats.datagrams),
             stats::get(&self.stats.records)
         );
-        self.archive.shutdown(self.agg.rotate(wall_ms()));
+        let counts = self.agg.rotate(wall_ms());
+        let snap = Arc::new(self.snapshot());
+        self.published.set(snap.clone());
+        self.archive.shutdown(counts, snap);
     }
 
     /// Hand the counts per step to the archive thread and start counting the wall clock's step.

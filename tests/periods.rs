@@ -137,6 +137,8 @@ fn past_windows_rank_exactly_the_traffic_sent_in_them_and_p95_is_rrdtools() {
     let file = tmp.path().join("archive/hosts/192.168.9.1.rrd");
     d.wait_for("window A written", |_| rrdtool(&["last", file.to_str().unwrap()]).trim().parse::<i64>().unwrap() >= a1);
 
+    // Window B's last step may reach the archive a moment after the since-start totals.
+    d.wait_for("window B handed over", |d| rows(&d.json(&format!("/api/hosts?from={b0}&to={b1}"))) == sent_b);
     let wa = d.json(&format!("/api/hosts?from={a0}&to={a1}"));
     let wb = d.json(&format!("/api/hosts?from={b0}&to={b1}"));
     assert_eq!(rows(&wa), sent_a, "{wa}");
@@ -242,7 +244,9 @@ fn conversations_over_a_window_survive_a_restart_and_bad_windows_are_400() {
     d.wait_for("counted again", |d| {
         d.json("/api/conversations").as_array().is_some_and(|a| a.iter().any(|c| c["tx_bytes"] == 50_000))
     });
-    // Since start only the second; over today both, through the slot written at the stop.
+    // Since start only the second; over today both, through the slot written at the stop. (The
+    // archive sees a step's conversations when the collector hands the step over, each second.)
+    d.wait_for("handed over", |d| d.json("/api/conversations?period=today")["rows"][0]["tx_bytes"] == 300_000);
     let v = d.json("/api/conversations?period=today");
     assert_eq!(v["source"], "top-k history");
     let c = &v["rows"][0];
