@@ -29,6 +29,18 @@ fn rec(src: &str, dst: &str, bytes: u64, packets: u64, input_if: u32, output_if:
     }
 }
 
+/// The rows without what changes from step to step (the "now" rates and last seen), which
+/// `now_is_what_arrived_during_the_last_step` checks.
+fn settled(mut v: Value) -> Value {
+    for r in v.as_array_mut().unwrap() {
+        let o = r.as_object_mut().unwrap();
+        for k in ["now_rx_bps", "now_tx_bps", "now_in_bps", "now_out_bps", "last_seen"] {
+            o.remove(k);
+        }
+    }
+    v
+}
+
 /// Rows keyed by the first field, so the comparison does not depend on order.
 fn by_key(v: &Value, key: &str) -> BTreeMap<String, Value> {
     v.as_array().unwrap().iter().map(|r| (r[key].to_string(), r.clone())).collect()
@@ -143,7 +155,7 @@ fn v5_totals_archives_graphs_and_counters() {
     d.wait_for("hosts published", |d| d.json("/api/hosts").as_array().unwrap().len() == 2);
 
     // Exact totals per host, busiest first.
-    let hosts = d.json("/api/hosts");
+    let hosts = settled(d.json("/api/hosts"));
     assert_eq!(
         hosts,
         json!([
@@ -152,15 +164,15 @@ fn v5_totals_archives_graphs_and_counters() {
         ])
     );
     // Per (exporter, ifIndex): in = the flow's input interface, out = its output interface.
-    let ifs = by_key(&d.json("/api/interfaces"), "ifindex");
+    let ifs = by_key(&settled(d.json("/api/interfaces")), "ifindex");
     assert_eq!(ifs.len(), 2);
     assert_eq!(
         ifs["1"],
-        json!({"exporter": "127.0.0.1", "ifindex": 1, "name": null, "in_bytes": 51_230, "out_bytes": 1_300, "in_packets": 60, "out_packets": 13})
+        json!({"exporter": "127.0.0.1", "ifindex": 1, "wan": false, "name": null, "in_bytes": 51_230, "out_bytes": 1_300, "in_packets": 60, "out_packets": 13})
     );
     assert_eq!(
         ifs["2"],
-        json!({"exporter": "127.0.0.1", "ifindex": 2, "name": null, "in_bytes": 2_000, "out_bytes": 51_930, "in_packets": 20, "out_packets": 67})
+        json!({"exporter": "127.0.0.1", "ifindex": 2, "wan": false, "name": null, "in_bytes": 2_000, "out_bytes": 51_930, "in_packets": 20, "out_packets": 67})
     );
 
     metrics_match_the_api(&d);
@@ -297,7 +309,7 @@ fn garbage_is_counted_and_loses_nothing() {
     // Still serving, with exactly the good datagram's totals.
     d.wait_for("host published", |d| d.json("/api/hosts").as_array().unwrap().len() == 1);
     assert_eq!(
-        d.json("/api/hosts"),
+        settled(d.json("/api/hosts")),
         json!([{"ip": "192.168.7.7", "rx_bytes": 0, "tx_bytes": 4_242, "rx_packets": 0, "tx_packets": 3}])
     );
     let log = d.log();
@@ -422,4 +434,44 @@ fn a_broken_archive_is_set_aside_and_recreated() {
     let log = d.log();
     assert_eq!(log.matches("is unreadable").count(), 2, "logged once per broken file:\n{log}");
     assert_eq!(d.metric("flowpi_archive_update_errors_total"), 0);
+}
+
+#[test]
+fn now_is_what_arrived_during_the_last_step_and_the_wan_is_listed_first() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = Daemon::start_full(
+        tmp.path(),
+        Extra {
+            http: "auth = \"none\"",
+            sections: "[[exporter]]\naddress = \"127.0.0.1\"\ninterfaces = { 1 = \"lan\", 7 = \"WAN-fiber\" }",
+            ..Extra::default()
+        },
+        &[],
+    );
+    let before = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64;
+    // A big LAN-side flow and a small one through the WAN (ifIndex 7).
+    d.send(&encode(
+        &[rec("203.0.113.5", "192.168.1.10", 90_000, 60, 1, 1), rec("203.0.113.5", "192.168.1.11", 1_000, 2, 7, 1)],
+        1,
+        0,
+        0,
+    ));
+    // The step's hand-over takes exactly that datagram: 90 kB in a 1 s step is 720 kbit/s.
+    d.wait_for("now", |d| d.json("/api/hosts?sort=now")[0]["now_rx_bps"].as_f64() == Some(720_000.0));
+    let hosts = d.json("/api/hosts?sort=now");
+    assert_eq!(hosts[0]["ip"], "192.168.1.10");
+    assert_eq!(hosts[1]["now_rx_bps"].as_f64(), Some(8_000.0));
+    assert_eq!(hosts[0]["now_tx_bps"].as_f64(), Some(0.0));
+    let seen = hosts[0]["last_seen"].as_i64().unwrap();
+    assert!(seen >= before - 1 && seen <= before + 30, "last seen {seen}, sent at {before}");
+    // The WAN first although the LAN interface carried more; then busiest first.
+    let ifs = d.json("/api/interfaces");
+    let order: Vec<(u64, bool)> =
+        ifs.as_array().unwrap().iter().map(|r| (r["ifindex"].as_u64().unwrap(), r["wan"].as_bool().unwrap())).collect();
+    assert_eq!(order, vec![(7, true), (1, false)], "{ifs}");
+    // Nothing arrives in the next steps: now falls back to 0, last seen stays.
+    d.wait_for("now back to 0", |d| d.json("/api/hosts?sort=now")[0]["now_rx_bps"].as_f64() == Some(0.0));
+    let h = d.json("/api/hosts/192.168.1.10");
+    assert_eq!(h["last_seen"].as_i64(), Some(seen), "{h}");
+    assert_eq!(h["now_rx_bps"].as_f64(), Some(0.0));
 }

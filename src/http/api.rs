@@ -9,7 +9,7 @@ use super::route::{List, ListQuery, Sort};
 use crate::archive::{Answer, GraphError, Query, Window};
 use crate::views::{Counts, Subject};
 use crate::views::applications::protocol_label;
-use crate::views::{HostId, IfaceId, Talk};
+use crate::views::{HostId, IfaceId, Snapshot, Talk};
 use crate::stats;
 
 #[derive(Serialize)]
@@ -19,6 +19,11 @@ struct HostRow {
     tx_bytes: u64,
     rx_packets: u64,
     tx_packets: u64,
+    /// What arrived during the last step, as bits/s (0 for a host not in the since-start table).
+    now_rx_bps: f64,
+    now_tx_bps: f64,
+    /// Unix seconds of the start of the last step the host counted in since flowpi started.
+    last_seen: Option<i64>,
     /// Over a window: the 95th percentile of the archive's rows, bits/s.
     #[serde(skip_serializing_if = "Option::is_none")]
     p95_rx_bps: Option<f64>,
@@ -36,6 +41,11 @@ struct InterfaceRow {
     out_bytes: u64,
     in_packets: u64,
     out_packets: u64,
+    /// Named as the WAN (`wan`, `internet`, …): listed first.
+    wan: bool,
+    now_in_bps: f64,
+    now_out_bps: f64,
+    last_seen: Option<i64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     p95_in_bps: Option<f64>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -54,6 +64,8 @@ struct Status {
     decode_errors: u64,
     /// A password protects the page (the page then offers to log out).
     auth: bool,
+    /// The zone the periods, graphs and `from`/`to` times are in.
+    zone: String,
 }
 
 fn json<T: Serialize>(v: &T) -> Reply {
@@ -123,17 +135,29 @@ fn sorted<T: Serialize>(rows: Vec<T>, sort: Sort, limit: usize) -> serde_json::V
     use serde_json::Value;
     let mut v: Vec<Value> = rows.into_iter().filter_map(|r| serde_json::to_value(r).ok()).collect();
     let field = |r: &Value, a: &str, b: &str| r.get(a).or_else(|| r.get(b)).and_then(Value::as_u64).unwrap_or(0);
+    let rate = |r: &Value, a: &str, b: &str| r.get(a).or_else(|| r.get(b)).and_then(Value::as_f64).unwrap_or(0.0);
     let key = |r: &Value| match sort {
         Sort::Total => field(r, "rx_bytes", "in_bytes").saturating_add(field(r, "tx_bytes", "out_bytes")),
         Sort::Rx => field(r, "rx_bytes", "in_bytes"),
         Sort::Tx => field(r, "tx_bytes", "out_bytes"),
+        // Rates in bits/s; whole bits order them well enough.
+        Sort::Now => (rate(r, "now_rx_bps", "now_in_bps") + rate(r, "now_tx_bps", "now_out_bps")) as u64,
     };
     v.sort_by_key(|r| std::cmp::Reverse(key(r)));
     v.truncate(limit);
     Value::Array(v)
 }
 
-fn host_row(id: &HostId, c: &crate::views::Counts) -> HostRow {
+/// A host's row, with its "now" and last seen from the since-start snapshot.
+fn host_row(snap: &Snapshot, id: &HostId, c: &crate::views::Counts) -> HostRow {
+    let recent = snap
+        .hosts
+        .binary_search_by(|(h, _)| h.cmp(id))
+        .ok()
+        .and_then(|i| snap.host_recent.get(i))
+        .copied()
+        .unwrap_or_default();
+    let now = recent.bps(snap.step_ms);
     HostRow {
         ip: match id {
             HostId::Ip(ip) => ip.to_string(),
@@ -143,6 +167,9 @@ fn host_row(id: &HostId, c: &crate::views::Counts) -> HostRow {
         tx_bytes: c.out_bytes,
         rx_packets: c.in_packets,
         tx_packets: c.out_packets,
+        now_rx_bps: now[0],
+        now_tx_bps: now[1],
+        last_seen: recent.last_seen_ms.map(|ms| ms / 1000),
         p95_rx_bps: None,
         p95_tx_bps: None,
     }
@@ -162,7 +189,15 @@ fn app_row(n: &crate::views::AppName, c: &Counts) -> AppRow {
     }
 }
 
-fn interface_row(snap: &crate::views::Snapshot, id: &IfaceId, c: &Counts, p95: Option<[f64; 2]>) -> InterfaceRow {
+fn interface_row(snap: &Snapshot, id: &IfaceId, c: &Counts, p95: Option<[f64; 2]>) -> InterfaceRow {
+    let recent = snap
+        .interfaces
+        .binary_search_by(|(i, _)| i.cmp(id))
+        .ok()
+        .and_then(|i| snap.interface_recent.get(i))
+        .copied()
+        .unwrap_or_default();
+    let now = recent.bps(snap.step_ms);
     let (exporter, ifindex, name) = match id {
         IfaceId::If { exporter, ifindex } => {
             (exporter.to_string(), Some(*ifindex), snap.interface_name(*exporter, *ifindex).map(str::to_string))
@@ -172,7 +207,11 @@ fn interface_row(snap: &crate::views::Snapshot, id: &IfaceId, c: &Counts, p95: O
     InterfaceRow {
         exporter,
         ifindex,
+        wan: name.as_deref().is_some_and(crate::views::interfaces::is_wan),
         name,
+        now_in_bps: now[0],
+        now_out_bps: now[1],
+        last_seen: recent.last_seen_ms.map(|ms| ms / 1000),
         in_bytes: c.in_bytes,
         out_bytes: c.out_bytes,
         in_packets: c.in_packets,
@@ -352,20 +391,18 @@ pub async fn list(ctx: &Context, list: List, q: ListQuery) -> Reply {
     if !q.windowed() {
         let rows = match list {
             List::Hosts => {
-                let mut rows: Vec<HostRow> = snap.hosts.iter().map(|(id, c)| host_row(id, c)).collect();
+                let mut rows: Vec<HostRow> = snap.hosts.iter().map(|(id, c)| host_row(&snap, id, c)).collect();
                 // Equal totals keep the address order.
                 rows.sort_by(|a, b| a.ip.cmp(&b.ip));
                 sorted(rows, sort, limit)
             }
             List::Interfaces => {
-                let mut rows: Vec<InterfaceRow> =
+                let rows: Vec<InterfaceRow> =
                     snap.interfaces.iter().map(|(id, c)| interface_row(&snap, id, c, None)).collect();
                 if q.sort.is_some() {
                     sorted(rows, sort, limit)
                 } else {
-                    // In exporter and ifIndex order, as the page lists them.
-                    rows.truncate(limit);
-                    serde_json::to_value(rows).unwrap_or_default()
+                    wan_first(rows, limit)
                 }
             }
             List::Applications => {
@@ -395,7 +432,7 @@ pub async fn list(ctx: &Context, list: List, q: ListQuery) -> Reply {
                         .iter()
                         .filter_map(|(s, c, p)| match s {
                             Subject::Host(h) => {
-                                let mut r = host_row(h, c);
+                                let mut r = host_row(&snap, h, c);
                                 r.p95_rx_bps = Some(p.map_or(0.0, |p| finite(p[0])));
                                 r.p95_tx_bps = Some(p.map_or(0.0, |p| finite(p[1])));
                                 Some(r)
@@ -416,7 +453,11 @@ pub async fn list(ctx: &Context, list: List, q: ListQuery) -> Reply {
                             _ => None,
                         })
                         .collect();
-                    sorted(out, sort, limit)
+                    if q.sort.is_some() {
+                        sorted(out, sort, limit)
+                    } else {
+                        wan_first(out, limit)
+                    }
                 }
                 _ => {
                     let out: Vec<AppRow> = rows
@@ -451,6 +492,13 @@ pub async fn list(ctx: &Context, list: List, q: ListQuery) -> Reply {
             respond(list.name(), value, Some(meta), q.csv)
         }
     }
+}
+
+/// Interfaces as the page lists them: the WAN first, then busiest first.
+fn wan_first(mut rows: Vec<InterfaceRow>, limit: usize) -> serde_json::Value {
+    rows.sort_by_key(|r| (!r.wan, std::cmp::Reverse(r.in_bytes.saturating_add(r.out_bytes))));
+    rows.truncate(limit);
+    serde_json::to_value(rows).unwrap_or_default()
 }
 
 /// rrdtool's unknown (NaN: no row known in the window) as 0 in JSON, which has no NaN.
@@ -490,7 +538,7 @@ pub async fn host(ctx: &Context, ip: std::net::IpAddr, q: ListQuery) -> Reply {
         let Some((_, c, p)) = rows.iter().find(|(s, _, _)| *s == subject) else {
             return Reply::error(404, "no traffic of this host in the window");
         };
-        let mut row = host_row(&HostId::Ip(ip), c);
+        let mut row = host_row(&ctx.published.get(), &HostId::Ip(ip), c);
         row.p95_rx_bps = Some(p.map_or(0.0, |p| finite(p[0])));
         row.p95_tx_bps = Some(p.map_or(0.0, |p| finite(p[1])));
         let (from, to) = (meta.from_unix, meta.to_unix);
@@ -535,7 +583,7 @@ pub async fn host(ctx: &Context, ip: std::net::IpAddr, q: ListQuery) -> Reply {
     if q.csv {
         return respond("peers", serde_json::to_value(&peers).unwrap_or_default(), None, true);
     }
-    json(&HostDetailRow { host: host_row(&HostId::Ip(ip), c), applications, peers, peers_exact: d.peers_exact })
+    json(&HostDetailRow { host: host_row(&snap, &HostId::Ip(ip), c), applications, peers, peers_exact: d.peers_exact })
 }
 
 /// `{"step", "start", "points": [[time, in_bps, out_bps], …]}` (rx and tx for hosts and
@@ -614,6 +662,7 @@ pub fn status(ctx: &Context) -> Reply {
         records: stats::get(&s.records),
         decode_errors: s.decode_errors_total(),
         auth: !ctx.guard.is_open(),
+        zone: ctx.calendar.zone_name().to_string(),
     })
 }
 

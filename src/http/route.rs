@@ -88,6 +88,8 @@ pub enum Sort {
     Total,
     Rx,
     Tx,
+    /// By the "now" rate (what arrived during the last step), in plus out.
+    Now,
 }
 
 impl ListQuery {
@@ -221,7 +223,8 @@ fn list_query(query: &str) -> Result<ListQuery, RouteError> {
                     "total" => Sort::Total,
                     "rx" | "in" => Sort::Rx,
                     "tx" | "out" => Sort::Tx,
-                    _ => return Err(bad(format!("sort={v:?} is not total, rx (in) or tx (out)"))),
+                    "now" => Sort::Now,
+                    _ => return Err(bad(format!("sort={v:?} is not total, rx (in), tx (out) or now"))),
                 })
             }
             "format" => match v.as_str() {

@@ -2,7 +2,7 @@
 //! application and its top remote peers; rows idle for `archive.host_idle` go to newcomers.
 
 use super::table::{Row, Table};
-use super::{split, AddrKey, Applications, Bounds, Clock, Counts, HostDetail, HostId, Place, Snapshot, Subject, Talk};
+use super::{split, AddrKey, Applications, Bounds, Clock, Counts, HostDetail, HostId, Place, Recent, Snapshot, Subject, Talk};
 use crate::stats::{self, Stats};
 use crate::topk::Tables;
 use crate::views::attribute::Flow;
@@ -143,22 +143,23 @@ impl Hosts {
             }),
             peers_exact: peers.is_none_or(|(t, _)| self.peers.exact(t)),
         };
-        let mut rows: Vec<(HostId, Counts, HostDetail)> = t
+        let recent = |i: usize| Recent::of(t.recent(i), s.step_ms);
+        let mut rows: Vec<(HostId, Counts, HostDetail, Recent)> = t
             .keys
             .iter()
             .enumerate()
             .map(|(i, a)| {
                 let cells = &self.apps[i * self.napps..][..self.napps];
-                (HostId::Ip((*a).into()), t.total(i), detail(cells, Some((i, *a))))
+                (HostId::Ip((*a).into()), t.total(i), detail(cells, Some((i, *a))), recent(i))
             })
             .collect();
         let other = t.total(t.max);
         if !other.is_zero() {
-            rows.push((HostId::Other, other, detail(&self.other_apps, None)));
+            rows.push((HostId::Other, other, detail(&self.other_apps, None), recent(t.max)));
         }
-        rows.sort_by_key(|(id, _, _)| *id);
+        rows.sort_by_key(|(id, _, _, _)| *id);
         // Conversations: every host's peers, busiest first.
-        let mut talks: Vec<Talk> = rows.iter().flat_map(|(_, _, d)| d.peers.iter().copied()).collect();
+        let mut talks: Vec<Talk> = rows.iter().flat_map(|(_, _, d, _)| d.peers.iter().copied()).collect();
         let order = |a: &Talk, b: &Talk| (b.rx + b.tx).cmp(&(a.rx + a.tx)).then((a.host, a.peer).cmp(&(b.host, b.peer)));
         if talks.len() > self.conversations {
             if self.conversations == 0 {
@@ -170,8 +171,9 @@ impl Hosts {
         }
         talks.sort_unstable_by(order);
         s.conversations = talks;
-        s.conversations_exact = rows.iter().all(|(_, _, d)| d.peers_exact);
-        s.hosts = rows.iter().map(|(id, c, _)| (*id, *c)).collect();
-        s.host_details = rows.into_iter().map(|(_, _, d)| d).collect();
+        s.conversations_exact = rows.iter().all(|(_, _, d, _)| d.peers_exact);
+        s.hosts = rows.iter().map(|(id, c, _, _)| (*id, *c)).collect();
+        s.host_recent = rows.iter().map(|r| r.3).collect();
+        s.host_details = rows.into_iter().map(|(_, _, d, _)| d).collect();
     }
 }

@@ -2,9 +2,16 @@
 //! flow's input interface, out its output.
 
 use super::table::Table;
-use super::{split, Clock, Counts, IfKey, IfaceId, Place, Snapshot, Subject};
+use super::{split, Clock, Counts, IfKey, IfaceId, Place, Recent, Snapshot, Subject};
 use crate::stats::Stats;
 use crate::views::attribute::Flow;
+
+/// Whether an interface's name (from the config or the router) says it is the WAN: "wan",
+/// "wan2", "WAN-fiber", or one that mentions the internet, PPPoE or an uplink.
+pub fn is_wan(name: &str) -> bool {
+    let n = name.to_ascii_lowercase();
+    n.starts_with("wan") || ["internet", "pppoe", "uplink"].iter().any(|w| n.contains(w))
+}
 
 pub struct Interfaces {
     table: Table<IfKey>,
@@ -46,17 +53,21 @@ impl Interfaces {
 
     pub fn publish(&self, s: &mut Snapshot) {
         let t = &self.table;
-        let mut rows: Vec<(IfaceId, Counts)> = t
+        let recent = |i: usize| Recent::of(t.recent(i), s.step_ms);
+        let mut rows: Vec<(IfaceId, Counts, Recent)> = t
             .keys
             .iter()
             .enumerate()
-            .map(|(i, IfKey(ex, ifindex))| (IfaceId::If { exporter: (*ex).into(), ifindex: *ifindex }, t.total(i)))
+            .map(|(i, IfKey(ex, ifindex))| {
+                (IfaceId::If { exporter: (*ex).into(), ifindex: *ifindex }, t.total(i), recent(i))
+            })
             .collect();
         let other = t.total(t.max);
         if !other.is_zero() {
-            rows.push((IfaceId::Other, other));
+            rows.push((IfaceId::Other, other, recent(t.max)));
         }
-        rows.sort_by_key(|(id, _)| *id);
-        s.interfaces = rows;
+        rows.sort_by_key(|(id, _, _)| *id);
+        s.interface_recent = rows.iter().map(|r| r.2).collect();
+        s.interfaces = rows.into_iter().map(|(id, c, _)| (id, c)).collect();
     }
 }

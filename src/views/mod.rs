@@ -179,7 +179,13 @@ pub struct Snapshot {
     pub hosts: Vec<(HostId, Counts)>,
     /// Parallel to `hosts`.
     pub host_details: Vec<HostDetail>,
+    /// Parallel to `hosts`: what arrived during the last step and when each was last seen.
+    pub host_recent: Vec<Recent>,
     pub interfaces: Vec<(IfaceId, Counts)>,
+    /// Parallel to `interfaces`.
+    pub interface_recent: Vec<Recent>,
+    /// The step the collector counts in, ms (0 before the first snapshot).
+    pub step_ms: i64,
     /// Received (in) and sent (out) by local hosts, per application with traffic.
     pub applications: Vec<(AppName, Counts)>,
     pub conversations: Vec<Talk>,
@@ -192,7 +198,34 @@ pub struct Snapshot {
     pub exporters: Vec<crate::decode::exporter::ExporterView>,
 }
 
+/// A row's recent activity: the counts the last hand-over took (what arrived during the last
+/// step, whatever steps the flows were for) and the start of the last step it counted in.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Recent {
+    pub now: Counts,
+    /// Unix ms; `None` for the `other` rows.
+    pub last_seen_ms: Option<i64>,
+}
+
+impl Recent {
+    fn of((now, last): (Counts, Option<i64>), step_ms: i64) -> Recent {
+        Recent { now, last_seen_ms: last.map(|s| s * step_ms) }
+    }
+
+    /// The "now" rate, bits/s in and out.
+    pub fn bps(&self, step_ms: i64) -> [f64; 2] {
+        let secs = step_ms.max(1) as f64 / 1000.0;
+        [self.now.in_bytes as f64 * 8.0 / secs, self.now.out_bytes as f64 * 8.0 / secs]
+    }
+}
+
 impl Snapshot {
+    /// A local host's recent activity.
+    pub fn host_recent(&self, ip: IpAddr) -> Option<&Recent> {
+        let i = self.hosts.binary_search_by(|(id, _)| id.cmp(&HostId::Ip(ip))).ok()?;
+        self.host_recent.get(i)
+    }
+
     pub fn interface_name(&self, exporter: IpAddr, ifindex: u32) -> Option<&str> {
         self.interface_names
             .binary_search_by(|(k, _)| k.cmp(&(exporter, ifindex)))
@@ -596,7 +629,7 @@ impl Views {
         stats::set(&st.nat_attributed_records, self.nat_records);
         self.talkers.publish_stats(st);
         self.hosts.publish_stats(st);
-        let mut s = Snapshot::default();
+        let mut s = Snapshot { step_ms: self.clock.step_ms, ..Snapshot::default() };
         self.hosts.publish(&self.apps, &mut s);
         self.interfaces.publish(&mut s);
         self.applications.publish(&self.apps, &mut s);

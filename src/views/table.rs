@@ -59,6 +59,9 @@ pub struct Table<K> {
     cache: Box<[u32; CACHE]>,
     /// Per row, the last step it counted anything in.
     last: Vec<i64>,
+    /// Per row (and `other` last): what the last hand-over took from it, whatever steps it was
+    /// for: the "now" of the lists (what arrived during the last step).
+    recent: Vec<Counts>,
     /// Steps a row must have been idle before it is given away; `None`: never.
     idle: Option<i64>,
     /// Rows idle long enough, found at each hand-over (most idle last).
@@ -78,6 +81,7 @@ impl<K: Hash + Eq + Copy + CacheSlot> Table<K> {
             max,
             cache: Box::new([u32::MAX; CACHE]),
             last: Vec::with_capacity(max),
+            recent: vec![Counts::default(); max + 1],
             idle,
             free: Vec::new(),
             cur: 0,
@@ -134,6 +138,7 @@ impl<K: Hash + Eq + Copy + CacheSlot> Table<K> {
                 self.keys[i] = key;
                 self.index.insert(key, i as u32);
                 self.base[i] = Counts::default();
+                self.recent[i] = Counts::default();
                 self.last[i] = self.cur;
                 stats::inc(reused);
                 return Row::Reused(i);
@@ -155,16 +160,24 @@ impl<K: Hash + Eq + Copy + CacheSlot> Table<K> {
         t
     }
 
+    /// Row `i`'s counts taken by the last hand-over, and the last step it counted in (`None`
+    /// for the `other` row).
+    pub fn recent(&self, i: usize) -> (Counts, Option<i64>) {
+        (self.recent[i], self.last.get(i).copied().filter(|_| i < self.max))
+    }
+
     /// Hand over every row's buckets (non-zero ones, with their step) and empty them, then find
     /// the rows idle long enough to be given away.
     pub fn drain(&mut self, clock: &Clock, mut out: impl FnMut(Option<K>, i64, Counts)) {
         for i in (0..self.keys.len()).chain(std::iter::once(self.max)) {
             let mut any = false;
+            self.recent[i] = Counts::default();
             for slot in 0..self.open {
                 let c = std::mem::take(self.bucket(i, slot));
                 if !c.is_zero() {
                     any = true;
                     self.base[i].add(&c);
+                    self.recent[i].add(&c);
                     out(self.keys.get(i).copied().filter(|_| i < self.max), clock.step_of(slot), c);
                 }
             }
