@@ -47,12 +47,13 @@ fi
 # --- a flowpi of our own on free ports ------------------------------------------------------------
 tmp=$(mktemp -d)
 pid=
+dns_pid=
 cleanup() {
   local rc=$?
-  if [[ -n $pid ]]; then
-    kill "$pid" 2>/dev/null || true
-    wait "$pid" 2>/dev/null || true
-  fi
+  for p in $pid $dns_pid; do
+    kill "$p" 2>/dev/null || true
+    wait "$p" 2>/dev/null || true
+  done
   if ((rc != 0)) && [[ -f $tmp/flowpi.log ]]; then
     echo "--- flowpi log (last 40 lines) ---" >&2
     tail -n 40 "$tmp/flowpi.log" >&2 || true
@@ -75,6 +76,11 @@ print(u.getsockname()[1], t.getsockname()[1])
 EOF
 )
 
+# A DNS stub that names one host by PTR, as a home router names its DHCP clients.
+coproc DNS { exec python3 tests/browser/dns_stub.py 192.168.1.11=laptop.lan; }
+dns_pid=$DNS_PID
+read -r dns_port <&"${DNS[0]}"
+
 cat >"$tmp/flowpi.toml" <<EOF
 [collector]
 listen = ["127.0.0.1:$udp_port"]
@@ -83,6 +89,11 @@ dir = "$tmp/archive"
 step = "1s"
 [http]
 listen = "127.0.0.1:$http_port"
+[names]
+resolver = "127.0.0.1:$dns_port"
+[[host]]
+address = "192.168.1.10"
+name = "Living-room TV"
 EOF
 
 url=http://127.0.0.1:$http_port
@@ -132,5 +143,7 @@ log "hosts: $(http_get "$url/api/hosts")"
 log "interfaces: $(http_get "$url/api/interfaces")"
 
 log "running the page test in Chromium"
-FLOWPI_URL=$url FLOWPI_PASSWORD=$(cat "$tmp/archive/initial-password") timeout 300 node --test --test-reporter=spec tests/browser/page.test.mjs
+# The test starts daemons of its own (the same binary) for the doctor's situations.
+FLOWPI_URL=$url FLOWPI_PASSWORD=$(cat "$tmp/archive/initial-password") FLOWPI_UDP=$udp_port FLOWPI_BIN=$bin \
+  timeout 600 node --test --test-concurrency=1 --test-reporter=spec tests/browser/page.test.mjs
 log "screenshots in target/browser/"

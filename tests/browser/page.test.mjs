@@ -1,11 +1,18 @@
 // Real-browser test of the flowpi web page: Debian's headless Chromium, driven by playwright-core,
-// against a running flowpi at $FLOWPI_URL that has been fed the synthetic NetFlow capture.
+// against a running flowpi at $FLOWPI_URL that has been fed the synthetic NetFlow capture, names
+// one host in its config and asks a DNS stub for the others. For the doctor's situations it starts
+// daemons of its own ($FLOWPI_BIN) and sends them real datagrams.
 // Run by scripts/browser-test.sh; saves screenshots to target/browser/.
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import dgram from 'node:dgram';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
 import path from 'node:path';
+import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
 
@@ -13,12 +20,17 @@ const BASE = (process.env.FLOWPI_URL || '').replace(/\/+$/, '');
 if (!BASE) throw new Error('set FLOWPI_URL to the flowpi web address, e.g. http://127.0.0.1:8080');
 const PASSWORD = process.env.FLOWPI_PASSWORD || '';
 if (!PASSWORD) throw new Error('set FLOWPI_PASSWORD to the password flowpi generated at first start');
+const UDP_PORT = Number(process.env.FLOWPI_UDP || 0);
+const BIN = process.env.FLOWPI_BIN || '';
 // For requests this script makes itself (not the browser's): HTTP Basic, as a script would.
 const BASIC = { Authorization: `Basic ${Buffer.from(`flowpi:${PASSWORD}`).toString('base64')}` };
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const SHOTS = path.resolve(HERE, '..', '..', 'target', 'browser');
+const AXE = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
 const HOSTS = ['192.168.1.10', '192.168.1.11', '192.168.1.12'];
+// Sent by this test to fill the table past its top 10.
+const EXTRA_HOSTS = Array.from({ length: 12 }, (_, i) => `192.168.1.${100 + i}`);
 const WAIT = 30_000;
 
 let browser;
@@ -26,6 +38,14 @@ let context;
 let page;
 const consoleErrors = [];
 const badResponses = [];
+
+async function api(p, base = BASE, headers = BASIC) {
+  const r = await fetch(`${base}${p}`, { headers });
+  assert.equal(r.status, 200, `${p}: ${r.status}`);
+  return r.json();
+}
+
+const rowsOf = (v) => (Array.isArray(v) ? v : v.rows);
 
 function watchPage(p, errors, responses) {
   p.on('console', (msg) => {
@@ -38,18 +58,20 @@ function watchPage(p, errors, responses) {
   p.on('requestfailed', (r) => responses.push(`failed ${r.url()}: ${r.failure()?.errorText}`));
 }
 
-async function newPage(viewport) {
-  const p = await context.newPage();
+async function newPage(viewport, ctx = context) {
+  const p = await ctx.newPage();
   if (viewport) await p.setViewportSize(viewport);
   return p;
 }
 
-// Every <img class="graph"> in `scope` that has finished loading, with its size and requested size.
+// Every graph <img> under `selector` that has loaded: the URL it was fetched from and its sizes.
 async function graphImages(p, selector) {
   return p.$$eval(selector, (imgs) => imgs.map((img) => {
-    const u = new URL(img.src);
+    const u = new URL(img.dataset.src, location.href);
     return {
       src: u.pathname + u.search,
+      path: u.pathname,
+      params: Object.fromEntries(u.searchParams),
       complete: img.complete,
       naturalWidth: img.naturalWidth,
       naturalHeight: img.naturalHeight,
@@ -59,6 +81,198 @@ async function graphImages(p, selector) {
     };
   }));
 }
+
+// The accessibility checker's findings on the page as it is now (WCAG 2 A and AA rules).
+async function axeViolations(p) {
+  await p.evaluate(AXE);
+  return p.evaluate(async () => {
+    // eslint-disable-next-line no-undef
+    const r = await axe.run(document, { runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21aa'] } });
+    return r.violations.map((v) => ({ id: v.id, help: v.help, nodes: v.nodes.slice(0, 5).map((n) => `${n.target.join(' ')}: ${n.failureSummary}`) }));
+  });
+}
+
+/* ---------- datagrams, built here byte by byte as routers send them ---------- */
+
+function ip4(a) {
+  return a.split('.').reduce((n, x) => (n * 256) + Number(x), 0) >>> 0;
+}
+
+function ip6(a) {
+  const [head, tail] = a.split('::');
+  const parts = (s) => (s ? s.split(':').map((x) => parseInt(x, 16)) : []);
+  const h = parts(head);
+  const t = parts(tail);
+  const all = tail === undefined ? h : [...h, ...Array(8 - h.length - t.length).fill(0), ...t];
+  const b = Buffer.alloc(16);
+  all.forEach((v, i) => b.writeUInt16BE(v, i * 2));
+  return b;
+}
+
+// NetFlow v5: flows that ended a moment ago.
+function v5(flows, seq = 0) {
+  const uptime = 3_600_000;
+  const b = Buffer.alloc(24 + 48 * flows.length);
+  b.writeUInt16BE(5, 0);
+  b.writeUInt16BE(flows.length, 2);
+  b.writeUInt32BE(uptime, 4);
+  b.writeUInt32BE(Math.floor(Date.now() / 1000), 8);
+  b.writeUInt32BE(seq, 16);
+  flows.forEach((f, i) => {
+    const o = 24 + 48 * i;
+    b.writeUInt32BE(ip4(f.src), o);
+    b.writeUInt32BE(ip4(f.dst), o + 4);
+    b.writeUInt16BE(f.in || 1, o + 12);
+    b.writeUInt16BE(f.out || 2, o + 14);
+    b.writeUInt32BE(f.packets || 1, o + 16);
+    b.writeUInt32BE(f.bytes, o + 20);
+    b.writeUInt32BE(uptime - 800, o + 24);
+    b.writeUInt32BE(uptime - 300, o + 28);
+    b.writeUInt16BE(f.sport || 40000, o + 32);
+    b.writeUInt16BE(f.dport || 443, o + 34);
+    b.writeUInt8(6, o + 38);
+  });
+  return b;
+}
+
+// NetFlow v9 data for template 256, whose template the router never sent.
+function v9WithoutTemplate() {
+  const data = Buffer.alloc(4 + 24);
+  data.writeUInt16BE(256, 0);
+  data.writeUInt16BE(data.length, 2);
+  const b = Buffer.alloc(20);
+  b.writeUInt16BE(9, 0);
+  b.writeUInt16BE(1, 2);
+  b.writeUInt32BE(3_600_000, 4);
+  b.writeUInt32BE(Math.floor(Date.now() / 1000), 8);
+  b.writeUInt32BE(1, 12);
+  b.writeUInt32BE(7, 16);
+  return Buffer.concat([b, data]);
+}
+
+// IPFIX: a template and flows between global IPv6 addresses.
+function ipfixV6(flows) {
+  const fields = [[27, 16], [28, 16], [1, 8], [2, 8], [4, 1], [7, 2], [11, 2]];
+  const tpl = Buffer.alloc(4 + 4 + 4 * fields.length);
+  tpl.writeUInt16BE(2, 0);
+  tpl.writeUInt16BE(tpl.length, 2);
+  tpl.writeUInt16BE(256, 4);
+  tpl.writeUInt16BE(fields.length, 6);
+  fields.forEach(([id, len], i) => {
+    tpl.writeUInt16BE(id, 8 + 4 * i);
+    tpl.writeUInt16BE(len, 10 + 4 * i);
+  });
+  const rec = 16 + 16 + 8 + 8 + 1 + 2 + 2;
+  const data = Buffer.alloc(4 + rec * flows.length);
+  data.writeUInt16BE(256, 0);
+  data.writeUInt16BE(data.length, 2);
+  flows.forEach((f, i) => {
+    const o = 4 + rec * i;
+    ip6(f.src).copy(data, o);
+    ip6(f.dst).copy(data, o + 16);
+    data.writeBigUInt64BE(BigInt(f.bytes), o + 32);
+    data.writeBigUInt64BE(BigInt(f.packets || 1), o + 40);
+    data.writeUInt8(6, o + 48);
+    data.writeUInt16BE(443, o + 49);
+    data.writeUInt16BE(50000, o + 51);
+  });
+  const hdr = Buffer.alloc(16);
+  hdr.writeUInt16BE(10, 0);
+  hdr.writeUInt16BE(16 + tpl.length + data.length, 2);
+  hdr.writeUInt32BE(Math.floor(Date.now() / 1000), 4);
+  hdr.writeUInt32BE(0, 8);
+  hdr.writeUInt32BE(1, 12);
+  return Buffer.concat([hdr, tpl, data]);
+}
+
+async function send(port, datagrams) {
+  const sock = dgram.createSocket('udp4');
+  for (const d of datagrams) {
+    await new Promise((res, rej) => sock.send(d, port, '127.0.0.1', (e) => (e ? rej(e) : res())));
+  }
+  sock.close();
+}
+
+/* ---------- daemons of the test's own, for the doctor's situations ---------- */
+
+async function freePort(kind) {
+  if (kind === 'udp') {
+    const s = dgram.createSocket('udp4');
+    await new Promise((res) => s.bind(0, '127.0.0.1', res));
+    const { port } = s.address();
+    s.close();
+    return port;
+  }
+  const srv = net.createServer();
+  await new Promise((res) => srv.listen(0, '127.0.0.1', res));
+  const { port } = srv.address();
+  await new Promise((res) => srv.close(res));
+  return port;
+}
+
+async function startDaemon(extra) {
+  assert.ok(BIN, 'FLOWPI_BIN names the flowpi binary');
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'flowpi-page-'));
+  const udp = await freePort('udp');
+  const http = await freePort('tcp');
+  writeFileSync(path.join(dir, 'flowpi.toml'), `[collector]
+listen = ["127.0.0.1:${udp}"]
+[network]
+local = ["192.168.1.0/24"]
+[archive]
+dir = "${dir}/archive"
+step = "1s"
+[http]
+listen = "127.0.0.1:${http}"
+auth = "none"
+${extra || ''}
+`);
+  const child = spawn(BIN, ['--config', path.join(dir, 'flowpi.toml')], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let log = '';
+  child.stderr.on('data', (d) => { log += d; });
+  const url = `http://127.0.0.1:${http}`;
+  const deadline = Date.now() + WAIT;
+  for (;;) {
+    try {
+      if ((await fetch(`${url}/api/status`)).ok) break;
+    } catch (_) { /* not yet */ }
+    if (Date.now() > deadline || child.exitCode !== null) throw new Error(`flowpi did not start:\n${log}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return {
+    url,
+    udp,
+    log: () => log,
+    async stop() {
+      child.kill('SIGTERM');
+      await new Promise((r) => (child.exitCode !== null ? r() : child.once('exit', r)));
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+// The doctor finds `code` on a daemon, and the page shows it where the problem is.
+async function doctorShows(d, code, where) {
+  const deadline = Date.now() + WAIT;
+  let findings = [];
+  while (Date.now() < deadline) {
+    findings = await api('/api/doctor', d.url, {});
+    if (findings.some((f) => f.code === code)) break;
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  const f = findings.find((x) => x.code === code);
+  assert.ok(f, `/api/doctor finds ${code}: ${JSON.stringify(findings)}\n${d.log()}`);
+  for (const k of ['severity', 'message', 'detail']) assert.ok(f[k], `${code} has a ${k}`);
+  const p = await newPage();
+  await p.goto(`${d.url}/`, { waitUntil: 'load' });
+  const el = p.locator(`${where} [data-code="${code}"], ${where}[data-code="${code}"]`).first();
+  await el.waitFor({ state: 'visible', timeout: WAIT });
+  const text = await el.textContent();
+  assert.ok(text.includes(f.message), `the page says "${f.message}": ${text}`);
+  return { page: p, finding: f, text };
+}
+
+/* ---------- the suite ---------- */
 
 before(async () => {
   mkdirSync(SHOTS, { recursive: true });
@@ -70,9 +284,13 @@ before(async () => {
       '--disable-background-networking', '--disable-component-update', '--disable-sync',
     ],
   });
-  context = await browser.newContext({ viewport: { width: 1280, height: 900 }, deviceScaleFactor: 1 });
+  context = await browser.newContext({ viewport: { width: 1280, height: 900 }, deviceScaleFactor: 1, locale: 'en-US' });
   page = await newPage();
   watchPage(page, consoleErrors, badResponses);
+  // More devices than the table's top 10, now, so the "today" totals include them.
+  if (UDP_PORT) {
+    await send(UDP_PORT, [v5(EXTRA_HOSTS.map((ip, i) => ({ src: '203.0.113.9', dst: ip, bytes: 1000 + i, packets: 1 })), 1000)]);
+  }
 });
 
 after(async () => {
@@ -112,97 +330,242 @@ test('the page loads, in standards mode, with its stylesheet and icon', async ()
   assert.match(resp.headers()['content-type'] || '', /text\/html/);
   assert.equal(await page.evaluate(() => document.compatMode), 'CSS1Compat');
   assert.match(await page.title(), /flowpi/);
-  // style.css applied: the body background is not the browser default white.
   const bg = await page.evaluate(() => getComputedStyle(document.body.parentElement).backgroundColor);
   assert.notEqual(bg, 'rgba(0, 0, 0, 0)');
   const icon = await page.evaluate(async () => (await fetch('/favicon.svg')).headers.get('content-type'));
   assert.match(icon || '', /image\/svg\+xml/);
 });
 
-test('the footer shows version, uptime and counts from /api/status', async () => {
-  const status = await (await fetch(`${BASE}/api/status`, { headers: BASIC })).json();
+test('the footer shows version, uptime, counts and the zone from /api/status', async () => {
+  const status = await api('/api/status');
   await page.waitForFunction((v) => document.getElementById('status').textContent.includes(`flowpi ${v}`),
     status.version, { timeout: WAIT });
   const text = await page.textContent('#status');
   assert.match(text, /up \d+/);
-  assert.match(text, /\d+ hosts?/);
+  assert.match(text, /\d+ devices?/);
   assert.match(text, /flow records/);
+  assert.ok(text.includes(`times in ${status.zone}`), text);
   assert.ok(await page.isVisible('#status'));
 });
 
-test('top talkers lists the replayed hosts with non-zero totals', async () => {
-  for (const ip of HOSTS) {
-    await page.waitForSelector(`#hosts tbody tr[data-ip="${ip}"]`, { timeout: WAIT });
+test('the first screen opens on today: the devices table holds exactly /api/hosts?period=today', async () => {
+  assert.equal(await page.getAttribute('button[data-period="today"]', 'aria-pressed'), 'true');
+  for (const ip of HOSTS) await page.waitForSelector(`#hosts tbody tr[data-ip="${ip}"]`, { timeout: WAIT });
+  assert.ok(await page.isHidden('#empty'), 'the empty state is hidden once devices exist');
+  const row = page.locator('#hosts tbody tr[data-ip="192.168.1.10"]');
+  const total = (await row.locator('td.total .v').textContent()).trim();
+  assert.match(total, /^[\d.,]+ (B|kB|MB|GB|TB|PB)$/, `a size: ${total}`);
+  const barWidth = await row.locator('.bar').evaluate((bar) =>
+    Array.from(bar.querySelectorAll('span')).reduce((w, s) => w + s.getBoundingClientRect().width, 0));
+  assert.ok(barWidth > 0, 'a visible proportional bar');
+});
+
+// The table's rows (ip -> [rx, tx]) once they equal what the API says for `query`.
+async function tableMatches(p, query) {
+  let want;
+  let shown;
+  const deadline = Date.now() + WAIT;
+  while (Date.now() < deadline) {
+    want = rowsOf(await api(`/api/hosts?${query}`)).slice().sort((a, b) => (b.rx_bytes + b.tx_bytes) - (a.rx_bytes + a.tx_bytes));
+    shown = await p.$$eval('#hosts tbody tr', (rows) => rows.map((r) => [r.dataset.ip, Number(r.dataset.rx), Number(r.dataset.tx)]));
+    const expect = want.slice(0, 10).map((r) => [r.ip, r.rx_bytes, r.tx_bytes]);
+    if (JSON.stringify(shown) === JSON.stringify(expect)) return { want, shown };
+    await p.waitForTimeout(250);
   }
-  assert.ok(await page.isVisible('#hosts'));
-  assert.ok(await page.isHidden('#empty'), 'the empty state is hidden once hosts exist');
-  for (const ip of HOSTS) {
-    const row = page.locator(`#hosts tbody tr[data-ip="${ip}"]`);
-    const total = (await row.locator('td.total .v').textContent()).trim();
-    const m = total.match(/^([\d.]+) (B|KB|MB|GB|TB|PB)$/);
-    assert.ok(m, `total of ${ip} looks like a size: ${total}`);
-    assert.ok(Number(m[1]) > 0, `total of ${ip} is non-zero: ${total}`);
-    assert.match(await row.locator('th').textContent(), new RegExp(ip.replace(/\./g, '\\.')));
-    const barWidth = await row.locator('.bar').evaluate((bar) => {
-      const spans = bar.querySelectorAll('span');
-      return Array.from(spans).reduce((w, s) => w + s.getBoundingClientRect().width, 0);
-    });
-    assert.ok(barWidth > 0, `${ip} has a visible proportional bar`);
+  assert.fail(`the table shows ${JSON.stringify(shown)}, /api/hosts?${query} has ${JSON.stringify(want)}`);
+}
+
+test('the period selector drives the table and the graphs together', async () => {
+  for (const period of ['week', 'month', 'cycle', 'yesterday', 'today']) {
+    await page.click(`button[data-period="${period}"]`);
+    assert.equal(await page.getAttribute(`button[data-period="${period}"]`, 'aria-pressed'), 'true');
+    const { want } = await tableMatches(page, `period=${period}`);
+    if (period === 'yesterday') {
+      assert.equal(want.length, 0, 'nothing was sent yesterday');
+      assert.ok(await page.isVisible('#hosts-none'), 'an empty period says so');
+    } else {
+      assert.ok(want.length >= HOSTS.length + EXTRA_HOSTS.length, `${period}: ${want.length} devices`);
+    }
+    // The overview graph and the interface graphs follow.
+    await page.waitForFunction((p) => {
+      const imgs = Array.from(document.querySelectorAll('#overview-graph img.graph, #interfaces img.graph'));
+      return imgs.length > 0 && imgs.every((i) => new URL(i.dataset.src, location.href).searchParams.get('period') === p && i.naturalWidth > 0);
+    }, period, { timeout: WAIT });
+    assert.match(await page.textContent('#talkers-title'), new RegExp(period === 'cycle' ? 'billing cycle' : period === 'week' ? 'this week' : period === 'month' ? 'this month' : period));
   }
-  // Busiest first, as the API orders them.
-  const api = await (await fetch(`${BASE}/api/hosts`, { headers: BASIC })).json();
+  // Now: the last hour, ranked by what is moving now.
+  await page.click('button[data-period="now"]');
+  assert.equal(await page.getAttribute('#hosts th[data-sort="now"]', 'aria-sort'), 'descending');
+  await page.waitForFunction(() => {
+    const i = document.querySelector('#overview-graph img.graph');
+    return i && new URL(i.dataset.src, location.href).searchParams.has('from') && i.naturalWidth > 0;
+  }, null, { timeout: WAIT });
   const shown = await page.$$eval('#hosts tbody tr', (rows) => rows.map((r) => r.dataset.ip));
-  assert.deepEqual(shown, api.map((r) => r.ip));
+  assert.ok(shown.length > 0, 'devices of the last hour');
+  await page.click('button[data-period="today"]');
+  await tableMatches(page, 'period=today');
+});
+
+test('a custom range asks the API for exactly that window', async () => {
+  await page.click('button[data-period="custom"]');
+  assert.ok(await page.isVisible('#custom'));
+  const seen = [];
+  const listen = (r) => { if (r.url().includes('/api/hosts?from=')) seen.push(new URL(r.url()).search); };
+  page.on('request', listen);
+  await page.fill('#custom-from', '2020-01-01T00:00');
+  await page.fill('#custom-to', '2020-01-02T00:00');
+  await page.click('#custom button[type=submit]');
+  await page.waitForFunction(() => document.getElementById('talkers-title').textContent.includes('2020-01-01 00:00'), null, { timeout: WAIT });
+  page.off('request', listen);
+  assert.ok(seen.some((s) => s.includes('from=2020-01-01T00%3A00') && s.includes('to=2020-01-02T00%3A00')), seen.join(' '));
+  await tableMatches(page, 'from=2020-01-01T00:00&to=2020-01-02T00:00');
+  // An impossible range is refused in the form.
+  await page.fill('#custom-from', '2020-01-03T00:00');
+  await page.click('#custom button[type=submit]');
+  assert.match(await page.textContent('#custom-error'), /before/);
+  await page.click('button[data-period="today"]');
+  assert.ok(await page.isHidden('#custom'));
+  await tableMatches(page, 'period=today');
+});
+
+test('devices carry their names: from the config, from reverse DNS, else the address', async () => {
+  const name = (ip) => page.locator(`#hosts tbody tr[data-ip="${ip}"] .host-link`);
+  await page.waitForFunction(() => {
+    const t = (ip) => document.querySelector(`#hosts tbody tr[data-ip="${ip}"] .host-link`)?.textContent;
+    return t('192.168.1.10') === 'Living-room TV' && t('192.168.1.11') === 'laptop.lan';
+  }, null, { timeout: WAIT });
+  assert.equal(await name('192.168.1.12').textContent(), '192.168.1.12');
+  // The address stays visible under a name.
+  assert.equal((await page.textContent('#hosts tbody tr[data-ip="192.168.1.10"] .addr')).trim(), '192.168.1.10');
+  const hosts = rowsOf(await api('/api/hosts?period=today'));
+  assert.equal(hosts.find((h) => h.ip === '192.168.1.10').name, 'Living-room TV');
+  assert.equal(hosts.find((h) => h.ip === '192.168.1.11').name, 'laptop.lan');
+  assert.equal(hosts.find((h) => h.ip === '192.168.1.12').name, null);
+  // The overview's legend names them too.
+  await page.waitForSelector('#overview-legend li', { timeout: WAIT });
+  assert.match(await page.textContent('#overview-legend'), /Living-room TV/);
+});
+
+test('the top 10 with "show all", a search box, and sorting by now', async () => {
+  await page.waitForSelector('#more-hosts:not([hidden])', { timeout: WAIT });
+  assert.equal(await page.locator('#hosts tbody tr').count(), 10);
+  const all = rowsOf(await api('/api/hosts?period=today')).length;
+  assert.match(await page.textContent('#more-hosts'), new RegExp(`Show all ${all} devices`));
+  await page.click('#more-hosts');
+  assert.equal(await page.locator('#hosts tbody tr').count(), all);
+  await page.click('#more-hosts');
+  assert.equal(await page.locator('#hosts tbody tr').count(), 10);
+  await page.fill('#host-search', 'living');
+  await page.waitForFunction(() => document.querySelectorAll('#hosts tbody tr').length === 1, null, { timeout: WAIT });
+  assert.equal(await page.getAttribute('#hosts tbody tr', 'data-ip'), '192.168.1.10');
+  await page.fill('#host-search', '192.168.1.10');
+  const hits = await page.$$eval('#hosts tbody tr', (rows) => rows.map((r) => r.dataset.ip));
+  assert.deepEqual(hits.sort(), ['192.168.1.10', '192.168.1.100', '192.168.1.101', '192.168.1.102', '192.168.1.103', '192.168.1.104', '192.168.1.105', '192.168.1.106', '192.168.1.107', '192.168.1.108', '192.168.1.109'].sort());
+  await page.fill('#host-search', 'no-such-device');
+  assert.match(await page.textContent('#hosts-none'), /No device matches/);
+  await page.fill('#host-search', '');
+  // Sorting by the now column; its figures are the API's "now".
+  await page.click('#hosts th[data-sort="now"] button');
+  assert.equal(await page.getAttribute('#hosts th[data-sort="now"]', 'aria-sort'), 'descending');
+  const nowText = await page.textContent('#hosts tbody tr:first-child td.now');
+  assert.match(nowText, /↓ [\d.,]+ (bit|kbit|Mbit|Gbit)\/s/);
+  await page.click('#hosts th[data-sort="total"] button');
+  assert.equal(await page.getAttribute('#hosts th[data-sort="total"]', 'aria-sort'), 'descending');
+  // Last seen is shown.
+  assert.match(await page.textContent('#hosts tbody tr[data-ip="192.168.1.10"] td.seen'), /just now|min ago|h ago|\d/);
 });
 
 test('applications are listed busiest first, and one opens its graphs', async () => {
-  const api = await (await fetch(`${BASE}/api/applications`, { headers: BASIC })).json();
-  assert.ok(api.length > 0);
-  await page.waitForSelector(`#applications tbody tr[data-app="${api[0].name}"]`, { timeout: WAIT });
+  const api0 = rowsOf(await api('/api/applications?period=today'));
+  assert.ok(api0.length > 0);
+  await page.waitForSelector(`#applications tbody tr[data-app="${api0[0].name}"]`, { timeout: WAIT });
   const shown = await page.$$eval('#applications tbody tr', (rows) => rows.map((r) => r.dataset.app));
-  assert.deepEqual(shown, api.map((a) => a.name));
-  await page.click(`#applications tbody tr[data-app="${api[0].name}"] .host-link`);
-  await page.waitForSelector('#detail[open]', { timeout: WAIT });
+  assert.deepEqual(shown, api0.map((a) => a.name));
+  await page.click(`#applications tbody tr[data-app="${api0[0].name}"] .host-link`);
+  await page.waitForSelector('#detail-view:not([hidden])', { timeout: WAIT });
+  assert.equal(decodeURIComponent(new URL(page.url()).hash), `#application/${api0[0].name}`);
   await page.waitForFunction(() => {
-    const imgs = Array.from(document.querySelectorAll('#detail img.graph'));
-    return imgs.length === 5 && imgs.every((i) => i.complete && i.naturalWidth > 0);
+    const imgs = Array.from(document.querySelectorAll('#detail-graphs img.graph'));
+    return imgs.length === 6 && imgs.every((i) => i.naturalWidth > 0);
   }, null, { timeout: WAIT });
-  const srcs = (await graphImages(page, '#detail img.graph')).map((i) => i.src.split('?')[0]);
-  assert.equal(srcs[1], `/graph/application/${api[0].name}/day.png`);
-  assert.ok(await page.isHidden('#detail-lists'), 'host lists belong to hosts only');
+  const paths = (await graphImages(page, '#detail-graphs img.graph')).map((i) => i.path);
+  assert.equal(paths[2], `/graph/application/${api0[0].name}/day.png`);
+  assert.ok(await page.isHidden('#detail-lists'), 'applications and peers belong to devices only');
   await page.keyboard.press('Escape');
-  await page.waitForSelector('#detail:not([open])', { state: 'attached', timeout: WAIT });
+  await page.waitForSelector('#overview-view:not([hidden])', { timeout: WAIT });
 });
 
-test('the interfaces seen in the flows are listed', async () => {
+test("a device's page: name, addresses, totals, applications and peers, graphs with peaks and figures", async () => {
+  await page.click('#hosts tbody tr[data-ip="192.168.1.10"] .host-link');
+  await page.waitForSelector('#detail-view:not([hidden])', { timeout: WAIT });
+  assert.equal(new URL(page.url()).hash, '#host/192.168.1.10', 'the page has its own, linkable address');
+  assert.equal(await page.textContent('#detail-title'), 'Living-room TV');
+  assert.match(await page.textContent('#detail-meta'), /Address: 192\.168\.1\.10/);
+  const tiles = await page.$$eval('#detail-totals .tile h3', (hs) => hs.map((x) => x.textContent));
+  assert.deepEqual(tiles.slice(0, 2), ['Today', 'This month']);
+  // Its applications and peers over the period, as the API gives them.
+  const detail = await api('/api/hosts/192.168.1.10?period=today');
+  assert.ok(detail.applications.length > 0 && detail.peers.length > 0, JSON.stringify(detail));
+  await page.waitForSelector('#detail-lists:not([hidden])', { timeout: WAIT });
+  await page.waitForFunction((n) => document.querySelectorAll('#detail-peers tbody tr').length === n, detail.peers.length, { timeout: WAIT });
+  const apps = await page.$$eval('#detail-apps tbody th', (ths) => ths.map((t) => t.textContent));
+  assert.deepEqual(apps, detail.applications.map((a) => a.name));
+  const peers = await page.$$eval('#detail-peers tbody th', (ths) => ths.map((t) => t.textContent));
+  assert.deepEqual(peers, detail.peers.map((p) => p.ip));
+  // The selected period, then every span; their figures as text beside the pixels.
+  await page.waitForFunction(() => {
+    const imgs = Array.from(document.querySelectorAll('#detail-graphs img.graph'));
+    return imgs.length === 6 && imgs.every((i) => i.naturalWidth > 0);
+  }, null, { timeout: WAIT });
+  const imgs = await graphImages(page, '#detail-graphs img.graph');
+  assert.equal(imgs[0].params.period, 'today');
+  assert.deepEqual(imgs.slice(1).map((i) => i.path), ['hour', 'day', 'week', 'month', 'year'].map((p) => `/graph/host/192.168.1.10/${p}.png`));
+  const figures = await page.textContent('#detail-graphs [data-period="week"] .figures');
+  assert.match(figures, /Received: total [\d.,]+ \w*B/);
+  assert.match(figures, /peak [\d.,]+ (bit|kbit|Mbit|Gbit)\/s/);
+  assert.match(figures, /95th percentile/);
+  // The selected period's graph and the table agree on the totals.
+  const sel = await page.textContent('#detail-graphs [data-period="selected"] .figures');
+  const fmt = (n) => page.evaluate((v) => {
+    let x = v; let i = 0; const u = ['B', 'kB', 'MB', 'GB'];
+    while (x >= 1000 && i < 3) { x /= 1000; i++; }
+    const d = i === 0 ? 0 : x < 10 ? 2 : x < 100 ? 1 : 0;
+    return `${new Intl.NumberFormat(undefined, { minimumFractionDigits: d, maximumFractionDigits: d }).format(x)} ${u[i]}`;
+  }, n);
+  assert.ok(sel.includes(`Received: total ${await fmt(detail.rx_bytes)}`), `${sel} against ${detail.rx_bytes}`);
+  await page.screenshot({ path: path.join(SHOTS, 'device.png'), fullPage: true });
+  const violations = await axeViolations(page);
+  assert.deepEqual(violations, [], JSON.stringify(violations, null, 1));
+  // Reached directly by its address too.
+  const p = await newPage();
+  await p.goto(`${BASE}/#host/192.168.1.11`, { waitUntil: 'load' });
+  await p.waitForFunction(() => document.getElementById('detail-title').textContent === 'laptop.lan', null, { timeout: WAIT });
+  await p.close();
+  await page.click('#detail-back');
+  await page.waitForSelector('#overview-view:not([hidden])', { timeout: WAIT });
+});
+
+test('the interfaces seen in the flows are listed, as /api/interfaces orders them', async () => {
   await page.waitForSelector('#interfaces [data-exporter][data-ifindex]', { timeout: WAIT });
-  const n = await page.locator('#interfaces [data-exporter][data-ifindex]').count();
-  const api = await (await fetch(`${BASE}/api/interfaces`, { headers: BASIC })).json();
-  assert.ok(n >= 1, 'at least one interface element');
-  assert.equal(n, api.length, 'one element per interface from /api/interfaces');
-});
-
-test('host graphs really load, at the requested size', async () => {
-  const sel = HOSTS.map((ip) => `#host-graphs [data-host="${ip}"] img.graph`).join(', ');
-  await page.waitForFunction((s) => {
-    const imgs = document.querySelectorAll(s);
-    return imgs.length === 3 && Array.from(imgs).every((i) => i.complete && i.naturalWidth > 0);
-  }, sel, { timeout: WAIT });
-  for (const img of await graphImages(page, sel)) {
-    assert.match(img.src, /^\/graph\/host\/192\.168\.1\.1[0-2]\/day\.png\?/);
-    assert.ok(img.width >= 200, `a width was requested: ${img.src}`);
-    assert.equal(img.naturalWidth, img.width, `PNG is as wide as requested: ${img.src}`);
-    assert.equal(img.naturalHeight, img.height, `PNG is as high as requested: ${img.src}`);
-  }
-  // Interface graphs too.
+  const shown = await page.$$eval('#interfaces [data-exporter][data-ifindex]', (els) => els.map((e) => `${e.dataset.exporter}/${e.dataset.ifindex}`));
+  const want = rowsOf(await api('/api/interfaces?period=today')).map((r) => `${r.exporter}/${r.ifindex ?? ''}`);
+  assert.deepEqual(shown, want);
   await page.waitForFunction(() => Array.from(document.querySelectorAll('#interfaces img.graph'))
-    .some((i) => i.complete && i.naturalWidth > 0), null, { timeout: WAIT });
+    .some((i) => i.naturalWidth > 0), null, { timeout: WAIT });
+  const figures = await page.textContent('#interfaces .figures');
+  assert.match(figures, /In: total/);
 });
 
-test('the page refreshes its graphs by itself, without ever dropping the picture', async () => {
-  const sel = '#host-graphs [data-host="192.168.1.10"] img.graph';
+test('the overview graph loads at the requested size and refreshes without dropping the picture', async () => {
+  const sel = '#overview-graph img.graph';
+  await page.waitForFunction((s) => document.querySelector(s)?.naturalWidth > 0, sel, { timeout: WAIT });
   const first = (await graphImages(page, sel))[0];
-  assert.ok(first && first.t, 'graph URL carries a cache-busting t parameter');
+  assert.equal(first.path, '/graph/overview/day.png');
+  assert.equal(first.naturalWidth, first.width);
+  assert.equal(first.naturalHeight, first.height);
+  const overview = await api('/api/overview?period=today&n=8');
+  const legend = await page.$$eval('#overview-legend li[data-ip]', (lis) => lis.map((li) => li.dataset.ip));
+  assert.deepEqual(legend, overview.hosts.map((h) => h.ip));
   const deadline = Date.now() + 20_000;
   let now = first;
   while (Date.now() < deadline) {
@@ -216,91 +579,69 @@ test('the page refreshes its graphs by itself, without ever dropping the picture
   assert.notEqual(now.t, first.t, 'a new graph was swapped in within 20 s');
 });
 
-test('the week button switches every graph to the week', async () => {
-  await page.click('button[data-period="week"]');
+test('keyboard: a skip link first, and every control reachable', async () => {
+  await page.goto(`${BASE}/`, { waitUntil: 'load' });
+  await page.waitForSelector('#hosts tbody tr', { timeout: WAIT });
+  await page.keyboard.press('Tab');
+  assert.equal(await page.evaluate(() => document.activeElement.className), 'skip');
+  assert.ok(await page.isVisible('.skip'), 'the skip link shows when focused');
+  await page.keyboard.press('Enter');
+  assert.equal(await page.evaluate(() => document.activeElement.id), 'main');
+  const reached = new Set();
+  for (let i = 0; i < 80; i++) {
+    await page.keyboard.press('Tab');
+    reached.add(await page.evaluate(() => {
+      const a = document.activeElement;
+      return a.dataset.period ? `period:${a.dataset.period}` : a.id || a.className || a.tagName;
+    }));
+  }
+  for (const want of ['host-search', 'host-link']) assert.ok(reached.has(want), `${want} is reached by Tab: ${[...reached]}`);
+  // The periods come before the skip target; reach them backwards.
+  await page.focus('button[data-period="week"]');
+  await page.keyboard.press('Enter');
   assert.equal(await page.getAttribute('button[data-period="week"]', 'aria-pressed'), 'true');
-  assert.equal(await page.getAttribute('button[data-period="day"]', 'aria-pressed'), 'false');
-  await page.waitForFunction(() => {
-    const imgs = Array.from(document.querySelectorAll('#host-graphs img.graph, #interfaces img.graph'));
-    return imgs.length > 0 && imgs.every((i) => i.src.includes('/week.png') && i.complete && i.naturalWidth > 0);
-  }, null, { timeout: WAIT });
-  const frames = await page.locator('#host-graphs .graph-frame, #interfaces .graph-frame').count();
-  const imgs = await graphImages(page, '#host-graphs img.graph, #interfaces img.graph');
-  assert.equal(imgs.length, frames, 'every graph slot shows a week graph');
-  assert.match(await page.textContent('#host-graphs-section h2'), /7 days/);
+  await page.click('button[data-period="today"]');
 });
 
-test('clicking a host shows its graphs for all five periods', async () => {
-  await page.click('#hosts tbody tr[data-ip="192.168.1.10"] .host-link');
-  await page.waitForSelector('#detail[open]', { timeout: WAIT });
-  assert.match(await page.textContent('#detail-title'), /192\.168\.1\.10/);
-  await page.waitForFunction(() => {
-    const imgs = Array.from(document.querySelectorAll('#detail img.graph'));
-    return imgs.length === 5 && imgs.every((i) => i.complete && i.naturalWidth > 0);
-  }, null, { timeout: WAIT });
-  const srcs = (await graphImages(page, '#detail img.graph')).map((i) => i.src.split('?')[0]);
-  assert.deepEqual(srcs, ['hour', 'day', 'week', 'month', 'year'].map((p) => `/graph/host/192.168.1.10/${p}.png`));
-  // Its applications and peers, as the API gives them.
-  const detail = await (await fetch(`${BASE}/api/hosts/192.168.1.10`, { headers: BASIC })).json();
-  assert.ok(detail.applications.length > 0 && detail.peers.length > 0);
-  await page.waitForSelector('#detail-lists:not([hidden])', { timeout: WAIT });
-  const apps = await page.$$eval('#detail-apps tbody th', (ths) => ths.map((t) => t.textContent));
-  assert.deepEqual(apps, detail.applications.map((a) => a.name));
-  const peers = await page.$$eval('#detail-peers tbody th', (ths) => ths.map((t) => t.textContent));
-  assert.deepEqual(peers, detail.peers.map((p) => p.ip));
-  await page.screenshot({ path: path.join(SHOTS, 'detail.png') });
-  await page.keyboard.press('Escape');
-  await page.waitForSelector('#detail:not([open])', { state: 'attached', timeout: WAIT });
-});
-
-test('desktop screenshot', async () => {
-  await page.click('button[data-period="day"]');
-  await page.waitForFunction(() => {
-    const imgs = Array.from(document.querySelectorAll('#host-graphs img.graph'));
-    return imgs.length > 0 && imgs.every((i) => i.src.includes('/day.png') && i.naturalWidth > 0);
-  }, null, { timeout: WAIT });
+test('desktop screenshot and automated contrast check', async () => {
+  await page.goto(`${BASE}/`, { waitUntil: 'load' });
+  await page.waitForFunction(() => document.querySelector('#overview-graph img.graph')?.naturalWidth > 0
+    && Array.from(document.querySelectorAll('#interfaces img.graph')).length > 0, null, { timeout: WAIT });
   await page.waitForTimeout(400); // let the fade settle
   await page.screenshot({ path: path.join(SHOTS, 'page.png'), fullPage: true });
+  const violations = await axeViolations(page);
+  assert.deepEqual(violations, [], JSON.stringify(violations, null, 1));
 });
 
 test('no console errors on the page', () => {
   assert.deepEqual(consoleErrors, []);
 });
 
-test('on a phone the page fits the screen', async () => {
+test('on a phone (390 px) nothing is cut off, the status is visible, and contrast passes', async () => {
   const errors = [];
   const p = await newPage({ width: 390, height: 844 });
   watchPage(p, errors, []);
   await p.goto(`${BASE}/`, { waitUntil: 'load' });
-  await p.waitForFunction(() => {
-    const imgs = Array.from(document.querySelectorAll('#host-graphs img.graph'));
-    return imgs.length >= 3 && imgs.every((i) => i.naturalWidth > 0);
-  }, null, { timeout: WAIT });
+  await p.waitForFunction(() => document.querySelector('#overview-graph img.graph')?.naturalWidth > 0
+    && document.querySelectorAll('#hosts tbody tr').length > 0, null, { timeout: WAIT });
   const overflow = await p.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
   assert.ok(overflow <= 0, `no sideways scrolling (overflow ${overflow}px)`);
-  for (const img of await graphImages(p, '#host-graphs img.graph')) {
-    // Narrow boxes get graphs wide enough for rrdtool's one-line legend (480 px), scaled to fit.
-    assert.ok(img.width <= 480, `phone graphs are not requested at desktop size: ${img.src}`);
-    assert.equal(img.naturalWidth, img.width);
-  }
-  const shownWidths = await p.$$eval('#host-graphs img.graph', (imgs) => imgs.map((i) => i.getBoundingClientRect().right));
-  assert.ok(shownWidths.every((r) => r <= 390), `graphs fit the screen: ${shownWidths}`);
+  // Every cell of the devices table that is shown lies within the screen.
+  const cut = await p.$$eval('#hosts th, #hosts td', (cells) => cells
+    .filter((c) => c.offsetParent !== null)
+    .map((c) => [c.className || c.textContent.trim().slice(0, 20), Math.round(c.getBoundingClientRect().right)])
+    .filter(([, right]) => right > 390));
+  assert.deepEqual(cut, [], 'no cut-off columns');
+  assert.ok(await p.isVisible('#hosts td.total'), 'the total is on screen');
+  assert.ok(await p.isVisible('#live'), 'the live status is visible on a phone');
+  const img = (await graphImages(p, '#overview-graph img.graph'))[0];
+  assert.ok(img.width <= 480, `phone graphs are not requested at desktop size: ${img.src}`);
+  const right = await p.$eval('#overview-graph img.graph', (i) => i.getBoundingClientRect().right);
+  assert.ok(right <= 390, `the graph fits the screen: ${right}`);
   await p.screenshot({ path: path.join(SHOTS, 'page-mobile.png'), fullPage: true });
+  const violations = await axeViolations(p);
+  assert.deepEqual(violations, [], JSON.stringify(violations, null, 1));
   assert.deepEqual(errors, []);
-  await p.close();
-});
-
-test('empty state when no flows have arrived', async () => {
-  const p = await newPage();
-  await p.route('**/api/hosts', (r) => r.fulfill({ json: [] }));
-  await p.route('**/api/interfaces', (r) => r.fulfill({ json: [] }));
-  await p.goto(`${BASE}/`, { waitUntil: 'load' });
-  await p.waitForSelector('#empty', { state: 'visible', timeout: WAIT });
-  const text = await p.textContent('#empty');
-  assert.match(text, /No flows received yet — point your router's NetFlow export at this device, UDP port 2055/);
-  assert.ok(await p.isHidden('#hosts'));
-  assert.equal(await p.locator('img.graph').count(), 0);
-  await p.screenshot({ path: path.join(SHOTS, 'empty.png') });
   await p.close();
 });
 
@@ -310,22 +651,11 @@ test('a graph the server cannot draw yet shows a placeholder, never a broken ima
   p.on('response', (r) => {
     if (r.url().includes('/graph/')) graphAnswers.set(new URL(r.url()).pathname, r.status());
   });
-  const real = await (await fetch(`${BASE}/api/hosts`, { headers: BASIC })).json();
-  const extra = [
-    { ip: 'other', rx_bytes: 10, tx_bytes: 5, rx_packets: 1, tx_packets: 1 },
-    { ip: 'fd00:1::10', rx_bytes: 3, tx_bytes: 2, rx_packets: 1, tx_packets: 1 },
-  ];
-  await p.route('**/api/hosts', (r) => r.fulfill({ json: real.concat(extra) }));
-  await p.goto(`${BASE}/`, { waitUntil: 'load' });
-  const v6 = '#host-graphs [data-host="fd00:1::10"]';
-  await p.waitForSelector(`${v6} .graph-frame.is-missing .graph-placeholder`, { timeout: WAIT });
-  assert.equal(await p.locator(`${v6} img`).count(), 0, 'no <img> left in a frame whose graph failed');
+  await p.goto(`${BASE}/#host/fd00:1::10`, { waitUntil: 'load' });
+  await p.waitForSelector('#detail-graphs .graph-frame.is-missing .graph-placeholder', { timeout: WAIT });
+  assert.equal(await p.locator('#detail-graphs img').count(), 0, 'no <img> in a frame whose graph failed');
   assert.equal(graphAnswers.get('/graph/host/fd00%3A1%3A%3A10/day.png'), 404,
     `the server understood the encoded IPv6 address and has no archive for it: ${JSON.stringify([...graphAnswers])}`);
-  assert.ok(graphAnswers.has('/graph/host/other/day.png'), 'the "other" row asks for /graph/host/other/day.png');
-  assert.ok(await p.isVisible('#hosts tbody tr[data-ip="other"]'));
-  // The real hosts still load, and nothing on the page is a broken image.
-  await p.waitForFunction(() => document.querySelectorAll('#host-graphs img.graph').length >= 3, null, { timeout: WAIT });
   const broken = await p.$$eval('img', (imgs) => imgs.filter((i) => i.complete && i.naturalWidth === 0).map((i) => i.src));
   assert.deepEqual(broken, []);
   await p.close();
@@ -360,4 +690,83 @@ test('logging out leads back to the login form and closes the API', async () => 
   await p.goto(`${BASE}/`, { waitUntil: 'load' });
   assert.equal(new URL(p.url()).pathname, '/login', 'the page asks again');
   await p.close();
+});
+
+/* ---------- the doctor, each finding in its situation, made with real datagrams ---------- */
+
+test('doctor: no datagrams — the empty state names this port and how to point a router at it', async () => {
+  const d = await startDaemon();
+  try {
+    const { page: p, finding, text } = await doctorShows(d, 'no_datagrams', '#empty');
+    assert.ok(finding.data.ports.includes(d.udp), JSON.stringify(finding.data));
+    assert.ok(text.includes(String(d.udp)), `the port ${d.udp} is on the page: ${text}`);
+    assert.match(text, /MikroTik/);
+    await p.screenshot({ path: path.join(SHOTS, 'doctor-no-datagrams.png'), fullPage: true });
+    const violations = await axeViolations(p);
+    assert.deepEqual(violations, [], JSON.stringify(violations, null, 1));
+    await p.close();
+  } finally {
+    await d.stop();
+  }
+});
+
+test('doctor: data waiting for a template', async () => {
+  const d = await startDaemon();
+  try {
+    await send(d.udp, [v9WithoutTemplate(), v9WithoutTemplate()]);
+    const { page: p } = await doctorShows(d, 'no_template', '#main');
+    await p.close();
+  } finally {
+    await d.stop();
+  }
+});
+
+test('doctor: flows of remote addresses only, with the prefix to add', async () => {
+  const d = await startDaemon();
+  try {
+    await send(d.udp, [v5([
+      { src: '10.9.8.7', dst: '203.0.113.5', bytes: 5000 },
+      { src: '203.0.113.5', dst: '10.9.8.7', bytes: 90000 },
+    ])]);
+    const { page: p, text } = await doctorShows(d, 'no_local_hosts', '#main');
+    assert.match(text, /10\.9\.8\.0\/24/);
+    await p.close();
+  } finally {
+    await d.stop();
+  }
+});
+
+test('doctor: global IPv6 traffic with no IPv6 prefix in network.local', async () => {
+  const d = await startDaemon();
+  try {
+    await send(d.udp, [
+      v5([{ src: '192.168.1.20', dst: '203.0.113.5', bytes: 4000 }]),
+      ipfixV6([
+        { src: '2001:db8:1:2::20', dst: '2a00:1450:4001::5', bytes: 70000 },
+        { src: '2a00:1450:4001::5', dst: '2001:db8:1:2::20', bytes: 900000 },
+      ]),
+    ]);
+    const { page: p, text } = await doctorShows(d, 'ipv6_not_local', '#doctor');
+    assert.match(text, /2001:db8:1:2::\/64/);
+    await p.close();
+  } finally {
+    await d.stop();
+  }
+});
+
+test('doctor: an export taken on the WAN side, after NAT', async () => {
+  const d = await startDaemon();
+  try {
+    const flows = [];
+    for (let i = 1; i <= 20; i++) {
+      flows.push({ src: '198.51.100.7', dst: `203.0.113.${i}`, bytes: 1000 * i });
+      flows.push({ src: `203.0.113.${i}`, dst: '198.51.100.7', bytes: 20000 * i });
+    }
+    await send(d.udp, [v5(flows.slice(0, 20), 0), v5(flows.slice(20), 20)]);
+    const { page: p, text } = await doctorShows(d, 'wan_side_export', '#main');
+    assert.match(text, /198\.51\.100\.7/);
+    await p.close();
+  } finally {
+    await d.stop();
+  }
 });
