@@ -55,6 +55,7 @@ pub fn run(cfg: Config) -> Result<(), StartError> {
             step: cfg.archive.step,
             guard,
             calendar: cfg.calendar.clone(),
+            doctor: crate::doctor::Settings::new(&cfg),
         },
         live.http.clone(),
     );

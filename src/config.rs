@@ -35,6 +35,16 @@ pub struct Config {
     /// `[time]`: the zone, week start and billing day periods are counted in.
     pub calendar: crate::calendar::Calendar,
     pub history: HistoryConfig,
+    pub doctor: DoctorConfig,
+}
+
+/// `[doctor]`: the bounds and times of the export diagnosis (`/api/doctor`).
+#[derive(Clone, Debug)]
+pub struct DoctorConfig {
+    /// An exporter heard before and silent this long is reported.
+    pub silent_after: Duration,
+    /// Rows of the tables of prefixes and addresses seen in records without a local host.
+    pub max_prefixes: usize,
 }
 
 /// `[history]`: what is kept to answer questions over time beyond the archives.
@@ -103,6 +113,7 @@ impl Config {
             peers_per_host: self.views.peers_per_host,
             conversations: self.views.conversations,
             ports: self.views.ports,
+            doctor_prefixes: self.doctor.max_prefixes,
         }
     }
 }
@@ -182,6 +193,8 @@ struct Raw {
     history_top_days: Option<Spanned<i64>>,
     history_top_rows: Option<Spanned<i64>>,
     history_max_totals: Option<Spanned<i64>>,
+    doctor_silent_after: Option<Spanned<String>>,
+    doctor_max_prefixes: Option<Spanned<i64>>,
 }
 
 /// An `[applications]` entry: its name, where it is, and its ports when they are a string.
@@ -709,6 +722,9 @@ impl Validator<'_> {
         let (history_top_days, history_top_rows, history_max_totals) =
             (self.get(&mut t, "top_days"), self.get(&mut t, "top_rows"), self.get(&mut t, "max_totals"));
         self.unknown(t);
+        let mut t = self.section(&mut root, "doctor");
+        let (doctor_silent_after, doctor_max_prefixes) = (self.get(&mut t, "silent_after"), self.get(&mut t, "max_prefixes"));
+        self.unknown(t);
         // Every key of [applications] is a class name: nothing there is unknown.
         let applications = root.take("applications").map(|n| {
             let t = self.table("applications", Some(n), "a table ([applications])");
@@ -744,6 +760,8 @@ impl Validator<'_> {
             history_top_days,
             history_top_rows,
             history_max_totals,
+            doctor_silent_after,
+            doctor_max_prefixes,
         }
     }
 
@@ -1109,10 +1127,21 @@ impl Validator<'_> {
             top_rows: self.int("history.top_rows", raw.history_top_rows, 200, 10, 10_000) as usize,
             max_totals: self.int("history.max_totals", raw.history_max_totals, 1024, 16, 65_536) as usize,
         };
+        let doctor = DoctorConfig {
+            silent_after: self.duration(
+                "doctor.silent_after",
+                raw.doctor_silent_after,
+                Duration::from_secs(300),
+                1,
+                7 * 86_400,
+            ),
+            max_prefixes: self.int("doctor.max_prefixes", raw.doctor_max_prefixes, 64, 1, 4096) as usize,
+        };
 
         Config {
             calendar,
             history,
+            doctor,
             collector: CollectorConfig { listen, receive_buffer, limits, allow },
             exporters,
             network: NetworkConfig { local: LocalNets::new(local) },

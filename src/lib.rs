@@ -14,6 +14,7 @@ pub mod cli;
 pub mod collector;
 pub mod config;
 pub mod decode;
+pub mod doctor;
 pub mod fxhash;
 pub mod history;
 pub mod http;

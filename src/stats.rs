@@ -55,6 +55,8 @@ pub struct Stats {
     pub remote_only_records: AtomicU64,
     /// Records whose local host was found only in their post-NAT addresses.
     pub nat_attributed_records: AtomicU64,
+    /// Rows the doctor's tables of records without a local host dropped for newcomers.
+    pub doctor_evictions: AtomicU64,
     /// Host rows given to a new host after archive.host_idle without traffic.
     pub host_rows_reused: AtomicU64,
     /// Rows the heavy-hitter tables dropped to make room (their counts then carry an error bound),
@@ -367,6 +369,12 @@ impl Stats {
             "counter",
             "Records with neither address local whose local host came from the post-NAT addresses (IPFIX 225-228, 281-282).",
             &[("", get(&self.nat_attributed_records))],
+        );
+        metric(
+            "doctor_evictions_total",
+            "counter",
+            "Rows the doctor's tables of prefixes and addresses in records without a local host dropped for newcomers (doctor.max_prefixes); their bytes are then lower bounds.",
+            &[("", get(&self.doctor_evictions))],
         );
         metric(
             "host_rows_reused_total",

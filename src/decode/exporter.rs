@@ -88,6 +88,51 @@ pub(super) struct Exporter {
     pub records: u64,
     /// When a datagram last came; `None` for state restored from disk and not heard since.
     heard: Option<Instant>,
+    /// Data that came before its template, for the doctor.
+    pub missing: MissingTemplates,
+}
+
+/// Template ids kept per exporter in [`MissingTemplates`]: enough to name what a router sends
+/// (one per record layout, IPv4 and IPv6, options), few enough that a sender cycling ids costs
+/// nothing.
+const MAX_MISSING_IDS: usize = 8;
+
+/// Data sets that came while their template was unknown, since the last time every template
+/// asked for had come. Touched only on that path and when a new template is stored, never per
+/// record.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct MissingTemplates {
+    /// Template ids whose data came first and that have not come since (at most
+    /// [`MAX_MISSING_IDS`], sorted).
+    pub ids: Vec<u16>,
+    /// Data sets without their template.
+    pub sets: u64,
+    pub first: Option<Instant>,
+    pub last: Option<Instant>,
+}
+
+impl MissingTemplates {
+    #[cold]
+    pub(super) fn note(&mut self, id: u16, now: Instant) {
+        if let Err(i) = self.ids.binary_search(&id) {
+            if self.ids.len() < MAX_MISSING_IDS {
+                self.ids.insert(i, id);
+            }
+        }
+        self.sets += 1;
+        self.first.get_or_insert(now);
+        self.last = Some(now);
+    }
+
+    /// A template came: its data no longer waits. Once none does, the account starts over.
+    pub(super) fn arrived(&mut self, id: u16) {
+        if let Ok(i) = self.ids.binary_search(&id) {
+            self.ids.remove(i);
+            if self.ids.is_empty() {
+                *self = MissingTemplates::default();
+            }
+        }
+    }
 }
 
 impl Exporter {
@@ -111,6 +156,7 @@ impl Exporter {
             return TemplateFate::TableFull;
         }
         self.templates.insert(id, t);
+        self.missing.arrived(id);
         TemplateFate::Stored
     }
 }
@@ -417,6 +463,9 @@ impl Store {
                 lost: e.lost,
                 datagrams: e.datagrams,
                 records: e.records,
+                heard: e.heard,
+                missing: e.missing.clone(),
+                sampling_configured: self.override_rate(k.addr).is_some(),
             })
             .collect();
         v.sort_by_key(|x| x.key);
@@ -594,6 +643,11 @@ pub struct ExporterView {
     pub lost: u64,
     pub datagrams: u64,
     pub records: u64,
+    /// When it was last heard; `None` when only restored from disk.
+    pub heard: Option<Instant>,
+    pub missing: MissingTemplates,
+    /// The sampling rate is the config's (exporter.sampling_rate), not the exporter's.
+    pub sampling_configured: bool,
 }
 
 /// What is persisted under archive.dir (JSON).

@@ -256,6 +256,7 @@ fn data_set(
         // hold the set a while. This is routine, not an error.
         out.unknown_records = true;
         stats::inc(&stats.missing_template_sets);
+        e.missing.note(id, now);
         d.hold(Pending { key, template_id: id, ctx, data: body.to_vec(), at: now });
         return;
     };

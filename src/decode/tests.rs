@@ -482,3 +482,24 @@ fn reverse_totals_without_deltas_and_impossible_lengths() {
     assert_eq!(counts, [(host("192.168.1.10"), 132, 2, 200, 3), (host("192.168.1.11"), 70, 1, 0, 4)]);
     assert_eq!(h.get(|s| &s.malformed_records), 0);
 }
+
+#[test]
+fn data_without_its_template_is_accounted_until_the_template_comes() {
+    let mut h = Harness::new(Limits::default());
+    let tmpl = set(2, &template(256, FLOW));
+    h.feed("10.0.0.1", &ipfix(0, 1, &[set(256, &flow(2, 100)), set(300, &flow(3, 100))]));
+    h.t += Duration::from_secs(5);
+    h.feed("10.0.0.1", &ipfix(0, 1, &[set(256, &flow(2, 100))]));
+    let e = &h.dec.exporters()[0];
+    assert_eq!((e.missing.ids.clone(), e.missing.sets, e.records), (vec![256, 300], 3, 0));
+    let (first, last) = (e.missing.first.unwrap(), e.missing.last.unwrap());
+    assert_eq!(last - first, Duration::from_secs(5));
+    assert_eq!(e.heard, Some(h.t));
+    // 256 comes: its held data decodes; 300 still waits, the account kept.
+    assert_eq!(h.feed("10.0.0.1", &ipfix(1, 1, &[tmpl])), 200);
+    let e = &h.dec.exporters()[0];
+    assert_eq!((e.missing.ids.clone(), e.missing.sets, e.records), (vec![300], 3, 2));
+    // 300 comes too: nothing waits, the account starts over.
+    h.feed("10.0.0.1", &ipfix(1, 1, &[set(2, &template(300, FLOW))]));
+    assert_eq!(h.dec.exporters()[0].missing, Default::default());
+}

@@ -666,6 +666,36 @@ pub fn status(ctx: &Context) -> Reply {
     })
 }
 
+/// The doctor's findings now: the counters, the published snapshot, the config, this device's
+/// addresses and the kernel's drop counts (reads only; nothing is written).
+pub fn doctor_findings(ctx: &Context) -> Vec<crate::doctor::Finding> {
+    use crate::doctor;
+    let s = &ctx.stats;
+    let snap = ctx.published.get();
+    let settings = &ctx.doctor;
+    let device = doctor::device_addresses();
+    doctor::diagnose(&doctor::Facts {
+        now: std::time::Instant::now(),
+        uptime: ctx.published.started.elapsed(),
+        datagrams: stats::get(&s.datagrams),
+        records: stats::get(&s.records),
+        remote_only_records: stats::get(&s.remote_only_records),
+        exporters: &snap.exporters,
+        remote: &snap.remote,
+        local: &settings.local,
+        listen: &settings.listen,
+        device_addresses: &device,
+        udp_drops: doctor::udp_drops(&settings.ports()),
+        receive_buffer: settings.receive_buffer,
+        receive_buffer_granted: stats::get(&s.socket_rcvbuf_bytes),
+        silent_after: settings.silent_after,
+    })
+}
+
+pub fn doctor(ctx: &Context) -> Reply {
+    json(&doctor_findings(ctx))
+}
+
 /// Conversations and ports over a window, from the top-k history.
 async fn top_query(ctx: &Context, from: i64, to: i64) -> Result<crate::history::Window, Reply> {
     match archive_query(ctx, Query::Top { from, to }).await? {

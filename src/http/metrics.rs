@@ -16,9 +16,19 @@ use crate::views::{Counts, HostId, IfaceId, Snapshot};
 pub fn render(ctx: &Context) -> String {
     let mut out = ctx.stats.render();
     subjects(&mut out, &ctx.published.get());
+    doctor(&mut out, &super::api::doctor_findings(ctx));
     build_info(&mut out, env!("CARGO_PKG_VERSION"), std::env::consts::ARCH);
     process(&mut out);
     out
+}
+
+/// One series per doctor code: 1 while it has a finding, else 0.
+fn doctor(out: &mut String, findings: &[crate::doctor::Finding]) {
+    header(out, "flowpi_doctor_findings", "gauge", "Whether /api/doctor has a finding of this code (1) or not (0).");
+    for code in crate::doctor::CODES {
+        let on = findings.iter().any(|f| f.code == code);
+        let _ = writeln!(out, "flowpi_doctor_findings{} {}", labels(&[("code", code)]), u8::from(on));
+    }
 }
 
 /// A label value as the exposition format wants it: backslash, double quote and line feed escaped.

@@ -46,6 +46,7 @@ pub struct Context {
     pub step: Duration,
     pub guard: Guard,
     pub calendar: crate::calendar::Calendar,
+    pub doctor: crate::doctor::Settings,
 }
 
 /// Headers past this size are answered 431: a request line and headers of a browser are 1-2 KiB.
@@ -420,6 +421,7 @@ async fn answer(ctx: &Context, r: Route) -> Reply {
         Route::Series { subject, q } => api::series(ctx, subject, q).await,
         Route::Exporters => api::exporters(ctx),
         Route::Status => api::status(ctx),
+        Route::Doctor => api::doctor(ctx),
         Route::Metrics => {
             Reply::ok("text/plain; version=0.0.4; charset=utf-8", Body::Owned(metrics::render(ctx).into_bytes()))
         }

@@ -17,6 +17,8 @@ pub enum Route {
     Series { subject: Subject, q: ListQuery },
     Exporters,
     Status,
+    /// What is wrong with the flow export, most severe first.
+    Doctor,
     Metrics,
     Graph { subject: Subject, look: Look },
     Login,
@@ -154,6 +156,7 @@ pub fn parse(url: &str) -> Result<Route, RouteError> {
         },
         ["api", "exporters"] => Ok(Route::Exporters),
         ["api", "status"] => Ok(Route::Status),
+        ["api", "doctor"] => Ok(Route::Doctor),
         ["metrics"] => Ok(Route::Metrics),
         ["graph", rest @ .., file] if subject(rest).is_some() => {
             let subject = subject(rest).expect("checked")?;
@@ -319,6 +322,7 @@ mod tests {
         let Ok(Route::Graph { subject, .. }) = parse("/graph/application/p2p/week.png") else { panic!() };
         assert_eq!(subject, Subject::Application(AppName::new("p2p").unwrap()));
         assert_eq!(parse("/metrics"), Ok(Route::Metrics));
+        assert_eq!(parse("/api/doctor"), Ok(Route::Doctor));
         let Ok(Route::Graph { subject, look }) = parse("/graph/host/192.168.1.10/day.png?width=800&height=300&t=5")
         else {
             panic!()

@@ -196,6 +196,8 @@ pub struct Snapshot {
     pub interface_names: Vec<((IpAddr, u32), String)>,
     /// Exporters and their state, for the API.
     pub exporters: Vec<crate::decode::exporter::ExporterView>,
+    /// The records without a local host, for the doctor.
+    pub remote: crate::doctor::RemoteSummary,
 }
 
 /// A row's recent activity: the counts the last hand-over took (what arrived during the last
@@ -266,6 +268,8 @@ pub struct Bounds {
     pub peers_per_host: usize,
     pub conversations: usize,
     pub ports: usize,
+    /// Rows of the doctor's tables of records without a local host (doctor.max_prefixes).
+    pub doctor_prefixes: usize,
 }
 
 impl Default for Bounds {
@@ -278,6 +282,7 @@ impl Default for Bounds {
             peers_per_host: 32,
             conversations: 2048,
             ports: 1024,
+            doctor_prefixes: 64,
         }
     }
 }
@@ -290,6 +295,8 @@ pub struct Views {
     interfaces: interfaces::Interfaces,
     applications: applications::AppView,
     talkers: talkers::Talkers,
+    /// Records without a local host, for the doctor (fed by those records only).
+    unattributed: crate::doctor::Unattributed,
     /// The last exporter's key: a datagram's records all come from one exporter.
     exporter: Option<(IpAddr, AddrKey)>,
     clock: Clock,
@@ -449,6 +456,7 @@ impl Views {
             interfaces: interfaces::Interfaces::new(bounds.max_interfaces, open),
             applications: applications::AppView::new(napps, open),
             talkers: talkers::Talkers::new(bounds.ports),
+            unattributed: crate::doctor::Unattributed::new(bounds.doctor_prefixes),
             apps,
             exporter: None,
             clock,
@@ -514,6 +522,7 @@ impl Views {
         let (app, port) = match how {
             How::Remote => {
                 stats::inc(&self.stats.remote_only_records);
+                self.unattributed.add(r, src, dst);
                 // Counted for interfaces only: no application is asked for.
                 (self.apps.other(), 0)
             }
@@ -629,7 +638,8 @@ impl Views {
         stats::set(&st.nat_attributed_records, self.nat_records);
         self.talkers.publish_stats(st);
         self.hosts.publish_stats(st);
-        let mut s = Snapshot { step_ms: self.clock.step_ms, ..Snapshot::default() };
+        stats::set(&st.doctor_evictions, self.unattributed.evictions());
+        let mut s = Snapshot { step_ms: self.clock.step_ms, remote: self.unattributed.summary(), ..Snapshot::default() };
         self.hosts.publish(&self.apps, &mut s);
         self.interfaces.publish(&mut s);
         self.applications.publish(&self.apps, &mut s);

@@ -1,0 +1,1190 @@
+//! The doctor: what is wrong with the router's flow export, in plain words, for `/api/doctor`.
+//! [`diagnose`] is a pure function from a snapshot of facts ([`Facts`]) to findings; the facts
+//! come from the counters, the published snapshot, the config and two reads of the system
+//! ([`device_addresses`], [`udp_drops`]) that the HTTP handler makes. The collector side feeds
+//! one bounded table, [`Unattributed`], with the records no local host was found in.
+
+use std::collections::{BTreeMap, HashSet};
+use std::fmt::Write as _;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+use serde_json::{json, Value};
+
+use crate::decode::exporter::ExporterView;
+use crate::decode::FlowRecord;
+use crate::net::IpNet;
+use crate::topk::TopK;
+use crate::views::AddrKey;
+
+/// Every finding's code, in the order `/metrics` lists them.
+pub const CODES: [&str; 9] = [
+    "no_datagrams",
+    "no_template",
+    "no_local_hosts",
+    "ipv6_not_local",
+    "wan_side_export",
+    "exporter_silent",
+    "udp_drops",
+    "sequence_loss",
+    "sampling",
+];
+
+/// Data without its template counts as a current problem while some came this recently. A live
+/// router's flow cache expires within minutes (active timeouts are 1 to 30 minutes), so data for
+/// a template keeps coming; when it has stopped for this long, so has the problem.
+pub const NO_TEMPLATE_RECENT: Duration = Duration::from_secs(10 * 60);
+
+/// One address on one side of at least this share of the remote-only bytes is a router exporting
+/// on its WAN side: LAN hosts each have a share; after NAT they all become the WAN address.
+pub const WAN_SHARE: f64 = 0.8;
+
+/// Fewer remote-only records than this say too little to name a WAN address (a single flow
+/// always has one address on every record).
+pub const WAN_MIN_RECORDS: u64 = 10;
+
+/// Sequence loss below this share is not reported: a datagram lost now and then (a Wi-Fi hiccup)
+/// costs little; a tenth of a percent sustained is worth looking into.
+pub const LOSS_MIN_SHARE: f64 = 0.001;
+
+/// Prefixes listed in a finding: enough to see the pattern, short enough to read.
+const SHOW_PREFIXES: usize = 5;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    // Declared most severe first: findings sort by this.
+    Error,
+    Warning,
+    Info,
+}
+
+/// One thing the doctor found.
+#[derive(Clone, Debug, Serialize)]
+pub struct Finding {
+    pub code: &'static str,
+    pub severity: Severity,
+    /// One plain sentence.
+    pub message: String,
+    /// What to do, plain text, possibly several lines.
+    pub detail: String,
+    /// Machine-readable specifics; `exporter` (an address) when the finding is about one.
+    pub data: Value,
+}
+
+/// What the doctor needs from the config.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    pub listen: Vec<SocketAddr>,
+    pub local: Vec<IpNet>,
+    pub receive_buffer: usize,
+    pub silent_after: Duration,
+}
+
+impl Settings {
+    pub fn new(cfg: &crate::config::Config) -> Settings {
+        Settings {
+            listen: cfg.collector.listen.clone(),
+            local: cfg.network.local.nets().to_vec(),
+            receive_buffer: cfg.collector.receive_buffer,
+            silent_after: cfg.doctor.silent_after,
+        }
+    }
+
+    /// The ports of collector.listen, each once.
+    pub fn ports(&self) -> Vec<u16> {
+        ports(&self.listen)
+    }
+}
+
+/// What the doctor looks at.
+pub struct Facts<'a> {
+    pub now: Instant,
+    pub uptime: Duration,
+    pub datagrams: u64,
+    /// Flow records decoded, and those of them with no local host.
+    pub records: u64,
+    pub remote_only_records: u64,
+    pub exporters: &'a [ExporterView],
+    pub remote: &'a RemoteSummary,
+    /// network.local
+    pub local: &'a [IpNet],
+    /// collector.listen
+    pub listen: &'a [SocketAddr],
+    /// This device's addresses (all of them: [`diagnose`] chooses).
+    pub device_addresses: &'a [IpAddr],
+    /// Receive-queue drops of flowpi's UDP sockets; `None` when /proc could not say.
+    pub udp_drops: Option<u64>,
+    /// collector.receive_buffer, and what the kernel granted.
+    pub receive_buffer: usize,
+    pub receive_buffer_granted: u64,
+    /// doctor.silent_after
+    pub silent_after: Duration,
+}
+
+/// The findings, most severe first (in [`CODES`] order within a severity).
+pub fn diagnose(f: &Facts) -> Vec<Finding> {
+    let mut out = Vec::new();
+    no_datagrams(f, &mut out);
+    no_template(f, &mut out);
+    let wan = wan_address(f);
+    no_local_hosts(f, wan, &mut out);
+    ipv6_not_local(f, &mut out);
+    if let Some((addr, share)) = wan {
+        out.push(wan_side_export(f, addr, share));
+    }
+    exporter_silent(f, &mut out);
+    udp_drops_finding(f, &mut out);
+    sequence_loss(f, &mut out);
+    sampling(f, &mut out);
+    out.sort_by_key(|x| x.severity);
+    out
+}
+
+fn finding(code: &'static str, severity: Severity, message: String, detail: String, data: Value) -> Finding {
+    Finding { code, severity, message, detail, data }
+}
+
+// ---- 1. nothing arrives ----
+
+/// The ports of collector.listen, each once.
+fn ports(listen: &[SocketAddr]) -> Vec<u16> {
+    let mut p: Vec<u16> = listen.iter().map(|a| a.port()).collect();
+    p.sort_unstable();
+    p.dedup();
+    p
+}
+
+/// Addresses a router can send to: those flowpi listens on when they are specific, else this
+/// device's addresses of the families it listens on. Loopback and IPv6 link-local ones only when
+/// there is nothing else (a router cannot reach them); IPv4 first.
+pub fn reachable_addresses(device: &[IpAddr], listen: &[SocketAddr]) -> Vec<IpAddr> {
+    let specific: Vec<IpAddr> = listen.iter().map(|a| a.ip()).filter(|ip| !ip.is_unspecified()).collect();
+    let (v4, v6) = (
+        listen.iter().any(|a| a.ip() == IpAddr::V4(Ipv4Addr::UNSPECIFIED)),
+        listen.iter().any(|a| a.ip() == IpAddr::V6(Ipv6Addr::UNSPECIFIED)),
+    );
+    let mut all: Vec<IpAddr> = device.iter().copied().filter(|ip| (ip.is_ipv4() && v4) || (ip.is_ipv6() && v6)).collect();
+    all.extend(specific);
+    all.sort_by_key(|ip| (ip.is_ipv6(), *ip));
+    all.dedup();
+    let unreachable = |ip: &IpAddr| match ip {
+        IpAddr::V4(a) => a.is_loopback(),
+        IpAddr::V6(a) => a.is_loopback() || (a.segments()[0] & 0xffc0) == 0xfe80,
+    };
+    let good: Vec<IpAddr> = all.iter().copied().filter(|ip| !unreachable(ip)).collect();
+    if good.is_empty() {
+        all
+    } else {
+        good
+    }
+}
+
+fn no_datagrams(f: &Facts, out: &mut Vec<Finding>) {
+    if f.datagrams > 0 {
+        return;
+    }
+    let ports = ports(f.listen);
+    let addrs = reachable_addresses(f.device_addresses, f.listen);
+    let addr = addrs.first().map_or("THIS_DEVICE".to_string(), |a| a.to_string());
+    let port = ports.first().copied().unwrap_or(2055);
+    let list = |v: &[String]| if v.is_empty() { "(none found)".to_string() } else { v.join(", ") };
+    let addr_list: Vec<String> = addrs.iter().map(|a| a.to_string()).collect();
+    let port_list: Vec<String> = ports.iter().map(|p| p.to_string()).collect();
+    let mut d = String::new();
+    let _ = writeln!(
+        d,
+        "flowpi listens on UDP port {} and has received nothing in the {} since it started.",
+        list(&port_list),
+        human_duration(f.uptime)
+    );
+    let _ = writeln!(d, "Point the router's flow export (NetFlow v9 or IPFIX) at one of this device's addresses: {}.", list(&addr_list));
+    let _ = writeln!(d);
+    let _ = writeln!(d, "MikroTik (RouterOS terminal):");
+    let _ = writeln!(d, "  /ip traffic-flow set enabled=yes interfaces=all");
+    let _ = writeln!(d, "  /ip traffic-flow target add dst-address={addr} port={port} version=9");
+    let _ = writeln!(d, "OpenWrt (opkg install softflowd):");
+    let _ = writeln!(d, "  softflowd -i br-lan -n {addr}:{port} -v 9");
+    let _ = writeln!(d, "DD-WRT: Services > Services > Rflow/MACupd: enable Rflow, Server IP {addr}, Port {port}, interface LAN & WLAN.");
+    let _ = writeln!(d, "Cisco IOS:");
+    let _ = writeln!(d, "  ip flow-export destination {addr} {port}");
+    let _ = writeln!(d, "  ip flow-export version 9");
+    let _ = writeln!(d, "  (and `ip flow ingress` on the LAN interface)");
+    let _ = writeln!(d, "pfSense: System > Package Manager: install softflowd; Services > softflowd: interface LAN, destination {addr}:{port}, NetFlow version 9.");
+    let _ = writeln!(d);
+    let _ = write!(
+        d,
+        "If the router is already set up, a firewall on this device may block the port: allow UDP {} in (e.g. `sudo ufw allow {port}/udp`, or the nftables/iptables rules), and check that the router can reach {addr}.",
+        list(&port_list)
+    );
+    out.push(finding(
+        "no_datagrams",
+        Severity::Error,
+        "No flow export has arrived since flowpi started.".into(),
+        d,
+        json!({ "addresses": addr_list, "ports": ports }),
+    ));
+}
+
+// ---- 2. data without its template ----
+
+fn version_name(v: u16) -> String {
+    match v {
+        9 => "NetFlow v9".into(),
+        10 => "IPFIX".into(),
+        v => format!("NetFlow v{v}"),
+    }
+}
+
+fn exporter_label(addr: IpAddr, name: Option<&str>) -> String {
+    match name {
+        Some(n) => format!("{addr} ({n})"),
+        None => addr.to_string(),
+    }
+}
+
+fn no_template(f: &Facts, out: &mut Vec<Finding>) {
+    for e in f.exporters {
+        let m = &e.missing;
+        let (Some(first), Some(last)) = (m.first, m.last) else { continue };
+        if m.ids.is_empty() || f.now.saturating_duration_since(last) > NO_TEMPLATE_RECENT {
+            continue;
+        }
+        let waiting = f.now.saturating_duration_since(first);
+        let who = exporter_label(e.key.addr, e.name.as_deref());
+        let ids: Vec<String> = m.ids.iter().map(|i| i.to_string()).collect();
+        let nothing = e.records == 0;
+        let message = if nothing {
+            format!(
+                "{who} sends {} data but no template for it yet, so none of its flows can be read (waiting {}).",
+                version_name(e.key.version),
+                human_duration(waiting)
+            )
+        } else {
+            format!(
+                "{who} sends {} data for template {} that it has not described yet; those flows wait (for {}).",
+                version_name(e.key.version),
+                ids.join(", "),
+                human_duration(waiting)
+            )
+        };
+        let mut d = String::new();
+        let _ = writeln!(
+            d,
+            "{} data sets of template {} from {} (observation domain / source id {}) arrived since {} ago without their template. They are held (collector.pending_timeout) and counted as soon as the template comes.",
+            m.sets,
+            ids.join(", "),
+            e.key.addr,
+            e.key.domain,
+            human_duration(waiting)
+        );
+        let _ = writeln!(d, "Routers resend templates every few minutes or packets; after a restart of flowpi or the router this clears by itself. To make it quicker, or if it lasts:");
+        let _ = writeln!(d, "  MikroTik: /ip traffic-flow target set [find] v9-template-refresh=20 v9-template-timeout=1m");
+        let _ = writeln!(d, "  softflowd: resends templates every few packets by itself; restarting it sends them at once");
+        let _ = writeln!(d, "  Cisco IOS: ip flow-export template refresh-rate 20 / ip flow-export template timeout-rate 1");
+        let _ = write!(d, "If it never clears, the router may send its templates elsewhere (another collector or port), or this is a version flowpi and the router disagree on.");
+        out.push(finding(
+            "no_template",
+            if nothing { Severity::Error } else { Severity::Warning },
+            message,
+            d,
+            json!({
+                "exporter": e.key.addr.to_string(),
+                "name": e.name,
+                "version": e.key.version,
+                "domain": e.key.domain,
+                "template_ids": m.ids,
+                "sets": m.sets,
+                "waiting_seconds": waiting.as_secs(),
+                "records_decoded": e.records,
+            }),
+        ));
+    }
+}
+
+// ---- 3, 4, 5. records without a local host ----
+
+/// The records no local host was found in, as the doctor needs them: bounded heavy-hitter
+/// tables of their /24 and /64 prefixes and of their addresses, and a few totals. Fed once per
+/// such record by the views; records with a local host never reach it.
+pub struct Unattributed {
+    prefixes: TopK<AddrKey>,
+    addresses: TopK<AddrKey>,
+    records: u64,
+    bytes: u64,
+    v6_global_records: u64,
+    v6_global_bytes: u64,
+    nat_records: u64,
+}
+
+/// An IPv4 address's /24 or an IPv6 address's /64, as a key.
+#[inline]
+fn prefix_key(a: AddrKey) -> AddrKey {
+    if a.v4().is_some() {
+        AddrKey(a.0 & !0xff)
+    } else {
+        AddrKey(a.0 & !u128::from(u64::MAX))
+    }
+}
+
+/// 2000::/3, the IPv6 addresses the Internet routes (IPv4-mapped keys are in ::ffff:0:0/96).
+#[inline]
+fn global_v6(a: AddrKey) -> bool {
+    a.0 >> 125 == 1
+}
+
+impl Unattributed {
+    /// Tables of `max` rows each (doctor.max_prefixes).
+    pub fn new(max: usize) -> Self {
+        Unattributed {
+            prefixes: TopK::new(max),
+            addresses: TopK::new(max),
+            records: 0,
+            bytes: 0,
+            v6_global_records: 0,
+            v6_global_bytes: 0,
+            nat_records: 0,
+        }
+    }
+
+    /// One record with no local host, its exported addresses as keys.
+    #[inline]
+    pub fn add(&mut self, r: &FlowRecord, src: Option<AddrKey>, dst: Option<AddrKey>) {
+        let bytes = r.bytes.saturating_add(r.rev_bytes);
+        self.records += 1;
+        self.bytes = self.bytes.saturating_add(bytes);
+        if r.nat_src.is_some() || r.nat_dst.is_some() {
+            self.nat_records += 1;
+        }
+        let mut v6 = false;
+        for a in [src, dst].into_iter().flatten() {
+            self.prefixes.add(prefix_key(a), bytes, 0);
+            self.addresses.add(a, bytes, 0);
+            v6 |= global_v6(a);
+        }
+        if v6 {
+            self.v6_global_records += 1;
+            self.v6_global_bytes = self.v6_global_bytes.saturating_add(bytes);
+        }
+    }
+
+    /// Rows dropped from the tables for newcomers (flowpi_doctor_evictions_total).
+    pub fn evictions(&self) -> u64 {
+        self.prefixes.evictions() + self.addresses.evictions()
+    }
+
+    pub fn summary(&self) -> RemoteSummary {
+        let net = |k: AddrKey| {
+            let ip = IpAddr::from(k);
+            let len = if ip.is_ipv4() { 24 } else { 64 };
+            format!("{ip}/{len}").parse::<IpNet>().expect("a masked address")
+        };
+        RemoteSummary {
+            prefixes: self.prefixes.top(self.prefixes.capacity()).iter().map(|e| (net(e.key), e.observed())).collect(),
+            addresses: self.addresses.top(3).iter().map(|e| (IpAddr::from(e.key), e.observed())).collect(),
+            records: self.records,
+            bytes: self.bytes,
+            v6_global_records: self.v6_global_records,
+            v6_global_bytes: self.v6_global_bytes,
+            nat_records: self.nat_records,
+            exact: self.prefixes.exact() && self.addresses.exact(),
+        }
+    }
+}
+
+/// [`Unattributed`] copied out for the HTTP side (published with the snapshot).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RemoteSummary {
+    /// /24s and /64s by bytes (either side of a record), busiest first.
+    pub prefixes: Vec<(IpNet, u64)>,
+    /// The busiest addresses, bytes of the records they are on.
+    pub addresses: Vec<(IpAddr, u64)>,
+    pub records: u64,
+    pub bytes: u64,
+    /// Of them, with a global IPv6 address (2000::/3) on either side.
+    pub v6_global_records: u64,
+    pub v6_global_bytes: u64,
+    /// Of them, with post-NAT addresses (none of them local).
+    pub nat_records: u64,
+    /// False once a table dropped a row: bytes are then lower bounds.
+    pub exact: bool,
+}
+
+fn is_private(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(a) => a.is_private() || a.is_link_local(),
+        IpAddr::V6(a) => (a.segments()[0] & 0xfe00) == 0xfc00,
+    }
+}
+
+/// The `local = [...]` line with `add` after what network.local has.
+fn local_line(local: &[IpNet], add: &[String]) -> String {
+    let mut all: Vec<String> = local.iter().map(|n| format!("\"{n}\"")).collect();
+    all.extend(add.iter().map(|n| format!("\"{n}\"")));
+    format!("local = [{}]", all.join(", "))
+}
+
+fn prefix_rows(p: &[&(IpNet, u64)]) -> Value {
+    Value::Array(p.iter().map(|(n, b)| json!({ "prefix": n.to_string(), "bytes": b })).collect())
+}
+
+fn prefix_lines(d: &mut String, p: &[&(IpNet, u64)]) {
+    for (n, b) in p {
+        let _ = writeln!(d, "  {n:<24} {}", human_bytes(*b));
+    }
+}
+
+fn no_local_hosts(f: &Facts, wan: Option<(IpAddr, f64)>, out: &mut Vec<Finding>) {
+    if f.records == 0 || f.remote_only_records < f.records {
+        return;
+    }
+    let wan_net = wan.map(|(a, _)| prefix_of(a));
+    let busiest: Vec<&(IpNet, u64)> = f.remote.prefixes.iter().take(SHOW_PREFIXES).collect();
+    // What to add: the busiest private prefix (a LAN), else the busiest one; never the WAN
+    // address's, which adding would not help.
+    let candidates: Vec<&(IpNet, u64)> = f.remote.prefixes.iter().filter(|(n, _)| Some(*n) != wan_net).collect();
+    let suggest: Option<IpNet> = candidates
+        .iter()
+        .find(|(n, _)| is_private(n.addr()))
+        .or(candidates.first())
+        .map(|(n, _)| *n);
+    let add: Vec<String> = suggest.iter().map(|n| n.to_string()).collect();
+    let line = local_line(f.local, &add);
+    let nets: Vec<String> = f.local.iter().map(|n| n.to_string()).collect();
+    let mut d = String::new();
+    let _ = writeln!(
+        d,
+        "All {} flow records had neither address in network.local ({}), so no host is counted: only interfaces are.",
+        f.records,
+        if nets.is_empty() { "empty".to_string() } else { nets.join(", ") }
+    );
+    let _ = writeln!(d, "The busiest prefixes in those records:");
+    prefix_lines(&mut d, &busiest);
+    if suggest.is_some() {
+        let _ = writeln!(d, "If your network is among them, set in /etc/flowpi.toml under [network]:");
+        let _ = writeln!(d, "  {line}");
+        let _ = write!(d, "then restart flowpi (sudo systemctl restart flowpi).");
+    }
+    if let Some((a, _)) = wan {
+        let _ = write!(d, "\nMost of these records carry {a}, likely the router's WAN address: see wan_side_export.");
+    }
+    out.push(finding(
+        "no_local_hosts",
+        Severity::Error,
+        "Flow records arrive, but none has an address of your network (network.local).".into(),
+        d.trim_end().to_string(),
+        json!({
+            "records": f.records,
+            "local": nets,
+            "prefixes": prefix_rows(&busiest),
+            "suggested": add,
+            "line": suggest.map(|_| line),
+            "exact": f.remote.exact,
+        }),
+    ));
+}
+
+fn prefix_of(a: IpAddr) -> IpNet {
+    let len = if a.is_ipv4() { 24 } else { 64 };
+    format!("{a}/{len}").parse().expect("an address and a length")
+}
+
+/// 2000::/3 holds the whole prefix.
+fn global_v6_net(n: &IpNet) -> bool {
+    match n.addr() {
+        IpAddr::V6(a) => n.prefix() >= 3 && a.segments()[0] & 0xe000 == 0x2000,
+        IpAddr::V4(_) => false,
+    }
+}
+
+fn ipv6_not_local(f: &Facts, out: &mut Vec<Finding>) {
+    if f.remote.v6_global_records == 0 || f.local.iter().any(global_v6_net) {
+        return;
+    }
+    let busiest: Vec<&(IpNet, u64)> =
+        f.remote.prefixes.iter().filter(|(n, _)| global_v6_net(n)).take(SHOW_PREFIXES).collect();
+    let top = busiest.first().map(|(n, _)| *n);
+    let add: Vec<String> = top.iter().map(|n| n.to_string()).collect();
+    let line = local_line(f.local, &add);
+    let wider = top.map(|n| {
+        let IpAddr::V6(a) = n.addr() else { unreachable!("an IPv6 prefix") };
+        let bits = u128::from(a) & !((1u128 << 72) - 1);
+        format!("{}/56", Ipv6Addr::from(bits))
+    });
+    let mut d = String::new();
+    let _ = writeln!(
+        d,
+        "{} records ({}) of global IPv6 traffic (2000::/3) had no local host, and network.local lists no global IPv6 prefix, so that traffic is counted for no host.",
+        f.remote.v6_global_records,
+        human_bytes(f.remote.v6_global_bytes)
+    );
+    let _ = writeln!(d, "Your ISP gives your router a global IPv6 prefix; the busiest /64s seen:");
+    prefix_lines(&mut d, &busiest);
+    if let Some(w) = &wider {
+        let _ = writeln!(d, "Add your LAN's /64 in /etc/flowpi.toml under [network]:");
+        let _ = writeln!(d, "  {line}");
+        let _ = write!(
+            d,
+            "Home ISPs usually delegate a /56 (here perhaps {w}); listing the delegated prefix covers every LAN the router numbers from it. The prefix can change when the router reconnects; check the router's IPv6 status page."
+        );
+    }
+    out.push(finding(
+        "ipv6_not_local",
+        Severity::Warning,
+        format!(
+            "{} records of global IPv6 traffic were counted for no host: network.local has no global IPv6 prefix.",
+            f.remote.v6_global_records
+        ),
+        d.trim_end().to_string(),
+        json!({
+            "records": f.remote.v6_global_records,
+            "bytes": f.remote.v6_global_bytes,
+            "prefixes": prefix_rows(&busiest),
+            "suggested": add,
+            "wider": wider,
+            "line": top.map(|_| line),
+        }),
+    ));
+}
+
+/// The address on one side of at least [`WAN_SHARE`] of the remote-only bytes, when those
+/// records carry no post-NAT addresses.
+fn wan_address(f: &Facts) -> Option<(IpAddr, f64)> {
+    let r = f.remote;
+    if r.records < WAN_MIN_RECORDS || r.bytes == 0 || r.nat_records > 0 {
+        return None;
+    }
+    let (addr, bytes) = *r.addresses.first()?;
+    let share = bytes as f64 / r.bytes as f64;
+    (share >= WAN_SHARE).then_some((addr, share))
+}
+
+fn wan_side_export(f: &Facts, addr: IpAddr, share: f64) -> Finding {
+    let pct = (share * 100.0).round().min(100.0);
+    let mut d = String::new();
+    let _ = writeln!(
+        d,
+        "{addr} is on one side of {pct}% of the bytes in records without a local host, and the records carry no post-NAT addresses."
+    );
+    let _ = writeln!(d, "This is what a router sends when it exports on its WAN (Internet) interface after NAT: every LAN host has become {addr}, so flowpi cannot tell them apart.");
+    let _ = writeln!(d, "Fix it on the router, either way:");
+    let _ = writeln!(d, "  export on the LAN or bridge interface instead (MikroTik: /ip traffic-flow set interfaces=bridge; softflowd: -i br-lan);");
+    let _ = writeln!(d, "  or include the post-NAT addresses (NAT events / postNAT fields, IPFIX 225-228) in the export; flowpi then finds the LAN host behind {addr}.");
+    let _ = write!(d, "If {addr} is in fact a host of your network, add its prefix to network.local instead.");
+    finding(
+        "wan_side_export",
+        Severity::Warning,
+        format!("The router seems to export on its WAN side: most traffic is to or from {addr}, with no LAN host visible."),
+        d,
+        json!({ "address": addr.to_string(), "share": share, "records": f.remote.records, "bytes": f.remote.bytes }),
+    )
+}
+
+// ---- 6. an exporter went quiet ----
+
+fn exporter_silent(f: &Facts, out: &mut Vec<Finding>) {
+    // One router may export under several keys (versions, domains): it is silent when all are.
+    let mut last: BTreeMap<IpAddr, (Instant, Option<&str>)> = BTreeMap::new();
+    for e in f.exporters {
+        let Some(h) = e.heard else { continue };
+        let entry = last.entry(e.key.addr).or_insert((h, e.name.as_deref()));
+        entry.0 = entry.0.max(h);
+    }
+    for (addr, (heard, name)) in last {
+        let silent = f.now.saturating_duration_since(heard);
+        if silent < f.silent_after {
+            continue;
+        }
+        let who = exporter_label(addr, name);
+        let d = format!(
+            "Nothing has come from {addr} for {} (doctor.silent_after is {}). The router may have restarted without its export settings, changed its address, or lost the link to this device; check its flow export (traffic-flow, softflowd) is still enabled and pointed here.",
+            human_duration(silent),
+            human_duration(f.silent_after)
+        );
+        out.push(finding(
+            "exporter_silent",
+            Severity::Warning,
+            format!("Exporter {who} has sent nothing for {}.", human_duration(silent)),
+            d,
+            json!({ "exporter": addr.to_string(), "name": name, "silent_seconds": silent.as_secs() }),
+        ));
+    }
+}
+
+// ---- 7. the kernel dropped datagrams ----
+
+fn udp_drops_finding(f: &Facts, out: &mut Vec<Finding>) {
+    let Some(drops) = f.udp_drops.filter(|d| *d > 0) else { return };
+    let want = f.receive_buffer.max(16 << 20);
+    let d = format!(
+        "The kernel dropped {drops} datagrams for flowpi's UDP sockets because their receive buffer was full (routers send bursts when their flow caches expire). flowpi asks for collector.receive_buffer = {} bytes and was granted {} (capped by net.core.rmem_max).\nRaise the cap and the buffer:\n  sudo sysctl -w net.core.rmem_max={want}\n  echo 'net.core.rmem_max = {want}' | sudo tee /etc/sysctl.d/90-flowpi.conf\nand set collector.receive_buffer = {want} in /etc/flowpi.toml, then restart flowpi.",
+        f.receive_buffer, f.receive_buffer_granted
+    );
+    out.push(finding(
+        "udp_drops",
+        Severity::Warning,
+        format!("The kernel dropped {drops} export datagrams before flowpi could read them."),
+        d,
+        json!({ "drops": drops, "receive_buffer": f.receive_buffer, "granted": f.receive_buffer_granted }),
+    ));
+}
+
+// ---- 8. sequence numbers show loss ----
+
+fn sequence_loss(f: &Facts, out: &mut Vec<Finding>) {
+    for e in f.exporters {
+        if e.lost == 0 {
+            continue;
+        }
+        // v9 counts datagrams; v5, v7 and IPFIX count records.
+        let (unit, got) = if e.key.version == 9 { ("datagrams", e.datagrams) } else { ("records", e.records) };
+        let share = e.lost as f64 / (e.lost + got) as f64;
+        if share < LOSS_MIN_SHARE {
+            continue;
+        }
+        let who = exporter_label(e.key.addr, e.name.as_deref());
+        let pct = format_pct(share);
+        let d = format!(
+            "By its sequence numbers, {} {unit} from {} never arrived ({pct} of what it sent); traffic in them is missing from every total.\nLikely causes: a lossy link between the router and this device (Wi-Fi: use a cable), the kernel dropping datagrams here (see udp_drops, collector.receive_buffer), or the router's CPU too busy to export everything.",
+            e.lost, e.key.addr
+        );
+        out.push(finding(
+            "sequence_loss",
+            Severity::Warning,
+            format!("{pct} of the export from {who} was lost on the way."),
+            d,
+            json!({
+                "exporter": e.key.addr.to_string(),
+                "name": e.name,
+                "version": e.key.version,
+                "domain": e.key.domain,
+                "lost": e.lost,
+                "unit": unit,
+                "share": share,
+            }),
+        ));
+    }
+}
+
+// ---- 9. sampling ----
+
+fn sampling(f: &Facts, out: &mut Vec<Finding>) {
+    let mut seen = HashSet::new();
+    for e in f.exporters {
+        if e.heard.is_none() || !seen.insert((e.key.addr, e.sampling, e.samplers)) {
+            continue;
+        }
+        let who = exporter_label(e.key.addr, e.name.as_deref());
+        let announced = e.sampling > 1 || e.samplers > 0;
+        let (message, d) = if e.sampling_configured {
+            (
+                format!("Exporter {who}: totals are multiplied by {} (exporter.sampling_rate in the config).", e.sampling),
+                format!("The config sets a sampling rate of 1 in {} for {}; it replaces whatever the router announces. If the router does not sample, remove sampling_rate or the totals are {} times too high.", e.sampling, e.key.addr, e.sampling),
+            )
+        } else if announced {
+            (
+                format!("Exporter {who} samples: its totals are scaled up by the rate it announces (1 in {}).", e.sampling),
+                format!("The router announced sampling ({} sampler rates, default 1 in {}); flowpi multiplies bytes and packets by it, so totals are estimates. Short flows may be missed altogether.", e.samplers, e.sampling),
+            )
+        } else {
+            (
+                format!("Exporter {who} announced no sampling: its totals are taken as unsampled."),
+                format!("A router that samples without announcing it (in the v5 header or v9/IPFIX options data) makes every total too low by its sampling factor; if {} samples 1 in N, set sampling_rate = N in its [[exporter]] section.", e.key.addr),
+            )
+        };
+        out.push(finding(
+            "sampling",
+            Severity::Info,
+            message,
+            d,
+            json!({
+                "exporter": e.key.addr.to_string(),
+                "name": e.name,
+                "sampling_rate": e.sampling,
+                "samplers": e.samplers,
+                "announced": announced,
+                "configured": e.sampling_configured,
+            }),
+        ));
+    }
+}
+
+// ---- words ----
+
+fn human_duration(d: Duration) -> String {
+    let s = d.as_secs();
+    let plural = |n: u64, unit: &str| if n == 1 { format!("1 {unit}") } else { format!("{n} {unit}s") };
+    match s {
+        0..=119 => plural(s, "second"),
+        120..=7199 => plural(s / 60, "minute"),
+        7200..=172_799 => plural(s / 3600, "hour"),
+        _ => plural(s / 86_400, "day"),
+    }
+}
+
+fn human_bytes(b: u64) -> String {
+    const UNITS: [&str; 5] = ["kB", "MB", "GB", "TB", "PB"];
+    if b < 1000 {
+        return format!("{b} B");
+    }
+    let mut v = b as f64;
+    let mut i = 0;
+    while v >= 1000.0 && i < UNITS.len() {
+        v /= 1000.0;
+        i += 1;
+    }
+    format!("{v:.1} {}", UNITS[i - 1])
+}
+
+fn format_pct(share: f64) -> String {
+    let p = share * 100.0;
+    if p >= 10.0 {
+        format!("{p:.0}%")
+    } else {
+        format!("{p:.1}%")
+    }
+}
+
+// ---- what the handler reads from the system ----
+
+/// This device's interface addresses (`getifaddrs`), every family and scope; empty when the
+/// call fails.
+pub fn device_addresses() -> Vec<IpAddr> {
+    let mut out = Vec::new();
+    let mut ifap: *mut libc::ifaddrs = std::ptr::null_mut();
+    // SAFETY: getifaddrs fills a list that stays valid until freeifaddrs; each entry's address
+    // is read only as the family it declares.
+    unsafe {
+        if libc::getifaddrs(&mut ifap) != 0 {
+            return out;
+        }
+        let mut p = ifap;
+        while !p.is_null() {
+            let ifa = &*p;
+            if !ifa.ifa_addr.is_null() {
+                match i32::from((*ifa.ifa_addr).sa_family) {
+                    libc::AF_INET => {
+                        let sin = &*(ifa.ifa_addr as *const libc::sockaddr_in);
+                        out.push(IpAddr::V4(Ipv4Addr::from(u32::from_be(sin.sin_addr.s_addr))));
+                    }
+                    libc::AF_INET6 => {
+                        let sin6 = &*(ifa.ifa_addr as *const libc::sockaddr_in6);
+                        out.push(IpAddr::V6(Ipv6Addr::from(sin6.sin6_addr.s6_addr)));
+                    }
+                    _ => {}
+                }
+            }
+            p = ifa.ifa_next;
+        }
+        libc::freeifaddrs(ifap);
+    }
+    out.sort();
+    out.dedup();
+    out
+}
+
+/// Receive-queue drops of this process's UDP sockets bound to one of `ports`: the sockets are
+/// found by inode (`/proc/self/fd/*` -> `socket:[INODE]`) in `/proc/net/udp` and `udp6`. `None`
+/// when none was found there (no /proc, another network namespace).
+pub fn udp_drops(ports: &[u16]) -> Option<u64> {
+    let mut inodes = HashSet::new();
+    for entry in std::fs::read_dir("/proc/self/fd").ok()?.flatten() {
+        if let Ok(target) = std::fs::read_link(entry.path()) {
+            let t = target.to_string_lossy();
+            if let Some(n) = t.strip_prefix("socket:[").and_then(|r| r.strip_suffix(']')) {
+                if let Ok(n) = n.parse::<u64>() {
+                    inodes.insert(n);
+                }
+            }
+        }
+    }
+    let mut found = None;
+    for file in ["/proc/net/udp", "/proc/net/udp6"] {
+        let Ok(text) = std::fs::read_to_string(file) else { continue };
+        for s in parse_proc_udp(&text) {
+            if inodes.contains(&s.inode) && ports.contains(&s.port) {
+                *found.get_or_insert(0) += s.drops;
+            }
+        }
+    }
+    found
+}
+
+/// One socket line of /proc/net/udp{,6}.
+#[derive(Debug, PartialEq, Eq)]
+pub struct ProcUdp {
+    pub port: u16,
+    pub inode: u64,
+    pub drops: u64,
+}
+
+/// The socket lines of /proc/net/udp or udp6 (`sl local_address rem_address st tx:rx tr:tm
+/// retrnsmt uid timeout inode ref pointer drops`); malformed lines are skipped.
+pub fn parse_proc_udp(text: &str) -> Vec<ProcUdp> {
+    text.lines()
+        .skip(1)
+        .filter_map(|line| {
+            let f: Vec<&str> = line.split_whitespace().collect();
+            let port = u16::from_str_radix(f.get(1)?.rsplit_once(':')?.1, 16).ok()?;
+            Some(ProcUdp { port, inode: f.get(9)?.parse().ok()?, drops: f.get(12)?.parse().ok()? })
+        })
+        .collect()
+}
+
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::decode::exporter::MissingTemplates;
+    use crate::decode::ExporterKey;
+
+    fn ip(s: &str) -> IpAddr {
+        s.parse().unwrap()
+    }
+
+    fn net(s: &str) -> IpNet {
+        s.parse().unwrap()
+    }
+
+    fn exporter(addr: &str, version: u16) -> ExporterView {
+        ExporterView {
+            key: ExporterKey { addr: ip(addr), version, domain: 0 },
+            name: None,
+            templates: 1,
+            sampling: 1,
+            samplers: 0,
+            lost: 0,
+            datagrams: 100,
+            records: 1000,
+            heard: None,
+            missing: MissingTemplates::default(),
+            sampling_configured: false,
+        }
+    }
+
+    /// A healthy start: datagrams and records with local hosts, one exporter heard just now.
+    struct World {
+        now: Instant,
+        exporters: Vec<ExporterView>,
+        remote: RemoteSummary,
+        local: Vec<IpNet>,
+        listen: Vec<SocketAddr>,
+        device: Vec<IpAddr>,
+        datagrams: u64,
+        records: u64,
+        remote_only: u64,
+        drops: Option<u64>,
+    }
+
+    impl World {
+        fn new() -> World {
+            let now = Instant::now() + Duration::from_secs(3600);
+            let mut e = exporter("192.168.1.1", 9);
+            e.heard = Some(now);
+            World {
+                now,
+                exporters: vec![e],
+                remote: RemoteSummary::default(),
+                local: vec![net("192.168.1.0/24")],
+                listen: vec!["0.0.0.0:2055".parse().unwrap()],
+                device: vec![ip("127.0.0.1"), ip("192.168.1.5"), ip("::1"), ip("fe80::1"), ip("2001:db8::5")],
+                datagrams: 100,
+                records: 1000,
+                remote_only: 10,
+                drops: Some(0),
+            }
+        }
+
+        fn run(&self) -> Vec<Finding> {
+            diagnose(&Facts {
+                now: self.now,
+                uptime: Duration::from_secs(600),
+                datagrams: self.datagrams,
+                records: self.records,
+                remote_only_records: self.remote_only,
+                exporters: &self.exporters,
+                remote: &self.remote,
+                local: &self.local,
+                listen: &self.listen,
+                device_addresses: &self.device,
+                udp_drops: self.drops,
+                receive_buffer: 8 << 20,
+                receive_buffer_granted: 425_984,
+                silent_after: Duration::from_secs(300),
+            })
+        }
+
+        fn codes(&self) -> Vec<&'static str> {
+            self.run().iter().map(|f| f.code).collect()
+        }
+
+        fn get(&self, code: &str) -> Finding {
+            self.run().into_iter().find(|f| f.code == code).unwrap_or_else(|| panic!("no {code}"))
+        }
+    }
+
+    #[test]
+    fn healthy_export_has_only_the_sampling_note() {
+        assert_eq!(World::new().codes(), vec!["sampling"]);
+    }
+
+    #[test]
+    fn no_datagrams_names_addresses_ports_and_recipes() {
+        let mut w = World::new();
+        w.datagrams = 0;
+        w.records = 0;
+        w.exporters.clear();
+        w.listen.push("[::]:9995".parse().unwrap());
+        let f = w.get("no_datagrams");
+        assert_eq!(f.severity, Severity::Error);
+        // Loopback and link-local left out; IPv4 first.
+        assert_eq!(f.data["addresses"], json!(["192.168.1.5", "2001:db8::5"]));
+        assert_eq!(f.data["ports"], json!([2055, 9995]));
+        for s in [
+            "/ip traffic-flow target add dst-address=192.168.1.5 port=2055 version=9",
+            "softflowd -i br-lan -n 192.168.1.5:2055 -v 9",
+            "Rflow",
+            "ip flow-export destination 192.168.1.5 2055",
+            "ip flow-export version 9",
+            "pfSense",
+            "firewall",
+        ] {
+            assert!(f.detail.contains(s), "{s} in {}", f.detail);
+        }
+        assert!(!World::new().codes().contains(&"no_datagrams"));
+    }
+
+    #[test]
+    fn addresses_follow_the_listen_families_and_fall_back_to_loopback() {
+        let dev = [ip("127.0.0.1"), ip("10.0.0.2"), ip("2001:db8::2")];
+        assert_eq!(reachable_addresses(&dev, &["0.0.0.0:2055".parse().unwrap()]), vec![ip("10.0.0.2")]);
+        assert_eq!(reachable_addresses(&dev, &["[::]:2055".parse().unwrap()]), vec![ip("2001:db8::2")]);
+        assert_eq!(reachable_addresses(&dev, &["10.0.0.2:2055".parse().unwrap()]), vec![ip("10.0.0.2")]);
+        assert_eq!(reachable_addresses(&[ip("127.0.0.1")], &["0.0.0.0:1".parse().unwrap()]), vec![ip("127.0.0.1")]);
+    }
+
+    #[test]
+    fn no_template_while_data_waits_and_nothing_decodes() {
+        let mut w = World::new();
+        let first = w.now - Duration::from_secs(180);
+        w.exporters[0].records = 0;
+        w.exporters[0].missing =
+            MissingTemplates { ids: vec![256, 257], sets: 12, first: Some(first), last: Some(w.now) };
+        let f = w.get("no_template");
+        assert_eq!(f.severity, Severity::Error);
+        assert_eq!(f.data["exporter"], "192.168.1.1");
+        assert_eq!(f.data["template_ids"], json!([256, 257]));
+        assert_eq!(f.data["waiting_seconds"], 180);
+        assert!(f.message.contains("3 minutes") && f.message.contains("NetFlow v9"), "{}", f.message);
+        assert!(f.detail.contains("v9-template-refresh") && f.detail.contains("refresh-rate"));
+        // Some of its records decode: a warning.
+        w.exporters[0].records = 10;
+        assert_eq!(w.get("no_template").severity, Severity::Warning);
+        // The data stopped long ago: no finding.
+        w.exporters[0].missing.last = Some(w.now - NO_TEMPLATE_RECENT - Duration::from_secs(1));
+        assert!(!w.codes().contains(&"no_template"));
+        // The template came: ids empty.
+        w.exporters[0].missing = MissingTemplates::default();
+        assert!(!w.codes().contains(&"no_template"));
+    }
+
+    /// Records between the given addresses (bytes each), through the collector's table.
+    fn remote_of(records: &[(&str, &str, u64)], nat: bool) -> RemoteSummary {
+        let mut t = Unattributed::new(64);
+        for (s, d, b) in records {
+            let r = FlowRecord {
+                src: Some(ip(s)),
+                dst: Some(ip(d)),
+                bytes: *b,
+                nat_src: nat.then(|| ip("198.18.0.1")),
+                ..FlowRecord::default()
+            };
+            t.add(&r, r.src.map(AddrKey::from), r.dst.map(AddrKey::from));
+        }
+        t.summary()
+    }
+
+    #[test]
+    fn no_local_hosts_names_the_lan_prefix_and_the_line() {
+        let mut w = World::new();
+        let recs: Vec<(String, String, u64)> =
+            (0..20).map(|i| (format!("10.9.8.{}", i % 4 + 2), format!("203.0.113.{}", i % 5 + 1), 1000)).collect();
+        let recs: Vec<(&str, &str, u64)> = recs.iter().map(|(a, b, n)| (a.as_str(), b.as_str(), *n)).collect();
+        w.remote = remote_of(&recs, false);
+        w.remote_only = 20;
+        w.records = 20;
+        let f = w.get("no_local_hosts");
+        assert_eq!(f.severity, Severity::Error);
+        assert_eq!(f.data["prefixes"][0], json!({"prefix": "10.9.8.0/24", "bytes": 20_000}));
+        assert_eq!(f.data["suggested"], json!(["10.9.8.0/24"]));
+        assert_eq!(f.data["line"], "local = [\"192.168.1.0/24\", \"10.9.8.0/24\"]");
+        assert!(f.detail.contains("[network]") && f.detail.contains("/etc/flowpi.toml"));
+        // Many hosts: no single address dominates.
+        assert!(!w.codes().contains(&"wan_side_export"));
+        // One record with a local host: not all are remote.
+        w.records = 21;
+        assert!(!w.codes().contains(&"no_local_hosts"));
+    }
+
+    #[test]
+    fn ipv6_not_local_without_a_global_prefix() {
+        let mut w = World::new();
+        w.remote = remote_of(
+            &[
+                ("2001:db8:1:2::10", "2606:4700::1111", 5000),
+                ("2001:db8:1:2::11", "2a00:1450::200e", 3000),
+                ("fd00::5", "fd00::6", 100),
+            ],
+            false,
+        );
+        w.local.push(net("fd00::/8"));
+        let f = w.get("ipv6_not_local");
+        assert_eq!(f.severity, Severity::Warning);
+        assert_eq!(f.data["records"], 2);
+        assert_eq!(f.data["bytes"], 8000);
+        assert_eq!(f.data["suggested"], json!(["2001:db8:1:2::/64"]));
+        assert_eq!(f.data["wider"], "2001:db8:1::/56");
+        assert_eq!(f.data["line"], "local = [\"192.168.1.0/24\", \"fd00::/8\", \"2001:db8:1:2::/64\"]");
+        // A global prefix in network.local: nothing to say.
+        w.local.push(net("2001:db8:1::/56"));
+        assert!(!w.codes().contains(&"ipv6_not_local"));
+    }
+
+    #[test]
+    fn wan_side_export_names_the_address_without_nat_fields() {
+        let mut w = World::new();
+        let recs: Vec<(String, u64)> = (0..30).map(|i| (format!("203.0.113.{}", i + 1), 1000)).collect();
+        let recs: Vec<(&str, &str, u64)> = recs
+            .iter()
+            .enumerate()
+            .map(|(i, (r, b))| if i % 2 == 0 { ("198.51.100.7", r.as_str(), *b) } else { (r.as_str(), "198.51.100.7", *b) })
+            .collect();
+        w.remote = remote_of(&recs, false);
+        w.records = 30;
+        w.remote_only = 30;
+        let f = w.get("wan_side_export");
+        assert_eq!(f.severity, Severity::Warning);
+        assert_eq!(f.data["address"], "198.51.100.7");
+        assert!(f.message.contains("198.51.100.7"));
+        // The LAN advice does not suggest the WAN address's prefix.
+        let lan = w.get("no_local_hosts");
+        assert_ne!(lan.data["suggested"], json!(["198.51.100.0/24"]));
+        assert!(lan.detail.contains("wan_side_export"));
+        // Post-NAT fields present: the router does say who is behind it.
+        w.remote = remote_of(&recs, true);
+        assert!(!w.codes().contains(&"wan_side_export"));
+        // Too few records to tell.
+        w.remote = remote_of(&recs[..WAN_MIN_RECORDS as usize - 1], false);
+        assert!(!w.codes().contains(&"wan_side_export"));
+    }
+
+    #[test]
+    fn exporter_silent_after_the_configured_time() {
+        let mut w = World::new();
+        w.exporters[0].name = Some("gw".into());
+        w.exporters[0].heard = Some(w.now - Duration::from_secs(420));
+        let f = w.get("exporter_silent");
+        assert_eq!(f.data["exporter"], "192.168.1.1");
+        assert_eq!(f.data["silent_seconds"], 420);
+        assert!(f.message.contains("192.168.1.1 (gw)") && f.message.contains("7 minutes"), "{}", f.message);
+        // Another key of the same router still talks: not silent.
+        let mut other = exporter("192.168.1.1", 10);
+        other.heard = Some(w.now);
+        w.exporters.push(other);
+        assert!(!w.codes().contains(&"exporter_silent"));
+        // Restored from disk and never heard: not "heard before".
+        w.exporters = vec![exporter("192.168.1.1", 9)];
+        assert!(!w.codes().contains(&"exporter_silent"));
+    }
+
+    #[test]
+    fn udp_drops_only_when_some() {
+        let mut w = World::new();
+        w.drops = Some(37);
+        let f = w.get("udp_drops");
+        assert_eq!(f.data["drops"], 37);
+        assert!(f.detail.contains("net.core.rmem_max") && f.detail.contains("collector.receive_buffer"));
+        w.drops = None;
+        assert!(!w.codes().contains(&"udp_drops"));
+    }
+
+    #[test]
+    fn proc_net_udp_lines() {
+        let text = "   sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode ref pointer drops\n\
+  123: 00000000:0807 00000000:0000 07 00000000:00000000 00:00000000 00000000     0        0 4242 2 0000000000000000 17\n\
+  124: 0100007F:0035 00000000:0000 07 00000000:00000000 00:00000000 00000000     0        0 99 2 0000000000000000 0\n\
+  garbage\n";
+        assert_eq!(
+            parse_proc_udp(text),
+            vec![ProcUdp { port: 2055, inode: 4242, drops: 17 }, ProcUdp { port: 53, inode: 99, drops: 0 }]
+        );
+    }
+
+    #[test]
+    fn sequence_loss_with_its_share() {
+        let mut w = World::new();
+        w.exporters[0].lost = 25;
+        w.exporters[0].datagrams = 75;
+        let f = w.get("sequence_loss");
+        assert_eq!(f.data["unit"], "datagrams");
+        assert_eq!(f.data["share"], 0.25);
+        assert!(f.message.contains("25%") && f.detail.contains("Wi-Fi"));
+        // Below the threshold: noise.
+        w.exporters[0].lost = 1;
+        w.exporters[0].datagrams = 10_000;
+        assert!(!w.codes().contains(&"sequence_loss"));
+    }
+
+    #[test]
+    fn sampling_says_what_totals_mean() {
+        let mut w = World::new();
+        let f = w.get("sampling");
+        assert_eq!((f.severity, f.data["announced"].clone()), (Severity::Info, json!(false)));
+        assert!(f.message.contains("unsampled"));
+        w.exporters[0].sampling = 100;
+        let f = w.get("sampling");
+        assert_eq!((f.data["sampling_rate"].clone(), f.data["announced"].clone()), (json!(100), json!(true)));
+        assert!(f.message.contains("1 in 100"));
+        w.exporters[0].sampling_configured = true;
+        assert!(w.get("sampling").message.contains("exporter.sampling_rate"));
+    }
+
+    #[test]
+    fn most_severe_first() {
+        let mut w = World::new();
+        w.drops = Some(1);
+        w.datagrams = 0;
+        let sev: Vec<Severity> = w.run().iter().map(|f| f.severity).collect();
+        let mut sorted = sev.clone();
+        sorted.sort();
+        assert_eq!(sev, sorted);
+        assert_eq!(sev.first(), Some(&Severity::Error));
+    }
+
+    #[test]
+    fn the_table_is_bounded_and_counts_evictions() {
+        let mut t = Unattributed::new(4);
+        for i in 0..100u32 {
+            let r = FlowRecord {
+                src: Some(IpAddr::V4(Ipv4Addr::from(0x0a00_0000 + (i << 8)))),
+                dst: None,
+                bytes: 10,
+                ..FlowRecord::default()
+            };
+            t.add(&r, r.src.map(AddrKey::from), None);
+        }
+        let s = t.summary();
+        assert!(s.prefixes.len() <= 4 && !s.exact);
+        assert!(t.evictions() > 0);
+        assert_eq!((s.records, s.bytes), (100, 1000));
+    }
+
+    #[test]
+    fn words() {
+        assert_eq!(human_duration(Duration::from_secs(45)), "45 seconds");
+        assert_eq!(human_duration(Duration::from_secs(600)), "10 minutes");
+        assert_eq!(human_bytes(999), "999 B");
+        assert_eq!(human_bytes(1_500_000), "1.5 MB");
+    }
+}
