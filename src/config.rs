@@ -1260,6 +1260,8 @@ mod tests {
         assert_eq!(c.archive.dir, PathBuf::from("/var/lib/flowpi"));
         assert_eq!(c.archive.step, Duration::from_secs(60));
         assert_eq!(c.archive.max_hosts, 256);
+        assert_eq!((c.doctor.silent_after, c.doctor.max_prefixes), (Duration::from_secs(300), 64));
+        assert_eq!(c.bounds().doctor_prefixes, 64);
         assert_eq!(c.archive.max_interfaces, 64);
         assert_eq!(
             (c.archive.spread, c.archive.journal_interval, c.archive.flush),

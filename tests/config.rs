@@ -58,6 +58,9 @@ fn shipped_config_lists_every_key() {
         "threads =",
         "[log]",
         "level =",
+        "[doctor]",
+        "silent_after =",
+        "max_prefixes =",
     ] {
         assert!(text.contains(key), "etc/flowpi.toml does not show {key}");
     }
