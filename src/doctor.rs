@@ -436,7 +436,9 @@ fn prefix_lines(d: &mut String, p: &[&(IpNet, u64)]) {
 }
 
 fn no_local_hosts(f: &Facts, wan: Option<(IpAddr, f64)>, out: &mut Vec<Finding>) {
-    if f.records == 0 || f.remote_only_records < f.records {
+    // The table is published once a second, the counters at once: wait for the table, so the
+    // finding never comes without its prefixes.
+    if f.records == 0 || f.remote_only_records < f.records || f.remote.records == 0 {
         return;
     }
     let wan_net = wan.map(|(a, _)| prefix_of(a));
