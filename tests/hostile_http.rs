@@ -259,6 +259,7 @@ fn nothing_without_login_and_the_generated_password_works() {
         "/api/interfaces",
         "/api/exporters",
         "/api/status",
+        "/api/doctor",
         "/metrics",
         "/app.js",
         "/graph/host/192.168.1.1/day.png",
@@ -272,6 +273,7 @@ fn nothing_without_login_and_the_generated_password_works() {
     assert!(!html.contains("192.168") && !html.contains(&pw), "the login page reveals nothing");
     // The generated password: by HTTP Basic and by the form, whose cookie then opens everything.
     assert_eq!(authed(&d, &pw, "/api/hosts").status, 200);
+    assert_eq!(authed(&d, &pw, "/api/doctor").status, 200);
     assert_eq!(get_with(d.http, "/api/hosts", &[&basic("wrong-password")]).unwrap().status, 401);
     let body = format!("password={pw}");
     let r = raw_request(
