@@ -9,6 +9,7 @@ use crate::collector::{Collector, Published};
 use crate::config::Config;
 use crate::http::auth::{self, Guard};
 use crate::http::{Context, Http};
+use crate::names::Names;
 use crate::stats::Stats;
 use crate::systemd::{self, Liveness, Watchdog};
 
@@ -43,14 +44,17 @@ pub fn run(cfg: Config) -> Result<(), StartError> {
     let guard = Guard::load(&cfg, stats.clone()).map_err(StartError)?;
 
     // Build everything first; nothing below touches the network or the disk.
-    let (archive, archive_handle) = Archive::new(&cfg.archive, &cfg.calendar, &cfg.history, stats.clone(), live.archive.clone());
+    let names = Names::new(&cfg.names, &cfg.network.local, stats.clone());
+    let (archive, archive_handle) =
+        Archive::new(&cfg.archive, &cfg.calendar, &cfg.history, names.clone(), stats.clone(), live.archive.clone());
     let collector =
         Collector::new(&cfg, stats.clone(), archive_handle.clone(), published.clone(), live.collector.clone());
     let http = Http::new(
         &cfg.http,
         Context {
             archive: archive_handle,
-            published,
+            published: published.clone(),
+            names: names.clone(),
             stats: stats.clone(),
             step: cfg.archive.step,
             guard,
@@ -63,6 +67,7 @@ pub fn run(cfg: Config) -> Result<(), StartError> {
     // Start: sockets, then the archive thread, then the web server.
     let sockets = collector.bind().map_err(fail("collector"))?;
     let archive_thread = archive.spawn().map_err(fail("archive"))?;
+    let resolver = names.spawn(published).map_err(fail("names"))?;
     let server = http.start().map_err(fail("http"))?;
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(fail("runtime"))?;
     let watchdog = Watchdog::spawn(live, stats.clone()).map_err(fail("watchdog"))?;
@@ -75,6 +80,9 @@ pub fn run(cfg: Config) -> Result<(), StartError> {
     systemd::stopping();
     let _ = archive_thread.join();
     server.stop();
+    if let Some(r) = resolver {
+        r.stop();
+    }
     watchdog.stop();
     info!("flowpi stopped: {}", systemd::status_line(&stats));
     Ok(())

@@ -23,7 +23,8 @@ use std::time::{Duration, Instant};
 use log::{debug, error, info, warn};
 
 pub use crate::views::Subject;
-use crate::views::{Counts, IfaceId, Snapshot, StepCounts};
+use crate::views::{Counts, HostId, IfaceId, Snapshot, StepCounts};
+use crate::names::Names;
 use crate::calendar::Calendar;
 use crate::config::{ArchiveConfig, HistoryConfig};
 use crate::history::{Baseline, Geometry, History, HostApp};
@@ -50,6 +51,8 @@ pub struct Graph {
     pub image: Vec<u8>,
     pub totals: String,
     pub p95: String,
+    /// What the graph shows ("NAME (IP)", "wan (if 2)"), without the period.
+    pub title: String,
 }
 
 type GraphReply = Result<Arc<Graph>, GraphError>;
@@ -213,6 +216,7 @@ pub struct Archive {
     cfg: ArchiveConfig,
     calendar: Calendar,
     history: HistoryConfig,
+    host_names: Names,
     stats: Arc<Stats>,
     alive: Arc<AtomicU64>,
     rx: Receiver<Request>,
@@ -224,6 +228,7 @@ impl Archive {
         cfg: &ArchiveConfig,
         calendar: &Calendar,
         history: &HistoryConfig,
+        host_names: Names,
         stats: Arc<Stats>,
         alive: Arc<AtomicU64>,
     ) -> (Archive, ArchiveHandle) {
@@ -233,6 +238,7 @@ impl Archive {
             cfg: cfg.clone(),
             calendar: calendar.clone(),
             history: history.clone(),
+            host_names,
             stats,
             alive,
             rx,
@@ -275,6 +281,7 @@ impl Archive {
             cache: HashMap::new(),
             update_errors: RateLimit::new(Duration::from_secs(60)),
             names: Arc::new(Snapshot::default()),
+            host_names: self.host_names,
             days: DayTotals::new(self.history.max_totals),
             calendar: self.calendar,
             published: self.periods,
@@ -358,6 +365,8 @@ struct Worker {
     update_errors: RateLimit,
     /// The latest snapshot, for exporter and interface names in graph titles.
     names: Arc<Snapshot>,
+    /// Local hosts' names for their graph titles.
+    host_names: Names,
     /// Per-day totals for the calendar periods, and where they are published.
     days: DayTotals,
     calendar: Calendar,
@@ -955,6 +964,10 @@ impl Worker {
         let ds = [subject.ds()[0], subject.ds()[1]];
         let labels = subject.legend();
         let title = match subject {
+            Subject::Host(HostId::Ip(ip)) => match self.host_names.get(ip) {
+                Some(n) => format!("{n} ({ip})"),
+                None => ip.to_string(),
+            },
             Subject::Host(h) => format!("{h}"),
             Subject::Application(a) => format!("{a} (all local hosts)"),
             Subject::Interface(IfaceId::If { exporter, ifindex }) => {
@@ -967,7 +980,8 @@ impl Worker {
             }
             Subject::Interface(IfaceId::Other) => "other interfaces".to_string(),
         };
-        let title = format!("{title} \u{2014} last {}", look.period.name());
+        let subject_title = title;
+        let title = format!("{subject_title} \u{2014} last {}", look.period.name());
         // The legend's totals, summed from the rows the graph is drawn from, and the 95th
         // percentile of those rows (as the API computes it).
         let start = end - look.period.seconds() as i64;
@@ -1001,7 +1015,7 @@ impl Worker {
                 stats::inc(&self.stats.graphs_rendered);
                 let totals = format!("in={:.0}, out={:.0}", sums[0], sums[1]);
                 let p95 = format!("in={:.0}, out={:.0}", p95[0], p95[1]);
-                let img = Arc::new(Graph { image, totals, p95 });
+                let img = Arc::new(Graph { image, totals, p95, title: subject_title });
                 if self.cache.len() >= GRAPH_CACHE {
                     self.cache.retain(|_, (at, _)| at.elapsed() < step);
                     if self.cache.len() >= GRAPH_CACHE {

@@ -36,6 +36,41 @@ pub struct Config {
     pub calendar: crate::calendar::Calendar,
     pub history: HistoryConfig,
     pub doctor: DoctorConfig,
+    /// `[[host]]` and `[names]`: what local hosts are called.
+    pub names: NamesConfig,
+}
+
+/// `[[host]]` entries at most: a home network has tens of devices; a file with more is a mistake
+/// (or generated, and then this says so rather than filling the memory).
+pub const MAX_HOST_ENTRIES: usize = 4096;
+
+/// Characters of a `[[host]]` name at most (as `[[exporter]]` names).
+pub const MAX_NAME_CHARS: usize = 64;
+
+/// `[[host]]` and `[names]`.
+#[derive(Clone, Debug)]
+pub struct NamesConfig {
+    /// Names from `[[host]]`, one per address (a device with several addresses has each).
+    pub hosts: std::collections::BTreeMap<IpAddr, String>,
+    /// Ask the resolver for local hosts without a `[[host]]` name.
+    pub reverse_dns: bool,
+    pub resolver: Resolver,
+    /// How long an answer (a name) is kept, and how long "no name" is.
+    pub ttl: Duration,
+    pub negative_ttl: Duration,
+    /// Cache entries at most; also the lookup queue's bound.
+    pub max: usize,
+    /// Time one lookup of the DNS resolver may take.
+    pub timeout: Duration,
+}
+
+/// Who answers reverse lookups.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Resolver {
+    /// libc's getnameinfo: /etc/hosts, mDNS (libnss-mdns) and DNS, as nsswitch.conf says.
+    System,
+    /// This DNS server, asked directly for PTR records.
+    Dns(SocketAddr),
 }
 
 /// `[doctor]`: the bounds and times of the export diagnosis (`/api/doctor`).
@@ -195,6 +230,26 @@ struct Raw {
     history_max_totals: Option<Spanned<i64>>,
     doctor_silent_after: Option<Spanned<String>>,
     doctor_max_prefixes: Option<Spanned<i64>>,
+    /// `[[host]]` entries, and where the nth one past the bound starts.
+    host: Vec<RawHost>,
+    host_over: Option<usize>,
+    names: RawNames,
+}
+
+struct RawHost {
+    /// One address or a list of them.
+    address: Spanned<Vec<Spanned<String>>>,
+    name: Spanned<String>,
+}
+
+#[derive(Default)]
+struct RawNames {
+    reverse_dns: Option<Spanned<bool>>,
+    resolver: Option<Spanned<String>>,
+    ttl: Option<Spanned<String>>,
+    negative_ttl: Option<Spanned<String>>,
+    max: Option<Spanned<i64>>,
+    timeout: Option<Spanned<String>>,
 }
 
 /// An `[applications]` entry: its name, where it is, and its ports when they are a string.
@@ -395,6 +450,28 @@ impl FromNode for Spanned<i64> {
         match n.kind {
             Kind::Integer(i) => Some(Spanned::new(n.span, i)),
             _ => v.wrong_type(key, &n, "a whole number"),
+        }
+    }
+}
+
+impl FromNode for Spanned<bool> {
+    fn from_node(n: Node, key: &str, v: &mut Validator) -> Option<Self> {
+        match n.kind {
+            Kind::Boolean(b) => Some(Spanned::new(n.span, b)),
+            _ => v.wrong_type(key, &n, "true or false"),
+        }
+    }
+}
+
+/// A string or a list of strings (`address = "a"` or `address = ["a", "b"]`), as a list.
+struct OneOrMany(Spanned<Vec<Spanned<String>>>);
+
+impl FromNode for OneOrMany {
+    fn from_node(n: Node, key: &str, v: &mut Validator) -> Option<Self> {
+        match n.kind {
+            Kind::String(s) => Some(OneOrMany(Spanned::new(n.span.clone(), vec![Spanned::new(n.span, s)]))),
+            Kind::Array(_) => FromNode::from_node(n, key, v).map(OneOrMany),
+            _ => v.wrong_type(key, &n, "a string or a list of strings"),
         }
     }
 }
@@ -724,6 +801,15 @@ impl Validator<'_> {
         self.unknown(t);
         let mut t = self.section(&mut root, "doctor");
         let (doctor_silent_after, doctor_max_prefixes) = (self.get(&mut t, "silent_after"), self.get(&mut t, "max_prefixes"));
+        let mut t = self.section(&mut root, "names");
+        let names = RawNames {
+            reverse_dns: self.get(&mut t, "reverse_dns"),
+            resolver: self.get(&mut t, "resolver"),
+            ttl: self.get(&mut t, "ttl"),
+            negative_ttl: self.get(&mut t, "negative_ttl"),
+            max: self.get(&mut t, "max"),
+            timeout: self.get(&mut t, "timeout"),
+        };
         self.unknown(t);
         // Every key of [applications] is a class name: nothing there is unknown.
         let applications = root.take("applications").map(|n| {
@@ -742,8 +828,20 @@ impl Validator<'_> {
             Some(Node { kind: Kind::Array(items), .. }) => items.into_iter().filter_map(|n| self.exporter(n)).collect(),
             Some(n) => self.wrong_type("exporter", &n, "a list of tables (write [[exporter]])").unwrap_or_default(),
         };
+        let (host, host_over) = match root.take("host") {
+            None => (Vec::new(), None),
+            Some(Node { kind: Kind::Array(items), .. }) => {
+                // Past the bound only where the list goes over is reported, not each entry.
+                let over = items.get(MAX_HOST_ENTRIES).map(|n| n.span.start);
+                (items.into_iter().take(MAX_HOST_ENTRIES).filter_map(|n| self.host(n)).collect(), over)
+            }
+            Some(n) => (self.wrong_type("host", &n, "a list of tables (write [[host]])").unwrap_or_default(), None),
+        };
         self.unknown(root);
         Raw {
+            host,
+            host_over,
+            names,
             collector,
             network,
             archive,
@@ -786,6 +884,22 @@ impl Validator<'_> {
         }
         let (Some(address), name, sampling_rate, interfaces) = e else { return None };
         Some(RawExporter { address, name, sampling_rate, interfaces })
+    }
+
+    fn host(&mut self, n: Node) -> Option<RawHost> {
+        let Kind::Table(entries) = n.kind else { return self.wrong_type("host", &n, "a table") };
+        let mut t = Table::new("host", entries);
+        let has = |k: &str| t.entries.iter().any(|(e, _)| e == k);
+        let (has_address, has_name) = (has("address"), has("name"));
+        let address: Option<OneOrMany> = self.get(&mut t, "address");
+        let name: Option<Spanned<String>> = self.get(&mut t, "name");
+        self.unknown(t);
+        for (k, present) in [("address", has_address), ("name", has_name)] {
+            if !present {
+                self.problem_at("host", n.span.start, format!("missing key `{k}`"));
+            }
+        }
+        Some(RawHost { address: address?.0, name: name? })
     }
 
     fn int(&mut self, key: &str, v: Option<Spanned<i64>>, default: i64, min: i64, max: i64) -> i64 {
@@ -1138,7 +1252,10 @@ impl Validator<'_> {
             max_prefixes: self.int("doctor.max_prefixes", raw.doctor_max_prefixes, 64, 1, 4096) as usize,
         };
 
+        let names = self.names(raw.host, raw.host_over, raw.names);
+
         Config {
+            names,
             calendar,
             history,
             doctor,
@@ -1216,6 +1333,71 @@ impl Validator<'_> {
             out.insert(addr, o);
         }
         out
+    }
+}
+
+impl Validator<'_> {
+    fn names(&mut self, hosts: Vec<RawHost>, over: Option<usize>, raw: RawNames) -> NamesConfig {
+        if let Some(at) = over {
+            self.problem_at("host", at, format!("at most {MAX_HOST_ENTRIES} [[host]] entries"));
+        }
+        let mut named = std::collections::BTreeMap::new();
+        for h in hosts {
+            let name = h.name.get_ref().trim();
+            let name_ok = if name.is_empty() || name.chars().count() > MAX_NAME_CHARS {
+                self.problem("host.name", &h.name, format!("must be 1 to {MAX_NAME_CHARS} characters"));
+                false
+            } else if name.chars().any(char::is_control) {
+                self.problem("host.name", &h.name, format!("{:?} has control characters", h.name.get_ref()));
+                false
+            } else {
+                true
+            };
+            if h.address.get_ref().is_empty() {
+                self.problem("host.address", &h.address, "must list at least one address".into());
+            }
+            for a in h.address.get_ref() {
+                let addr = match a.get_ref().trim().parse::<IpAddr>() {
+                    Ok(ip) => crate::net::normalize(ip),
+                    Err(_) => {
+                        let msg = format!("{:?} is not an IP address", a.get_ref());
+                        self.problem("host.address", a, msg);
+                        continue;
+                    }
+                };
+                if named.contains_key(&addr) {
+                    self.problem("host.address", a, format!("{addr} has two [[host]] names"));
+                    continue;
+                }
+                // A bad name still claims its addresses: a second entry for one is reported too.
+                named.insert(addr, name_ok.then(|| name.to_string()));
+            }
+        }
+        let hosts = named.into_iter().filter_map(|(a, n)| n.map(|n| (a, n))).collect();
+        let resolver = match &raw.resolver {
+            None => Resolver::System,
+            Some(s) if s.get_ref() == "system" => Resolver::System,
+            Some(s) => match s.get_ref().parse::<SocketAddr>() {
+                Ok(a) => Resolver::Dns(a),
+                Err(_) => {
+                    let msg = format!(
+                        "{:?} is neither \"system\" nor a DNS server's address with its port (e.g. \"192.168.1.1:53\")",
+                        s.get_ref()
+                    );
+                    self.problem("names.resolver", s, msg);
+                    Resolver::System
+                }
+            },
+        };
+        NamesConfig {
+            hosts,
+            reverse_dns: raw.reverse_dns.is_none_or(|b| *b.get_ref()),
+            resolver,
+            ttl: self.duration("names.ttl", raw.ttl, Duration::from_secs(3600), 1, 30 * 86_400),
+            negative_ttl: self.duration("names.negative_ttl", raw.negative_ttl, Duration::from_secs(600), 1, 86_400),
+            max: self.int("names.max", raw.max, 1024, 16, 65_536) as usize,
+            timeout: self.duration("names.timeout", raw.timeout, Duration::from_secs(2), 1, 60),
+        }
     }
 }
 

@@ -19,6 +19,7 @@ pub mod fxhash;
 pub mod history;
 pub mod http;
 pub mod journal;
+pub mod names;
 pub mod net;
 pub mod pcap;
 pub mod ratelimit;

@@ -133,6 +133,17 @@ pub struct Stats {
     pub http_bad_host: AtomicU64,
     /// Requests refused for missing or wrong credentials.
     pub http_unauthorized: AtomicU64,
+
+    /// Reverse lookups of local hosts done, and those that gave no name, by reason.
+    pub name_lookups: AtomicU64,
+    pub name_failures_no_name: AtomicU64,
+    pub name_failures_timeout: AtomicU64,
+    pub name_failures_error: AtomicU64,
+    /// Answers cached (gauge; names.max bounds it), dropped for room, and lookups not queued
+    /// because the queue was full.
+    pub name_cache_entries: AtomicU64,
+    pub name_cache_evictions: AtomicU64,
+    pub name_queue_dropped: AtomicU64,
 }
 
 pub fn inc(c: &AtomicU64) {
@@ -583,6 +594,35 @@ impl Stats {
                 ("{reason=\"host\"}", get(&self.http_bad_host)),
                 ("{reason=\"unauthorized\"}", get(&self.http_unauthorized)),
             ],
+        );
+        metric("name_lookups_total", "counter", "Reverse lookups of local hosts' names.", &[("", get(&self.name_lookups))]);
+        metric(
+            "name_lookup_failures_total",
+            "counter",
+            "Reverse lookups that gave no name, by reason.",
+            &[
+                ("{reason=\"no_name\"}", get(&self.name_failures_no_name)),
+                ("{reason=\"timeout\"}", get(&self.name_failures_timeout)),
+                ("{reason=\"error\"}", get(&self.name_failures_error)),
+            ],
+        );
+        metric(
+            "name_cache_entries",
+            "gauge",
+            "Lookup answers cached (names and no-names); names.max bounds it.",
+            &[("", get(&self.name_cache_entries))],
+        );
+        metric(
+            "name_cache_evictions_total",
+            "counter",
+            "Cached answers dropped (oldest first) to make room.",
+            &[("", get(&self.name_cache_evictions))],
+        );
+        metric(
+            "name_queue_dropped_total",
+            "counter",
+            "Lookups not queued because the queue (names.max) was full.",
+            &[("", get(&self.name_queue_dropped))],
         );
         out
     }

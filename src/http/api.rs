@@ -15,6 +15,8 @@ use crate::stats;
 #[derive(Serialize)]
 struct HostRow {
     ip: String,
+    /// From [[host]], else the reverse lookup's cached answer; null while unknown.
+    name: Option<String>,
     rx_bytes: u64,
     tx_bytes: u64,
     rx_packets: u64,
@@ -113,6 +115,7 @@ struct HostDetailRow {
 #[derive(Serialize)]
 struct ConversationRow {
     host: String,
+    host_name: Option<String>,
     peer: String,
     rx_bytes: u64,
     tx_bytes: u64,
@@ -148,8 +151,8 @@ fn sorted<T: Serialize>(rows: Vec<T>, sort: Sort, limit: usize) -> serde_json::V
     Value::Array(v)
 }
 
-/// A host's row, with its "now" and last seen from the since-start snapshot.
-fn host_row(snap: &Snapshot, id: &HostId, c: &crate::views::Counts) -> HostRow {
+/// A host's row: its name, and its "now" and last seen from the since-start snapshot.
+fn host_row(ctx: &Context, snap: &Snapshot, id: &HostId, c: &crate::views::Counts) -> HostRow {
     let recent = snap
         .hosts
         .binary_search_by(|(h, _)| h.cmp(id))
@@ -158,11 +161,13 @@ fn host_row(snap: &Snapshot, id: &HostId, c: &crate::views::Counts) -> HostRow {
         .copied()
         .unwrap_or_default();
     let now = recent.bps(snap.step_ms);
+    let (ip, name) = match id {
+        HostId::Ip(ip) => (ip.to_string(), ctx.names.get(*ip).map(|n| n.to_string())),
+        HostId::Other => ("other".into(), None),
+    };
     HostRow {
-        ip: match id {
-            HostId::Ip(ip) => ip.to_string(),
-            HostId::Other => "other".into(),
-        },
+        ip,
+        name,
         rx_bytes: c.in_bytes,
         tx_bytes: c.out_bytes,
         rx_packets: c.in_packets,
@@ -391,7 +396,7 @@ pub async fn list(ctx: &Context, list: List, q: ListQuery) -> Reply {
     if !q.windowed() {
         let rows = match list {
             List::Hosts => {
-                let mut rows: Vec<HostRow> = snap.hosts.iter().map(|(id, c)| host_row(&snap, id, c)).collect();
+                let mut rows: Vec<HostRow> = snap.hosts.iter().map(|(id, c)| host_row(ctx, &snap, id, c)).collect();
                 // Equal totals keep the address order.
                 rows.sort_by(|a, b| a.ip.cmp(&b.ip));
                 sorted(rows, sort, limit)
@@ -410,7 +415,7 @@ pub async fn list(ctx: &Context, list: List, q: ListQuery) -> Reply {
                 sorted(rows, sort, limit)
             }
             List::Conversations => {
-                let rows: Vec<ConversationRow> = snap.conversations.iter().map(conversation_row).collect();
+                let rows: Vec<ConversationRow> = snap.conversations.iter().map(|t| conversation_row(ctx, t)).collect();
                 sorted(rows, sort, limit)
             }
             List::Ports => {
@@ -432,7 +437,7 @@ pub async fn list(ctx: &Context, list: List, q: ListQuery) -> Reply {
                         .iter()
                         .filter_map(|(s, c, p)| match s {
                             Subject::Host(h) => {
-                                let mut r = host_row(&snap, h, c);
+                                let mut r = host_row(ctx, &snap, h, c);
                                 r.p95_rx_bps = Some(p.map_or(0.0, |p| finite(p[0])));
                                 r.p95_tx_bps = Some(p.map_or(0.0, |p| finite(p[1])));
                                 Some(r)
@@ -482,7 +487,7 @@ pub async fn list(ctx: &Context, list: List, q: ListQuery) -> Reply {
                 Err(reply) => return reply,
             };
             let value = if list == List::Conversations {
-                let rows: Vec<ConversationRow> = top.talks.iter().map(conversation_row).collect();
+                let rows: Vec<ConversationRow> = top.talks.iter().map(|t| conversation_row(ctx, t)).collect();
                 sorted(rows, sort, limit)
             } else {
                 let rows: Vec<PortApiRow> = top.ports.iter().map(port_row).collect();
@@ -510,8 +515,11 @@ fn finite(v: f64) -> f64 {
     }
 }
 
-fn conversation_row(t: &Talk) -> ConversationRow {
-    ConversationRow { host: t.host.to_string(), peer: t.peer.to_string(), rx_bytes: t.rx, tx_bytes: t.tx, error: t.error }
+fn conversation_row(ctx: &Context, t: &Talk) -> ConversationRow {
+    ConversationRow {
+        host: t.host.to_string(),
+        host_name: ctx.names.get(t.host).map(|n| n.to_string()),
+        peer: t.peer.to_string(), rx_bytes: t.rx, tx_bytes: t.tx, error: t.error }
 }
 
 fn port_row(p: &crate::views::PortRow) -> PortApiRow {
@@ -538,7 +546,7 @@ pub async fn host(ctx: &Context, ip: std::net::IpAddr, q: ListQuery) -> Reply {
         let Some((_, c, p)) = rows.iter().find(|(s, _, _)| *s == subject) else {
             return Reply::error(404, "no traffic of this host in the window");
         };
-        let mut row = host_row(&ctx.published.get(), &HostId::Ip(ip), c);
+        let mut row = host_row(ctx, &ctx.published.get(), &HostId::Ip(ip), c);
         row.p95_rx_bps = Some(p.map_or(0.0, |p| finite(p[0])));
         row.p95_tx_bps = Some(p.map_or(0.0, |p| finite(p[1])));
         let (from, to) = (meta.from_unix, meta.to_unix);
@@ -583,7 +591,7 @@ pub async fn host(ctx: &Context, ip: std::net::IpAddr, q: ListQuery) -> Reply {
     if q.csv {
         return respond("peers", serde_json::to_value(&peers).unwrap_or_default(), None, true);
     }
-    json(&HostDetailRow { host: host_row(&snap, &HostId::Ip(ip), c), applications, peers, peers_exact: d.peers_exact })
+    json(&HostDetailRow { host: host_row(ctx, &snap, &HostId::Ip(ip), c), applications, peers, peers_exact: d.peers_exact })
 }
 
 /// `{"step", "start", "points": [[time, in_bps, out_bps], …]}` (rx and tx for hosts and

@@ -6,7 +6,8 @@
 //! the application classes, each plus its `other` row), so a scrape never grows with the network.
 
 use std::fmt::Write as _;
-use std::sync::OnceLock;
+use std::net::IpAddr;
+use std::sync::{Arc, OnceLock};
 
 use super::Context;
 use crate::views::{Counts, HostId, IfaceId, Snapshot};
@@ -15,7 +16,7 @@ use crate::views::{Counts, HostId, IfaceId, Snapshot};
 /// snapshot read, two small /proc files and one directory listing.
 pub fn render(ctx: &Context) -> String {
     let mut out = ctx.stats.render();
-    subjects(&mut out, &ctx.published.get());
+    subjects(&mut out, &ctx.published.get(), &|ip| ctx.names.get(ip));
     doctor(&mut out, &super::api::doctor_findings(ctx));
     build_info(&mut out, env!("CARGO_PKG_VERSION"), std::env::consts::ARCH);
     process(&mut out);
@@ -97,15 +98,16 @@ fn capital(s: &str) -> String {
 /// flow's input and output interface; the overflow row is exporter="other" with ifindex and name
 /// empty) and applications (rx/tx by local hosts).
 ///
-/// An interface's `name` label is always there, empty when neither the config nor the exporter
-/// named it: one label set per family, and PromQL treats an empty label as an absent one.
-fn subjects(out: &mut String, snap: &Snapshot) {
+/// A host's and an interface's `name` label is always there, empty when no name is known (no
+/// [[host]] entry or lookup answer; neither the config nor the exporter named the interface): one
+/// label set per family, and PromQL treats an empty label as an absent one.
+fn subjects(out: &mut String, snap: &Snapshot, name: &dyn Fn(IpAddr) -> Option<Arc<str>>) {
     let hosts = snap.hosts.iter().map(|(id, c)| {
-        let host = match id {
-            HostId::Ip(ip) => ip.to_string(),
-            HostId::Other => "other".into(),
+        let (host, name) = match id {
+            HostId::Ip(ip) => (ip.to_string(), name(*ip).map_or(String::new(), |n| n.to_string())),
+            HostId::Other => ("other".into(), String::new()),
         };
-        (vec![("host", host)], c)
+        (vec![("host", host), ("name", name)], c)
     });
     counts_families(out, "host", "received (rx) and sent (tx) per local host", ["rx", "tx"], hosts);
 
@@ -307,15 +309,17 @@ mod tests {
             ..Snapshot::default()
         };
         let mut out = String::new();
-        subjects(&mut out, &snap);
+        // A name from a PTR answer may hold what the exposition format escapes.
+        let named: IpAddr = "192.168.1.10".parse().unwrap();
+        subjects(&mut out, &snap, &|ip| (ip == named).then(|| Arc::from("tv \"living\\room\"")));
         for line in [
             "# TYPE flowpi_host_bytes_total counter",
-            "flowpi_host_bytes_total{host=\"192.168.1.10\",direction=\"rx\"} 50000",
-            "flowpi_host_bytes_total{host=\"192.168.1.10\",direction=\"tx\"} 1700",
-            "flowpi_host_bytes_total{host=\"other\",direction=\"tx\"} 2",
+            "flowpi_host_bytes_total{host=\"192.168.1.10\",name=\"tv \\\"living\\\\room\\\"\",direction=\"rx\"} 50000",
+            "flowpi_host_bytes_total{host=\"192.168.1.10\",name=\"tv \\\"living\\\\room\\\"\",direction=\"tx\"} 1700",
+            "flowpi_host_bytes_total{host=\"other\",name=\"\",direction=\"tx\"} 2",
             "# TYPE flowpi_host_packets_total counter",
-            "flowpi_host_packets_total{host=\"192.168.1.10\",direction=\"rx\"} 40",
-            "flowpi_host_packets_total{host=\"other\",direction=\"tx\"} 4",
+            "flowpi_host_packets_total{host=\"192.168.1.10\",name=\"tv \\\"living\\\\room\\\"\",direction=\"rx\"} 40",
+            "flowpi_host_packets_total{host=\"other\",name=\"\",direction=\"tx\"} 4",
             "flowpi_interface_bytes_total{exporter=\"10.0.0.1\",ifindex=\"2\",name=\"wan \\\"x\\\"\\\\\\n\",direction=\"out\"} 20",
             "flowpi_interface_bytes_total{exporter=\"10.0.0.1\",ifindex=\"3\",name=\"\",direction=\"in\"} 5",
             "flowpi_interface_packets_total{exporter=\"other\",ifindex=\"\",name=\"\",direction=\"out\"} 1",
@@ -340,7 +344,7 @@ mod tests {
     #[test]
     fn no_rows_still_announce_the_families() {
         let mut out = String::new();
-        subjects(&mut out, &Snapshot::default());
+        subjects(&mut out, &Snapshot::default(), &|_| None);
         assert_eq!(out.lines().filter(|l| !l.starts_with('#')).count(), 0);
         assert_eq!(out.matches("# HELP ").count(), 6);
     }

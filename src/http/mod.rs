@@ -42,6 +42,8 @@ use route::Route;
 pub struct Context {
     pub archive: ArchiveHandle,
     pub published: Arc<Published>,
+    /// Names of local hosts for the answers listing them (never waits for a lookup).
+    pub names: crate::names::Names,
     pub stats: Arc<Stats>,
     pub step: Duration,
     pub guard: Guard,
@@ -325,6 +327,20 @@ async fn respond(ctx: &Context, client: IpAddr, header_timeout: Duration, parts:
     }
 }
 
+/// `text` as a header value: UTF-8 percent-encoded outside printable ASCII (and `%` itself), as
+/// header values are ASCII.
+fn header_text(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for b in text.bytes() {
+        if (b' '..=b'~').contains(&b) && b != b'%' {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
 /// A header's value, when it is present and visible ASCII.
 fn header_str(parts: &Parts, name: header::HeaderName) -> Option<&str> {
     parts.headers.get(name).and_then(|v| v.to_str().ok())
@@ -441,6 +457,7 @@ async fn graph(ctx: &Context, subject: Subject, look: crate::rrd::graph::Look) -
                 (header::HeaderName::from_static("x-graph-totals"), g.totals.clone()),
                 (header::HeaderName::from_static("x-graph-p95"), g.p95.clone()),
                 (header::HeaderName::from_static("x-graph-zone"), ctx.calendar.zone_name().to_string()),
+                (header::HeaderName::from_static("x-graph-title"), header_text(&g.title)),
             ];
             Reply {
                 cache_seconds: ctx.step.as_secs(),
