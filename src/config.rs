@@ -1544,6 +1544,86 @@ mod tests {
     }
 
     #[test]
+    fn hosts_and_names() {
+        let c = Config::defaults();
+        assert!(c.names.hosts.is_empty() && c.names.reverse_dns);
+        assert_eq!(c.names.resolver, Resolver::System);
+        assert_eq!((c.names.ttl, c.names.negative_ttl), (Duration::from_secs(3600), Duration::from_secs(600)));
+        assert_eq!((c.names.max, c.names.timeout), (1024, Duration::from_secs(2)));
+        let text = "[[host]]\naddress = \"192.168.1.13\"\nname = \" Living-room TV \"\n\
+                    [[host]]\naddress = [\"192.168.1.20\", \"fd00::20\", \"::ffff:192.168.1.21\"]\nname = \"NAS\"\n\
+                    [names]\nreverse_dns = false\nresolver = \"192.168.1.1:53\"\nttl = \"2h\"\nnegative_ttl = \"1m\"\nmax = 64\ntimeout = \"5s\"\n";
+        let c = Config::parse(text, "t").unwrap();
+        let name = |a: &str| c.names.hosts.get(&a.parse::<IpAddr>().unwrap()).map(String::as_str);
+        assert_eq!(name("192.168.1.13"), Some("Living-room TV"));
+        assert_eq!((name("192.168.1.20"), name("fd00::20"), name("192.168.1.21")), (Some("NAS"), Some("NAS"), Some("NAS")));
+        assert!(!c.names.reverse_dns);
+        assert_eq!(c.names.resolver, Resolver::Dns("192.168.1.1:53".parse().unwrap()));
+        assert_eq!((c.names.ttl, c.names.negative_ttl), (Duration::from_secs(7200), Duration::from_secs(60)));
+        assert_eq!((c.names.max, c.names.timeout), (64, Duration::from_secs(5)));
+    }
+
+    #[test]
+    fn bad_hosts_and_names_are_all_reported() {
+        let text = "[[host]]\naddress = \"192.168.1.300\"\nname = \"x\"\n\
+                    [[host]]\naddress = [\"192.168.1.13\", \"192.168.1.13\"]\nname = \"\"\n\
+                    [[host]]\naddress = \"192.168.1.14\"\nname = \"tab\\there\"\n\
+                    [[host]]\naddress = \"192.168.1.15\"\nname = \"" .to_string() + &"x".repeat(65) + "\"\n\
+                    [[host]]\naddress = []\nname = \"none\"\n\
+                    [[host]]\nname = \"nowhere\"\nmac = \"x\"\n\
+                    [[host]]\naddress = 5\nname = \"n\"\n\
+                    [names]\nreverse_dns = \"yes\"\nresolver = \"router.lan\"\nttl = \"0s\"\nnegative_ttl = \"2d\"\nmax = 1\ntimeout = \"2m\"\n";
+        let e = Config::parse(&text, "t").unwrap_err();
+        assert_eq!(
+            lines_and_keys(&e),
+            vec![
+                (Some(2), "host.address"),
+                (Some(5), "host.address"),
+                (Some(6), "host.name"),
+                (Some(9), "host.name"),
+                (Some(12), "host.name"),
+                (Some(14), "host.address"),
+                (Some(16), "host"),
+                (Some(18), "host.mac"),
+                (Some(20), "host.address"),
+                (Some(23), "names.reverse_dns"),
+                (Some(24), "names.resolver"),
+                (Some(25), "names.ttl"),
+                (Some(26), "names.negative_ttl"),
+                (Some(27), "names.max"),
+                (Some(28), "names.timeout"),
+            ],
+            "{e}"
+        );
+        let msgs: Vec<&str> = e.problems.iter().map(|p| p.message.as_str()).collect();
+        assert_eq!(msgs[0], "\"192.168.1.300\" is not an IP address");
+        assert_eq!(msgs[1], "192.168.1.13 has two [[host]] names");
+        assert_eq!(msgs[2], "must be 1 to 64 characters");
+        assert_eq!(msgs[3], "\"tab\\there\" has control characters");
+        assert_eq!(msgs[5], "must list at least one address");
+        assert_eq!(msgs[6], "missing key `address`");
+        assert_eq!(msgs[8], "invalid type: integer `5`, expected a string or a list of strings");
+        // Two entries naming one address are a mistake wherever they are.
+        let e = Config::parse("[[host]]\naddress = \"fd00::1\"\nname = \"a\"\n[[host]]\naddress = \"fd00:0::1\"\nname = \"b\"\n", "t")
+            .unwrap_err();
+        assert_eq!(e.to_string(), "t:5: host.address: fd00::1 has two [[host]] names");
+    }
+
+    #[test]
+    fn host_entries_are_bounded() {
+        let mut text = String::new();
+        for i in 0..=MAX_HOST_ENTRIES {
+            text.push_str(&format!("[[host]]\naddress = \"10.{}.{}.1\"\nname = \"h{i}\"\n", i / 256, i % 256));
+        }
+        let e = Config::parse(&text, "t").unwrap_err();
+        assert_eq!(e.problems.len(), 1, "{e}");
+        assert_eq!(e.problems[0].line, Some(3 * MAX_HOST_ENTRIES + 1));
+        assert_eq!(e.problems[0].message, "at most 4096 [[host]] entries");
+        let text: String = text.lines().take(3 * MAX_HOST_ENTRIES).map(|l| format!("{l}\n")).collect();
+        assert_eq!(Config::parse(&text, "t").unwrap().names.hosts.len(), MAX_HOST_ENTRIES);
+    }
+
+    #[test]
     fn durations() {
         assert_eq!(parse_duration("1s").unwrap(), Duration::from_secs(1));
         assert_eq!(parse_duration("5m").unwrap(), Duration::from_secs(300));

@@ -61,6 +61,12 @@ fn shipped_config_lists_every_key() {
         "[doctor]",
         "silent_after =",
         "max_prefixes =",
+        "[names]",
+        "reverse_dns =",
+        "resolver =",
+        "negative_ttl =",
+        "timeout =",
+        "[[host]]",
     ] {
         assert!(text.contains(key), "etc/flowpi.toml does not show {key}");
     }
