@@ -222,6 +222,8 @@ fn past_windows_rank_exactly_the_traffic_sent_in_them_and_p95_is_rrdtools() {
         for (k, v) in header.iter().zip(c) {
             let want = match &obj[*k] {
                 serde_json::Value::String(s) => s.clone(),
+                // null (a host without a name) is an empty cell.
+                serde_json::Value::Null => String::new(),
                 other => other.to_string(),
             };
             assert_eq!(*v, want, "{k}");
