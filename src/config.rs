@@ -618,7 +618,7 @@ impl Config {
     pub fn summary(&self) -> String {
         let listen: Vec<String> = self.collector.listen.iter().map(|a| a.to_string()).collect();
         format!(
-            "collector {} -> archive {} every {}s (max {} hosts, {} interfaces), {} local networks, {} named exporters, http {} ({}), time zone {}",
+            "collector {} -> archive {} every {}s (max {} hosts, {} interfaces), {} local networks, {} named exporters, {} named hosts, http {} ({}), time zone {}",
             listen.join(","),
             self.archive.dir.display(),
             self.archive.step.as_secs(),
@@ -626,6 +626,7 @@ impl Config {
             self.archive.max_interfaces,
             self.network.local.nets().len(),
             self.exporters.len(),
+            self.names.hosts.len(),
             self.http.listen,
             match self.http.auth {
                 Auth::Password { .. } => "password login",

@@ -86,7 +86,7 @@ fn metrics_match_the_api(d: &Daemon) {
     type List<'a> = (&'a str, &'a str, &'a [(&'a str, &'a str)], [&'a str; 4], [&'a str; 2]);
     let host_counts = ["rx_bytes", "tx_bytes", "rx_packets", "tx_packets"];
     let lists: [List; 3] = [
-        ("/api/hosts", "host", &[("ip", "host")], host_counts, ["rx", "tx"]),
+        ("/api/hosts", "host", &[("ip", "host"), ("name", "name")], host_counts, ["rx", "tx"]),
         (
             "/api/interfaces",
             "interface",
@@ -159,8 +159,8 @@ fn v5_totals_archives_graphs_and_counters() {
     assert_eq!(
         hosts,
         json!([
-            {"ip": "192.168.1.10", "rx_bytes": 50_000, "tx_bytes": 1_700, "rx_packets": 40, "tx_packets": 17},
-            {"ip": "192.168.1.11", "rx_bytes": 1_930, "tx_bytes": 300, "rx_packets": 27, "tx_packets": 3},
+            {"ip": "192.168.1.10", "name": null, "rx_bytes": 50_000, "tx_bytes": 1_700, "rx_packets": 40, "tx_packets": 17},
+            {"ip": "192.168.1.11", "name": null, "rx_bytes": 1_930, "tx_bytes": 300, "rx_packets": 27, "tx_packets": 3},
         ])
     );
     // Per (exporter, ifIndex): in = the flow's input interface, out = its output interface.
@@ -310,7 +310,7 @@ fn garbage_is_counted_and_loses_nothing() {
     d.wait_for("host published", |d| d.json("/api/hosts").as_array().unwrap().len() == 1);
     assert_eq!(
         settled(d.json("/api/hosts")),
-        json!([{"ip": "192.168.7.7", "rx_bytes": 0, "tx_bytes": 4_242, "rx_packets": 0, "tx_packets": 3}])
+        json!([{"ip": "192.168.7.7", "name": null, "rx_bytes": 0, "tx_bytes": 4_242, "rx_packets": 0, "tx_packets": 3}])
     );
     let log = d.log();
     assert!(

@@ -69,6 +69,12 @@ impl Daemon {
         let udp: SocketAddr = format!("127.0.0.1:{}", free_udp_port()).parse().unwrap();
         let http: SocketAddr = format!("127.0.0.1:{}", free_tcp_port()).parse().unwrap();
         let config = dir.join("flowpi.toml");
+        // No lookups unless a test asks for them: answers must not depend on the machine's resolver.
+        let sections = if sections.contains("[names]") {
+            sections.to_string()
+        } else {
+            format!("{sections}\n[names]\nreverse_dns = false\n")
+        };
         // Short enough that a test sees files written within seconds; a test may set its own.
         let mut extra_archive = extra_archive.to_string();
         for (key, value) in [("spread", "\"2s\""), ("flush", "\"2s\""), ("journal_interval", "\"1s\"")] {
