@@ -769,8 +769,11 @@ mod tests {
         assert_eq!(clean_name("a".repeat(254).as_bytes()), None);
     }
 
-    /// A DNS server on loopback answering with `replies` (each made from the query) in turn.
-    fn stub(replies: Vec<Box<dyn Fn(&[u8]) -> Vec<u8> + Send>>) -> SocketAddr {
+    /// A reply made from the query.
+    type Reply = Box<dyn Fn(&[u8]) -> Vec<u8> + Send>;
+
+    /// A DNS server on loopback answering with `replies` in turn.
+    fn stub(replies: Vec<Reply>) -> SocketAddr {
         let s = UdpSocket::bind("127.0.0.1:0").unwrap();
         let addr = s.local_addr().unwrap();
         std::thread::spawn(move || {
@@ -792,7 +795,7 @@ mod tests {
                 // The question as asked.
                 m.splice(12..12 + Q.len() + 2 + 4, q[12..].iter().copied());
                 m
-            }) as Box<dyn Fn(&[u8]) -> Vec<u8> + Send>
+            }) as Reply
         };
         // A spoofed reply with another id first: ignored, the right one taken.
         let server = stub(vec![reply(1), reply(0)]);
