@@ -802,6 +802,7 @@ impl Validator<'_> {
         self.unknown(t);
         let mut t = self.section(&mut root, "doctor");
         let (doctor_silent_after, doctor_max_prefixes) = (self.get(&mut t, "silent_after"), self.get(&mut t, "max_prefixes"));
+        self.unknown(t);
         let mut t = self.section(&mut root, "names");
         let names = RawNames {
             reverse_dns: self.get(&mut t, "reverse_dns"),
