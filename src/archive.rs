@@ -44,15 +44,50 @@ pub enum GraphError {
     Failed(String),
 }
 
-/// A rendered graph, the totals its legend shows (bytes in, out) and the 95th percentiles its
-/// rules mark (bits/s in, out; `nan` when no row is known), for the response headers.
+/// A rendered graph and, for the response headers, the window it covers (Unix seconds) and the
+/// figures its legend shows, each `in=…, out=…`: totals (bytes), average, peak and 95th
+/// percentile (bits/s; `nan` when no row is known). The overview has no figures of its own.
 #[derive(Debug)]
 pub struct Graph {
     pub image: Vec<u8>,
+    pub window: (i64, i64),
+    pub figures: Option<GraphFigures>,
+}
+
+#[derive(Debug)]
+pub struct GraphFigures {
     pub totals: String,
+    pub avg: String,
+    pub max: String,
     pub p95: String,
     /// What the graph shows ("NAME (IP)", "wan (if 2)"), without the period.
     pub title: String,
+}
+
+/// What the overview draws: its window and, in order, the hosts (each drawn in
+/// `graph::PALETTE[i]`) and the WAN interface, with their bytes over the window (received, sent;
+/// in, out), as `/api/hosts` and `/api/interfaces` count them.
+#[derive(Debug, Clone, Default)]
+pub struct Overview {
+    pub from: i64,
+    pub to: i64,
+    pub hosts: Vec<(std::net::IpAddr, Counts)>,
+    pub wan: Option<Wan>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Wan {
+    pub exporter: std::net::IpAddr,
+    pub ifindex: u32,
+    pub name: String,
+    pub counts: Counts,
+}
+
+/// What a graph draws: one archive, or the overview of the `n` busiest hosts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum GraphOf {
+    Subject(Subject),
+    Overview(usize),
 }
 
 type GraphReply = Result<Arc<Graph>, GraphError>;
@@ -65,7 +100,7 @@ enum Request {
         names: Arc<Snapshot>,
     },
     Graph {
-        subject: Subject,
+        of: GraphOf,
         look: Look,
         reply: SyncSender<GraphReply>,
     },
@@ -89,6 +124,8 @@ pub enum Query {
     Series { subject: Subject, from: i64, to: i64 },
     /// Conversations and ports from the top-k history (and the hour not yet written).
     Top { from: i64, to: i64 },
+    /// What the overview graph of the `n` busiest hosts over the window draws.
+    Overview { window: graph::Window, n: usize },
 }
 
 /// An archive's traffic over a window: totals and the 95th percentile of the rows (bits/s of the
@@ -105,6 +142,7 @@ pub enum Answer {
     Totals(Window),
     Series(Series),
     Top(crate::history::Window),
+    Overview(Overview),
 }
 
 /// What a window query covered: `[from, to)` aligned to the rows of `resolution` seconds.
@@ -171,9 +209,9 @@ impl ArchiveHandle {
         rx.recv_timeout(GRAPH_TIMEOUT).map_err(|_| GraphError::Unavailable)?.map_err(GraphError::Failed)
     }
 
-    pub fn graph(&self, subject: Subject, look: Look) -> GraphReply {
+    pub fn graph(&self, of: GraphOf, look: Look) -> GraphReply {
         let (reply, rx) = mpsc::sync_channel(1);
-        self.tx.try_send(Request::Graph { subject, look, reply }).map_err(|_| GraphError::Unavailable)?;
+        self.tx.try_send(Request::Graph { of, look, reply }).map_err(|_| GraphError::Unavailable)?;
         rx.recv_timeout(GRAPH_TIMEOUT).map_err(|_| GraphError::Unavailable)?
     }
 }
@@ -312,8 +350,8 @@ impl Archive {
                         w.expire();
                     }
                 }
-                Ok(Request::Graph { subject, look, reply }) => {
-                    let _ = reply.try_send(w.graph(subject, look));
+                Ok(Request::Graph { of, look, reply }) => {
+                    let _ = reply.try_send(w.graph(of, look));
                 }
                 Ok(Request::Query { query, reply }) => {
                     let _ = reply.try_send(w.query(query));
@@ -361,7 +399,7 @@ struct Worker {
     credit: f64,
     /// After a forward clock jump: write no step after this one until the instant passes.
     hold: Option<(i64, Instant)>,
-    cache: HashMap<(Subject, Look), Cached>,
+    cache: HashMap<(GraphOf, Look), Cached>,
     update_errors: RateLimit,
     /// The latest snapshot, for exporter and interface names in graph titles.
     names: Arc<Snapshot>,
@@ -434,7 +472,7 @@ impl Worker {
                     info!("archive: removed {} (no traffic for {} days)", e.path().display(), idle / 86_400);
                     self.files.remove(&subject);
                     self.trailing.remove(&subject);
-                    self.cache.retain(|(s, _), _| *s != subject);
+                    self.cache.retain(|(s, _), _| *s != GraphOf::Subject(subject));
                     stats::inc(&self.stats.archive_files_expired);
                 }
                 Err(err) => warn!("archive: cannot remove {}: {err}", e.path().display()),
@@ -937,28 +975,127 @@ impl Worker {
         Ok(Some(copy))
     }
 
-    fn graph(&mut self, subject: Subject, look: Look) -> GraphReply {
+    /// A named period's bounds as published with the last step (what the API answers for
+    /// `period=`), or the calendar's before the first step.
+    fn named_bounds(&self, p: crate::calendar::Period) -> (i64, i64) {
+        let published = self.published.lock().map(|p| p.clone()).unwrap_or_default();
+        match published.bounds(p) {
+            (0, 0) => self.calendar.bounds(p, self.current * self.step),
+            b => b,
+        }
+    }
+
+    /// A named period's totals of one archive, as the API answers them (the day totals).
+    fn named_counts(&self, p: crate::calendar::Period, subject: Subject) -> Counts {
+        let published = self.published.lock().map(|p| p.clone()).unwrap_or_default();
+        let c = published.of(p).find(|(s, _)| **s == subject).map_or_else(Counts::default, |(_, c)| *c);
+        c
+    }
+
+    /// The window a graph covers and the rows it is drawn from.
+    fn frame(&self, look: &Look) -> graph::Frame {
+        let step = self.step;
+        let now = self.current * step;
+        let fixed = match look.window {
+            graph::Window::Last => None,
+            graph::Window::Named(p) => Some(self.named_bounds(p)),
+            graph::Window::Between { from, to } => Some((from, to)),
+        };
+        let Some((from, to)) = fixed else {
+            // The last period ends where the row of the archive it is drawn from ends: with the
+            // steps after the last one written as 0 in the copy, that row is complete, so a week
+            // or year graph holds the last step too (its axis runs on by at most a row).
+            let period = look.period.seconds() as i64;
+            let row = graph::row_seconds(step as u64, now - period, now, now, look.width);
+            let r = row as i64;
+            let end = now.div_euclid(r) * r + if now.rem_euclid(r) == 0 { 0 } else { r };
+            return graph::Frame { start: end - period, end, row, step: step as u64 };
+        };
+        // Nothing older than the coarsest archive keeps, nor more than a year ahead: a window
+        // from year 1 must not ask rrdtool for a row per day since then.
+        let kept = schema::tiers(step as u64).last().map_or(0, |t| (t.rows * t.steps) as i64 * step);
+        let start = from.max(now - kept - self.coarse);
+        let end = to.min(now + 366 * 86_400).max(start + step);
+        let row = graph::row_seconds(step as u64, start, end, now, look.width);
+        graph::Frame { start, end, row, step: step as u64 }
+    }
+
+    /// The last step a graph's copy is brought up to: the end of the drawn row the current step
+    /// is in, so that row is complete (steps not counted yet are 0 in the copy only).
+    fn fill_through(&self, frame: &graph::Frame) -> i64 {
+        let (now, row) = (self.current * self.step, frame.row as i64);
+        let fill = now.div_euclid(row) * row + if now.rem_euclid(row) == 0 { 0 } else { row };
+        fill / self.step - 1
+    }
+
+    /// The window in the title's words.
+    fn window_words(&self, look: &Look, frame: &graph::Frame) -> String {
+        use crate::calendar::Period as P;
+        let short = |t: i64| self.calendar.format(t).chars().take(16).collect::<String>().replace('T', " ");
+        match look.window {
+            graph::Window::Last => format!("last {}", look.period.name()),
+            graph::Window::Named(p) => match p {
+                P::Today => "today",
+                P::Yesterday => "yesterday",
+                P::Week => "this week",
+                P::LastWeek => "last week",
+                P::Month => "this month",
+                P::LastMonth => "last month",
+                P::Cycle => "this billing cycle",
+                P::LastCycle => "last billing cycle",
+            }
+            .to_string(),
+            graph::Window::Between { .. } => format!("{} to {}", short(frame.start), short(frame.end)),
+        }
+    }
+
+    fn graph(&mut self, of: GraphOf, look: Look) -> GraphReply {
         let step = self.cfg.step;
-        if let Some((at, img)) = self.cache.get(&(subject, look)) {
+        if let Some((at, img)) = self.cache.get(&(of, look)) {
             if at.elapsed() < step {
                 stats::inc(&self.stats.graph_cache_hits);
                 return Ok(img.clone());
             }
         }
-        // A graph ends where the row of the archive it is drawn from ends: with the steps after
-        // the last one written as 0 in the copy, that row is complete, so a week or year graph
-        // holds the last step too (its axis runs on by at most a row, up to a day).
-        let row = graph::row_seconds(self.step as u64, &look) as i64;
-        let end = (self.current * self.step).div_euclid(row) * row
-            + if (self.current * self.step) % row == 0 { 0 } else { row };
-        let copy = match self.current_copy(subject, end / self.step - 1) {
+        let frame = self.frame(&look);
+        let (image, figures) = match of {
+            GraphOf::Subject(subject) => self.graph_subject(subject, &look, &frame)?,
+            GraphOf::Overview(n) => (self.graph_overview(n, &look, &frame)?, None),
+        };
+        trim_heap();
+        stats::inc(&self.stats.graphs_rendered);
+        let img = Arc::new(Graph { image, window: (frame.start, frame.end), figures });
+        if self.cache.len() >= GRAPH_CACHE {
+            self.cache.retain(|_, (at, _)| at.elapsed() < step);
+            if self.cache.len() >= GRAPH_CACHE {
+                self.cache.clear();
+            }
+        }
+        self.cache.insert((of, look), (Instant::now(), img.clone()));
+        Ok(img)
+    }
+
+    /// A graph failed: counted, logged, and the request told.
+    fn graph_failed(&self, what: &str, e: String) -> GraphError {
+        stats::inc(&self.stats.graph_errors);
+        warn!("archive: graph of {what}: {e}");
+        GraphError::Failed(e)
+    }
+
+    fn render(&self, args: &[String], what: &str) -> Result<Vec<u8>, GraphError> {
+        self.rrd.graph(args).map(|(image, _)| image).map_err(|RrdError(e)| self.graph_failed(what, e))
+    }
+
+    fn graph_subject(
+        &mut self,
+        subject: Subject,
+        look: &Look,
+        frame: &graph::Frame,
+    ) -> Result<(Vec<u8>, Option<GraphFigures>), GraphError> {
+        let copy = match self.current_copy(subject, self.fill_through(frame)) {
             Ok(Some(f)) => f,
             Ok(None) => return Err(GraphError::NotFound),
-            Err(e) => {
-                stats::inc(&self.stats.graph_errors);
-                warn!("archive: graph of {subject:?}: {e}");
-                return Err(GraphError::Failed(e));
-            }
+            Err(e) => return Err(self.graph_failed(&format!("{subject:?}"), e)),
         };
         let copy_path = PathBuf::from(format!("/proc/self/fd/{}", copy.as_raw_fd()));
         let ds = [subject.ds()[0], subject.ds()[1]];
@@ -981,56 +1118,195 @@ impl Worker {
             Subject::Interface(IfaceId::Other) => "other interfaces".to_string(),
         };
         let subject_title = title;
-        let title = format!("{subject_title} \u{2014} last {}", look.period.name());
-        // The legend's totals, summed from the rows the graph is drawn from, and the 95th
-        // percentile of those rows (as the API computes it).
-        let start = end - look.period.seconds() as i64;
-        let (sums, p95) = match self.rrd.fetch(&copy_path, start, end, row as u64) {
-            Ok(f) if f.ds >= 2 => {
-                let mut sums = [0.0, 0.0];
-                let mut series = [Vec::new(), Vec::new()];
-                for r in f.values.chunks_exact(f.ds) {
-                    for k in 0..2 {
-                        if r[k].is_finite() {
-                            sums[k] += r[k] * f.step as f64;
-                        }
-                        series[k].push(r[k] * 8.0);
-                    }
-                }
-                (sums, [crate::rrd::percentile(&series[0], 95.0), crate::rrd::percentile(&series[1], 95.0)])
-            }
-            Ok(_) => ([0.0, 0.0], [f64::NAN, f64::NAN]),
-            Err(RrdError(e)) => {
-                stats::inc(&self.stats.graph_errors);
-                warn!("archive: totals of {subject:?} failed: {e}");
-                return Err(GraphError::Failed(e));
-            }
-        };
+        let title = format!("{subject_title} \u{2014} {}", self.window_words(look, frame));
+        let figures = self.figures(subject, look, frame, &copy_path).map_err(|e| self.graph_failed(&format!("{subject:?}"), e))?;
         let series = [(ds[0], labels[0]), (ds[1], labels[1])];
-        let figures = graph::Figures { totals: sums, p95 };
-        let args = graph::args(&copy_path, &title, series, &look, end, &figures, self.calendar.zone_name());
-        match self.rrd.graph(&args) {
-            Ok((image, _)) => {
-                trim_heap();
-                stats::inc(&self.stats.graphs_rendered);
-                let totals = format!("in={:.0}, out={:.0}", sums[0], sums[1]);
-                let p95 = format!("in={:.0}, out={:.0}", p95[0], p95[1]);
-                let img = Arc::new(Graph { image, totals, p95, title: subject_title });
-                if self.cache.len() >= GRAPH_CACHE {
-                    self.cache.retain(|_, (at, _)| at.elapsed() < step);
-                    if self.cache.len() >= GRAPH_CACHE {
-                        self.cache.clear();
-                    }
+        let args = graph::args(&copy_path, &title, series, look, frame, &figures, self.calendar.zone_name());
+        let image = self.render(&args, &format!("{subject:?}"))?;
+        let f = |v: [f64; 2]| format!("in={:.0}, out={:.0}", v[0], v[1]);
+        let shown = GraphFigures {
+            totals: f(figures.totals),
+            avg: f(figures.avg),
+            max: f(figures.max),
+            p95: f(figures.p95),
+            title: subject_title,
+        };
+        Ok((image, Some(shown)))
+    }
+
+    /// The legend's figures. Totals and the 95th percentile: for the last period, summed from the
+    /// rows the graph is drawn from; over a window, exactly as the API answers the same window
+    /// (a named period's totals are the day totals). The peak: the largest row of the MAX archive
+    /// where rows consolidate steps (the average would flatten a burst), else of the steps.
+    fn figures(&mut self, subject: Subject, look: &Look, frame: &graph::Frame, copy: &Path) -> Result<graph::Figures, String> {
+        let row = frame.row as i64;
+        let in_frame = |f: &crate::rrd::Fetched| -> Vec<[f64; 2]> {
+            f.values
+                .chunks_exact(f.ds.max(1))
+                .enumerate()
+                .filter(|(r, _)| (frame.start..frame.end).contains(&(f.start + *r as i64 * f.step as i64)))
+                .map(|(_, v)| [v[0], v.get(1).copied().unwrap_or(f64::NAN)])
+                .collect()
+        };
+        let cf = if frame.consolidated() { crate::rrd::Cf::Max } else { crate::rrd::Cf::Average };
+        let peaks = self.rrd.fetch_cf(copy, cf, frame.start, frame.end, frame.row).map_err(|e| e.0)?;
+        let mut max = [f64::NAN; 2];
+        for r in in_frame(&peaks) {
+            for k in 0..2 {
+                if r[k].is_finite() {
+                    max[k] = if max[k].is_nan() { r[k] * 8.0 } else { max[k].max(r[k] * 8.0) };
                 }
-                self.cache.insert((subject, look), (Instant::now(), img.clone()));
-                Ok(img)
-            }
-            Err(RrdError(e)) => {
-                stats::inc(&self.stats.graph_errors);
-                warn!("archive: graph of {subject:?} failed: {e}");
-                Err(GraphError::Failed(e))
             }
         }
+        let now = self.current * self.step;
+        let (totals, p95, (from, to)) = match look.window {
+            graph::Window::Last => {
+                let rows = self.rrd.fetch(copy, frame.start, frame.end, row as u64).map_err(|e| e.0)?;
+                let rows = in_frame(&rows);
+                let mut sums = [0.0, 0.0];
+                for r in &rows {
+                    for k in 0..2 {
+                        if r[k].is_finite() {
+                            sums[k] += r[k] * row as f64;
+                        }
+                    }
+                }
+                let bits = |k: usize| crate::rrd::percentile(&rows.iter().map(|r| r[k] * 8.0).collect::<Vec<_>>(), 95.0);
+                (sums, [bits(0), bits(1)], (frame.start, frame.end))
+            }
+            graph::Window::Named(_) | graph::Window::Between { .. } => {
+                let (from, to) = match look.window {
+                    graph::Window::Named(p) => self.named_bounds(p),
+                    graph::Window::Between { from, to } => (from, to),
+                    graph::Window::Last => (frame.start, frame.end),
+                };
+                let (a, b, res, _) = self.window_of(from, to);
+                let w = match self.rows(subject, a, b, res)? {
+                    Some(values) => window_row(subject, &values, res),
+                    None => WindowRow { subject, counts: Counts::default(), p95_bps: [f64::NAN; 2] },
+                };
+                let c = match look.window {
+                    graph::Window::Named(p) => self.named_counts(p, subject),
+                    _ => w.counts,
+                };
+                ([c.in_bytes as f64, c.out_bytes as f64], w.p95_bps, (from, to))
+            }
+        };
+        let seconds = (to.min(now) - from).max(1) as f64;
+        let avg = [totals[0] * 8.0 / seconds, totals[1] * 8.0 / seconds];
+        Ok(graph::Figures { totals, avg, max, p95 })
+    }
+
+    /// Is there an archive to draw (a file, or steps held that will make one)?
+    fn has_archive(&self, subject: Subject) -> bool {
+        self.table.get(&subject).is_some_and(|t| !t.is_empty()) || self.path(&subject).exists()
+    }
+
+    /// What the overview of the `n` busiest local hosts over the window draws: the hosts ranked
+    /// as `/api/hosts` ranks them for the same window (bytes received plus sent, then address),
+    /// those without an archive left out, and the first interface named as the WAN.
+    fn overview(&mut self, window: graph::Window, frame: &graph::Frame, n: usize) -> Overview {
+        let n = n.clamp(1, graph::OVERVIEW_MAX_HOSTS);
+        let (from, to) = match window {
+            graph::Window::Last => (frame.start, frame.end),
+            graph::Window::Named(p) => self.named_bounds(p),
+            graph::Window::Between { from, to } => (from, to),
+        };
+        let ip_of = |s: &Subject| match s {
+            Subject::Host(crate::views::HostId::Ip(ip)) => Some(*ip),
+            _ => None,
+        };
+        let mut hosts: Vec<(std::net::IpAddr, Counts)> = match window {
+            graph::Window::Named(p) => {
+                let published = self.published.lock().map(|p| p.clone()).unwrap_or_default();
+                published.of(p).filter_map(|(s, c)| ip_of(s).map(|ip| (ip, *c))).collect()
+            }
+            _ => self.totals("hosts", from, to).rows.iter().filter_map(|r| ip_of(&r.subject).map(|ip| (ip, r.counts))).collect(),
+        };
+        let total = |c: &Counts| c.in_bytes.saturating_add(c.out_bytes);
+        hosts.sort_by(|a, b| total(&b.1).cmp(&total(&a.1)).then_with(|| a.0.to_string().cmp(&b.0.to_string())));
+        hosts.retain(|(ip, _)| self.has_archive(Subject::Host(crate::views::HostId::Ip(*ip))));
+        hosts.truncate(n);
+        let named = self.names.interface_names.iter().find(|(_, name)| crate::views::interfaces::is_wan(name)).cloned();
+        let wan = match named {
+            Some(((exporter, ifindex), name)) => {
+                let subject = Subject::Interface(IfaceId::If { exporter, ifindex });
+                if self.has_archive(subject) {
+                    let counts = match window {
+                        graph::Window::Named(p) => self.named_counts(p, subject),
+                        _ => {
+                            let (a, b, res, _) = self.window_of(from, to);
+                            match self.rows(subject, a, b, res) {
+                                Ok(Some(v)) => window_row(subject, &v, res).counts,
+                                _ => Counts::default(),
+                            }
+                        }
+                    };
+                    Some(Wan { exporter, ifindex, name, counts })
+                } else {
+                    None
+                }
+            }
+            None => None,
+        };
+        Overview { from: frame.start, to: frame.end, hosts, wan }
+    }
+
+    fn graph_overview(&mut self, n: usize, look: &Look, frame: &graph::Frame) -> Result<Vec<u8>, GraphError> {
+        let plan = self.overview(look.window, frame, n);
+        let through = self.fill_through(frame);
+        // (copy, legend, colour, data sources); an archive that cannot be copied is left out.
+        let mut drawn: Vec<(File, String, &'static str, [&'static str; 2])> = Vec::new();
+        let wan = plan.wan.as_ref().map(|w| (Subject::Interface(IfaceId::If { exporter: w.exporter, ifindex: w.ifindex }), w.name.clone(), graph::WAN_COLOUR));
+        let hosts = plan.hosts.iter().enumerate().map(|(i, (ip, _))| (Subject::Host(crate::views::HostId::Ip(*ip)), ip.to_string(), graph::PALETTE[i]));
+        let mut has_wan = false;
+        for (subject, label, colour) in hosts.chain(wan) {
+            match self.current_copy(subject, through) {
+                Ok(Some(f)) => {
+                    has_wan = matches!(subject, Subject::Interface(_));
+                    drawn.push((f, label, colour, [subject.ds()[0], subject.ds()[1]]));
+                }
+                Ok(None) => {}
+                Err(e) => {
+                    stats::inc(&self.stats.graph_errors);
+                    warn!("archive: overview without {subject:?}: {e}");
+                }
+            }
+        }
+        let paths: Vec<PathBuf> = drawn.iter().map(|(f, ..)| PathBuf::from(format!("/proc/self/fd/{}", f.as_raw_fd()))).collect();
+        // The largest value drawn (either stack, or the WAN's lines) picks the axis unit.
+        let rows = ((frame.end - frame.start) / frame.row as i64 + 1) as usize;
+        let mut stacks = vec![[0.0f64; 2]; rows];
+        let mut peak: f64 = 0.0;
+        for (i, path) in paths.iter().enumerate() {
+            let Ok(f) = self.rrd.fetch(path, frame.start, frame.end, frame.row) else { continue };
+            let is_wan = has_wan && i == paths.len() - 1;
+            for (r, v) in f.values.chunks_exact(f.ds.max(1)).enumerate() {
+                let t = f.start + r as i64 * f.step as i64;
+                if !(frame.start..frame.end).contains(&t) || f.ds < 2 {
+                    continue;
+                }
+                let at = ((t - frame.start) / frame.row as i64) as usize;
+                for k in 0..2 {
+                    let v = if v[k].is_finite() { v[k] * 8.0 } else { 0.0 };
+                    if is_wan {
+                        peak = peak.max(v);
+                    } else if let Some(s) = stacks.get_mut(at) {
+                        s[k] += v;
+                    }
+                }
+            }
+        }
+        peak = stacks.iter().flatten().fold(peak, |m, v| m.max(*v));
+        let bands: Vec<graph::Band> = drawn
+            .iter()
+            .zip(&paths)
+            .map(|((_, label, colour, ds), path)| graph::Band { file: path, ds: *ds, label, colour })
+            .collect();
+        let (host_bands, wan_band) = if has_wan { (&bands[..bands.len() - 1], bands.last()) } else { (&bands[..], None) };
+        let title = format!("Top {} local hosts \u{2014} {}", host_bands.len(), self.window_words(look, frame));
+        let args = graph::overview_args(host_bands, wan_band, look, frame, peak, &title, self.calendar.zone_name());
+        self.render(&args, "the overview")
     }
 
     fn open_history(&mut self) {
@@ -1089,33 +1365,13 @@ impl Worker {
     fn query(&mut self, q: Query) -> Result<Answer, String> {
         stats::inc(&self.stats.window_queries);
         match q {
-            Query::Totals { dir, from, to } => {
-                let (from, to, res, past) = self.window_of(from, to);
-                let mut subjects: HashSet<Subject> = self.table.keys().filter(|s| s.dir() == dir).copied().collect();
-                if let Ok(rd) = std::fs::read_dir(self.cfg.dir.join(dir)) {
-                    subjects.extend(rd.flatten().filter_map(|e| e.file_name().to_str().and_then(|n| schema::subject_of(dir, n))));
-                }
-                let mut subjects: Vec<Subject> = subjects.into_iter().collect();
-                subjects.sort();
-                let mut rows = Vec::new();
-                for subject in subjects {
-                    match self.rows(subject, from, to, res) {
-                        Ok(Some(values)) => {
-                            let row = window_row(subject, &values, res);
-                            if !row.counts.is_zero() {
-                                rows.push(row);
-                            }
-                        }
-                        Ok(None) => {}
-                        Err(e) => {
-                            stats::inc(&self.stats.window_errors);
-                            if let Some(n) = self.update_errors.check() {
-                                warn!("archive: window of {subject:?}: {e} ({n} similar messages suppressed)");
-                            }
-                        }
-                    }
-                }
-                Ok(Answer::Totals(Window { from, to, resolution: res as u64, reaches_past_kept: past, rows }))
+            Query::Totals { dir, from, to } => Ok(Answer::Totals(self.totals(dir, from, to))),
+            Query::Overview { window, n } => {
+                // As the graph of the last day draws it, at the default size, when no window is given.
+                let (width, height, format) = (graph::DEFAULT_WIDTH, graph::DEFAULT_HEIGHT, graph::Format::Png);
+                let look = Look { period: graph::Period::Day, format, width, height, window };
+                let frame = self.frame(&look);
+                Ok(Answer::Overview(self.overview(window, &frame, n)))
             }
             Query::Series { subject, from, to } => {
                 let (from, to, res, past) = self.window_of(from, to);
@@ -1143,6 +1399,36 @@ impl Worker {
                 Ok(Answer::Top(w))
             }
         }
+    }
+
+    /// Every archive of a kind (`Subject::dir`) with traffic in `[from, to)`.
+    fn totals(&mut self, dir: &'static str, from: i64, to: i64) -> Window {
+        let (from, to, res, past) = self.window_of(from, to);
+        let mut subjects: HashSet<Subject> = self.table.keys().filter(|s| s.dir() == dir).copied().collect();
+        if let Ok(rd) = std::fs::read_dir(self.cfg.dir.join(dir)) {
+            subjects.extend(rd.flatten().filter_map(|e| e.file_name().to_str().and_then(|n| schema::subject_of(dir, n))));
+        }
+        let mut subjects: Vec<Subject> = subjects.into_iter().collect();
+        subjects.sort();
+        let mut rows = Vec::new();
+        for subject in subjects {
+            match self.rows(subject, from, to, res) {
+                Ok(Some(values)) => {
+                    let row = window_row(subject, &values, res);
+                    if !row.counts.is_zero() {
+                        rows.push(row);
+                    }
+                }
+                Ok(None) => {}
+                Err(e) => {
+                    stats::inc(&self.stats.window_errors);
+                    if let Some(n) = self.update_errors.check() {
+                        warn!("archive: window of {subject:?}: {e} ({n} similar messages suppressed)");
+                    }
+                }
+            }
+        }
+        Window { from, to, resolution: res as u64, reaches_past_kept: past, rows }
     }
 
     /// A window aligned to the rows of the finest archive that still holds its start (as

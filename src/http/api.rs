@@ -322,6 +322,78 @@ fn meta_of(
     }
 }
 
+/// A graph's window from its parameters: the URL's span up to now when none is given, a named
+/// period, or from/to read as the API reads them (so a graph and a list of the same window agree).
+pub(super) fn window(ctx: &Context, q: &ListQuery) -> Result<crate::rrd::graph::Window, String> {
+    use crate::rrd::graph::Window;
+    Ok(match q.period {
+        Some(p) => Window::Named(p),
+        None if q.windowed() => {
+            let (from, to) = resolve(ctx, q)?;
+            Window::Between { from, to }
+        }
+        None => Window::Last,
+    })
+}
+
+/// What `/graph/overview/…` with the same window and `n` draws: the hosts in order with their
+/// colours and bytes, and the WAN interface (none when no interface is named as one). Without a
+/// window: the last day, as `/graph/overview/day.png` draws it.
+pub async fn overview(ctx: &Context, q: ListQuery, n: usize) -> Reply {
+    let window = match window(ctx, &q) {
+        Ok(w) => w,
+        Err(m) => return Reply::error(400, &m),
+    };
+    let o = match archive_query(ctx, Query::Overview { window, n }).await {
+        Ok(Answer::Overview(o)) => o,
+        Ok(_) => return Reply::error(500, "unexpected answer"),
+        Err(reply) => return reply,
+    };
+    #[derive(Serialize)]
+    struct Host {
+        ip: String,
+        colour: &'static str,
+        rx_bytes: u64,
+        tx_bytes: u64,
+    }
+    #[derive(Serialize)]
+    struct Wan {
+        exporter: String,
+        ifindex: u32,
+        name: String,
+        in_bytes: u64,
+        out_bytes: u64,
+    }
+    #[derive(Serialize)]
+    struct Out {
+        from: String,
+        to: String,
+        zone: String,
+        hosts: Vec<Host>,
+        wan: Option<Wan>,
+    }
+    let hosts = o
+        .hosts
+        .iter()
+        .zip(crate::rrd::graph::PALETTE)
+        .map(|((ip, c), colour)| Host { ip: ip.to_string(), colour, rx_bytes: c.in_bytes, tx_bytes: c.out_bytes })
+        .collect();
+    let wan = o.wan.map(|w| Wan {
+        exporter: w.exporter.to_string(),
+        ifindex: w.ifindex,
+        name: w.name,
+        in_bytes: w.counts.in_bytes,
+        out_bytes: w.counts.out_bytes,
+    });
+    json(&Out {
+        from: ctx.calendar.format(o.from),
+        to: ctx.calendar.format(o.to),
+        zone: ctx.calendar.zone_name().to_string(),
+        hosts,
+        wan,
+    })
+}
+
 /// Ask the archive thread without holding a runtime worker.
 async fn archive_query(ctx: &Context, q: Query) -> Result<Answer, Reply> {
     let archive = ctx.archive.clone();

@@ -29,7 +29,7 @@ use hyper::{Method, Request, Response, StatusCode};
 use log::{debug, info, warn};
 use tokio::sync::Notify;
 
-use crate::archive::{ArchiveHandle, GraphError, Subject};
+use crate::archive::{ArchiveHandle, GraphError, GraphOf};
 use crate::collector::Published;
 use crate::config::HttpConfig;
 use crate::ratelimit::RateLimit;
@@ -441,24 +441,36 @@ async fn answer(ctx: &Context, r: Route) -> Reply {
         Route::Metrics => {
             Reply::ok("text/plain; version=0.0.4; charset=utf-8", Body::Owned(metrics::render(ctx).into_bytes()))
         }
-        Route::Graph { subject, look } => graph(ctx, subject, look).await,
+        Route::Graph { subject, look, q } => graph(ctx, GraphOf::Subject(subject), look, &q).await,
+        Route::Overview { look, q, n } => graph(ctx, GraphOf::Overview(n), look, &q).await,
+        Route::OverviewApi { q, n } => api::overview(ctx, q, n).await,
         Route::Login | Route::Logout => Reply::error(404, "not found"),
     }
 }
 
-async fn graph(ctx: &Context, subject: Subject, look: crate::rrd::graph::Look) -> Reply {
+async fn graph(ctx: &Context, of: GraphOf, mut look: crate::rrd::graph::Look, q: &route::ListQuery) -> Reply {
+    look.window = match api::window(ctx, q) {
+        Ok(w) => w,
+        Err(m) => return Reply::error(400, &m),
+    };
     // The archive thread renders; waiting for it must not hold a runtime worker.
     let archive = ctx.archive.clone();
     let result =
-        tokio::task::spawn_blocking(move || archive.graph(subject, look)).await.unwrap_or(Err(GraphError::Unavailable));
+        tokio::task::spawn_blocking(move || archive.graph(of, look)).await.unwrap_or(Err(GraphError::Unavailable));
     match result {
         Ok(g) => {
-            let headers = vec![
-                (header::HeaderName::from_static("x-graph-totals"), g.totals.clone()),
-                (header::HeaderName::from_static("x-graph-p95"), g.p95.clone()),
-                (header::HeaderName::from_static("x-graph-zone"), ctx.calendar.zone_name().to_string()),
-                (header::HeaderName::from_static("x-graph-title"), header_text(&g.title)),
+            let name = header::HeaderName::from_static;
+            let mut headers = vec![
+                (name("x-graph-zone"), ctx.calendar.zone_name().to_string()),
+                (name("x-graph-window"), format!("from={}, to={}", g.window.0, g.window.1)),
             ];
+            if let Some(f) = &g.figures {
+                headers.push((name("x-graph-totals"), f.totals.clone()));
+                headers.push((name("x-graph-avg"), f.avg.clone()));
+                headers.push((name("x-graph-max"), f.max.clone()));
+                headers.push((name("x-graph-p95"), f.p95.clone()));
+                headers.push((name("x-graph-title"), header_text(&f.title)));
+            }
             Reply {
                 cache_seconds: ctx.step.as_secs(),
                 headers,

@@ -20,7 +20,12 @@ pub enum Route {
     /// What is wrong with the flow export, most severe first.
     Doctor,
     Metrics,
-    Graph { subject: Subject, look: Look },
+    /// A graph of one archive; `q` holds its window (from, to or period) when one is given.
+    Graph { subject: Subject, look: Look, q: ListQuery },
+    /// The stacked graph of the `n` busiest local hosts (and the WAN interface).
+    Overview { look: Look, q: ListQuery, n: usize },
+    /// What that graph draws, as JSON.
+    OverviewApi { q: ListQuery, n: usize },
     Login,
     Logout,
 }
@@ -154,16 +159,26 @@ pub fn parse(url: &str) -> Result<Route, RouteError> {
                 "expected /api/series/host/{ip}, /api/series/interface/{exporter}/{ifindex} or /api/series/application/{name}",
             )),
         },
+        ["api", "overview"] => {
+            let mut n = graph::OVERVIEW_HOSTS;
+            let q = params(query, false, "from, to, period or n", |k, v| overview_n(k, v, &mut n))?;
+            Ok(Route::OverviewApi { q, n })
+        }
         ["api", "exporters"] => Ok(Route::Exporters),
         ["api", "status"] => Ok(Route::Status),
         ["api", "doctor"] => Ok(Route::Doctor),
         ["metrics"] => Ok(Route::Metrics),
+        ["graph", "overview", file] => {
+            let (look, q, n) = look(file, query, true)?;
+            Ok(Route::Overview { look, q, n })
+        }
         ["graph", rest @ .., file] if subject(rest).is_some() => {
             let subject = subject(rest).expect("checked")?;
-            Ok(Route::Graph { subject, look: look(file, query)? })
+            let (look, q, _) = look(file, query, false)?;
+            Ok(Route::Graph { subject, look, q })
         }
         ["graph", ..] => Err(bad(
-            "expected /graph/host/{ip}/{period}.{png|svg}, /graph/interface/{exporter}/{ifindex}/{period}.{png|svg} or /graph/application/{name}/{period}.{png|svg}",
+            "expected /graph/host/{ip}/{span}.{png|svg}, /graph/interface/{exporter}/{ifindex}/{span}.{png|svg}, /graph/application/{name}/{span}.{png|svg} or /graph/overview/{span}.{png|svg}",
         )),
         _ => Err(RouteError::NotFound),
     }
@@ -194,22 +209,30 @@ fn list(list: List, query: &str) -> Result<Route, RouteError> {
 
 /// A series takes a window, nothing else.
 fn series_query(query: &str) -> Result<ListQuery, RouteError> {
-    let q = list_query(query)?;
-    if q.limit.is_some() || q.csv || q.sort.is_some() {
-        return Err(bad("a series takes from, to or period only"));
-    }
-    Ok(q)
+    params(query, false, "from, to or period", |_, _| Ok(false))
 }
 
-/// `limit=N` (1 to 100000), `from`, `to`, `period=NAME`, `format=json|csv`; anything else is a
-/// mistake worth telling (a misspelt `form=` silently ignored would answer the wrong question).
+/// `limit=N` (1 to 100000), `from`, `to`, `period=NAME`, `sort`, `format=json|csv`.
 fn list_query(query: &str) -> Result<ListQuery, RouteError> {
+    params(query, true, "limit, sort, from, to, period or format", |_, _| Ok(false))
+}
+
+/// A window (`from`, `to`, `period=NAME`), a list's `limit`, `sort` and `format` when `list`,
+/// and the caller's own parameters through `extra` (`Ok(true)`: taken); anything else is a
+/// mistake worth telling (a misspelt `form=` silently ignored would answer the wrong question),
+/// and the message lists the `expected` ones.
+fn params(
+    query: &str,
+    list: bool,
+    expected: &str,
+    mut extra: impl FnMut(&str, &str) -> Result<bool, RouteError>,
+) -> Result<ListQuery, RouteError> {
     let mut q = ListQuery::default();
     for kv in query.split('&').filter(|kv| !kv.is_empty()) {
         let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
         let v = unescape(v).ok_or_else(|| bad(format!("{k}: {v:?} is not percent-encoded UTF-8")))?;
         match k {
-            "limit" => match v.parse::<usize>() {
+            "limit" if list => match v.parse::<usize>() {
                 Ok(n) if (1..=100_000).contains(&n) => q.limit = Some(n),
                 _ => return Err(bad(format!("limit={v:?} must be a number from 1 to 100000"))),
             },
@@ -221,7 +244,7 @@ fn list_query(query: &str) -> Result<ListQuery, RouteError> {
                     bad(format!("period={v:?} is not one of {}", names.join(", ")))
                 })?)
             }
-            "sort" => {
+            "sort" if list => {
                 q.sort = Some(match v.as_str() {
                     "total" => Sort::Total,
                     "rx" | "in" => Sort::Rx,
@@ -230,12 +253,13 @@ fn list_query(query: &str) -> Result<ListQuery, RouteError> {
                     _ => return Err(bad(format!("sort={v:?} is not total, rx (in), tx (out) or now"))),
                 })
             }
-            "format" => match v.as_str() {
+            "format" if list => match v.as_str() {
                 "json" => q.csv = false,
                 "csv" => q.csv = true,
                 _ => return Err(bad(format!("format={v:?} is not json or csv"))),
             },
-            _ => return Err(bad(format!("unknown parameter {k:?}: expected limit, sort, from, to, period or format"))),
+            _ if extra(k, &v)? => {}
+            _ => return Err(bad(format!("unknown parameter {k:?}: expected {expected}"))),
         }
     }
     if q.period.is_some() && (q.from.is_some() || q.to.is_some()) {
@@ -275,28 +299,48 @@ fn ip(s: &str) -> Result<IpAddr, RouteError> {
     decoded.parse::<IpAddr>().map(crate::net::normalize).map_err(|_| bad(format!("{s:?} is not an IP address")))
 }
 
-fn look(file: &str, query: &str) -> Result<Look, RouteError> {
+/// The overview's `n`: how many hosts it stacks.
+fn overview_n(k: &str, v: &str, n: &mut usize) -> Result<bool, RouteError> {
+    if k != "n" {
+        return Ok(false);
+    }
+    let most = graph::OVERVIEW_MAX_HOSTS;
+    match v.parse::<usize>() {
+        Ok(x) if (1..=most).contains(&x) => *n = x,
+        _ => return Err(bad(format!("n={v:?} must be a number from 1 to {most}"))),
+    }
+    Ok(true)
+}
+
+/// A graph's file name (`{span}.{png|svg}`) and parameters: `width`, `height`, a window (`from`,
+/// `to` or `period`, as the API takes them), the page's cache-busting `t`, and the overview's `n`.
+fn look(file: &str, query: &str, overview: bool) -> Result<(Look, ListQuery, usize), RouteError> {
     let (period, ext) =
-        file.rsplit_once('.').ok_or_else(|| bad(format!("{file:?}: expected {{period}}.png or .svg")))?;
+        file.rsplit_once('.').ok_or_else(|| bad(format!("{file:?}: expected {{span}}.png or .svg")))?;
     let period = Period::parse(period)
-        .ok_or_else(|| bad(format!("period {period:?} is not one of hour, day, week, month, year")))?;
+        .ok_or_else(|| bad(format!("span {period:?} is not one of hour, day, week, month, year")))?;
     let format = Format::parse(ext).ok_or_else(|| bad(format!("format {ext:?} is not png or svg")))?;
     let mut width = graph::DEFAULT_WIDTH;
     let mut height = graph::DEFAULT_HEIGHT;
-    for kv in query.split('&').filter(|kv| !kv.is_empty()) {
-        let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
+    let mut n = graph::OVERVIEW_HOSTS;
+    let expected =
+        if overview { "from, to, period, n, width, height or t" } else { "from, to, period, width, height or t" };
+    let q = params(query, false, expected, |k, v| {
         let (slot, (lo, hi)) = match k {
             "width" => (&mut width, graph::WIDTH_RANGE),
             "height" => (&mut height, graph::HEIGHT_RANGE),
-            // Cache-busting parameters from the page are fine.
-            _ => continue,
+            // The page's cache-busting stamp.
+            "t" => return Ok(true),
+            _ if overview => return overview_n(k, v, &mut n),
+            _ => return Ok(false),
         };
         match v.parse::<u32>() {
-            Ok(n) if (lo..=hi).contains(&n) => *slot = n,
+            Ok(x) if (lo..=hi).contains(&x) => *slot = x,
             _ => return Err(bad(format!("{k}={v:?} must be a number from {lo} to {hi}"))),
         }
-    }
-    Ok(Look { period, format, width, height })
+        Ok(true)
+    })?;
+    Ok((Look { period, format, width, height, window: graph::Window::Last }, q, n))
 }
 
 #[cfg(test)]
@@ -323,15 +367,31 @@ mod tests {
         assert_eq!(subject, Subject::Application(AppName::new("p2p").unwrap()));
         assert_eq!(parse("/metrics"), Ok(Route::Metrics));
         assert_eq!(parse("/api/doctor"), Ok(Route::Doctor));
-        let Ok(Route::Graph { subject, look }) = parse("/graph/host/192.168.1.10/day.png?width=800&height=300&t=5")
+        let Ok(Route::Graph { subject, look, q }) = parse("/graph/host/192.168.1.10/day.png?width=800&height=300&t=5")
         else {
             panic!()
         };
         assert_eq!(subject, Subject::Host(HostId::Ip("192.168.1.10".parse().unwrap())));
-        assert_eq!(look, Look { period: Period::Day, format: Format::Png, width: 800, height: 300 });
+        let window = graph::Window::Last;
+        assert_eq!(look, Look { period: Period::Day, format: Format::Png, width: 800, height: 300, window });
+        assert!(!q.windowed());
+        let Ok(Route::Graph { q, .. }) = parse("/graph/host/192.168.1.10/day.png?period=cycle") else { panic!() };
+        assert_eq!(q.period, Some(crate::calendar::Period::Cycle));
+        let Ok(Route::Graph { q, .. }) = parse("/graph/application/web/week.svg?from=2024-04-10&to=1712743200") else {
+            panic!()
+        };
+        assert_eq!((q.from.as_deref(), q.to.as_deref()), (Some("2024-04-10"), Some("1712743200")));
+        let Ok(Route::Overview { look, q, n }) = parse("/graph/overview/month.svg?period=month&n=2&width=900") else {
+            panic!()
+        };
+        assert_eq!((look.period, look.format, look.width, q.period, n), (Period::Month, Format::Svg, 900, Some(crate::calendar::Period::Month), 2));
+        let Ok(Route::Overview { n, .. }) = parse("/graph/overview/day.png") else { panic!() };
+        assert_eq!(n, graph::OVERVIEW_HOSTS);
+        let Ok(Route::OverviewApi { q, n }) = parse("/api/overview?from=1&to=2&n=12") else { panic!() };
+        assert_eq!((q.from.as_deref(), n), (Some("1"), 12));
         let Ok(Route::Graph { subject, .. }) = parse("/graph/host/fd00%3A1%3A%3A10/week.svg") else { panic!() };
         assert_eq!(subject, Subject::Host(HostId::Ip("fd00:1::10".parse().unwrap())));
-        let Ok(Route::Graph { subject, look }) = parse("/graph/interface/10.0.0.1/3/year.svg") else { panic!() };
+        let Ok(Route::Graph { subject, look, .. }) = parse("/graph/interface/10.0.0.1/3/year.svg") else { panic!() };
         let iface = IfaceId::If { exporter: "10.0.0.1".parse().unwrap(), ifindex: 3 };
         assert_eq!(subject, Subject::Interface(iface));
         assert_eq!(look.format, Format::Svg);
@@ -362,6 +422,18 @@ mod tests {
             ("/graph/host/192.168.1.1/day", 400),
             ("/graph/host/192.168.1.1/day.png?width=5", 400),
             ("/graph/host/192.168.1.1/day.png?height=abc", 400),
+            ("/graph/host/192.168.1.1/day.png?x=1", 400),
+            ("/graph/host/192.168.1.1/day.png?n=2", 400),
+            ("/graph/host/192.168.1.1/day.png?limit=2", 400),
+            ("/graph/host/192.168.1.1/day.png?period=fortnight", 400),
+            ("/graph/host/192.168.1.1/day.png?period=today&from=1", 400),
+            ("/graph/overview/day.png?n=0", 400),
+            ("/graph/overview/day.png?n=13", 400),
+            ("/graph/overview/decade.png", 400),
+            ("/graph/overview/x/day.png", 400),
+            ("/api/overview?n=99", 400),
+            ("/api/overview?limit=3", 400),
+            ("/api/overview?period=soon", 400),
             ("/graph/interface/10.0.0.1/x/day.png", 400),
             ("/graph/interface/10.0.0.1/99999999999/day.png", 400),
             ("/graph/", 400),

@@ -52,6 +52,13 @@ pub fn percentile(values: &[f64], pct: f64) -> f64 {
     v[i.min(v.len() - 1)]
 }
 
+/// Which rows a fetch reads: the average of each row's steps, or the largest of them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cf {
+    Average,
+    Max,
+}
+
 /// The process's librrd handle.
 pub struct Rrd {
     _not_send: PhantomData<*const ()>,
@@ -164,6 +171,11 @@ impl Rrd {
     /// `rrdtool fetch FILE AVERAGE -r STEP -s START -e END`: the rows of the archive librrd picks
     /// (the finest that covers the window), each a per-second average (NaN when unknown).
     pub fn fetch(&self, path: &Path, start: i64, end: i64, step: u64) -> Result<Fetched, RrdError> {
+        self.fetch_cf(path, Cf::Average, start, end, step)
+    }
+
+    /// As [`Rrd::fetch`], from the archives of consolidation function `cf`.
+    pub fn fetch_cf(&self, path: &Path, cf: Cf, start: i64, end: i64, step: u64) -> Result<Fetched, RrdError> {
         let file = cpath(path)?;
         let (mut start, mut end) = (start as libc::time_t, end as libc::time_t);
         let mut step = step as libc::c_ulong;
@@ -176,7 +188,10 @@ impl Rrd {
         let rc = unsafe {
             ffi::rrd_fetch_r(
                 file.as_ptr(),
-                c"AVERAGE".as_ptr(),
+                match cf {
+                    Cf::Average => c"AVERAGE".as_ptr(),
+                    Cf::Max => c"MAX".as_ptr(),
+                },
                 &mut start,
                 &mut end,
                 &mut step,

@@ -6,13 +6,6 @@ use super::{split, Clock, Counts, IfKey, IfaceId, Place, Recent, Snapshot, Subje
 use crate::stats::Stats;
 use crate::views::attribute::Flow;
 
-/// Whether an interface's name (from the config or the router) says it is the WAN: "wan",
-/// "wan2", "WAN-fiber", or one that mentions the internet, PPPoE or an uplink.
-pub fn is_wan(name: &str) -> bool {
-    let n = name.to_ascii_lowercase();
-    n.starts_with("wan") || ["internet", "pppoe", "uplink"].iter().any(|w| n.contains(w))
-}
-
 pub struct Interfaces {
     table: Table<IfKey>,
 }
@@ -69,5 +62,27 @@ impl Interfaces {
         rows.sort_by_key(|(id, _, _)| *id);
         s.interface_recent = rows.iter().map(|r| r.2).collect();
         s.interfaces = rows.into_iter().map(|(id, c, _)| (id, c)).collect();
+    }
+}
+
+/// Is an interface with this name the link to the Internet? ("wan", "wan0", "WAN2",
+/// "internet", "pppoe-wan", "uplink1"; names come from the config or the router's options data.)
+pub fn is_wan(name: &str) -> bool {
+    let n = name.trim().to_ascii_lowercase();
+    n.starts_with("wan") || ["internet", "pppoe", "uplink"].iter().any(|w| n.contains(w))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_wan;
+
+    #[test]
+    fn wan_names() {
+        for n in ["wan", "WAN", "wan0", "Wan2", "pppoe-wan", "PPPoE0", "Internet", "my internet", "uplink", "UPLINK-1"] {
+            assert!(is_wan(n), "{n}");
+        }
+        for n in ["lan", "wlan0", "eth0", "swan", "guest wifi", ""] {
+            assert!(!is_wan(n), "{n}");
+        }
     }
 }
