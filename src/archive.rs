@@ -1002,14 +1002,16 @@ impl Worker {
             graph::Window::Between { from, to } => Some((from, to)),
         };
         let Some((from, to)) = fixed else {
-            // The last period ends where the row of the archive it is drawn from ends: with the
-            // steps after the last one written as 0 in the copy, that row is complete, so a week
-            // or year graph holds the last step too (its axis runs on by at most a row).
+            // The last period ends where the drawn point (whole rows of the archive it is drawn
+            // from) holding now ends: with the steps after the last one written as 0 in the
+            // copy, that point is complete, so a week or year graph holds the last step too (its
+            // axis runs on by at most a point).
             let period = look.period.seconds() as i64;
             let row = graph::row_seconds(step as u64, now - period, now, now, look.width);
-            let r = row as i64;
-            let end = now.div_euclid(r) * r + if now.rem_euclid(r) == 0 { 0 } else { r };
-            return graph::Frame { start: end - period, end, row, step: step as u64 };
+            let draw = graph::draw_step(row, period, look.width);
+            let d = draw as i64;
+            let end = now.div_euclid(d) * d + if now.rem_euclid(d) == 0 { 0 } else { d };
+            return graph::Frame { start: end - period, end, row, step: step as u64, draw };
         };
         // Nothing older than the coarsest archive keeps, nor more than a year ahead: a window
         // from year 1 must not ask rrdtool for a row per day since then.
@@ -1017,13 +1019,14 @@ impl Worker {
         let start = from.max(now - kept - self.coarse);
         let end = to.min(now + 366 * 86_400).max(start + step);
         let row = graph::row_seconds(step as u64, start, end, now, look.width);
-        graph::Frame { start, end, row, step: step as u64 }
+        let draw = graph::draw_step(row, end - start, look.width);
+        graph::Frame { start, end, row, step: step as u64, draw }
     }
 
-    /// The last step a graph's copy is brought up to: the end of the drawn row the current step
-    /// is in, so that row is complete (steps not counted yet are 0 in the copy only).
+    /// The last step a graph's copy is brought up to: the end of the drawn point the current
+    /// step is in, so that point is complete (steps not counted yet are 0 in the copy only).
     fn fill_through(&self, frame: &graph::Frame) -> i64 {
-        let (now, row) = (self.current * self.step, frame.row as i64);
+        let (now, row) = (self.current * self.step, frame.draw as i64);
         let fill = now.div_euclid(row) * row + if now.rem_euclid(row) == 0 { 0 } else { row };
         fill / self.step - 1
     }
@@ -1083,6 +1086,7 @@ impl Worker {
     }
 
     fn render(&self, args: &[String], what: &str) -> Result<Vec<u8>, GraphError> {
+        debug!("archive: graph of {what}: {args:?}");
         self.rrd.graph(args).map(|(image, _)| image).map_err(|RrdError(e)| self.graph_failed(what, e))
     }
 

@@ -117,15 +117,27 @@ pub fn row_seconds(step: u64, start: i64, end: i64, now: i64, width: u32) -> u64
         .map_or(step, |(w, _)| *w)
 }
 
+/// The seconds each drawn point covers: whole rows, at least a pixel's width. rrdtool merges
+/// rows to the pixel width itself and leaves out a last group it cannot fill, which hid a burst
+/// in the newest row; a graph given this as `--step`, and ending on a multiple of it, draws its
+/// last row. The plot is narrower than the image (axis and margins, up to about 110 pixels, or
+/// half a narrow one): a point must not be finer than its pixel, or rrdtool's own width wins.
+pub fn draw_step(row: u64, seconds: i64, width: u32) -> u64 {
+    let plot = u64::from(width.saturating_sub(110).max(width / 2).max(1));
+    let pixel = (seconds.max(1) as u64).div_ceil(plot);
+    row.max(1) * pixel.div_ceil(row.max(1)).max(1)
+}
+
 /// The time axis for a window of `seconds` drawn `width` pixels wide: rrdtool's `--x-grid`
 /// (grid, major grid, labels, label placement, strftime format) with dates, never week numbers.
 /// A narrow image takes the next coarser labels so they do not overlap.
 pub fn x_grid(seconds: i64, width: u32) -> &'static str {
-    const GRIDS: [(i64, &str); 9] = [
+    const GRIDS: [(i64, &str); 10] = [
+        (40 * 60, "MINUTE:1:MINUTE:5:MINUTE:5:0:%H:%M"),
         (2 * 3_600, "MINUTE:5:MINUTE:15:MINUTE:15:0:%H:%M"),
         (6 * 3_600, "MINUTE:15:HOUR:1:HOUR:1:0:%H:%M"),
         (36 * 3_600, "HOUR:1:HOUR:6:HOUR:3:0:%H:%M"),
-        (10 * 86_400, "HOUR:6:DAY:1:DAY:1:86400:%a %d %b"),
+        (10 * 86_400, "HOUR:6:DAY:1:DAY:1:0:%a %d %b"),
         (45 * 86_400, "DAY:1:WEEK:1:WEEK:1:0:%d %b"),
         (100 * 86_400, "WEEK:1:MONTH:1:WEEK:2:0:%d %b"),
         (400 * 86_400, "MONTH:1:MONTH:3:MONTH:2:0:%b %Y"),
@@ -182,14 +194,16 @@ pub struct Figures {
     pub p95: [f64; 2],
 }
 
-/// Where a graph sits in time: `[start, end)`, the row width of the archive it is drawn from, and
-/// the archive's step (rows wider than a step consolidate, and have a MAX archive beside).
+/// Where a graph sits in time: `[start, end)`, the row width of the archive it is drawn from,
+/// the archive's step (rows wider than a step consolidate, and have a MAX archive beside), and
+/// the seconds each drawn point covers ([`draw_step`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Frame {
     pub start: i64,
     pub end: i64,
     pub row: u64,
     pub step: u64,
+    pub draw: u64,
 }
 
 impl Frame {
@@ -226,6 +240,8 @@ fn common(look: &Look, frame: &Frame, title: &str, unit: &str) -> Vec<String> {
         &frame.start.to_string(),
         "--end",
         &frame.end.to_string(),
+        "--step",
+        &frame.draw.max(1).to_string(),
         "--width",
         &look.width.to_string(),
         "--height",
@@ -283,9 +299,12 @@ pub fn args(file: &Path, title: &str, series: [(&str, &str); 2], look: &Look, fr
     a.push(format!("DEF:out={f}:{outd}:AVERAGE:step={row}"));
     a.push(format!("CDEF:inb=in,{},*", rpn(8.0 / div)));
     a.push(format!("CDEF:outneg=out,{},*", rpn(-8.0 / div)));
-    if frame.consolidated() {
-        a.push(format!("DEF:inmax={f}:{ind}:MAX:step={row}"));
-        a.push(format!("DEF:outmax={f}:{outd}:MAX:step={row}"));
+    // The busiest step of each drawn point: from the MAX archive where rows consolidate steps,
+    // else the largest of the single steps rrdtool merges into the point.
+    let peak_def = if frame.consolidated() { Some("MAX") } else { (frame.draw > row).then_some("AVERAGE") };
+    if let Some(cf) = peak_def {
+        a.push(format!("DEF:inmax={f}:{ind}:{cf}:step={row}:reduce=MAX"));
+        a.push(format!("DEF:outmax={f}:{outd}:{cf}:step={row}:reduce=MAX"));
         a.push(format!("CDEF:inmaxb=inmax,{},*", rpn(8.0 / div)));
         a.push(format!("CDEF:outmaxneg=outmax,{},*", rpn(-8.0 / div)));
         a.push("AREA:inmaxb#a6c8e4".into());
@@ -309,8 +328,9 @@ pub fn args(file: &Path, title: &str, series: [(&str, &str); 2], look: &Look, fr
             a.push(format!("HRULE:{}{colour}:{}\\l:dashes", rpn(at), text(&format!("95th percentile {label} {}", si_bits(v)))));
         }
     }
-    if frame.consolidated() {
-        a.push(format!("COMMENT:{}\\l", text(&format!("Light: the peak of each {} row", duration_words(row)))));
+    if peak_def.is_some() {
+        let words = format!("Light: the busiest {} within each {}", duration_words(frame.step), duration_words(frame.draw));
+        a.push(format!("COMMENT:{}\\l", text(&words)));
     }
     // Times on the axis are in the configured zone (the process's TZ); say which.
     a.push(format!("COMMENT:Times in {}\\r", text(zone)));
@@ -350,13 +370,16 @@ pub fn overview_args(hosts: &[Band], wan: Option<&Band>, look: &Look, frame: &Fr
     for (k, b) in hosts.iter().enumerate() {
         a.push(format!("AREA:s{k}s{}{}", b.colour, if k == 0 { "" } else { "::STACK" }));
     }
+    // The hosts' legends flow on as many lines as they need; the WAN's and the notes start lines
+    // of their own.
     for (k, b) in hosts.iter().enumerate() {
-        a.push(format!("AREA:s{k}r{}:{}{}", b.colour, text(b.label), if k == 0 { "" } else { ":STACK" }));
+        let end = if k + 1 == hosts.len() { "\\l" } else { "" };
+        a.push(format!("AREA:s{k}r{}:{}{end}{}", b.colour, text(b.label), if k == 0 { "" } else { ":STACK" }));
     }
     if let Some(w) = wan {
         let k = hosts.len();
         a.push(format!("LINE2:s{k}r{}:{}", w.colour, text(&format!("{} download", w.label))));
-        a.push(format!("LINE2:s{k}s{}:{}:dashes", w.colour, text(&format!("{} upload", w.label))));
+        a.push(format!("LINE2:s{k}s{}:{}\\l:dashes", w.colour, text(&format!("{} upload", w.label))));
     }
     if hosts.is_empty() && wan.is_none() {
         a.push("COMMENT:No local host has traffic in this window\\l".into());
@@ -381,7 +404,7 @@ mod tests {
 
     #[test]
     fn graphs_name_their_zone_and_mark_the_95th_percentile() {
-        let frame = Frame { start: 0, end: 86_400, row: 60, step: 60 };
+        let frame = Frame { start: 0, end: 86_400, row: 60, step: 60, draw: 180 };
         let series = [("rx_bytes", "Received"), ("tx_bytes", "Sent")];
         let a = args(Path::new("/a/b.rrd"), "t", series, &look(Period::Day, 600), &frame, &figures(), "Europe/Berlin");
         // Drawn in Mbit/s (the peak is 94.6 Mbit/s): the rule sits at 3.6 on that axis.
@@ -404,7 +427,7 @@ mod tests {
         assert_eq!(si_bits(f64::NAN), "0.0 bit/s");
         assert_eq!(si_bytes(2_000_000.0), "   2.0 MB");
         assert_eq!(si_bytes(1_500.0), "   1.5 kB");
-        let frame = Frame { start: 0, end: 604_800, row: 300, step: 1 };
+        let frame = Frame { start: 0, end: 604_800, row: 300, step: 1, draw: 1200 };
         let a = args(Path::new("/f.rrd"), "t", [("rx_bytes", "Received"), ("tx_bytes", "Sent")], &look(Period::Week, 600), &frame, &figures(), "UTC");
         let label = a.iter().position(|x| x == "--vertical-label").unwrap();
         assert_eq!(a[label + 1], "Mbit/s");
@@ -419,41 +442,61 @@ mod tests {
     #[test]
     fn peaks_come_from_the_max_archive_where_rows_consolidate() {
         let series = [("in_bytes", "In"), ("out_bytes", "Out")];
-        let single = Frame { start: 0, end: 3_600, row: 1, step: 1 };
+        // A point per step: nothing merged, nothing to show beside the average.
+        let single = Frame { start: 0, end: 300, row: 1, step: 1, draw: 1 };
         let a = args(Path::new("/a:b.rrd"), "t", series, &look(Period::Hour, 600), &single, &figures(), "UTC");
         assert!(a.contains(&"DEF:in=/a\\:b.rrd:in_bytes:AVERAGE:step=1".to_string()), "{a:?}");
-        assert!(!a.iter().any(|x| x.contains(":MAX")), "no MAX archive for single steps: {a:?}");
-        let coarse = Frame { start: 0, end: 31 * 86_400, row: 3_600, step: 1 };
+        assert!(!a.iter().any(|x| x.contains("inmax")), "{a:?}");
+        // Steps merged into points by rrdtool: their largest, from the same rows.
+        let merged = Frame { start: 0, end: 3_600, row: 1, step: 1, draw: 8 };
+        let a = args(Path::new("/f.rrd"), "t", series, &look(Period::Hour, 600), &merged, &figures(), "UTC");
+        assert!(a.contains(&"DEF:inmax=/f.rrd:in_bytes:AVERAGE:step=1:reduce=MAX".to_string()), "{a:?}");
+        assert!(!a.iter().any(|x| x.contains(":MAX:")), "no MAX archive for single steps: {a:?}");
+        assert!(a.contains(&"COMMENT:Light\\: the busiest 1 s within each 8 s\\l".to_string()), "{a:?}");
+        let coarse = Frame { start: 0, end: 31 * 86_400, row: 3_600, step: 1, draw: 7_200 };
         let a = args(Path::new("/f.rrd"), "t", series, &look(Period::Month, 600), &coarse, &figures(), "UTC");
-        for def in ["DEF:inmax=/f.rrd:in_bytes:MAX:step=3600", "DEF:outmax=/f.rrd:out_bytes:MAX:step=3600", "DEF:in=/f.rrd:in_bytes:AVERAGE:step=3600"] {
+        for def in ["DEF:inmax=/f.rrd:in_bytes:MAX:step=3600:reduce=MAX", "DEF:outmax=/f.rrd:out_bytes:MAX:step=3600:reduce=MAX", "DEF:in=/f.rrd:in_bytes:AVERAGE:step=3600"] {
             assert!(a.contains(&def.to_string()), "{def}: {a:?}");
         }
         // The peak is drawn first, behind the average.
         let peak = a.iter().position(|x| x.starts_with("AREA:inmaxb")).unwrap();
         let avg = a.iter().position(|x| x.starts_with("AREA:inb")).unwrap();
         assert!(peak < avg);
-        assert!(a.contains(&"COMMENT:Light\\: the peak of each 1 h row\\l".to_string()), "{a:?}");
+        assert!(a.contains(&"COMMENT:Light\\: the busiest 1 s within each 2 h\\l".to_string()), "{a:?}");
     }
 
     #[test]
     fn time_axes_show_dates_chosen_by_the_window() {
         assert_eq!(x_grid(3_600, 600), "MINUTE:5:MINUTE:15:MINUTE:15:0:%H:%M");
+        assert_eq!(x_grid(25 * 60, 600), "MINUTE:1:MINUTE:5:MINUTE:5:0:%H:%M");
         assert_eq!(x_grid(86_400, 600), "HOUR:1:HOUR:6:HOUR:3:0:%H:%M");
         // A 25-hour day (DST) is still a day.
         assert_eq!(x_grid(25 * 3_600, 600), "HOUR:1:HOUR:6:HOUR:3:0:%H:%M");
-        assert_eq!(x_grid(7 * 86_400, 600), "HOUR:6:DAY:1:DAY:1:86400:%a %d %b");
+        assert_eq!(x_grid(7 * 86_400, 600), "HOUR:6:DAY:1:DAY:1:0:%a %d %b");
         assert_eq!(x_grid(31 * 86_400, 600), "DAY:1:WEEK:1:WEEK:1:0:%d %b");
         assert_eq!(x_grid(365 * 86_400, 600), "MONTH:1:MONTH:3:MONTH:2:0:%b %Y");
         // Narrow: the next coarser labels.
-        assert_eq!(x_grid(86_400, 300), "HOUR:6:DAY:1:DAY:1:86400:%a %d %b");
+        assert_eq!(x_grid(86_400, 300), "HOUR:6:DAY:1:DAY:1:0:%a %d %b");
         for s in [60, 3_600, 86_400, 7 * 86_400, 31 * 86_400, 365 * 86_400, 50 * 365 * 86_400] {
             assert!(!x_grid(s, 600).contains("%V") && !x_grid(s, 600).contains("%W"), "no week numbers");
         }
-        let frame = Frame { start: 0, end: 7 * 86_400, row: 300, step: 60 };
+        let frame = Frame { start: 0, end: 7 * 86_400, row: 300, step: 60, draw: 1_200 };
         let a = args(Path::new("/f.rrd"), "t", [("a", "A"), ("b", "B")], &look(Period::Week, 600), &frame, &figures(), "UTC");
         let g = a.iter().position(|x| x == "--x-grid").unwrap();
-        assert_eq!(a[g + 1], "HOUR:6:DAY:1:DAY:1:86400:%a %d %b");
+        assert_eq!(a[g + 1], "HOUR:6:DAY:1:DAY:1:0:%a %d %b");
         assert_eq!((a[a.iter().position(|x| x == "--start").unwrap() + 1].as_str()), "0");
+    }
+
+    #[test]
+    fn drawn_points_are_whole_rows_no_finer_than_a_pixel() {
+        // A week 600 pixels wide (a plot of 490): 1235 s a pixel, 5-minute rows: 5 rows a point.
+        assert_eq!(draw_step(300, 7 * 86_400, 600), 1_500);
+        // An hour of single steps: 8 s a point.
+        assert_eq!(draw_step(1, 3_600, 600), 8);
+        // Rows wider than a pixel stay rows.
+        assert_eq!(draw_step(86_400, 365 * 86_400, 3_000), 86_400);
+        // A narrow image: half of it is plot.
+        assert_eq!(draw_step(60, 86_400, 200), 900);
     }
 
     #[test]
@@ -479,7 +522,7 @@ mod tests {
             Band { file: files[1], ds: ["rx_bytes", "tx_bytes"], label: "fd00::1", colour: PALETTE[1] },
         ];
         let wan = Band { file: files[2], ds: ["in_bytes", "out_bytes"], label: "wan", colour: WAN_COLOUR };
-        let frame = Frame { start: 0, end: 86_400, row: 300, step: 1 };
+        let frame = Frame { start: 0, end: 86_400, row: 300, step: 1, draw: 1200 };
         let a = overview_args(&hosts, Some(&wan), &look(Period::Day, 600), &frame, 50e6, "t", "UTC");
         let want = [
             "DEF:s0i=/h/a.rrd:rx_bytes:AVERAGE:step=300",
@@ -489,9 +532,9 @@ mod tests {
             "AREA:s0s#0072b2",
             "AREA:s1s#d55e00::STACK",
             "AREA:s0r#0072b2:192.168.1.10",
-            "AREA:s1r#d55e00:fd00\\:\\:1:STACK",
+            "AREA:s1r#d55e00:fd00\\:\\:1\\l:STACK",
             "LINE2:s2r#222222:wan download",
-            "LINE2:s2s#222222:wan upload:dashes",
+            "LINE2:s2s#222222:wan upload\\l:dashes",
         ];
         let mut at = 0;
         for w in want {
