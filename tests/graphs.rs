@@ -38,7 +38,9 @@ fn start(dir: &std::path::Path) -> Daemon {
 fn header(r: &HttpReply, name: &str) -> String {
     r.headers
         .lines()
-        .find_map(|l| l.split_once(':').filter(|(k, _)| k.trim().eq_ignore_ascii_case(name)).map(|(_, v)| v.trim().to_string()))
+        .find_map(|l| {
+            l.split_once(':').filter(|(k, _)| k.trim().eq_ignore_ascii_case(name)).map(|(_, v)| v.trim().to_string())
+        })
         .unwrap_or_else(|| panic!("no {name} in {}", r.headers))
 }
 
@@ -60,7 +62,9 @@ fn rows(v: &serde_json::Value) -> BTreeMap<String, (u64, u64)> {
         .as_array()
         .unwrap_or_else(|| panic!("not a windowed answer: {v}"))
         .iter()
-        .map(|r| (r["ip"].as_str().unwrap().to_string(), (r["rx_bytes"].as_u64().unwrap(), r["tx_bytes"].as_u64().unwrap())))
+        .map(|r| {
+            (r["ip"].as_str().unwrap().to_string(), (r["rx_bytes"].as_u64().unwrap(), r["tx_bytes"].as_u64().unwrap()))
+        })
         .collect()
 }
 
@@ -88,8 +92,16 @@ fn peaks_survive_consolidation_and_totals_and_the_overview_agree_with_the_api() 
     mid_second();
     let a0 = now();
     let steps: [Vec<Flow>; 5] = [
-        vec![flow("192.168.20.1", "198.51.100.1", 1_000), flow("198.51.100.2", "192.168.20.2", 700_000), flow("192.168.20.3", "198.51.100.3", 100_000)],
-        vec![flow("192.168.20.1", "198.51.100.1", 1_000), flow("198.51.100.2", "192.168.20.2", 700_000), flow("192.168.20.3", "198.51.100.3", 100_000)],
+        vec![
+            flow("192.168.20.1", "198.51.100.1", 1_000),
+            flow("198.51.100.2", "192.168.20.2", 700_000),
+            flow("192.168.20.3", "198.51.100.3", 100_000),
+        ],
+        vec![
+            flow("192.168.20.1", "198.51.100.1", 1_000),
+            flow("198.51.100.2", "192.168.20.2", 700_000),
+            flow("192.168.20.3", "198.51.100.3", 100_000),
+        ],
         vec![flow("192.168.20.1", "198.51.100.1", BURST), flow("198.51.100.2", "192.168.20.2", 700_000)],
         vec![flow("192.168.20.1", "198.51.100.1", 1_000)],
         vec![flow("192.168.20.1", "198.51.100.1", 1_000)],
@@ -120,8 +132,9 @@ fn peaks_survive_consolidation_and_totals_and_the_overview_agree_with_the_api() 
     for span in ["hour.png", "day.png", "week.svg", "month.png", "day.png?period=today"] {
         let g = graph(&d, &format!("{host}/{span}"));
         let (_, max) = pair(&header(&g, "x-graph-max"));
-        // Within one step's rounding: at most a quiet 1000 bytes counted in the burst's step.
-        assert!(max >= burst && max <= burst + 8_000.0 + 1.0, "{span}: peak {max}, burst {burst}");
+        // Within one step's rounding: at most the quiet 1000 bytes of a step either side counted
+        // in the burst's step (a late step timer on a slow machine).
+        assert!(max >= burst && max <= burst + 16_000.0 + 1.0, "{span}: peak {max}, burst {burst}");
         let (_, avg) = pair(&header(&g, "x-graph-avg"));
         assert!(avg > 0.0 && avg < burst / 100.0, "{span}: average {avg} vs peak {max}");
         assert!(header(&g, "x-graph-p95").starts_with("in="), "{span}");
@@ -135,7 +148,10 @@ fn peaks_survive_consolidation_and_totals_and_the_overview_agree_with_the_api() 
     for (ip, (rx, tx)) in rows(&api) {
         let g = graph(&d, &format!("/graph/host/{ip}/day.png?period=today"));
         assert_eq!(pair(&header(&g, "x-graph-totals")), (rx as f64, tx as f64), "{ip} today");
-        assert_eq!(pair(&header(&g, "x-graph-window")), (api["from_unix"].as_f64().unwrap(), api["to_unix"].as_f64().unwrap()));
+        assert_eq!(
+            pair(&header(&g, "x-graph-window")),
+            (api["from_unix"].as_f64().unwrap(), api["to_unix"].as_f64().unwrap())
+        );
     }
     let (from, to) = (a0 - 30, a1 + 1);
     let api = d.json(&format!("/api/hosts?from={from}&to={to}"));
@@ -147,7 +163,11 @@ fn peaks_survive_consolidation_and_totals_and_the_overview_agree_with_the_api() 
     }
     // An interface graph over the same window: in the WAN came everything.
     let g = graph(&d, &format!("/graph/interface/127.0.0.1/1/day.svg?from={from}&to={to}"));
-    assert_eq!(pair(&header(&g, "x-graph-totals")).0, (u64::from(BURST) + 4_000 + 2_100_000 + 200_000) as f64);
+    let ifs = d.json(&format!("/api/interfaces?from={from}&to={to}"));
+    let if1 = ifs["rows"].as_array().unwrap().iter().find(|r| r["ifindex"] == 1).unwrap();
+    let (win, wout) = (if1["in_bytes"].as_f64().unwrap(), if1["out_bytes"].as_f64().unwrap());
+    assert_eq!(pair(&header(&g, "x-graph-totals")), (win, wout), "{ifs}");
+    assert_eq!(win, (u64::from(BURST) + 4_000 + 2_100_000 + 200_000) as f64);
 
     // (c) The overview of the two busiest hosts, and what it draws.
     let png = graph(&d, "/graph/overview/day.png?period=today&n=2&width=500&height=300");

@@ -287,7 +287,15 @@ fn duration_words(s: u64) -> String {
 /// with average, peak and total of each in the legend. `series` names the file's in/out byte
 /// sources and their legend. Where rows consolidate steps, the MAX archive's peak of each row is
 /// drawn lighter behind the average, so a short burst stays visible.
-pub fn args(file: &Path, title: &str, series: [(&str, &str); 2], look: &Look, frame: &Frame, figures: &Figures, zone: &str) -> Vec<String> {
+pub fn args(
+    file: &Path,
+    title: &str,
+    series: [(&str, &str); 2],
+    look: &Look,
+    frame: &Frame,
+    figures: &Figures,
+    zone: &str,
+) -> Vec<String> {
     let [(ind, inl), (outd, outl)] = series;
     let Figures { totals, avg, max, p95 } = *figures;
     let peak = [max[0], max[1], p95[0], p95[1]].into_iter().filter(|v| v.is_finite()).fold(0.0, f64::max);
@@ -325,11 +333,16 @@ pub fn args(file: &Path, title: &str, series: [(&str, &str); 2], look: &Look, fr
     for (k, (v, colour, label)) in [(p95[0], "#1a4d75", inl), (p95[1], "#a8560f", outl)].into_iter().enumerate() {
         if v.is_finite() {
             let at = if k == 0 { v } else { -v } / div;
-            a.push(format!("HRULE:{}{colour}:{}\\l:dashes", rpn(at), text(&format!("95th percentile {label} {}", si_bits(v)))));
+            a.push(format!(
+                "HRULE:{}{colour}:{}\\l:dashes",
+                rpn(at),
+                text(&format!("95th percentile {label} {}", si_bits(v)))
+            ));
         }
     }
     if peak_def.is_some() {
-        let words = format!("Light: the busiest {} within each {}", duration_words(frame.step), duration_words(frame.draw));
+        let words =
+            format!("Light: the busiest {} within each {}", duration_words(frame.step), duration_words(frame.draw));
         a.push(format!("COMMENT:{}\\l", text(&words)));
     }
     // Times on the axis are in the configured zone (the process's TZ); say which.
@@ -351,7 +364,15 @@ pub struct Band<'a> {
 /// bits/s stacked below it, in order, each in its colour, on one scale; the WAN interface's in
 /// (download) and out (upload) as dark lines on the same scale. `peak_bps` is the largest value
 /// drawn (the stacks' or the WAN's), which picks the axis unit.
-pub fn overview_args(hosts: &[Band], wan: Option<&Band>, look: &Look, frame: &Frame, peak_bps: f64, title: &str, zone: &str) -> Vec<String> {
+pub fn overview_args(
+    hosts: &[Band],
+    wan: Option<&Band>,
+    look: &Look,
+    frame: &Frame,
+    peak_bps: f64,
+    title: &str,
+    zone: &str,
+) -> Vec<String> {
     let (div, unit) = bits_unit(peak_bps);
     let (up, down) = (rpn(8.0 / div), rpn(-8.0 / div));
     let row = frame.row;
@@ -428,7 +449,15 @@ mod tests {
         assert_eq!(si_bytes(2_000_000.0), "   2.0 MB");
         assert_eq!(si_bytes(1_500.0), "   1.5 kB");
         let frame = Frame { start: 0, end: 604_800, row: 300, step: 1, draw: 1200 };
-        let a = args(Path::new("/f.rrd"), "t", [("rx_bytes", "Received"), ("tx_bytes", "Sent")], &look(Period::Week, 600), &frame, &figures(), "UTC");
+        let a = args(
+            Path::new("/f.rrd"),
+            "t",
+            [("rx_bytes", "Received"), ("tx_bytes", "Sent")],
+            &look(Period::Week, 600),
+            &frame,
+            &figures(),
+            "UTC",
+        );
         let label = a.iter().position(|x| x == "--vertical-label").unwrap();
         assert_eq!(a[label + 1], "Mbit/s");
         let e = a.iter().position(|x| x == "--units-exponent").unwrap();
@@ -455,7 +484,11 @@ mod tests {
         assert!(a.contains(&"COMMENT:Light\\: the busiest 1 s within each 8 s\\l".to_string()), "{a:?}");
         let coarse = Frame { start: 0, end: 31 * 86_400, row: 3_600, step: 1, draw: 7_200 };
         let a = args(Path::new("/f.rrd"), "t", series, &look(Period::Month, 600), &coarse, &figures(), "UTC");
-        for def in ["DEF:inmax=/f.rrd:in_bytes:MAX:step=3600:reduce=MAX", "DEF:outmax=/f.rrd:out_bytes:MAX:step=3600:reduce=MAX", "DEF:in=/f.rrd:in_bytes:AVERAGE:step=3600"] {
+        for def in [
+            "DEF:inmax=/f.rrd:in_bytes:MAX:step=3600:reduce=MAX",
+            "DEF:outmax=/f.rrd:out_bytes:MAX:step=3600:reduce=MAX",
+            "DEF:in=/f.rrd:in_bytes:AVERAGE:step=3600",
+        ] {
             assert!(a.contains(&def.to_string()), "{def}: {a:?}");
         }
         // The peak is drawn first, behind the average.
@@ -481,7 +514,15 @@ mod tests {
             assert!(!x_grid(s, 600).contains("%V") && !x_grid(s, 600).contains("%W"), "no week numbers");
         }
         let frame = Frame { start: 0, end: 7 * 86_400, row: 300, step: 60, draw: 1_200 };
-        let a = args(Path::new("/f.rrd"), "t", [("a", "A"), ("b", "B")], &look(Period::Week, 600), &frame, &figures(), "UTC");
+        let a = args(
+            Path::new("/f.rrd"),
+            "t",
+            [("a", "A"), ("b", "B")],
+            &look(Period::Week, 600),
+            &frame,
+            &figures(),
+            "UTC",
+        );
         let g = a.iter().position(|x| x == "--x-grid").unwrap();
         assert_eq!(a[g + 1], "HOUR:6:DAY:1:DAY:1:0:%a %d %b");
         assert_eq!((a[a.iter().position(|x| x == "--start").unwrap() + 1].as_str()), "0");
