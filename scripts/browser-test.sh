@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Real-browser test of the web page: runs flowpi on free loopback ports with a temporary archive,
 # replays a NetFlow capture into it, then drives the page in Debian's headless Chromium
-# (tests/browser/page.test.mjs). Screenshots land in target/browser/.
+# (tests/browser/page.test.mjs). Screenshots land in target/browser/. PATTERN=regex runs only the
+# tests whose names match.
 # Usage: scripts/browser-test.sh [path/to/flowpi]     (default: target/debug/flowpi)
 set -euo pipefail
 
@@ -145,5 +146,11 @@ log "interfaces: $(http_get "$url/api/interfaces")"
 log "running the page test in Chromium"
 # The test starts daemons of its own (the same binary) for the doctor's situations.
 FLOWPI_URL=$url FLOWPI_PASSWORD=$(cat "$tmp/archive/initial-password") FLOWPI_UDP=$udp_port FLOWPI_BIN=$bin \
-  timeout 600 node --test --test-concurrency=1 --test-reporter=spec tests/browser/page.test.mjs
+  timeout 600 node --test ${PATTERN:+--test-name-pattern="$PATTERN"} --test-concurrency=1 --test-reporter=spec tests/browser/page.test.mjs
 log "screenshots in target/browser/"
+# The README's two screenshots are these; UPDATE_SCREENSHOTS=1 refreshes them.
+if [[ ${UPDATE_SCREENSHOTS:-0} == 1 ]]; then
+  cp target/browser/page.png tests/browser/screenshots/desktop.png
+  cp target/browser/page-mobile.png tests/browser/screenshots/phone.png
+  log "updated tests/browser/screenshots/"
+fi

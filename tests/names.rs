@@ -112,6 +112,10 @@ fn local_hosts_are_named_from_the_config_and_reverse_dns() {
     let today = d.json("/api/hosts?period=today");
     assert_eq!(row(&today["rows"], "ip", "192.168.1.10")["name"], "Living-room TV");
     assert_eq!(row(&today["rows"], "ip", "192.168.1.11")["name"], "laptop.lan");
+    // And in the overview's legend.
+    let overview = d.json("/api/overview?period=today");
+    assert_eq!(row(&overview["hosts"], "ip", "192.168.1.10")["name"], "Living-room TV", "{overview}");
+    assert_eq!(row(&overview["hosts"], "ip", "192.168.1.12")["name"], Value::Null, "{overview}");
 
     // /metrics: a name label on every host sample, empty when there is none.
     let text = String::from_utf8(d.get("/metrics").body).unwrap();

@@ -319,8 +319,13 @@
   function graphFrame(subject, fixed, figures) {
     const frame = h('div', { class: 'graph-frame is-loading' },
       h('div', { class: 'graph-placeholder' }, 'Loading graph…'));
-    frame.flowpiGraph = { subject, fixed: fixed || null, token: 0, shown: null, figures: figures || null, legend: subject.kind === 'interface' ? ['In', 'Out'] : ['Received', 'Sent'] };
+    frame.flowpiGraph = graphState(subject, fixed, figures);
     return frame;
+  }
+
+  function graphState(subject, fixed, figures) {
+    const legend = subject.kind === 'interface' ? ['In', 'Out'] : ['Received', 'Sent'];
+    return { subject, fixed: fixed || null, token: 0, shown: null, figures: figures || null, legend };
   }
 
   function graphSize(frame) {
@@ -658,8 +663,7 @@
 
   function setupOverview() {
     const frame = $('overview-graph');
-    const g = graphFrame({ kind: 'overview' }, null, null);
-    frame.flowpiGraph = g;
+    frame.flowpiGraph = graphState({ kind: 'overview' }, null, null);
     frame.append(h('div', { class: 'graph-placeholder' }, 'Loading graph…'));
     frame.classList.add('is-loading');
     watch(frame);
@@ -1085,6 +1089,7 @@
     if (p === 'now') state.sort = { key: 'now', desc: true };
     else if (state.sort.key === 'now') state.sort = { key: 'total', desc: true };
     renderPeriodText();
+    if (state.loaded) renderHosts();
   }
 
   function localInput(unix) {
@@ -1102,7 +1107,11 @@
         const p = b.dataset.period;
         if (!PERIODS.includes(p)) return;
         if (p === 'custom') {
-          applyPeriod('custom');
+          // The form first; the period changes when it is sent.
+          const form = $('custom');
+          form.hidden = !form.hidden;
+          b.setAttribute('aria-expanded', String(!form.hidden));
+          if (form.hidden) return;
           const now = Math.floor(Date.now() / 1000);
           if (!$('custom-from').value) $('custom-from').value = localInput(now - 86400);
           if (!$('custom-to').value) $('custom-to').value = localInput(now);

@@ -352,6 +352,7 @@ pub async fn overview(ctx: &Context, q: ListQuery, n: usize) -> Reply {
     #[derive(Serialize)]
     struct Host {
         ip: String,
+        name: Option<String>,
         colour: &'static str,
         rx_bytes: u64,
         tx_bytes: u64,
@@ -376,7 +377,13 @@ pub async fn overview(ctx: &Context, q: ListQuery, n: usize) -> Reply {
         .hosts
         .iter()
         .zip(crate::rrd::graph::PALETTE)
-        .map(|((ip, c), colour)| Host { ip: ip.to_string(), colour, rx_bytes: c.in_bytes, tx_bytes: c.out_bytes })
+        .map(|((ip, c), colour)| Host {
+            ip: ip.to_string(),
+            name: ctx.names.get(*ip).map(|n| n.to_string()),
+            colour,
+            rx_bytes: c.in_bytes,
+            tx_bytes: c.out_bytes,
+        })
         .collect();
     let wan = o.wan.map(|w| Wan {
         exporter: w.exporter.to_string(),

@@ -320,7 +320,7 @@ pub fn args(
     }
     // The figures are ours, not rrdtool's VDEFs: rrdtool consolidates rows to pixel width first,
     // which can drop or double a short burst; ours are read from the archive's own rows.
-    for (k, (vname, colour, label)) in [("inb", "#2b7bb9", inl), ("outneg", "#f0932b", outl)].into_iter().enumerate() {
+    for (k, (vname, colour, label)) in [("inb", "#1f6fae", inl), ("outneg", "#c25e00", outl)].into_iter().enumerate() {
         a.push(format!("AREA:{vname}{colour}:{}", text(&format!("{label:<9}"))));
         a.push(format!(
             "COMMENT:{}\\n",

@@ -109,8 +109,9 @@ function ip6(a) {
   return b;
 }
 
-// NetFlow v5: flows that ended a moment ago.
-function v5(flows, seq = 0) {
+// NetFlow v5: flows that ended a moment ago. `engine` is the engine id: a stream (and sequence) of
+// its own.
+function v5(flows, seq = 0, engine = 0) {
   const uptime = 3_600_000;
   const b = Buffer.alloc(24 + 48 * flows.length);
   b.writeUInt16BE(5, 0);
@@ -118,6 +119,7 @@ function v5(flows, seq = 0) {
   b.writeUInt32BE(uptime, 4);
   b.writeUInt32BE(Math.floor(Date.now() / 1000), 8);
   b.writeUInt32BE(seq, 16);
+  b.writeUInt8(engine, 21);
   flows.forEach((f, i) => {
     const o = 24 + 48 * i;
     b.writeUInt32BE(ip4(f.src), o);
@@ -289,7 +291,7 @@ before(async () => {
   watchPage(page, consoleErrors, badResponses);
   // More devices than the table's top 10, now, so the "today" totals include them.
   if (UDP_PORT) {
-    await send(UDP_PORT, [v5(EXTRA_HOSTS.map((ip, i) => ({ src: '203.0.113.9', dst: ip, bytes: 1000 + i, packets: 1 })), 1000)]);
+    await send(UDP_PORT, [v5(EXTRA_HOSTS.map((ip, i) => ({ src: '203.0.113.9', dst: ip, bytes: 50 + i, packets: 1 })), 0, 1)]);
   }
 });
 
@@ -409,18 +411,24 @@ test('the period selector drives the table and the graphs together', async () =>
 test('a custom range asks the API for exactly that window', async () => {
   await page.click('button[data-period="custom"]');
   assert.ok(await page.isVisible('#custom'));
+  assert.equal(await page.getAttribute('button[data-period="today"]', 'aria-pressed'), 'true', 'nothing changes before the form is sent');
+  // Two days ago at midnight to tomorrow, in the daemon's zone (read as local times there).
+  const day = (offset) => new Date(Date.now() + offset * 86_400_000).toISOString().slice(0, 10);
+  const [from, to] = [`${day(-2)}T00:00`, `${day(1)}T00:00`];
   const seen = [];
   const listen = (r) => { if (r.url().includes('/api/hosts?from=')) seen.push(new URL(r.url()).search); };
   page.on('request', listen);
-  await page.fill('#custom-from', '2020-01-01T00:00');
-  await page.fill('#custom-to', '2020-01-02T00:00');
+  await page.fill('#custom-from', from);
+  await page.fill('#custom-to', to);
   await page.click('#custom button[type=submit]');
-  await page.waitForFunction(() => document.getElementById('talkers-title').textContent.includes('2020-01-01 00:00'), null, { timeout: WAIT });
+  assert.equal(await page.getAttribute('button[data-period="custom"]', 'aria-pressed'), 'true');
+  await page.waitForFunction((d) => document.getElementById('talkers-title').textContent.includes(d), day(-2), { timeout: WAIT });
   page.off('request', listen);
-  assert.ok(seen.some((s) => s.includes('from=2020-01-01T00%3A00') && s.includes('to=2020-01-02T00%3A00')), seen.join(' '));
-  await tableMatches(page, 'from=2020-01-01T00:00&to=2020-01-02T00:00');
+  const q = `from=${encodeURIComponent(from)}&to=${encodeURIComponent(to)}`;
+  assert.ok(seen.some((x) => x.includes(q)), `${q} in ${seen.join(' ')}`);
+  await tableMatches(page, q);
   // An impossible range is refused in the form.
-  await page.fill('#custom-from', '2020-01-03T00:00');
+  await page.fill('#custom-from', `${day(2)}T00:00`);
   await page.click('#custom button[type=submit]');
   assert.match(await page.textContent('#custom-error'), /before/);
   await page.click('button[data-period="today"]');
