@@ -56,22 +56,6 @@ fn graph(d: &Daemon, path: &str) -> HttpReply {
     r
 }
 
-/// `ip -> (rx, tx)` of a windowed hosts answer.
-fn rows(v: &serde_json::Value) -> BTreeMap<String, (u64, u64)> {
-    v["rows"]
-        .as_array()
-        .unwrap_or_else(|| panic!("not a windowed answer: {v}"))
-        .iter()
-        .map(|r| {
-            (r["ip"].as_str().unwrap().to_string(), (r["rx_bytes"].as_u64().unwrap(), r["tx_bytes"].as_u64().unwrap()))
-        })
-        .collect()
-}
-
-fn flow(src: &'static str, dst: &'static str, bytes: u32) -> Flow<'static> {
-    Flow { src, dst, bytes, times: None }
-}
-
 /// Sleep to the middle of the next second: a flow without times counts in the step the
 /// collector is in when it arrives, and its step timer may run a few ms behind the clock.
 fn mid_second() {

@@ -36,22 +36,6 @@ fn start(dir: &Path, archive: &str, zone: &str) -> Daemon {
     Daemon::start_full(dir, extra, &[])
 }
 
-/// `ip -> (rx, tx)` of a windowed hosts answer.
-fn rows(v: &serde_json::Value) -> BTreeMap<String, (u64, u64)> {
-    v["rows"]
-        .as_array()
-        .unwrap_or_else(|| panic!("not a windowed answer: {v}"))
-        .iter()
-        .map(|r| {
-            (r["ip"].as_str().unwrap().to_string(), (r["rx_bytes"].as_u64().unwrap(), r["tx_bytes"].as_u64().unwrap()))
-        })
-        .collect()
-}
-
-fn flow(src: &'static str, dst: &'static str, bytes: u32) -> Flow<'static> {
-    Flow { src, dst, bytes, times: None }
-}
-
 #[test]
 fn today_survives_sigterm_and_sigkill_while_since_start_does_not() {
     let tmp = tempfile::tempdir().unwrap();

@@ -153,13 +153,7 @@ fn sorted<T: Serialize>(rows: Vec<T>, sort: Sort, limit: usize) -> serde_json::V
 
 /// A host's row: its name, and its "now" and last seen from the since-start snapshot.
 fn host_row(ctx: &Context, snap: &Snapshot, id: &HostId, c: &crate::views::Counts) -> HostRow {
-    let recent = snap
-        .hosts
-        .binary_search_by(|(h, _)| h.cmp(id))
-        .ok()
-        .and_then(|i| snap.host_recent.get(i))
-        .copied()
-        .unwrap_or_default();
+    let recent = snap.host_recent_of(id);
     let now = recent.bps(snap.step_ms);
     let (ip, name) = match id {
         HostId::Ip(ip) => (ip.to_string(), ctx.names.get(*ip).map(|n| n.to_string())),
@@ -195,13 +189,7 @@ fn app_row(n: &crate::views::AppName, c: &Counts) -> AppRow {
 }
 
 fn interface_row(snap: &Snapshot, id: &IfaceId, c: &Counts, p95: Option<[f64; 2]>) -> InterfaceRow {
-    let recent = snap
-        .interfaces
-        .binary_search_by(|(i, _)| i.cmp(id))
-        .ok()
-        .and_then(|i| snap.interface_recent.get(i))
-        .copied()
-        .unwrap_or_default();
+    let recent = snap.interface_recent_of(id);
     let now = recent.bps(snap.step_ms);
     let (exporter, ifindex, name) = match id {
         IfaceId::If { exporter, ifindex } => {

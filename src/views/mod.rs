@@ -221,11 +221,20 @@ impl Recent {
     }
 }
 
+/// The entry of `recent` parallel to `id`'s row in `rows` (sorted by id).
+fn recent_of<K: Ord>(rows: &[(K, Counts)], recent: &[Recent], id: &K) -> Recent {
+    rows.binary_search_by(|(k, _)| k.cmp(id)).ok().and_then(|i| recent.get(i)).copied().unwrap_or_default()
+}
+
 impl Snapshot {
-    /// A local host's recent activity.
-    pub fn host_recent(&self, ip: IpAddr) -> Option<&Recent> {
-        let i = self.hosts.binary_search_by(|(id, _)| id.cmp(&HostId::Ip(ip))).ok()?;
-        self.host_recent.get(i)
+    /// A host row's recent activity (nothing for a host without a row).
+    pub fn host_recent_of(&self, id: &HostId) -> Recent {
+        recent_of(&self.hosts, &self.host_recent, id)
+    }
+
+    /// An interface row's recent activity.
+    pub fn interface_recent_of(&self, id: &IfaceId) -> Recent {
+        recent_of(&self.interfaces, &self.interface_recent, id)
     }
 
     pub fn interface_name(&self, exporter: IpAddr, ifindex: u32) -> Option<&str> {

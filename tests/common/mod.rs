@@ -523,3 +523,20 @@ pub fn stop_faked(mut d: Daemon) {
         let _ = std::fs::remove_file(std::path::Path::new("/dev/shm").join(name));
     }
 }
+
+/// `ip -> (rx, tx)` of a windowed hosts answer.
+pub fn rows(v: &serde_json::Value) -> std::collections::BTreeMap<String, (u64, u64)> {
+    v["rows"]
+        .as_array()
+        .unwrap_or_else(|| panic!("not a windowed answer: {v}"))
+        .iter()
+        .map(|r| {
+            (r["ip"].as_str().unwrap().to_string(), (r["rx_bytes"].as_u64().unwrap(), r["tx_bytes"].as_u64().unwrap()))
+        })
+        .collect()
+}
+
+/// A v5 flow without times: it counts in the step it arrives in.
+pub fn flow(src: &'static str, dst: &'static str, bytes: u32) -> Flow<'static> {
+    Flow { src, dst, bytes, times: None }
+}
