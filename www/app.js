@@ -547,17 +547,41 @@
     return String(r.ip).toLowerCase().includes(q) || (r.name && String(r.name).toLowerCase().includes(q));
   }
 
+  /* ---------- cells shared by the devices and applications tables ---------- */
+
+  function figureCell(cls) {
+    return h('td', { class: cls }, h('span', { class: 'v' }), h('span', { class: 'sub' }));
+  }
+
+  // Received, sent and the total with its share and a bar scaled to the busiest row.
+  function bytesCells() {
+    return [figureCell('num rx'), figureCell('num tx'), h('td', { class: 'total' },
+      h('div', { class: 'total-line' }, h('span', { class: 'v' }), h('span', { class: 'pct' })),
+      h('div', { class: 'bar', 'aria-hidden': 'true' }, h('span', { class: 'bar-rx' }), h('span', { class: 'bar-tx' })),
+      h('span', { class: 'split sub' }))];
+  }
+
+  function fillBytes(tr, row, maxTotal, sumTotal) {
+    const t = total(row);
+    setText(tr.querySelector('.rx .v'), fmtBytes(row.rx_bytes));
+    setText(tr.querySelector('.rx .sub'), fmtPackets(row.rx_packets));
+    setText(tr.querySelector('.tx .v'), fmtBytes(row.tx_bytes));
+    setText(tr.querySelector('.tx .sub'), fmtPackets(row.tx_packets));
+    setText(tr.querySelector('.total .v'), fmtBytes(t));
+    setText(tr.querySelector('.total .split'), `↓ ${fmtBytes(row.rx_bytes)} ↑ ${fmtBytes(row.tx_bytes)}`);
+    const pct = sumTotal > 0 ? (100 * t) / sumTotal : 0;
+    setText(tr.querySelector('.total .pct'), pct >= 0.1 ? `${fmtNumber(pct, pct < 10 ? 1 : 0)} %` : '');
+    const scale = maxTotal > 0 ? 100 / maxTotal : 0;
+    tr.querySelector('.bar-rx').style.width = `${num(row.rx_bytes) * scale}%`;
+    tr.querySelector('.bar-tx').style.width = `${num(row.tx_bytes) * scale}%`;
+  }
+
   function createHostRow(row) {
     const s = hostSubject(row);
     const tr = h('tr', { 'data-ip': s.ip, class: s.ip === 'other' ? 'is-other' : null });
     const link = h('a', { class: s.ip.includes(':') ? 'host-link is-v6' : 'host-link', href: subjectHash(s) });
     const who = h('th', { scope: 'row' }, link, h('span', { class: 'addr' }), h('span', { class: 'seen-inline sub' }));
-    const cell = (cls) => h('td', { class: cls }, h('span', { class: 'v' }), h('span', { class: 'sub' }));
-    const totalCell = h('td', { class: 'total' },
-      h('div', { class: 'total-line' }, h('span', { class: 'v' }), h('span', { class: 'pct' })),
-      h('div', { class: 'bar', 'aria-hidden': 'true' }, h('span', { class: 'bar-rx' }), h('span', { class: 'bar-tx' })),
-      h('span', { class: 'split sub' }));
-    tr.append(who, cell('num now'), cell('num rx'), cell('num tx'), totalCell, h('td', { class: 'seen' }));
+    tr.append(who, figureCell('num now'), ...bytesCells(), h('td', { class: 'seen' }));
     // The whole row opens the device; the link inside is what the keyboard reaches.
     tr.addEventListener('click', (e) => {
       if (e.target.closest('a')) return;
@@ -571,23 +595,12 @@
     const link = tr.querySelector('.host-link');
     setText(link, subjectName(s));
     setText(tr.querySelector('.addr'), s.ip === 'other' ? 'devices beyond archive.max_hosts' : s.name ? s.ip : '');
-    const t = total(row);
     // The raw figures, for scripts and tests reading the page.
     tr.dataset.rx = String(num(row.rx_bytes));
     tr.dataset.tx = String(num(row.tx_bytes));
     setText(tr.querySelector('.now .v'), `↓ ${fmtRate(row.now_rx_bps)}`);
     setText(tr.querySelector('.now .sub'), `↑ ${fmtRate(row.now_tx_bps)}`);
-    setText(tr.querySelector('.rx .v'), fmtBytes(row.rx_bytes));
-    setText(tr.querySelector('.rx .sub'), fmtPackets(row.rx_packets));
-    setText(tr.querySelector('.tx .v'), fmtBytes(row.tx_bytes));
-    setText(tr.querySelector('.tx .sub'), fmtPackets(row.tx_packets));
-    setText(tr.querySelector('.total .v'), fmtBytes(t));
-    setText(tr.querySelector('.total .split'), `↓ ${fmtBytes(row.rx_bytes)} ↑ ${fmtBytes(row.tx_bytes)}`);
-    const pct = sumTotal > 0 ? (100 * t) / sumTotal : 0;
-    setText(tr.querySelector('.total .pct'), pct >= 0.1 ? `${fmtNumber(pct, pct < 10 ? 1 : 0)} %` : '');
-    const scale = maxTotal > 0 ? 100 / maxTotal : 0;
-    tr.querySelector('.bar-rx').style.width = `${num(row.rx_bytes) * scale}%`;
-    tr.querySelector('.bar-tx').style.width = `${num(row.tx_bytes) * scale}%`;
+    fillBytes(tr, row, maxTotal, sumTotal);
     const seen = tr.querySelector('td.seen');
     setText(seen, fmtAgo(row.last_seen));
     seen.title = row.last_seen ? fmtTime(row.last_seen, true) : 'not since flowpi started';
@@ -628,12 +641,7 @@
     const s = appSubject(row);
     const tr = h('tr', { 'data-app': s.name });
     const link = h('a', { class: 'host-link', href: subjectHash(s) });
-    const cell = (cls) => h('td', { class: cls }, h('span', { class: 'v' }), h('span', { class: 'sub' }));
-    const totalCell = h('td', { class: 'total' },
-      h('div', { class: 'total-line' }, h('span', { class: 'v' }), h('span', { class: 'pct' })),
-      h('div', { class: 'bar', 'aria-hidden': 'true' }, h('span', { class: 'bar-rx' }), h('span', { class: 'bar-tx' })),
-      h('span', { class: 'split sub' }));
-    tr.append(h('th', { scope: 'row' }, link), cell('num rx'), cell('num tx'), totalCell);
+    tr.append(h('th', { scope: 'row' }, link), ...bytesCells());
     tr.addEventListener('click', (e) => {
       if (!e.target.closest('a')) location.hash = subjectHash(s);
     });
@@ -645,17 +653,7 @@
     const sumTotal = rows.reduce((t, r) => t + total(r), 0);
     reconcile($('applications').tBodies[0], rows, (r) => subjectKey(appSubject(r)), createAppRow, (tr, r) => {
       setText(tr.querySelector('.host-link'), subjectName(appSubject(r)));
-      setText(tr.querySelector('.rx .v'), fmtBytes(r.rx_bytes));
-      setText(tr.querySelector('.rx .sub'), fmtPackets(r.rx_packets));
-      setText(tr.querySelector('.tx .v'), fmtBytes(r.tx_bytes));
-      setText(tr.querySelector('.tx .sub'), fmtPackets(r.tx_packets));
-      setText(tr.querySelector('.total .v'), fmtBytes(total(r)));
-      setText(tr.querySelector('.total .split'), `↓ ${fmtBytes(r.rx_bytes)} ↑ ${fmtBytes(r.tx_bytes)}`);
-      const pct = sumTotal > 0 ? (100 * total(r)) / sumTotal : 0;
-      setText(tr.querySelector('.total .pct'), pct >= 0.1 ? `${fmtNumber(pct, pct < 10 ? 1 : 0)} %` : '');
-      const scale = maxTotal > 0 ? 100 / maxTotal : 0;
-      tr.querySelector('.bar-rx').style.width = `${num(r.rx_bytes) * scale}%`;
-      tr.querySelector('.bar-tx').style.width = `${num(r.tx_bytes) * scale}%`;
+      fillBytes(tr, r, maxTotal, sumTotal);
     });
   }
 
