@@ -5,10 +5,10 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use flowpi::views::{Bounds, Views};
 use flowpi::decode::{Decoder, Limits};
 use flowpi::net::LocalNets;
 use flowpi::stats::Stats;
+use flowpi::views::{Bounds, Views};
 
 #[path = "tools/traffic.rs"]
 mod traffic;

@@ -801,7 +801,8 @@ impl Validator<'_> {
             (self.get(&mut t, "top_days"), self.get(&mut t, "top_rows"), self.get(&mut t, "max_totals"));
         self.unknown(t);
         let mut t = self.section(&mut root, "doctor");
-        let (doctor_silent_after, doctor_max_prefixes) = (self.get(&mut t, "silent_after"), self.get(&mut t, "max_prefixes"));
+        let (doctor_silent_after, doctor_max_prefixes) =
+            (self.get(&mut t, "silent_after"), self.get(&mut t, "max_prefixes"));
         self.unknown(t);
         let mut t = self.section(&mut root, "names");
         let names = RawNames {
@@ -1151,8 +1152,13 @@ impl Validator<'_> {
         let journal_interval =
             self.duration("archive.journal_interval", raw.archive.journal_interval, Duration::from_secs(300), 1, 3600);
         let flush = self.duration("archive.flush", raw.archive.flush, Duration::from_secs(86_400), 1, 7 * 86_400);
-        let host_idle =
-            self.duration("archive.host_idle", raw.archive.host_idle, Duration::from_secs(7 * 86_400), 1, 3650 * 86_400);
+        let host_idle = self.duration(
+            "archive.host_idle",
+            raw.archive.host_idle,
+            Duration::from_secs(7 * 86_400),
+            1,
+            3650 * 86_400,
+        );
         let retention = self.duration(
             "archive.retention",
             raw.archive.retention,
@@ -1558,7 +1564,10 @@ mod tests {
         let c = Config::parse(text, "t").unwrap();
         let name = |a: &str| c.names.hosts.get(&a.parse::<IpAddr>().unwrap()).map(String::as_str);
         assert_eq!(name("192.168.1.13"), Some("Living-room TV"));
-        assert_eq!((name("192.168.1.20"), name("fd00::20"), name("192.168.1.21")), (Some("NAS"), Some("NAS"), Some("NAS")));
+        assert_eq!(
+            (name("192.168.1.20"), name("fd00::20"), name("192.168.1.21")),
+            (Some("NAS"), Some("NAS"), Some("NAS"))
+        );
         assert!(!c.names.reverse_dns);
         assert_eq!(c.names.resolver, Resolver::Dns("192.168.1.1:53".parse().unwrap()));
         assert_eq!((c.names.ttl, c.names.negative_ttl), (Duration::from_secs(7200), Duration::from_secs(60)));
@@ -1606,8 +1615,11 @@ mod tests {
         assert_eq!(msgs[6], "missing key `address`");
         assert_eq!(msgs[8], "invalid type: integer `5`, expected a string or a list of strings");
         // Two entries naming one address are a mistake wherever they are.
-        let e = Config::parse("[[host]]\naddress = \"fd00::1\"\nname = \"a\"\n[[host]]\naddress = \"fd00:0::1\"\nname = \"b\"\n", "t")
-            .unwrap_err();
+        let e = Config::parse(
+            "[[host]]\naddress = \"fd00::1\"\nname = \"a\"\n[[host]]\naddress = \"fd00:0::1\"\nname = \"b\"\n",
+            "t",
+        )
+        .unwrap_err();
         assert_eq!(e.to_string(), "t:5: host.address: fd00::1 has two [[host]] names");
     }
 

@@ -165,7 +165,8 @@ pub fn reachable_addresses(device: &[IpAddr], listen: &[SocketAddr]) -> Vec<IpAd
         listen.iter().any(|a| a.ip() == IpAddr::V4(Ipv4Addr::UNSPECIFIED)),
         listen.iter().any(|a| a.ip() == IpAddr::V6(Ipv6Addr::UNSPECIFIED)),
     );
-    let mut all: Vec<IpAddr> = device.iter().copied().filter(|ip| (ip.is_ipv4() && v4) || (ip.is_ipv6() && v6)).collect();
+    let mut all: Vec<IpAddr> =
+        device.iter().copied().filter(|ip| (ip.is_ipv4() && v4) || (ip.is_ipv6() && v6)).collect();
     all.extend(specific);
     all.sort_by_key(|ip| (ip.is_ipv6(), *ip));
     all.dedup();
@@ -199,7 +200,11 @@ fn no_datagrams(f: &Facts, out: &mut Vec<Finding>) {
         list(&port_list),
         human_duration(f.uptime)
     );
-    let _ = writeln!(d, "Point the router's flow export (NetFlow v9 or IPFIX) at one of this device's addresses: {}.", list(&addr_list));
+    let _ = writeln!(
+        d,
+        "Point the router's flow export (NetFlow v9 or IPFIX) at one of this device's addresses: {}.",
+        list(&addr_list)
+    );
     let _ = writeln!(d);
     let _ = writeln!(d, "MikroTik (RouterOS terminal):");
     let _ = writeln!(d, "  /ip traffic-flow set enabled=yes interfaces=all");
@@ -280,9 +285,14 @@ fn no_template(f: &Facts, out: &mut Vec<Finding>) {
             human_duration(waiting)
         );
         let _ = writeln!(d, "Routers resend templates every few minutes or packets; after a restart of flowpi or the router this clears by itself. To make it quicker, or if it lasts:");
-        let _ = writeln!(d, "  MikroTik: /ip traffic-flow target set [find] v9-template-refresh=20 v9-template-timeout=1m");
-        let _ = writeln!(d, "  softflowd: resends templates every few packets by itself; restarting it sends them at once");
-        let _ = writeln!(d, "  Cisco IOS: ip flow-export template refresh-rate 20 / ip flow-export template timeout-rate 1");
+        let _ =
+            writeln!(d, "  MikroTik: /ip traffic-flow target set [find] v9-template-refresh=20 v9-template-timeout=1m");
+        let _ =
+            writeln!(d, "  softflowd: resends templates every few packets by itself; restarting it sends them at once");
+        let _ = writeln!(
+            d,
+            "  Cisco IOS: ip flow-export template refresh-rate 20 / ip flow-export template timeout-rate 1"
+        );
         let _ = write!(d, "If it never clears, the router may send its templates elsewhere (another collector or port), or this is a version flowpi and the router disagree on.");
         out.push(finding(
             "no_template",
@@ -447,11 +457,8 @@ fn no_local_hosts(f: &Facts, wan: Option<(IpAddr, f64)>, out: &mut Vec<Finding>)
     // What to add: the busiest private prefix (a LAN), else the busiest one; never the WAN
     // address's, which adding would not help.
     let candidates: Vec<&(IpNet, u64)> = f.remote.prefixes.iter().filter(|(n, _)| Some(*n) != wan_net).collect();
-    let suggest: Option<IpNet> = candidates
-        .iter()
-        .find(|(n, _)| is_private(n.addr()))
-        .or(candidates.first())
-        .map(|(n, _)| *n);
+    let suggest: Option<IpNet> =
+        candidates.iter().find(|(n, _)| is_private(n.addr())).or(candidates.first()).map(|(n, _)| *n);
     let add: Vec<String> = suggest.iter().map(|n| n.to_string()).collect();
     let line = local_line(f.local, &add);
     let nets: Vec<String> = f.local.iter().map(|n| n.to_string()).collect();
@@ -578,7 +585,9 @@ fn wan_side_export(f: &Facts, addr: IpAddr, share: f64) -> Finding {
     finding(
         "wan_side_export",
         Severity::Warning,
-        format!("The router seems to export on its WAN side: most traffic is to or from {addr}, with no LAN host visible."),
+        format!(
+            "The router seems to export on its WAN side: most traffic is to or from {addr}, with no LAN host visible."
+        ),
         d,
         json!({ "address": addr.to_string(), "share": share, "records": f.remote.records, "bytes": f.remote.bytes }),
     )
@@ -835,7 +844,6 @@ pub fn parse_proc_udp(text: &str) -> Vec<ProcUdp> {
         .collect()
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1061,7 +1069,15 @@ mod tests {
         let recs: Vec<(&str, &str, u64)> = recs
             .iter()
             .enumerate()
-            .map(|(i, (r, b))| if i % 2 == 0 { ("198.51.100.7", r.as_str(), *b) } else { (r.as_str(), "198.51.100.7", *b) })
+            .map(
+                |(i, (r, b))| {
+                    if i % 2 == 0 {
+                        ("198.51.100.7", r.as_str(), *b)
+                    } else {
+                        (r.as_str(), "198.51.100.7", *b)
+                    }
+                },
+            )
             .collect();
         w.remote = remote_of(&recs, false);
         w.records = 30;

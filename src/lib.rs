@@ -4,9 +4,6 @@
 //! (the only caller of librrd) -> .rrd files; the HTTP threads ask the archive thread for graphs and
 //! read the published summary for the JSON API.
 
-pub mod topk;
-pub mod totals;
-pub mod views;
 pub mod app;
 pub mod archive;
 pub mod calendar;
@@ -28,3 +25,6 @@ pub mod replay;
 pub mod rrd;
 pub mod stats;
 pub mod systemd;
+pub mod topk;
+pub mod totals;
+pub mod views;

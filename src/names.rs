@@ -481,7 +481,8 @@ pub fn dns_lookup(server: SocketAddr, ip: IpAddr, timeout: Duration) -> Outcome 
         return Outcome::Error(format!("random query id: {e}"));
     }
     let id = u16::from_be_bytes(id);
-    let bind: SocketAddr = if server.is_ipv4() { ([0, 0, 0, 0], 0).into() } else { (std::net::Ipv6Addr::UNSPECIFIED, 0).into() };
+    let bind: SocketAddr =
+        if server.is_ipv4() { ([0, 0, 0, 0], 0).into() } else { (std::net::Ipv6Addr::UNSPECIFIED, 0).into() };
     let sock = match UdpSocket::bind(bind).and_then(|s| s.connect(server).map(|()| s)) {
         Ok(s) => s,
         Err(e) => return Outcome::Error(format!("socket: {e}")),

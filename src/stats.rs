@@ -397,19 +397,13 @@ impl Stats {
             "topk_evictions_total",
             "counter",
             "Rows a heavy-hitter table dropped for a new key: from then on its counts carry an error bound.",
-            &[
-                ("{view=\"peers\"}", get(&self.peers_evictions)),
-                ("{view=\"ports\"}", get(&self.ports_evictions)),
-            ],
+            &[("{view=\"peers\"}", get(&self.peers_evictions)), ("{view=\"ports\"}", get(&self.ports_evictions))],
         );
         metric(
             "topk_rows",
             "gauge",
             "Rows the heavy-hitter tables hold: every host's peers (peers.max_per_host each), and ports (ports.max).",
-            &[
-                ("{view=\"peers\"}", get(&self.peers)),
-                ("{view=\"ports\"}", get(&self.ports)),
-            ],
+            &[("{view=\"peers\"}", get(&self.peers)), ("{view=\"ports\"}", get(&self.ports))],
         );
         metric(
             "snapshots_total",
@@ -508,7 +502,12 @@ impl Stats {
             "Day-total additions counted into `other` because history.max_totals was reached.",
             &[("", get(&self.period_rows_folded))],
         );
-        metric("window_queries_total", "counter", "Window queries answered from the archives.", &[("", get(&self.window_queries))]);
+        metric(
+            "window_queries_total",
+            "counter",
+            "Window queries answered from the archives.",
+            &[("", get(&self.window_queries))],
+        );
         metric(
             "window_errors_total",
             "counter",
@@ -516,7 +515,12 @@ impl Stats {
             &[("", get(&self.window_errors))],
         );
         metric("history_writes_total", "counter", "Top-k history slots written.", &[("", get(&self.history_writes))]);
-        metric("history_bytes_total", "counter", "Bytes written to the top-k history file.", &[("", get(&self.history_bytes))]);
+        metric(
+            "history_bytes_total",
+            "counter",
+            "Bytes written to the top-k history file.",
+            &[("", get(&self.history_bytes))],
+        );
         metric(
             "history_errors_total",
             "counter",
@@ -595,7 +599,12 @@ impl Stats {
                 ("{reason=\"unauthorized\"}", get(&self.http_unauthorized)),
             ],
         );
-        metric("name_lookups_total", "counter", "Reverse lookups of local hosts' names.", &[("", get(&self.name_lookups))]);
+        metric(
+            "name_lookups_total",
+            "counter",
+            "Reverse lookups of local hosts' names.",
+            &[("", get(&self.name_lookups))],
+        );
         metric(
             "name_lookup_failures_total",
             "counter",

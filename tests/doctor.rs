@@ -122,9 +122,8 @@ fn global_ipv6_without_a_global_local_prefix() {
     // IPFIX: sourceIPv6Address, destinationIPv6Address, octetDeltaCount, packetDeltaCount.
     let tmpl = template(300, &[(27, 16), (28, 16), (1, 8), (2, 8)]);
     let mut data = Vec::new();
-    for (i, (src, dst)) in [("2001:db8:5:7::10", "2606:4700::1111"), ("2a00:1450::200e", "2001:db8:5:7::11")]
-        .iter()
-        .enumerate()
+    for (i, (src, dst)) in
+        [("2001:db8:5:7::10", "2606:4700::1111"), ("2a00:1450::200e", "2001:db8:5:7::11")].iter().enumerate()
     {
         data.extend(src.parse::<std::net::Ipv6Addr>().unwrap().octets());
         data.extend(dst.parse::<std::net::Ipv6Addr>().unwrap().octets());

@@ -7,10 +7,10 @@ mod common;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use flowpi::views::{Bounds, Views};
 use flowpi::decode::{Decoder, Limits};
 use flowpi::net::LocalNets;
 use flowpi::stats::{self, Stats};
+use flowpi::views::{Bounds, Views};
 
 struct Rng(u64);
 
@@ -62,7 +62,13 @@ fn random_and_mutated_datagrams() {
     };
     let mut dec = Decoder::new(limits, Default::default(), stats.clone());
     let local = LocalNets::new(vec!["192.168.0.0/16".parse().unwrap(), "10.0.0.0/8".parse().unwrap()]);
-    let mut agg = Views::with_bounds(local, &Bounds { max_hosts: 8, max_interfaces: 8, ..Bounds::default() }, 31, std::time::Duration::from_secs(60), stats.clone());
+    let mut agg = Views::with_bounds(
+        local,
+        &Bounds { max_hosts: 8, max_interfaces: 8, ..Bounds::default() },
+        31,
+        std::time::Duration::from_secs(60),
+        stats.clone(),
+    );
     let mut rng = Rng(0x2545_f491_4f6c_dd1d);
     let start = Instant::now();
     let mut decoded = 0;

@@ -65,11 +65,8 @@ fn local_hosts_are_named_from_the_config_and_reverse_dns() {
         "[[host]]\naddress = \"192.168.1.10\"\nname = \"Living-room TV\"\n\n[names]\nresolver = \"{dns}\"\ntimeout = \"1s\"\n"
     );
     let tmp = tempfile::tempdir().unwrap();
-    let d = Daemon::start_full(
-        tmp.path(),
-        Extra { http: "auth = \"none\"", sections: &sections, ..Extra::default() },
-        &[],
-    );
+    let d =
+        Daemon::start_full(tmp.path(), Extra { http: "auth = \"none\"", sections: &sections, ..Extra::default() }, &[]);
     let flows = [
         Flow { src: "192.168.1.10", dst: "93.184.216.34", bytes: 5000, times: None },
         Flow { src: "1.1.1.1", dst: "192.168.1.11", bytes: 7000, times: None },
@@ -131,7 +128,9 @@ fn local_hosts_are_named_from_the_config_and_reverse_dns() {
     assert_eq!(metric_value(&text, "flowpi_name_queue_dropped_total"), Some(0));
 
     // Graph titles: the name, then the address.
-    for (ip, title) in [("192.168.1.10", "Living-room TV (192.168.1.10)"), ("192.168.1.11", "laptop.lan (192.168.1.11)")] {
+    for (ip, title) in
+        [("192.168.1.10", "Living-room TV (192.168.1.10)"), ("192.168.1.11", "laptop.lan (192.168.1.11)")]
+    {
         let path = format!("/graph/host/{ip}/day.png");
         d.wait_for(&path, |d| d.get(&path).status == 200);
         let r = d.get(&path);

@@ -4,13 +4,13 @@
 
 use serde::Serialize;
 
-use super::{Body, Context, Reply};
 use super::route::{List, ListQuery, Sort};
+use super::{Body, Context, Reply};
 use crate::archive::{Answer, GraphError, Query, Window};
-use crate::views::{Counts, Subject};
-use crate::views::applications::protocol_label;
-use crate::views::{HostId, IfaceId, Snapshot, Talk};
 use crate::stats;
+use crate::views::applications::protocol_label;
+use crate::views::{Counts, Subject};
+use crate::views::{HostId, IfaceId, Snapshot, Talk};
 
 #[derive(Serialize)]
 struct HostRow {
@@ -253,7 +253,10 @@ fn respond(name: &str, rows: serde_json::Value, meta: Option<Meta>, csv: bool) -
         let mut reply = Reply::ok("text/csv; charset=utf-8", Body::Owned(body))
             .with(hyper::header::CONTENT_DISPOSITION, super::csv::disposition(name));
         if let Some(m) = meta {
-            let w = format!("from={}; to={}; resolution={}; source={}; complete={}", m.from, m.to, m.resolution, m.source, m.complete);
+            let w = format!(
+                "from={}; to={}; resolution={}; source={}; complete={}",
+                m.from, m.to, m.resolution, m.source, m.complete
+            );
             reply = reply.with(hyper::header::HeaderName::from_static("x-flowpi-window"), w);
         }
         return reply;
@@ -447,7 +450,11 @@ async fn archived(
         (0, 0) => (from, to),
         b => b,
     };
-    let mut note = format!("{}: totals per local day in {}; percentiles from the archives' rows", p.name(), ctx.calendar.zone_name());
+    let mut note = format!(
+        "{}: totals per local day in {}; percentiles from the archives' rows",
+        p.name(),
+        ctx.calendar.zone_name()
+    );
     if w.resolution == 0 {
         note.push_str(" (not available now: the archive was busy)");
     }
@@ -519,9 +526,12 @@ pub async fn list(ctx: &Context, list: List, q: ListQuery) -> Reply {
                     let out: Vec<InterfaceRow> = rows
                         .iter()
                         .filter_map(|(s, c, p)| match s {
-                            Subject::Interface(i) => {
-                                Some(interface_row(&snap, i, c, Some(p.map_or([0.0, 0.0], |p| [finite(p[0]), finite(p[1])]))))
-                            }
+                            Subject::Interface(i) => Some(interface_row(
+                                &snap,
+                                i,
+                                c,
+                                Some(p.map_or([0.0, 0.0], |p| [finite(p[0]), finite(p[1])])),
+                            )),
                             _ => None,
                         })
                         .collect();
@@ -586,7 +596,11 @@ fn conversation_row(ctx: &Context, t: &Talk) -> ConversationRow {
     ConversationRow {
         host: t.host.to_string(),
         host_name: ctx.names.get(t.host).map(|n| n.to_string()),
-        peer: t.peer.to_string(), rx_bytes: t.rx, tx_bytes: t.tx, error: t.error }
+        peer: t.peer.to_string(),
+        rx_bytes: t.rx,
+        tx_bytes: t.tx,
+        error: t.error,
+    }
 }
 
 fn port_row(p: &crate::views::PortRow) -> PortApiRow {
@@ -658,7 +672,12 @@ pub async fn host(ctx: &Context, ip: std::net::IpAddr, q: ListQuery) -> Reply {
     if q.csv {
         return respond("peers", serde_json::to_value(&peers).unwrap_or_default(), None, true);
     }
-    json(&HostDetailRow { host: host_row(ctx, &snap, &HostId::Ip(ip), c), applications, peers, peers_exact: d.peers_exact })
+    json(&HostDetailRow {
+        host: host_row(ctx, &snap, &HostId::Ip(ip), c),
+        applications,
+        peers,
+        peers_exact: d.peers_exact,
+    })
 }
 
 /// `{"step", "start", "points": [[time, in_bps, out_bps], …]}` (rx and tx for hosts and

@@ -188,7 +188,8 @@ fn gather() -> Process {
     // Sizes from /proc/self/statm (pages): the same figures, and also true where /proc/self/stat
     // is synthesised with zeros (qemu-user, which the cross tests run under).
     let page_size = sysconf(libc::_SC_PAGESIZE);
-    if let (Some(s), Some(m), Some(page)) = (stat.as_mut(), std::fs::read_to_string("/proc/self/statm").ok(), page_size) {
+    if let (Some(s), Some(m), Some(page)) = (stat.as_mut(), std::fs::read_to_string("/proc/self/statm").ok(), page_size)
+    {
         let mut f = m.split_whitespace().map(|v| v.parse::<u64>().ok());
         if let (Some(Some(size)), Some(Some(resident))) = (f.next(), f.next()) {
             s.vsize_bytes = size.saturating_mul(page);
@@ -209,14 +210,7 @@ fn gather() -> Process {
     } else {
         None
     };
-    Process {
-        stat,
-        clock_ticks: sysconf(libc::_SC_CLK_TCK),
-        page_size,
-        boot_time,
-        open_fds,
-        max_fds,
-    }
+    Process { stat, clock_ticks: sysconf(libc::_SC_CLK_TCK), page_size, boot_time, open_fds, max_fds }
 }
 
 fn process(out: &mut String) {

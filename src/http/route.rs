@@ -3,29 +3,46 @@
 use std::fmt;
 use std::net::IpAddr;
 
-use crate::views::{AppName, HostId, IfaceId, Subject};
 use crate::rrd::graph::{self, Format, Look, Period};
+use crate::views::{AppName, HostId, IfaceId, Subject};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Route {
     Asset(&'static str),
     /// A list sorted by bytes, cut to `limit` rows, over a window when one is asked for.
-    List { list: List, q: ListQuery },
+    List {
+        list: List,
+        q: ListQuery,
+    },
     /// One local host with its applications and peers.
     Host(IpAddr, ListQuery),
     /// An archive's rows over a window.
-    Series { subject: Subject, q: ListQuery },
+    Series {
+        subject: Subject,
+        q: ListQuery,
+    },
     Exporters,
     Status,
     /// What is wrong with the flow export, most severe first.
     Doctor,
     Metrics,
     /// A graph of one archive; `q` holds its window (from, to or period) when one is given.
-    Graph { subject: Subject, look: Look, q: ListQuery },
+    Graph {
+        subject: Subject,
+        look: Look,
+        q: ListQuery,
+    },
     /// The stacked graph of the `n` busiest local hosts (and the WAN interface).
-    Overview { look: Look, q: ListQuery, n: usize },
+    Overview {
+        look: Look,
+        q: ListQuery,
+        n: usize,
+    },
     /// What that graph draws, as JSON.
-    OverviewApi { q: ListQuery, n: usize },
+    OverviewApi {
+        q: ListQuery,
+        n: usize,
+    },
     Login,
     Logout,
 }
@@ -315,8 +332,7 @@ fn overview_n(k: &str, v: &str, n: &mut usize) -> Result<bool, RouteError> {
 /// A graph's file name (`{span}.{png|svg}`) and parameters: `width`, `height`, a window (`from`,
 /// `to` or `period`, as the API takes them), the page's cache-busting `t`, and the overview's `n`.
 fn look(file: &str, query: &str, overview: bool) -> Result<(Look, ListQuery, usize), RouteError> {
-    let (period, ext) =
-        file.rsplit_once('.').ok_or_else(|| bad(format!("{file:?}: expected {{span}}.png or .svg")))?;
+    let (period, ext) = file.rsplit_once('.').ok_or_else(|| bad(format!("{file:?}: expected {{span}}.png or .svg")))?;
     let period = Period::parse(period)
         .ok_or_else(|| bad(format!("span {period:?} is not one of hour, day, week, month, year")))?;
     let format = Format::parse(ext).ok_or_else(|| bad(format!("format {ext:?} is not png or svg")))?;
@@ -353,15 +369,21 @@ mod tests {
         assert_eq!(parse("/api/hosts"), Ok(Route::List { list: List::Hosts, q: ListQuery::default() }));
         let q = ListQuery { limit: Some(5), ..Default::default() };
         assert_eq!(parse("/api/ports?limit=5"), Ok(Route::List { list: List::Ports, q }));
-        let Ok(Route::List { q, .. }) = parse("/api/hosts?from=2024-04-10T12%3A00%3A00%2B02%3A00&to=1712743200&format=csv")
+        let Ok(Route::List { q, .. }) =
+            parse("/api/hosts?from=2024-04-10T12%3A00%3A00%2B02%3A00&to=1712743200&format=csv")
         else {
             panic!()
         };
-        assert_eq!((q.from.as_deref(), q.to.as_deref(), q.csv), (Some("2024-04-10T12:00:00+02:00"), Some("1712743200"), true));
+        assert_eq!(
+            (q.from.as_deref(), q.to.as_deref(), q.csv),
+            (Some("2024-04-10T12:00:00+02:00"), Some("1712743200"), true)
+        );
         let Ok(Route::List { q, .. }) = parse("/api/interfaces?period=last_cycle&sort=in") else { panic!() };
         assert_eq!((q.period, q.sort), (Some(crate::calendar::Period::LastCycle), Some(Sort::Rx)));
         assert_eq!(parse("/api/hosts/fd00%3A%3A1"), Ok(Route::Host("fd00::1".parse().unwrap(), ListQuery::default())));
-        let Ok(Route::Series { subject, .. }) = parse("/api/series/interface/10.0.0.1/3?period=today") else { panic!() };
+        let Ok(Route::Series { subject, .. }) = parse("/api/series/interface/10.0.0.1/3?period=today") else {
+            panic!()
+        };
         assert_eq!(subject, Subject::Interface(IfaceId::If { exporter: "10.0.0.1".parse().unwrap(), ifindex: 3 }));
         let Ok(Route::Graph { subject, .. }) = parse("/graph/application/p2p/week.png") else { panic!() };
         assert_eq!(subject, Subject::Application(AppName::new("p2p").unwrap()));
@@ -384,7 +406,10 @@ mod tests {
         let Ok(Route::Overview { look, q, n }) = parse("/graph/overview/month.svg?period=month&n=2&width=900") else {
             panic!()
         };
-        assert_eq!((look.period, look.format, look.width, q.period, n), (Period::Month, Format::Svg, 900, Some(crate::calendar::Period::Month), 2));
+        assert_eq!(
+            (look.period, look.format, look.width, q.period, n),
+            (Period::Month, Format::Svg, 900, Some(crate::calendar::Period::Month), 2)
+        );
         let Ok(Route::Overview { n, .. }) = parse("/graph/overview/day.png") else { panic!() };
         assert_eq!(n, graph::OVERVIEW_HOSTS);
         let Ok(Route::OverviewApi { q, n }) = parse("/api/overview?from=1&to=2&n=12") else { panic!() };

@@ -403,7 +403,11 @@ impl super::table::CacheSlot for AppKey {
 
 impl AppView {
     pub fn new(napps: usize, open: usize) -> AppView {
-        AppView { table: super::table::Table::new(napps, open, None), size: Default::default(), none: Default::default() }
+        AppView {
+            table: super::table::Table::new(napps, open, None),
+            size: Default::default(),
+            none: Default::default(),
+        }
     }
 
     #[inline]
@@ -426,7 +430,12 @@ impl AppView {
         }
     }
 
-    pub fn drain(&mut self, clock: &super::Clock, apps: &Applications, out: &mut Vec<(super::Subject, i64, super::Counts)>) {
+    pub fn drain(
+        &mut self,
+        clock: &super::Clock,
+        apps: &Applications,
+        out: &mut Vec<(super::Subject, i64, super::Counts)>,
+    ) {
         self.table.drain(clock, |k, step, c| {
             if let Some(AppKey(id)) = k {
                 out.push((super::Subject::Application(apps.name(id)), step, c));

@@ -2,7 +2,9 @@
 //! application and its top remote peers; rows idle for `archive.host_idle` go to newcomers.
 
 use super::table::{Row, Table};
-use super::{split, AddrKey, Applications, Bounds, Clock, Counts, HostDetail, HostId, Place, Recent, Snapshot, Subject, Talk};
+use super::{
+    split, AddrKey, Applications, Bounds, Clock, Counts, HostDetail, HostId, Place, Recent, Snapshot, Subject, Talk,
+};
 use crate::stats::{self, Stats};
 use crate::topk::Tables;
 use crate::views::attribute::Flow;
@@ -160,7 +162,8 @@ impl Hosts {
         rows.sort_by_key(|(id, _, _, _)| *id);
         // Conversations: every host's peers, busiest first.
         let mut talks: Vec<Talk> = rows.iter().flat_map(|(_, _, d, _)| d.peers.iter().copied()).collect();
-        let order = |a: &Talk, b: &Talk| (b.rx + b.tx).cmp(&(a.rx + a.tx)).then((a.host, a.peer).cmp(&(b.host, b.peer)));
+        let order =
+            |a: &Talk, b: &Talk| (b.rx + b.tx).cmp(&(a.rx + a.tx)).then((a.host, a.peer).cmp(&(b.host, b.peer)));
         if talks.len() > self.conversations {
             if self.conversations == 0 {
                 talks.clear();

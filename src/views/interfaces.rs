@@ -78,7 +78,8 @@ mod tests {
 
     #[test]
     fn wan_names() {
-        for n in ["wan", "WAN", "wan0", "Wan2", "pppoe-wan", "PPPoE0", "Internet", "my internet", "uplink", "UPLINK-1"] {
+        for n in ["wan", "WAN", "wan0", "Wan2", "pppoe-wan", "PPPoE0", "Internet", "my internet", "uplink", "UPLINK-1"]
+        {
             assert!(is_wan(n), "{n}");
         }
         for n in ["lan", "wlan0", "eth0", "swan", "guest wifi", ""] {
