@@ -22,18 +22,18 @@ use std::time::{Duration, Instant};
 
 use log::{debug, error, info, warn};
 
-pub use crate::views::Subject;
-use crate::views::{Counts, HostId, IfaceId, Snapshot, StepCounts};
-use crate::names::Names;
 use crate::calendar::Calendar;
 use crate::config::{ArchiveConfig, HistoryConfig};
 use crate::history::{Baseline, Geometry, History, HostApp};
-use crate::totals::{DayTotals, Periods};
 use crate::journal::{Entry, Journal};
+use crate::names::Names;
 use crate::ratelimit::RateLimit;
 use crate::rrd::graph::{self, Look};
 use crate::rrd::{is_illegal_time, schema, Rrd, RrdError};
 use crate::stats::{self, Stats};
+use crate::totals::{DayTotals, Periods};
+pub use crate::views::Subject;
+use crate::views::{Counts, HostId, IfaceId, Snapshot, StepCounts};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum GraphError {
@@ -92,11 +92,31 @@ pub enum GraphOf {
 
 type GraphReply = Result<Arc<Graph>, GraphError>;
 
+/// When a step was handed over, on both clocks: the archive compares each with the one before to
+/// see the wall clock jump, at the very hand-over that first carries the new time.
+#[derive(Clone, Copy, Debug)]
+pub struct Stamp {
+    pub wall_ms: i64,
+    pub mono: Instant,
+}
+
+impl Stamp {
+    pub fn now() -> Stamp {
+        Stamp { wall_ms: crate::views::wall_ms(), mono: Instant::now() }
+    }
+
+    /// How far the wall clock moved beyond the monotonic clock since `earlier`, in ms.
+    fn jump_since(&self, earlier: &Stamp) -> i64 {
+        let mono = self.mono.saturating_duration_since(earlier.mono).as_millis() as i64;
+        (self.wall_ms - earlier.wall_ms) - mono
+    }
+}
+
 enum Request {
-    /// A step's counts; `jump` is the wall clock's jump in seconds (0 when it did not jump).
+    /// A step's counts, rotated at `at`'s wall time.
     Step {
         counts: StepCounts,
-        jump: i64,
+        at: Stamp,
         names: Arc<Snapshot>,
     },
     Graph {
@@ -107,6 +127,7 @@ enum Request {
     /// The last counts, and the last snapshot (for the top-k history's slot written at stop).
     Shutdown {
         counts: StepCounts,
+        at: Stamp,
         names: Arc<Snapshot>,
     },
     Query {
@@ -175,8 +196,10 @@ const GRAPH_TIMEOUT: Duration = Duration::from_secs(20);
 /// Requests that may wait for the archive thread; a step's counts block the collector only if
 /// this many graphs are queued ahead of them.
 const REQUEST_QUEUE: usize = 64;
-/// Graphs kept in the cache at most (each a few tens of KB).
+/// Graphs kept in the cache at most (each a few tens of KB), and their bytes at most: a client
+/// asking for the largest graphs must not grow the daemon (128 SVGs of 3000×2000 took 30 MiB).
 const GRAPH_CACHE: usize = 128;
+const GRAPH_CACHE_BYTES: usize = 2 << 20;
 /// After a forward clock jump, steps past the jump are not written to the card for this long: a
 /// jump corrected within it (a wrong clock set right) leaves the files as they were.
 const JUMP_SETTLE: Duration = Duration::from_secs(15 * 60);
@@ -184,18 +207,21 @@ const JUMP_SETTLE: Duration = Duration::from_secs(15 * 60);
 const STOP_FLUSH: Duration = Duration::from_secs(10);
 /// Steps held for a file that cannot be written, at least (see `drop_stale`).
 const KEEP_STEPS: i64 = 360;
-/// A file is brought up to date with at most this many steps at once (a file last written long
-/// ago): older steps stay unknown.
+/// The wall clock moving this much more (or less) than the monotonic clock between two
+/// hand-overs is a jump, at least (a step's length, if longer): NTP slews smaller errors.
+const JUMP_MS: i64 = 5_000;
+/// A quiet stretch longer than this many steps (a file last written long ago) is written in one
+/// update, and stays unknown, instead of in updates of a heartbeat each.
 const MAX_GAP_STEPS: i64 = 100_000;
 
 impl ArchiveHandle {
-    /// Hand over a step's counts. Blocks only while the request queue is full.
-    pub fn step(&self, counts: StepCounts, jump: i64, names: Arc<Snapshot>) -> bool {
-        self.tx.send(Request::Step { counts, jump, names }).is_ok()
+    /// Hand over a step's counts, rotated at `at`. Blocks only while the request queue is full.
+    pub fn step(&self, counts: StepCounts, at: Stamp, names: Arc<Snapshot>) -> bool {
+        self.tx.send(Request::Step { counts, at, names }).is_ok()
     }
 
-    pub fn shutdown(&self, counts: StepCounts, names: Arc<Snapshot>) -> bool {
-        self.tx.send(Request::Shutdown { counts, names }).is_ok()
+    pub fn shutdown(&self, counts: StepCounts, at: Stamp, names: Arc<Snapshot>) -> bool {
+        self.tx.send(Request::Shutdown { counts, at, names }).is_ok()
     }
 
     /// The period totals as of the last step (restored from the journal at start).
@@ -300,7 +326,8 @@ impl Archive {
         info!("archive: librrd {} writing to {}", rrd.version(), self.cfg.dir.display());
         let step = self.cfg.step.as_secs() as i64;
         let coarse = schema::coarsest_row(step as u64) as i64;
-        let now = crate::views::wall_ms().div_euclid(step * 1000);
+        let started = Stamp::now();
+        let now = started.wall_ms.div_euclid(step * 1000);
         let mut w = Worker {
             rrd,
             step,
@@ -316,7 +343,12 @@ impl Archive {
             next_journal: Instant::now() + self.cfg.journal_interval,
             credit: 0.0,
             hold: None,
+            last_stamp: started,
+            trusted: started,
+            failing: HashMap::new(),
+            journal_ok: false,
             cache: HashMap::new(),
+            cache_bytes: 0,
             update_errors: RateLimit::new(Duration::from_secs(60)),
             names: Arc::new(Snapshot::default()),
             host_names: self.host_names,
@@ -339,9 +371,9 @@ impl Archive {
         loop {
             stats::inc(&self.alive);
             match self.rx.recv_timeout(Duration::from_secs(1)) {
-                Ok(Request::Step { counts, jump, names }) => {
+                Ok(Request::Step { counts, at, names }) => {
                     w.names = names;
-                    w.take(counts, jump);
+                    w.take(counts, at);
                     w.history_due();
                     w.flush_due();
                     // Old hosts' files are looked for once a day.
@@ -356,9 +388,9 @@ impl Archive {
                 Ok(Request::Query { query, reply }) => {
                     let _ = reply.try_send(w.query(query));
                 }
-                Ok(Request::Shutdown { counts, names }) => {
+                Ok(Request::Shutdown { counts, at, names }) => {
                     w.names = names;
-                    w.take(counts, 0);
+                    w.take(counts, at);
                     // The hour so far, merged with the rest of it after a restart.
                     if let Some(slot) = w.slot {
                         w.record_history(slot);
@@ -399,7 +431,20 @@ struct Worker {
     credit: f64,
     /// After a forward clock jump: write no step after this one until the instant passes.
     hold: Option<(i64, Instant)>,
+    /// The last hand-over's time on both clocks, to see the wall clock jump between two.
+    last_stamp: Stamp,
+    /// The wall clock as last believed (at start, at a hand-over without a jump, when a jump is
+    /// accepted), carried forward by the monotonic clock: no step after it is written.
+    trusted: Stamp,
+    /// Archives whose file refused a write (or could not be made), since when: only their steps
+    /// are ever dropped, and only once that has lasted (see `drop_stale`).
+    failing: HashMap<Subject, Instant>,
+    /// The journal's last write succeeded: files then take only journaled steps, so a power cut
+    /// leaves files and day totals agreeing (both or neither have a step).
+    journal_ok: bool,
     cache: HashMap<(GraphOf, Look), Cached>,
+    /// Bytes of the cached graphs.
+    cache_bytes: usize,
     update_errors: RateLimit,
     /// The latest snapshot, for exporter and interface names in graph titles.
     names: Arc<Snapshot>,
@@ -436,7 +481,9 @@ impl Worker {
                 if let Some((base, tail)) = n.split_once(".rrd") {
                     if tail.len() == 6 && schema::subject_of(sub, &format!("{base}.rrd")).is_some() {
                         match std::fs::remove_file(e.path()) {
-                            Ok(()) => info!("archive: removed {}, a file whose creation was cut short", e.path().display()),
+                            Ok(()) => {
+                                info!("archive: removed {}, a file whose creation was cut short", e.path().display())
+                            }
                             Err(err) => warn!("archive: cannot remove {}: {err}", e.path().display()),
                         }
                         continue;
@@ -472,7 +519,7 @@ impl Worker {
                     info!("archive: removed {} (no traffic for {} days)", e.path().display(), idle / 86_400);
                     self.files.remove(&subject);
                     self.trailing.remove(&subject);
-                    self.cache.retain(|(s, _), _| *s != GraphOf::Subject(subject));
+                    self.keep_graphs(|(s, _), _| *s != GraphOf::Subject(subject));
                     stats::inc(&self.stats.archive_files_expired);
                 }
                 Err(err) => warn!("archive: cannot remove {}: {err}", e.path().display()),
@@ -528,6 +575,13 @@ impl Worker {
                     info!("archive: day totals restored for {} hosts, interfaces and applications", self.days.len());
                 }
                 self.journal = Some(journal);
+                self.journal_ok = true;
+                // Steps journaled under a clock that was ahead (stopped before it was set right)
+                // are now's: no file takes a time that has not come.
+                let ahead = self.pull_back();
+                if ahead > 0 {
+                    warn!("archive: {ahead} journaled steps were ahead of the clock; counted now");
+                }
             }
             Err(e) => {
                 stats::inc(&self.stats.journal_errors);
@@ -590,8 +644,9 @@ impl Worker {
         }
     }
 
-    /// Add counts to a step, or to the first step the file lacks if it already has this one.
-    fn add(&mut self, subject: Subject, step: i64, c: &Counts) {
+    /// Add counts to a step, or to the first step the file lacks if it already has this one;
+    /// the step they went to.
+    fn add(&mut self, subject: Subject, step: i64, c: &Counts) -> i64 {
         let step = match self.ensure_file(subject, step) {
             Some(n) if step < n => {
                 stats::inc(&self.stats.archive_steps_late);
@@ -614,35 +669,44 @@ impl Worker {
                 self.held += 1;
             }
         }
+        step
     }
 
-    fn take(&mut self, counts: StepCounts, jump: i64) {
+    /// Add counts to the archive and to the day totals, in the day of the step the archive put
+    /// them in: the periods and the archive's windows then agree, for late counts too.
+    fn count(&mut self, subject: Subject, step: i64, c: &Counts) {
+        let step = self.add(subject, step, c);
+        let day = self.day_of_step(step);
+        self.days.add(subject, day, c);
+    }
+
+    /// Counts taken out of step `from` go to step `to` (or where `add` puts them), in the day
+    /// totals too: the clock went back, or the file is ahead of what was held.
+    fn recount(&mut self, subject: Subject, from: i64, to: i64, c: &Counts) {
+        let to = self.add(subject, to, c);
+        let (was, is) = (self.day_of_step(from), self.day_of_step(to));
+        self.days.moved(subject, was, is, c);
+    }
+
+    /// Take a hand-over: its counts, and what the two clocks say of the time since the last one.
+    fn take(&mut self, counts: StepCounts, at: Stamp) {
+        let jump_ms = at.jump_since(&self.last_stamp);
+        self.last_stamp = at;
+        let jump = if jump_ms.abs() > JUMP_MS.max(self.step * 1000) { jump_ms / 1000 } else { 0 };
         // First what was counted, under the steps it was counted in: after a backward jump some
         // of them are ahead of the new clock, and are moved below with the rest.
         for (subject, step, c) in &counts.added {
-            self.add(*subject, *step, c);
-            let day = self.day_of_step(*step);
-            self.days.add(*subject, day, c);
+            self.count(*subject, *step, c);
         }
+        self.current = counts.current;
+        self.open_from = counts.open_from;
         if jump < 0 {
             stats::inc(&self.stats.clock_jumps_backward);
-            // Steps counted ahead of the new clock (a wrong clock, now set right) are moved to
-            // the current step: the counts are real, their time was not.
-            let mut moved = Vec::new();
-            for (subject, series) in self.table.iter_mut() {
-                while series.back().is_some_and(|h| h.step() > counts.current) {
-                    let h = series.pop_back().expect("checked");
-                    moved.push((*subject, h.counts));
-                    self.held -= 1;
-                }
-            }
-            stats::add(&self.stats.archive_steps_late, moved.len() as u64);
-            for (subject, c) in moved {
-                self.add(subject, counts.current, &c);
-            }
+            self.trusted = at;
+            let moved = self.pull_back();
             if self.hold.take().is_some() {
                 info!(
-                    "archive: the clock went back {}s after jumping forward; nothing was written past the jump",
+                    "archive: the clock went back {}s after jumping forward; nothing was written past the jump ({moved} steps moved to now)",
                     -jump
                 );
             } else {
@@ -650,18 +714,45 @@ impl Worker {
             }
         } else if jump > 0 {
             stats::inc(&self.stats.clock_jumps_forward);
-            let through = self.hold.map_or(self.current, |(t, _)| t);
+            let through = self.hold.map_or(self.trusted_step(), |(t, _)| t);
             self.hold = Some((through, Instant::now() + JUMP_SETTLE));
             warn!(
                 "archive: the clock jumped {jump}s forward; steps after it are written to the files only if it stays for {} minutes",
                 JUMP_SETTLE.as_secs() / 60
             );
+        } else if self.hold.is_none() {
+            self.trusted = at;
         }
-        self.current = counts.current;
-        self.open_from = counts.open_from;
         stats::set(&self.stats.archive_steps_pending, self.held);
-        self.days.prune(self.calendar.oldest_needed(self.current * self.step));
+        self.days.prune(self.calendar.oldest_needed(self.trusted_step() * self.step));
         self.publish_periods();
+    }
+
+    /// Steps counted ahead of the current one (under a wrong clock, now set right) move to the
+    /// current step, in the day totals too: the counts are real, their time was not. Returns
+    /// how many moved.
+    fn pull_back(&mut self) -> usize {
+        let current = self.current;
+        let mut moved = Vec::new();
+        for (subject, series) in self.table.iter_mut() {
+            while series.back().is_some_and(|h| h.step() > current) {
+                let h = series.pop_back().expect("checked");
+                moved.push((*subject, h.step(), h.counts));
+                self.held -= 1;
+            }
+        }
+        self.table.retain(|_, s| !s.is_empty());
+        stats::add(&self.stats.archive_steps_late, moved.len() as u64);
+        for (subject, step, c) in &moved {
+            self.recount(*subject, *step, current, c);
+        }
+        moved.len()
+    }
+
+    /// The step the trusted wall clock is in now.
+    fn trusted_step(&self) -> i64 {
+        let ms = self.trusted.wall_ms + self.trusted.mono.elapsed().as_millis() as i64;
+        ms.div_euclid(self.step * 1000)
     }
 
     /// The local day a step begins in (a step across midnight counts in the day it began).
@@ -681,17 +772,33 @@ impl Worker {
         stats::set(&self.stats.period_rows_folded, self.days.folded);
     }
 
-    /// The last step that may be written to the card now.
+    /// The last step that may be written to the card now: closed, and never past the trusted
+    /// clock, so no file takes a time that has not come.
     fn flushable_through(&mut self) -> i64 {
         let closed = self.open_from - 1;
-        match self.hold {
+        let closed = match self.hold {
             Some((_, until)) if Instant::now() >= until => {
                 info!("archive: the clock's forward jump stayed; writing the steps after it");
                 self.hold = None;
+                self.trusted = Stamp::now();
                 closed
             }
             Some((through, _)) => closed.min(through),
             None => closed,
+        };
+        closed.min(self.trusted_step())
+    }
+
+    /// `through`, or less so that the file takes only steps the journal has (while the journal
+    /// works): a file never holds what the day totals could lose in a power cut.
+    fn journaled_through(&self, subject: &Subject, through: i64) -> i64 {
+        if !self.journal_ok {
+            return through;
+        }
+        let series = self.table.get(subject).into_iter().flatten();
+        match series.take_while(|h| h.step() <= through).find(|h| !h.journaled) {
+            Some(h) => through.min(h.step() - 1),
+            None => through,
         }
     }
 
@@ -720,7 +827,8 @@ impl Worker {
 
     /// Archives with something to write up to `through`, keyed by the oldest step they lack.
     fn due(&self, through: i64) -> Vec<(i64, Subject)> {
-        let held = self.table.iter().filter_map(|(s, v)| v.front().filter(|h| h.step() <= through).map(|h| (h.step(), *s)));
+        let held =
+            self.table.iter().filter_map(|(s, v)| v.front().filter(|h| h.step() <= through).map(|h| (h.step(), *s)));
         let trailing = self
             .trailing
             .iter()
@@ -729,14 +837,21 @@ impl Worker {
         held.chain(trailing).collect()
     }
 
-    /// Steps older than twice the flush interval plus the open steps (and at least [`KEEP_STEPS`])
-    /// whose file could not be written: dropped and counted, so a file that refuses every write
-    /// cannot make the table grow.
+    /// Steps of archives whose file has refused every write for longer than twice the flush
+    /// interval plus the open steps: those older than that many steps (and at least
+    /// [`KEEP_STEPS`]) are dropped and counted, so a file that refuses every write cannot make
+    /// the table grow. Time is what decides, not step numbers: after a replay, a gap or a clock
+    /// jump a file that can be written gets every step it lacks.
     fn drop_stale(&mut self) {
         let keep = 2 * self.cfg.flush_steps() as i64 + self.cfg.open_steps() as i64;
+        let patience = Duration::from_secs((keep * self.step) as u64);
         let limit = self.current - keep.max(KEEP_STEPS);
         let mut dropped = 0;
-        for series in self.table.values_mut() {
+        for (subject, since) in &self.failing {
+            if since.elapsed() < patience {
+                continue;
+            }
+            let Some(series) = self.table.get_mut(subject) else { continue };
             while series.front().is_some_and(|h| h.step() < limit) {
                 series.pop_front();
                 dropped += 1;
@@ -751,12 +866,22 @@ impl Worker {
     }
 
     /// `rrd_update` values for the steps `from..=through`: what is held, and 0 for the rest, a
-    /// quiet stretch in updates of up to `beat` steps each.
+    /// quiet stretch in updates of up to `beat` steps each. A quiet stretch longer than
+    /// [`MAX_GAP_STEPS`] gets zeros only to the end of its first coarsest row and from the start
+    /// of its last (so the rows around what is held stay whole), and one update across the rest,
+    /// which then stays unknown.
     fn values(&self, subject: &Subject, from: i64, through: i64, beat: i64) -> Vec<String> {
         let empty = VecDeque::new();
         let series = self.table.get(subject).unwrap_or(&empty);
         let mut held = series.iter().skip_while(|h| h.step() < from).peekable();
         let mut out = Vec::new();
+        let zeros = |out: &mut Vec<String>, mut s: i64, to: i64| {
+            while s <= to {
+                let end = (s + beat.max(1) - 1).min(to);
+                out.push(format!("{}:0:0:0:0", (end + 1) * self.step));
+                s = end + 1;
+            }
+        };
         let mut s = from;
         while s <= through {
             match held.peek() {
@@ -769,11 +894,14 @@ impl Worker {
                 }
                 next => {
                     let quiet_to = next.map_or(through, |h| (h.step() - 1).min(through));
-                    while s <= quiet_to {
-                        let end = (s + beat.max(1) - 1).min(quiet_to);
-                        out.push(format!("{}:0:0:0:0", (end + 1) * self.step));
-                        s = end + 1;
+                    let last_row = self.row_end(quiet_to) - self.coarse / self.step + 1;
+                    if quiet_to - s >= MAX_GAP_STEPS && last_row > self.row_end(s) + 1 {
+                        zeros(&mut out, s, self.row_end(s));
+                        out.push(format!("{}:0:0:0:0", last_row * self.step));
+                        s = last_row;
                     }
+                    zeros(&mut out, s, quiet_to);
+                    s = quiet_to + 1;
                 }
             }
         }
@@ -798,13 +926,17 @@ impl Worker {
             Some(f) => self.ensure_file(subject, f),
             None => self.file(subject).next,
         };
-        let Some(next) = next else { return };
+        let Some(next) = next else {
+            self.failing.entry(subject).or_insert_with(Instant::now);
+            return;
+        };
+        let through = self.journaled_through(&subject, through);
         // With nothing held up to `through`, only the coarsest row is completed.
         let through = if first.is_some_and(|f| f <= through) { through } else { through.min(self.row_end(next)) };
         if through < next {
             return;
         }
-        let from = next.max(through - MAX_GAP_STEPS);
+        let from = next;
         let beat = self.files.get(&subject).map_or(1, |f| f.beat);
         let values = self.values(&subject, from, through, beat);
         match self.rrd.update(&path, &values) {
@@ -815,6 +947,7 @@ impl Worker {
                 }
                 stats::inc(&self.stats.archive_updates);
                 stats::add(&self.stats.archive_steps_written, (through - from + 1) as u64);
+                self.failing.remove(&subject);
                 self.files.insert(subject, FileState { next: Some(through + 1), beat });
                 if ((through + 1) * self.step).rem_euclid(self.coarse) != 0 {
                     self.trailing.insert(subject);
@@ -845,6 +978,7 @@ impl Worker {
                 self.files.insert(subject, FileState { next: None, beat: 1 });
             }
             Err(e) => {
+                self.failing.entry(subject).or_insert_with(Instant::now);
                 stats::inc(&self.stats.archive_update_errors);
                 if let Some(n) = self.update_errors.check() {
                     warn!("archive: update of {} failed: {e} ({n} similar messages suppressed)", path.display());
@@ -858,7 +992,7 @@ impl Worker {
         if let Some(series) = self.table.remove(&subject) {
             self.held -= series.len() as u64;
             for h in series {
-                self.add(subject, h.step(), &h.counts);
+                self.recount(subject, h.step(), h.step(), &h.counts);
             }
         }
     }
@@ -887,6 +1021,7 @@ impl Worker {
         };
         match result {
             Ok(bytes) => {
+                self.journal_ok = true;
                 if bytes > 0 {
                     stats::inc(&self.stats.journal_writes);
                     stats::add(&self.stats.journal_bytes, bytes);
@@ -898,6 +1033,8 @@ impl Worker {
                 }
             }
             Err(e) => {
+                // Files then take steps the journal lacks: better in a file than only in RAM.
+                self.journal_ok = false;
                 self.days.mark_dirty(&days);
                 stats::inc(&self.stats.journal_errors);
                 if let Some(n) = self.update_errors.check() {
@@ -907,12 +1044,18 @@ impl Worker {
         }
     }
 
-    /// At stop: write the files' closed steps (for a while at most), then journal the rest.
+    /// At stop: journal what is held, then write the files' closed steps (for a while at most);
+    /// what is left stays in the journal.
     fn stop(&mut self) {
+        self.write_journal();
         let deadline = Instant::now() + STOP_FLUSH;
         let through = self.flushable_through();
-        let mut ready: Vec<Subject> =
-            self.table.iter().filter(|(_, v)| v.front().is_some_and(|h| h.step() <= through)).map(|(s, _)| *s).collect();
+        let mut ready: Vec<Subject> = self
+            .table
+            .iter()
+            .filter(|(_, v)| v.front().is_some_and(|h| h.step() <= through))
+            .map(|(s, _)| *s)
+            .collect();
         ready.sort();
         let mut written = 0;
         for subject in ready {
@@ -922,7 +1065,6 @@ impl Worker {
             self.flush(subject, through);
             written += 1;
         }
-        self.write_journal();
         info!("archive: stopped; {written} files written, {} steps kept in the journal", self.held);
     }
 
@@ -969,7 +1111,7 @@ impl Worker {
         (&copy).write_all(&bytes).map_err(|e| format!("memfd: {e}"))?;
         if through >= next {
             let beat = self.files.get(&subject).map_or(1, |f| f.beat);
-            let values = self.values(&subject, next.max(through - MAX_GAP_STEPS), through, beat);
+            let values = self.values(&subject, next, through, beat);
             self.rrd.update(&copy_path, &values).map_err(|e| e.0)?;
         }
         Ok(Some(copy))
@@ -1068,14 +1210,26 @@ impl Worker {
         trim_heap();
         stats::inc(&self.stats.graphs_rendered);
         let img = Arc::new(Graph { image, window: (frame.start, frame.end), figures });
-        if self.cache.len() >= GRAPH_CACHE {
-            self.cache.retain(|_, (at, _)| at.elapsed() < step);
-            if self.cache.len() >= GRAPH_CACHE {
-                self.cache.clear();
+        let size = img.image.len();
+        if self.cache.len() >= GRAPH_CACHE || self.cache_bytes + size > GRAPH_CACHE_BYTES {
+            self.keep_graphs(|_, (at, _)| at.elapsed() < step);
+            if self.cache.len() >= GRAPH_CACHE || self.cache_bytes + size > GRAPH_CACHE_BYTES {
+                self.keep_graphs(|_, _| false);
             }
         }
-        self.cache.insert((of, look), (Instant::now(), img.clone()));
+        if size <= GRAPH_CACHE_BYTES {
+            if let Some((_, old)) = self.cache.insert((of, look), (Instant::now(), img.clone())) {
+                self.cache_bytes -= old.image.len();
+            }
+            self.cache_bytes += size;
+        }
         Ok(img)
+    }
+
+    /// Keep the cached graphs `keep` says yes to.
+    fn keep_graphs(&mut self, keep: impl Fn(&(GraphOf, Look), &Cached) -> bool) {
+        self.cache.retain(|k, v| keep(k, v));
+        self.cache_bytes = self.cache.values().map(|(_, g)| g.image.len()).sum();
     }
 
     /// A graph failed: counted, logged, and the request told.
@@ -1123,7 +1277,9 @@ impl Worker {
         };
         let subject_title = title;
         let title = format!("{subject_title} \u{2014} {}", self.window_words(look, frame));
-        let figures = self.figures(subject, look, frame, &copy_path).map_err(|e| self.graph_failed(&format!("{subject:?}"), e))?;
+        let figures = self
+            .figures(subject, look, frame, &copy_path)
+            .map_err(|e| self.graph_failed(&format!("{subject:?}"), e))?;
         let series = [(ds[0], labels[0]), (ds[1], labels[1])];
         let args = graph::args(&copy_path, &title, series, look, frame, &figures, self.calendar.zone_name());
         let image = self.render(&args, &format!("{subject:?}"))?;
@@ -1142,7 +1298,13 @@ impl Worker {
     /// rows the graph is drawn from; over a window, exactly as the API answers the same window
     /// (a named period's totals are the day totals). The peak: the largest row of the MAX archive
     /// where rows consolidate steps (the average would flatten a burst), else of the steps.
-    fn figures(&mut self, subject: Subject, look: &Look, frame: &graph::Frame, copy: &Path) -> Result<graph::Figures, String> {
+    fn figures(
+        &mut self,
+        subject: Subject,
+        look: &Look,
+        frame: &graph::Frame,
+        copy: &Path,
+    ) -> Result<graph::Figures, String> {
         let row = frame.row as i64;
         let in_frame = |f: &crate::rrd::Fetched| -> Vec<[f64; 2]> {
             f.values
@@ -1175,7 +1337,8 @@ impl Worker {
                         }
                     }
                 }
-                let bits = |k: usize| crate::rrd::percentile(&rows.iter().map(|r| r[k] * 8.0).collect::<Vec<_>>(), 95.0);
+                let bits =
+                    |k: usize| crate::rrd::percentile(&rows.iter().map(|r| r[k] * 8.0).collect::<Vec<_>>(), 95.0);
                 (sums, [bits(0), bits(1)], (frame.start, frame.end))
             }
             graph::Window::Named(_) | graph::Window::Between { .. } => {
@@ -1225,7 +1388,12 @@ impl Worker {
                 let published = self.published.lock().map(|p| p.clone()).unwrap_or_default();
                 published.of(p).filter_map(|(s, c)| ip_of(s).map(|ip| (ip, *c))).collect()
             }
-            _ => self.totals("hosts", from, to).rows.iter().filter_map(|r| ip_of(&r.subject).map(|ip| (ip, r.counts))).collect(),
+            _ => self
+                .totals("hosts", from, to)
+                .rows
+                .iter()
+                .filter_map(|r| ip_of(&r.subject).map(|ip| (ip, r.counts)))
+                .collect(),
         };
         let total = |c: &Counts| c.in_bytes.saturating_add(c.out_bytes);
         hosts.sort_by(|a, b| total(&b.1).cmp(&total(&a.1)).then_with(|| a.0.to_string().cmp(&b.0.to_string())));
@@ -1261,8 +1429,18 @@ impl Worker {
         let through = self.fill_through(frame);
         // (copy, legend, colour, data sources); an archive that cannot be copied is left out.
         let mut drawn: Vec<(File, String, &'static str, [&'static str; 2])> = Vec::new();
-        let wan = plan.wan.as_ref().map(|w| (Subject::Interface(IfaceId::If { exporter: w.exporter, ifindex: w.ifindex }), w.name.clone(), graph::WAN_COLOUR));
-        let hosts = plan.hosts.iter().enumerate().map(|(i, (ip, _))| (Subject::Host(crate::views::HostId::Ip(*ip)), ip.to_string(), graph::PALETTE[i]));
+        let wan = plan.wan.as_ref().map(|w| {
+            (
+                Subject::Interface(IfaceId::If { exporter: w.exporter, ifindex: w.ifindex }),
+                w.name.clone(),
+                graph::WAN_COLOUR,
+            )
+        });
+        let hosts = plan
+            .hosts
+            .iter()
+            .enumerate()
+            .map(|(i, (ip, _))| (Subject::Host(crate::views::HostId::Ip(*ip)), ip.to_string(), graph::PALETTE[i]));
         let mut has_wan = false;
         for (subject, label, colour) in hosts.chain(wan) {
             match self.current_copy(subject, through) {
@@ -1277,7 +1455,8 @@ impl Worker {
                 }
             }
         }
-        let paths: Vec<PathBuf> = drawn.iter().map(|(f, ..)| PathBuf::from(format!("/proc/self/fd/{}", f.as_raw_fd()))).collect();
+        let paths: Vec<PathBuf> =
+            drawn.iter().map(|(f, ..)| PathBuf::from(format!("/proc/self/fd/{}", f.as_raw_fd()))).collect();
         // The largest value drawn (either stack, or the WAN's lines) picks the axis unit.
         let rows = ((frame.end - frame.start) / frame.row as i64 + 1) as usize;
         let mut stacks = vec![[0.0f64; 2]; rows];
@@ -1307,7 +1486,8 @@ impl Worker {
             .zip(&paths)
             .map(|((_, label, colour, ds), path)| graph::Band { file: path, ds: *ds, label, colour })
             .collect();
-        let (host_bands, wan_band) = if has_wan { (&bands[..bands.len() - 1], bands.last()) } else { (&bands[..], None) };
+        let (host_bands, wan_band) =
+            if has_wan { (&bands[..bands.len() - 1], bands.last()) } else { (&bands[..], None) };
         let title = format!("Top {} local hosts \u{2014} {}", host_bands.len(), self.window_words(look, frame));
         let args = graph::overview_args(host_bands, wan_band, look, frame, peak, &title, self.calendar.zone_name());
         self.render(&args, "the overview")
@@ -1323,10 +1503,14 @@ impl Worker {
             app_rows: self.history_cfg.top_rows as u32,
         };
         let path = self.cfg.dir.join("history").join("topk.fph");
-        let opened = std::fs::create_dir_all(path.parent().expect("has a parent")).and_then(|()| History::open(&path, geo));
+        let opened =
+            std::fs::create_dir_all(path.parent().expect("has a parent")).and_then(|()| History::open(&path, geo));
         match opened {
             Ok(h) => self.history = Some(h),
-            Err(e) => error!("archive: cannot open {}: {e}; conversations and ports over past windows are unavailable", path.display()),
+            Err(e) => error!(
+                "archive: cannot open {}: {e}; conversations and ports over past windows are unavailable",
+                path.display()
+            ),
         }
     }
 
@@ -1410,7 +1594,8 @@ impl Worker {
         let (from, to, res, past) = self.window_of(from, to);
         let mut subjects: HashSet<Subject> = self.table.keys().filter(|s| s.dir() == dir).copied().collect();
         if let Ok(rd) = std::fs::read_dir(self.cfg.dir.join(dir)) {
-            subjects.extend(rd.flatten().filter_map(|e| e.file_name().to_str().and_then(|n| schema::subject_of(dir, n))));
+            subjects
+                .extend(rd.flatten().filter_map(|e| e.file_name().to_str().and_then(|n| schema::subject_of(dir, n))));
         }
         let mut subjects: Vec<Subject> = subjects.into_iter().collect();
         subjects.sort();
@@ -1448,7 +1633,8 @@ impl Worker {
         let oldest = now - (t.rows * t.steps) as i64 * self.step - res;
         let to = to.min(now);
         let from = from.max(oldest).min(to);
-        let (a, b) = (from.div_euclid(res) * res, to.div_euclid(res) * res + if to.rem_euclid(res) == 0 { 0 } else { res });
+        let (a, b) =
+            (from.div_euclid(res) * res, to.div_euclid(res) * res + if to.rem_euclid(res) == 0 { 0 } else { res });
         (a, b, res, fits.is_none())
     }
 
@@ -1544,7 +1730,13 @@ fn host_apps(snap: &Snapshot) -> Vec<HostApp> {
     let mut out = Vec::new();
     for ((id, _), d) in snap.hosts.iter().zip(&snap.host_details) {
         if let crate::views::HostId::Ip(host) = id {
-            out.extend(d.apps.iter().map(|(app, rx, tx)| HostApp { host: *host, app: *app, rx: *rx, tx: *tx, error: 0 }));
+            out.extend(d.apps.iter().map(|(app, rx, tx)| HostApp {
+                host: *host,
+                app: *app,
+                rx: *rx,
+                tx: *tx,
+                error: 0,
+            }));
         }
     }
     out

@@ -16,8 +16,7 @@ use socket2::{Domain, Protocol, Socket, Type};
 use tokio::net::UdpSocket;
 use tokio::time::MissedTickBehavior;
 
-use crate::views::{wall_ms, Views, Snapshot};
-use crate::archive::ArchiveHandle;
+use crate::archive::{ArchiveHandle, Stamp};
 use crate::config::Config;
 use crate::decode::exporter::SavedState;
 use crate::decode::{DecodeError, Decoder};
@@ -25,6 +24,7 @@ use crate::net::IpNet;
 use crate::ratelimit::RateLimit;
 use crate::recv::Batch;
 use crate::stats::{self, Stats};
+use crate::views::{wall_ms, Snapshot, Views};
 
 /// The latest totals, for the HTTP API. Replaced whole once a second.
 pub struct Published {
@@ -178,7 +178,7 @@ impl Collector {
                 biased;
                 _ = &mut shutdown => break,
                 _ = &mut boundary => {
-                    if !self.hand_over(0) {
+                    if !self.hand_over() {
                         break;
                     }
                     boundary.as_mut().reset(tokio::time::Instant::now() + until_boundary(step_ms));
@@ -188,8 +188,10 @@ impl Collector {
                     let drift = wall - (clock_ref.0 + mono.duration_since(clock_ref.1).as_millis() as i64);
                     clock_ref = (wall, mono);
                     if drift.abs() > jump_ms {
+                        // Handed over at once, so the archive sees the jump (it compares the
+                        // two clocks at every hand-over) before any step of the new time.
                         warn!("collector: the wall clock jumped {:+}s", drift / 1000);
-                        if !self.hand_over(drift / 1000) {
+                        if !self.hand_over() {
                             break;
                         }
                         boundary.as_mut().reset(tokio::time::Instant::now() + until_boundary(step_ms));
@@ -242,20 +244,23 @@ impl Collector {
             stats::get(&self.stats.datagrams),
             stats::get(&self.stats.records)
         );
-        let counts = self.agg.rotate(wall_ms());
+        let at = Stamp::now();
+        let counts = self.agg.rotate(at.wall_ms);
         let snap = Arc::new(self.snapshot());
         self.published.set(snap.clone());
-        self.archive.shutdown(counts, snap);
+        self.archive.shutdown(counts, at, snap);
     }
 
     /// Hand the counts per step to the archive thread and start counting the wall clock's step.
     /// False when the archive thread has stopped.
-    fn hand_over(&mut self, jump: i64) -> bool {
-        let counts = self.agg.rotate(wall_ms());
+    fn hand_over(&mut self) -> bool {
+        // One reading of both clocks: the step rotated to and the stamp the archive checks it by.
+        let at = Stamp::now();
+        let counts = self.agg.rotate(at.wall_ms);
         let snap = Arc::new(self.snapshot());
         self.published.set(snap.clone());
         stats::inc(&self.stats.snapshots);
-        if !self.archive.step(counts, jump, snap) {
+        if !self.archive.step(counts, at, snap) {
             warn!("collector: the archive thread has stopped");
             return false;
         }

@@ -8,7 +8,8 @@
 //! for the step. A later entry for the same archive and step (or day) replaces an earlier one (entries carry the
 //! step's value so far, not an addition), so a segment that starts with every entry still held
 //! makes all older segments redundant: they are then deleted. A block cut short by a power cut
-//! fails its length or CRC and ends the replay of its segment; everything before it counts.
+//! or damaged on the card fails its length or CRC and is skipped: the replay picks up again at
+//! the next block marker, so one bad block costs only what it held.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
@@ -140,32 +141,47 @@ fn sync_dir(dir: &Path) -> io::Result<()> {
 
 fn read_blocks(mut data: &[u8], replay: &mut Replay) {
     while !data.is_empty() {
-        if data.len() < HEADER || &data[..4] != MAGIC {
-            replay.bad_blocks += 1;
-            return;
+        match read_block(data, replay) {
+            Some(len) => {
+                replay.blocks += 1;
+                data = &data[len..];
+            }
+            None => {
+                replay.bad_blocks += 1;
+                // Resynchronise on the next marker: a false one inside a payload fails its CRC
+                // and is skipped the same way.
+                match data[1..].windows(MAGIC.len()).position(|w| w == MAGIC) {
+                    Some(i) => data = &data[1 + i..],
+                    None => return,
+                }
+            }
         }
-        let len = u32::from_le_bytes(data[4..8].try_into().unwrap()) as usize;
-        let crc = u32::from_le_bytes(data[8..12].try_into().unwrap());
-        if len > MAX_BLOCK || data.len() < HEADER + len {
-            replay.bad_blocks += 1;
-            return;
-        }
-        let payload = &data[HEADER..HEADER + len];
-        if crc32(payload) != crc {
-            replay.bad_blocks += 1;
-            return;
-        }
-        let before = (replay.entries.len(), replay.days.len());
-        if decode(payload, &mut replay.entries, &mut replay.days).is_none() {
-            // Passed its CRC yet does not parse: written by something else. Take none of it.
-            replay.entries.truncate(before.0);
-            replay.days.truncate(before.1);
-            replay.bad_blocks += 1;
-            return;
-        }
-        replay.blocks += 1;
-        data = &data[HEADER + len..];
     }
+}
+
+/// Decode the block at the start of `data` into `replay`; its length, or `None` (and nothing
+/// taken) when it is torn, damaged or not ours.
+fn read_block(data: &[u8], replay: &mut Replay) -> Option<usize> {
+    if data.len() < HEADER || &data[..4] != MAGIC {
+        return None;
+    }
+    let len = u32::from_le_bytes(data[4..8].try_into().unwrap()) as usize;
+    let crc = u32::from_le_bytes(data[8..12].try_into().unwrap());
+    if len > MAX_BLOCK || data.len() < HEADER + len {
+        return None;
+    }
+    let payload = &data[HEADER..HEADER + len];
+    if crc32(payload) != crc {
+        return None;
+    }
+    let before = (replay.entries.len(), replay.days.len());
+    if decode(payload, &mut replay.entries, &mut replay.days).is_none() {
+        // Passed its CRC yet does not parse: written by something else. Take none of it.
+        replay.entries.truncate(before.0);
+        replay.days.truncate(before.1);
+        return None;
+    }
+    Some(HEADER + len)
 }
 
 /// Marks the day totals' groups after the steps' in a block (blocks of older versions end
@@ -423,6 +439,33 @@ mod tests {
         assert_eq!(r.entries, want);
         assert_eq!((r.blocks, r.bad_blocks), (1, 0));
         assert_eq!(crc32(b"123456789"), 0xcbf4_3926);
+    }
+
+    #[test]
+    fn a_damaged_block_costs_only_itself() {
+        let e = entries();
+        let blocks = [encode(&e[..2], &[]), encode(&e[2..4], &e[..1]), encode(&e[4..], &[])];
+        let whole = blocks.concat();
+        // Any one byte of the middle block flipped (header or payload): the first and last
+        // blocks are still read.
+        for at in blocks[0].len()..blocks[0].len() + blocks[1].len() {
+            let mut bad = whole.clone();
+            bad[at] ^= 0x10;
+            let mut r = Replay::default();
+            read_blocks(&bad, &mut r);
+            assert_eq!((r.blocks, r.bad_blocks), (2, 1), "byte {at}");
+            let mut want = [&e[..2], &e[4..]].concat();
+            want.sort_by_key(|e| (e.0, e.1));
+            let mut got = r.entries.clone();
+            got.sort_by_key(|e| (e.0, e.1));
+            assert_eq!(got, want, "byte {at}");
+            assert!(r.days.is_empty(), "byte {at}");
+        }
+        // A block torn by a power cut, then blocks appended by the next run.
+        let torn = [&blocks[0][..], &blocks[1][..blocks[1].len() / 2], &blocks[2][..]].concat();
+        let mut r = Replay::default();
+        read_blocks(&torn, &mut r);
+        assert_eq!((r.blocks, r.bad_blocks, r.entries.len()), (2, 1, 5));
     }
 
     #[test]

@@ -95,6 +95,21 @@ impl DayTotals {
         self.dirty.insert((s, day));
     }
 
+    /// Counts booked to day `from` belong to day `to` (the archive moved their step: counted
+    /// under a wrong clock, or after a file's last update). The emptied row stays, at its new
+    /// value, so the journal replaces what it had for that day.
+    pub fn moved(&mut self, s: Subject, from: Day, to: Day, c: &Counts) {
+        if from == to || c.is_zero() {
+            return;
+        }
+        let (s_row, days) = self.row(s);
+        if let Ok(i) = days.binary_search_by_key(&from, |(d, _)| *d) {
+            days[i].1.sub(c);
+            self.dirty.insert((s_row, from));
+        }
+        self.add(s, to, c);
+    }
+
     /// A day's total as the journal had it (replacing, not adding: later entries win).
     pub fn restore(&mut self, s: Subject, day: Day, c: Counts) {
         let (_, days) = self.row(s);

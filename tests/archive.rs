@@ -281,3 +281,137 @@ fn kills_in_the_middle_of_writes_leave_every_file_readable() {
     assert_eq!(d.metric("flowpi_archive_broken_total"), 0, "{}", d.log());
     assert_eq!(d.metric("flowpi_archive_update_errors_total"), 0, "{}", d.log());
 }
+
+/// `rrdtool last` of every archive under the daemon's directory.
+fn last_updates(d: &Daemon) -> Vec<(String, i64)> {
+    let mut out = Vec::new();
+    for sub in ["hosts", "interfaces", "applications"] {
+        for e in std::fs::read_dir(d.archive().join(sub)).unwrap() {
+            let p = e.unwrap().path();
+            if p.extension().is_some_and(|x| x == "rrd") {
+                let last = rrdtool(&["last", p.to_str().unwrap()]).trim().parse::<i64>().unwrap();
+                out.push((p.display().to_string(), last));
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn a_pi_off_for_three_days_writes_every_step_its_journal_held() {
+    let Some(lib) = faketime() else { return };
+    let tmp = tempfile::tempdir().unwrap();
+    // A 60 s flush: the files wait their turn, so at the power cut the journal alone holds the
+    // traffic. Noon, then noon three days later.
+    let conf = "flush = \"60s\"\njournal_interval = \"1s\"";
+    let noon: i64 = 1_908_964_800; // 2030-06-29T12:00:00Z
+    let start =
+        |at: &str| Daemon::start_env(tmp.path(), conf, &[("LD_PRELOAD", lib.to_str().unwrap()), ("FAKETIME", at)]);
+    let mut d = start("@2030-06-29 12:00:00");
+    let hosts = ["192.168.11.1", "192.168.11.2", "192.168.11.3"];
+    for (seq, bytes) in [(1u32, 400_000u32), (2, 350_000), (3, 250_000)] {
+        let flows: Vec<Flow> = hosts.iter().map(|h| flow("203.0.113.9", h, bytes)).collect();
+        d.send(&v5(&flows, seq));
+        std::thread::sleep(Duration::from_millis(1100));
+    }
+    d.wait_for("counted", |d| hosts.iter().all(|h| d.hosts().get(*h).is_some_and(|c| c.0 == 1_000_000)));
+    // The steps close (2 s spread) and are journaled (every 1 s).
+    std::thread::sleep(Duration::from_secs(4));
+    let held = d.metric("flowpi_archive_steps_pending");
+    assert!(held >= 3, "the files took the steps before the power cut ({held} held): nothing to test");
+    // The power cut, and three days off.
+    let pid = d.child.id();
+    d.kill();
+    for name in [format!("faketime_shm_{pid}"), format!("sem.faketime_sem_{pid}")] {
+        let _ = std::fs::remove_file(Path::new("/dev/shm").join(name));
+    }
+    let d = start("@2030-07-02 12:00:00");
+    d.wait_for("replayed", |d| d.log().contains("journal replayed"));
+    // Several steps later, nothing held was dropped for being three days old.
+    let steps = d.metric("flowpi_snapshots_total");
+    d.wait_for("three steps", |d| d.metric("flowpi_snapshots_total") >= steps + 3);
+    assert_eq!(d.metric("flowpi_archive_steps_dropped_total"), 0, "{}", d.log());
+    let pending = d.metric("flowpi_archive_steps_pending");
+    eprintln!("steps held at the power cut: {held}; held after the 3-day gap: {pending}");
+    // At stop every closed step reaches its file: each host's 1,000,000 B, in the 5-minute rows
+    // of three days ago.
+    stop_faked(d);
+    for h in hosts {
+        let rx = sums_at(&host_file_in(tmp.path(), h), 300, noon - 3600, noon + 3600)[0];
+        // rrdtool prints rates to 10 significant digits: exact within a byte.
+        assert!((rx - 1_000_000.0).abs() < 0.5, "{h}: the 5 min rows around the power cut hold {rx} B");
+    }
+}
+
+fn host_file_in(dir: &Path, ip: &str) -> PathBuf {
+    dir.join(format!("archive/hosts/{ip}.rrd"))
+}
+
+#[test]
+fn a_corrected_forward_jump_under_steady_traffic_never_writes_the_future() {
+    let Some(lib) = faketime() else { return };
+    let tmp = tempfile::tempdir().unwrap();
+    let clock = tmp.path().join("clock");
+    std::fs::write(&clock, "+0\n").unwrap();
+    // "Today" in a zone where it is noon: the day does not roll over during the test.
+    let sections = format!("[time]\nzone = \"{}\"\n", noon_zone());
+    let d = Daemon::start_full(
+        tmp.path(),
+        Extra { http: "auth = \"none\"", sections: &sections, ..Extra::default() },
+        &[
+            ("LD_PRELOAD", lib.to_str().unwrap()),
+            ("FAKETIME_TIMESTAMP_FILE", clock.to_str().unwrap()),
+            ("FAKETIME_NO_CACHE", "1"),
+            ("FAKETIME_DONT_FAKE_MONOTONIC", "1"),
+        ],
+    );
+    // Steady traffic, 10 datagrams a second, to four hosts, all along.
+    let hosts = ["192.168.12.1", "192.168.12.2", "192.168.12.3", "192.168.12.4"];
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let sender = {
+        let (stop, udp) = (stop.clone(), d.udp);
+        std::thread::spawn(move || {
+            let sock = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+            let mut seq = 0u32;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let flows: Vec<Flow> = hosts.iter().map(|h| flow("203.0.113.9", h, 1_000)).collect();
+                sock.send_to(&v5(&flows, seq), udp).unwrap();
+                seq += 1;
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            u64::from(seq)
+        })
+    };
+    // A day ahead for a few seconds, then set right; four times, each at another moment of
+    // the second (the step hand-over and the once-a-second clock check take turns).
+    for round in 0..4u64 {
+        std::thread::sleep(Duration::from_millis(1500 + 250 * round));
+        std::fs::write(&clock, "+1d\n").unwrap();
+        std::thread::sleep(Duration::from_secs(4));
+        std::fs::write(&clock, "+0\n").unwrap();
+        d.wait_for("the correction seen", |d| {
+            d.metric("flowpi_clock_jumps_total{direction=\"backward\"}") == round + 1
+        });
+    }
+    std::thread::sleep(Duration::from_secs(2));
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let sent = sender.join().unwrap();
+    d.wait_for("all counted", |d| hosts.iter().all(|h| d.hosts().get(*h).is_some_and(|c| c.0 == sent * 1_000)));
+    assert_eq!(d.metric("flowpi_clock_jumps_total{direction=\"forward\"}"), 4);
+    // No file took a time that had not come, no step was dropped, and every byte is in the
+    // files, under today.
+    std::thread::sleep(Duration::from_secs(3));
+    let t = now();
+    let ahead = last_updates(&d).into_iter().map(|(_, last)| last - t).max().unwrap();
+    eprintln!("the files' last update, at most {ahead}s after now");
+    assert!(ahead <= 1, "a file's last update is {ahead}s ahead of now");
+    d.wait_for("all written", |d| d.metric("flowpi_archive_steps_pending") == 0);
+    assert_eq!(d.metric("flowpi_archive_steps_dropped_total"), 0);
+    let today = rows(&d.json("/api/hosts?period=today"));
+    for h in hosts {
+        let rx = fetch_totals(&host_file(&d, h), 300)[0];
+        assert!((rx - (sent * 1_000) as f64).abs() < 0.5, "{h}: the files hold {rx} B of {}", sent * 1_000);
+        assert_eq!(today.get(h).map(|c| c.0), Some(sent * 1_000), "{h} today");
+    }
+    stop_faked(d);
+}

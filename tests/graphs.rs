@@ -15,17 +15,6 @@ fn now() -> i64 {
     SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs() as i64
 }
 
-/// A zone where it is about noon now, so "today" does not roll over during the test (Etc/GMT
-/// zones have inverted signs: Etc/GMT-5 is UTC+5).
-fn noon_zone() -> String {
-    let hour = (now() / 3600 % 24) as i32;
-    match (12 - hour).clamp(-12, 14) {
-        0 => "UTC".into(),
-        o if o > 0 => format!("Etc/GMT-{o}"),
-        o => format!("Etc/GMT+{}", -o),
-    }
-}
-
 fn start(dir: &std::path::Path) -> Daemon {
     let sections = format!(
         "[time]\nzone = \"{}\"\n[[exporter]]\naddress = \"127.0.0.1\"\ninterfaces = {{ 1 = \"wan\", 2 = \"lan\" }}\n",

@@ -18,18 +18,6 @@ fn now() -> i64 {
     SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs() as i64
 }
 
-/// A zone where it is about noon now, so "today" does not roll over during the test (Etc/GMT
-/// zones have inverted signs: Etc/GMT-5 is UTC+5).
-fn noon_zone() -> String {
-    let hour = (now() / 3600 % 24) as i32;
-    let off = (12 - hour).clamp(-12, 14);
-    match off {
-        0 => "UTC".into(),
-        o if o > 0 => format!("Etc/GMT-{o}"),
-        o => format!("Etc/GMT+{}", -o),
-    }
-}
-
 fn start(dir: &Path, archive: &str, zone: &str) -> Daemon {
     let sections = format!("[time]\nzone = \"{zone}\"\n");
     let extra = Extra { archive, http: "auth = \"none\"", sections: &sections, ..Extra::default() };

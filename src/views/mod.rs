@@ -14,11 +14,11 @@ use std::fmt;
 use std::net::IpAddr;
 use std::sync::Arc;
 
-pub use applications::{AppId, AppName, Applications};
-use attribute::{attribute, Flow, How};
 use crate::decode::FlowRecord;
 use crate::net::{normalize, LocalNets};
 use crate::stats::{self, Stats};
+pub use applications::{AppId, AppName, Applications};
+use attribute::{attribute, Flow, How};
 
 /// Bytes and packets in each direction. For a host "in" is received (the host is the destination)
 /// and "out" is sent; for an interface "in" is the flow's input interface and "out" its output.
@@ -46,6 +46,14 @@ impl Counts {
         self.out_bytes = self.out_bytes.wrapping_add(o.out_bytes);
         self.in_packets = self.in_packets.wrapping_add(o.in_packets);
         self.out_packets = self.out_packets.wrapping_add(o.out_packets);
+    }
+
+    /// Take back what [`Counts::add`] added (never below zero).
+    pub fn sub(&mut self, o: &Counts) {
+        self.in_bytes = self.in_bytes.saturating_sub(o.in_bytes);
+        self.out_bytes = self.out_bytes.saturating_sub(o.out_bytes);
+        self.in_packets = self.in_packets.saturating_sub(o.in_packets);
+        self.out_packets = self.out_packets.saturating_sub(o.out_packets);
     }
 
     pub fn is_zero(&self) -> bool {
@@ -384,7 +392,6 @@ impl From<AddrKey> for IpAddr {
     }
 }
 
-
 /// An interface row: the exporter and its ifIndex.
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
 pub struct IfKey(pub AddrKey, pub u32);
@@ -428,7 +435,13 @@ pub fn split(parts: &[(usize, u64)], bytes: u64, packets: u64, mut put: impl FnM
 
 impl Views {
     /// Views with the default application list, for tools and tests.
-    pub fn with_bounds(local: LocalNets, bounds: &Bounds, open_steps: usize, step: std::time::Duration, stats: Arc<Stats>) -> Self {
+    pub fn with_bounds(
+        local: LocalNets,
+        bounds: &Bounds,
+        open_steps: usize,
+        step: std::time::Duration,
+        stats: Arc<Stats>,
+    ) -> Self {
         let apps = Applications::new(&Applications::default_classes());
         Views::new(local, apps, bounds, open_steps, step, stats)
     }
@@ -648,7 +661,8 @@ impl Views {
         self.talkers.publish_stats(st);
         self.hosts.publish_stats(st);
         stats::set(&st.doctor_evictions, self.unattributed.evictions());
-        let mut s = Snapshot { step_ms: self.clock.step_ms, remote: self.unattributed.summary(), ..Snapshot::default() };
+        let mut s =
+            Snapshot { step_ms: self.clock.step_ms, remote: self.unattributed.summary(), ..Snapshot::default() };
         self.hosts.publish(&self.apps, &mut s);
         self.interfaces.publish(&mut s);
         self.applications.publish(&self.apps, &mut s);
@@ -873,7 +887,10 @@ mod tests {
         a.add(ex, &far);
         let s = a.snapshot();
         assert_eq!(s.hosts.len(), 1);
-        assert_eq!(s.hosts[0].1, Counts { in_bytes: 5_000_000, out_bytes: 700_000, in_packets: 4000, out_packets: 600 });
+        assert_eq!(
+            s.hosts[0].1,
+            Counts { in_bytes: 5_000_000, out_bytes: 700_000, in_packets: 4000, out_packets: 600 }
+        );
         assert_eq!(s.host_details[0].peers.len(), 1);
         assert_eq!(s.host_details[0].peers[0].peer, "203.0.113.5".parse::<IpAddr>().unwrap());
         a.rotate(wall_ms());

@@ -540,3 +540,16 @@ pub fn rows(v: &serde_json::Value) -> std::collections::BTreeMap<String, (u64, u
 pub fn flow(src: &'static str, dst: &'static str, bytes: u32) -> Flow<'static> {
     Flow { src, dst, bytes, times: None }
 }
+
+/// A zone where it is about noon now, so "today" does not roll over during the test (Etc/GMT
+/// zones have inverted signs: Etc/GMT-5 is UTC+5).
+pub fn noon_zone() -> String {
+    let hour = (std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64 / 3600
+        % 24) as i32;
+    let off = (12 - hour).clamp(-12, 14);
+    match off {
+        0 => "UTC".into(),
+        o if o > 0 => format!("Etc/GMT-{o}"),
+        o => format!("Etc/GMT+{}", -o),
+    }
+}
