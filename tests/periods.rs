@@ -327,3 +327,33 @@ fn local_midnight_rolls_every_period_over_also_across_a_restart() {
     check(&d);
     stop_faked(d);
 }
+
+#[test]
+fn after_sigkills_today_and_the_archive_agree_to_the_byte() {
+    let tmp = tempfile::tempdir().unwrap();
+    let zone = noon_zone();
+    // Files written every second, the journal every 3 s: kills land between the two.
+    let conf = "flush = \"1s\"\njournal_interval = \"3s\"";
+    let from = now() - 1;
+    let hosts = ["192.168.13.1", "192.168.13.2", "192.168.13.3"];
+    let mut seq = 0u32;
+    for round in 0..5u64 {
+        let mut d = start(tmp.path(), conf, &zone);
+        let until = std::time::Instant::now() + Duration::from_millis(2500 + 700 * round);
+        while std::time::Instant::now() < until {
+            let flows: Vec<Flow> = hosts.iter().map(|h| flow("198.51.100.1", h, 10_000 + seq)).collect();
+            d.send(&v5(&flows, seq));
+            seq += 1;
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        d.kill();
+    }
+    let d = start(tmp.path(), conf, &zone);
+    d.wait_for("replayed and settled", |d| d.metric("flowpi_snapshots_total") >= 4);
+    let today = rows(&d.json("/api/hosts?period=today"));
+    let archive = rows(&d.json(&format!("/api/hosts?from={from}&to={}", now() + 1)));
+    let sum = |m: &BTreeMap<String, (u64, u64)>| m.values().map(|c| c.0).sum::<u64>();
+    eprintln!("after 5 SIGKILLs: today {} B, the archive {} B", sum(&today), sum(&archive));
+    assert_eq!(today, archive, "the day totals and the archive disagree after SIGKILLs");
+    assert!(sum(&today) > 0);
+}
