@@ -213,3 +213,25 @@ fn bad_windows_and_parameters_are_400_naming_the_problem() {
     let o = d.json("/api/overview");
     assert_eq!((o["hosts"].as_array().map(Vec::len), &o["wan"]), (Some(0), &serde_json::Value::Null), "{o}");
 }
+
+#[test]
+fn the_graph_cache_is_bounded_in_bytes() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = start(tmp.path());
+    d.send(&v5(&[flow("198.51.100.1", "192.168.14.1", 1_000_000)], 1));
+    d.wait_for("counted", |d| d.hosts().get("192.168.14.1").is_some_and(|h| h.0 == 1_000_000));
+    let g = |w: u32| d.get(&format!("/graph/host/192.168.14.1/day.svg?width={w}&height=2000"));
+    assert_eq!(g(3000).status, 200);
+    let before = d.proc_status("VmRSS:");
+    // 128 of the largest graphs, each another size: each one a few hundred kB of SVG.
+    let mut bytes = 0;
+    for w in 2872..3000 {
+        let r = g(w);
+        assert_eq!(r.status, 200);
+        bytes += r.body.len();
+    }
+    let after = d.proc_status("VmRSS:");
+    eprintln!("128 SVGs of about 3000x2000 ({} kB in all): RSS {before} -> {after} KiB", bytes / 1000);
+    // Before the byte bound, the cache kept them all: RSS 14 -> 44 MiB.
+    assert!(after < before + 8 * 1024, "RSS {before} -> {after} KiB after 128 large graphs");
+}
