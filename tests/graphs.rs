@@ -216,6 +216,11 @@ fn bad_windows_and_parameters_are_400_naming_the_problem() {
 
 #[test]
 fn the_graph_cache_is_bounded_in_bytes() {
+    if !cfg!(target_arch = "x86_64") {
+        // Under qemu-user each large graph takes seconds and the RSS is the emulator's too.
+        eprintln!("skipped: measured on x86_64 only");
+        return;
+    }
     let tmp = tempfile::tempdir().unwrap();
     let d = start(tmp.path());
     d.send(&v5(&[flow("198.51.100.1", "192.168.14.1", 1_000_000)], 1));
