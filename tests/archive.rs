@@ -336,6 +336,9 @@ fn a_pi_off_for_three_days_writes_every_step_its_journal_held() {
     // At stop every closed step reaches its file: each host's 1,000,000 B, in the 5-minute rows
     // of three days ago.
     stop_faked(d);
+    let log = std::fs::read_to_string(tmp.path().join("flowpi.log")).unwrap();
+    let stopped = log.lines().rfind(|l| l.contains("archive: stopped")).unwrap_or_else(|| panic!("{log}"));
+    assert!(stopped.ends_with("0 steps kept in the journal"), "{stopped}");
     for h in hosts {
         let rx = sums_at(&host_file_in(tmp.path(), h), 300, noon - 3600, noon + 3600)[0];
         // rrdtool prints rates to 10 significant digits: exact within a byte.
