@@ -122,6 +122,10 @@ pub struct Stats {
     pub http_connections: AtomicU64,
     pub http_connections_accepted: AtomicU64,
     pub http_connections_evicted: AtomicU64,
+    /// Connections that had not logged in, closed to make room (even mid-request).
+    pub http_connections_evicted_unauthenticated: AtomicU64,
+    /// Newcomers from a client already holding http.max_connections_per_client.
+    pub http_connections_client_limit: AtomicU64,
     pub http_connections_refused: AtomicU64,
     pub http_timeouts: AtomicU64,
     pub http_accept_errors: AtomicU64,
@@ -129,6 +133,8 @@ pub struct Stats {
     pub login_ok: AtomicU64,
     pub login_failed: AtomicU64,
     pub login_limited: AtomicU64,
+    /// Login forms whose body did not arrive within LOGIN_BODY_TIMEOUT.
+    pub login_incomplete: AtomicU64,
     /// Requests refused for a `Host:` header that is not ours (DNS rebinding).
     pub http_bad_host: AtomicU64,
     /// Requests refused for missing or wrong credentials.
@@ -566,6 +572,8 @@ impl Stats {
             &[
                 ("{event=\"accepted\"}", get(&self.http_connections_accepted)),
                 ("{event=\"evicted_idle\"}", get(&self.http_connections_evicted)),
+                ("{event=\"evicted_unauthenticated\"}", get(&self.http_connections_evicted_unauthenticated)),
+                ("{event=\"client_limit\"}", get(&self.http_connections_client_limit)),
                 ("{event=\"refused_full\"}", get(&self.http_connections_refused)),
                 ("{event=\"timed_out\"}", get(&self.http_timeouts)),
             ],
@@ -584,6 +592,7 @@ impl Stats {
                 ("{outcome=\"ok\"}", get(&self.login_ok)),
                 ("{outcome=\"wrong\"}", get(&self.login_failed)),
                 ("{outcome=\"rate_limited\"}", get(&self.login_limited)),
+                ("{outcome=\"incomplete\"}", get(&self.login_incomplete)),
             ],
         );
         metric(

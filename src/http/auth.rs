@@ -262,11 +262,9 @@ impl Guard {
 
     /// Check a request's cookie or Authorization header.
     pub async fn check(&self, client: IpAddr, cookie: Option<&str>, authorization: Option<&str>) -> Access {
-        let Mode::Password { hash, tokens, key, basic_ok } = &self.mode else { return Access::Granted };
-        if let Some(c) = cookie.and_then(session_cookie) {
-            if session_valid(key, hash, c, now_secs()) {
-                return Access::Granted;
-            }
+        let Mode::Password { tokens, key, basic_ok, .. } = &self.mode else { return Access::Granted };
+        if cookie.is_some_and(|c| self.session_ok(c)) {
+            return Access::Granted;
         }
         let Some(authz) = authorization else { return Access::Denied };
         if let Some(t) = authz.strip_prefix("Bearer ") {
@@ -276,12 +274,8 @@ impl Guard {
         let Some(b64) = authz.strip_prefix("Basic ") else { return Access::Denied };
         let Some(password) = basic_password(b64.trim()) else { return Access::Denied };
         let tag = mac(key, &[b"basic\0", password.as_bytes()]);
-        {
-            let mut cache = basic_ok.lock().expect("basic cache");
-            cache.retain(|(_, at)| at.elapsed() < BASIC_CACHE_FOR);
-            if cache.iter().any(|(t, _)| ct_eq(t, &tag)) {
-                return Access::Granted;
-            }
+        if self.basic_cached(&tag) {
+            return Access::Granted;
         }
         match self.verify_password(client, &password).await {
             Access::Granted => {
@@ -294,6 +288,36 @@ impl Guard {
             }
             other => other,
         }
+    }
+
+    /// Do these headers carry credentials that hold, judged without argon2, the rate limit or
+    /// counting (a valid session, a token, Basic credentials verified lately)? For the connection
+    /// registry, which reads them off a newcomer's first bytes to know whom to keep.
+    pub fn proves(&self, cookie: Option<&str>, authorization: Option<&str>) -> bool {
+        let Mode::Password { tokens, key, .. } = &self.mode else { return true };
+        if cookie.is_some_and(|c| self.session_ok(c)) {
+            return true;
+        }
+        let Some(authz) = authorization else { return false };
+        if let Some(t) = authz.strip_prefix("Bearer ") {
+            return tokens.iter().any(|k| ct_eq(k.as_bytes(), t.trim().as_bytes()));
+        }
+        let password = authz.strip_prefix("Basic ").and_then(|b| basic_password(b.trim()));
+        password.is_some_and(|p| self.basic_cached(&mac(key, &[b"basic\0", p.as_bytes()])))
+    }
+
+    /// Does the `Cookie:` header hold a valid session?
+    fn session_ok(&self, cookie_header: &str) -> bool {
+        let Mode::Password { hash, key, .. } = &self.mode else { return true };
+        session_cookie(cookie_header).is_some_and(|c| session_valid(key, hash, c, now_secs()))
+    }
+
+    /// Were these Basic credentials (their MAC) verified lately?
+    fn basic_cached(&self, tag: &[u8; 32]) -> bool {
+        let Mode::Password { basic_ok, .. } = &self.mode else { return true };
+        let mut cache = basic_ok.lock().expect("basic cache");
+        cache.retain(|(_, at)| at.elapsed() < BASIC_CACHE_FOR);
+        cache.iter().any(|(t, _)| ct_eq(t, tag))
     }
 
     /// A password from the login form or HTTP Basic, through the rate limit; counted.
