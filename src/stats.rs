@@ -135,10 +135,18 @@ pub struct Stats {
     pub login_limited: AtomicU64,
     /// Login forms whose body did not arrive within LOGIN_BODY_TIMEOUT.
     pub login_incomplete: AtomicU64,
+    /// Wrong bearer tokens (they count against the same rate limit as passwords).
+    pub token_failed: AtomicU64,
+    /// Sessions ended by logging out, and the times a full list of them made a new session key
+    /// (ending every session).
+    pub sessions_revoked: AtomicU64,
+    pub sessions_all_ended: AtomicU64,
     /// Requests refused for a `Host:` header that is not ours (DNS rebinding).
     pub http_bad_host: AtomicU64,
     /// Requests refused for missing or wrong credentials.
     pub http_unauthorized: AtomicU64,
+    /// Login and logout forms refused for coming from another site (or `Origin: null`).
+    pub http_cross_site: AtomicU64,
 
     /// Reverse lookups of local hosts done, and those that gave no name, by reason.
     pub name_lookups: AtomicU64,
@@ -593,6 +601,16 @@ impl Stats {
                 ("{outcome=\"wrong\"}", get(&self.login_failed)),
                 ("{outcome=\"rate_limited\"}", get(&self.login_limited)),
                 ("{outcome=\"incomplete\"}", get(&self.login_incomplete)),
+                ("{outcome=\"wrong_token\"}", get(&self.token_failed)),
+            ],
+        );
+        metric(
+            "sessions_total",
+            "counter",
+            "Sessions ended at logout (revoked, kept across restarts), and times the list of them was full and a new session key ended every session (all_ended).",
+            &[
+                ("{event=\"revoked\"}", get(&self.sessions_revoked)),
+                ("{event=\"all_ended\"}", get(&self.sessions_all_ended)),
             ],
         );
         metric(
@@ -602,6 +620,7 @@ impl Stats {
             &[
                 ("{reason=\"host\"}", get(&self.http_bad_host)),
                 ("{reason=\"unauthorized\"}", get(&self.http_unauthorized)),
+                ("{reason=\"cross_site\"}", get(&self.http_cross_site)),
             ],
         );
         metric("name_lookups_total", "counter", "Reverse lookups of local hosts' names.", &[("", get(&self.name_lookups))]);

@@ -554,3 +554,114 @@ fn login_pinners_do_not_lock_a_logged_in_browser_out() {
     assert!(metric(&d, &pw, "flowpi_http_connections_total{event=\"evicted_unauthenticated\"}") > 0);
     page_answers_quickly(&d, &pw);
 }
+
+/// A request with extra header lines from a chosen loopback address; the whole answer.
+fn request_from(d: &Daemon, from: std::net::Ipv4Addr, head: &str) -> String {
+    let mut s = connect_from(d.http, from);
+    s.write_all(head.as_bytes()).unwrap();
+    read_answer(&mut s)
+}
+
+fn status_of(answer: &str) -> u16 {
+    answer.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or(0)
+}
+
+#[test]
+fn logging_out_ends_the_session_also_after_a_restart() {
+    let (mut d, _tmp, pw) = start("");
+    let cookie = login_cookie(&d, &pw);
+    let laptop = login_cookie(&d, &pw);
+    let with = |d: &Daemon, c: &str, path: &str| get_with(d.http, path, &[&format!("Cookie: {c}")]).unwrap().status;
+    let logout = |d: &Daemon, c: &str, headers: &str| {
+        raw_request(
+            d.http,
+            &format!("POST /logout HTTP/1.1\r\nHost: localhost\r\nCookie: {c}\r\n{headers}Content-Length: 0\r\nConnection: close\r\n\r\n"),
+        )
+        .unwrap()
+    };
+    assert_eq!(with(&d, &cookie, "/api/status"), 200);
+    // Another site's form (or a sandboxed frame) cannot log the user out.
+    for headers in ["Origin: http://attacker.example\r\n", "Origin: null\r\n", "Sec-Fetch-Site: cross-site\r\n"] {
+        assert_eq!(logout(&d, &cookie, headers).status, 403, "{headers}");
+    }
+    assert_eq!(with(&d, &cookie, "/api/status"), 200);
+    assert_eq!(metric(&d, &pw, "flowpi_http_refused_total{reason=\"cross_site\"}"), 3);
+    // The page's own form: the cookie is cleared, and a copy of it is worth nothing from now on.
+    let r = logout(&d, &cookie, "Origin: http://localhost\r\nSec-Fetch-Site: same-origin\r\n");
+    assert_eq!(r.status, 303);
+    assert!(r.headers.contains("Max-Age=0"), "{}", r.headers);
+    assert_eq!(with(&d, &cookie, "/api/status"), 401);
+    assert_eq!(with(&d, &cookie, "/"), 303, "the page leads to the login form again");
+    assert_eq!(with(&d, &laptop, "/api/status"), 200, "another device's session lives on");
+    assert_eq!(metric(&d, &pw, "flowpi_sessions_total{event=\"revoked\"}"), 1);
+    // Kept across a restart, in a file only flowpi's user reads.
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(d.archive().join("session.revoked")).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o600);
+    assert_eq!(d.stop(), 0);
+    let d2 = Daemon::start_full(&d.dir, Extra::default(), &[]);
+    assert_eq!(with(&d2, &cookie, "/api/status"), 401);
+    assert_eq!(with(&d2, &laptop, "/api/status"), 200);
+}
+
+#[test]
+fn login_forms_from_other_sites_and_sandboxed_frames_are_refused() {
+    let (d, _tmp, pw) = start("");
+    let body = format!("password={pw}");
+    let form = |headers: &str| {
+        raw_request(
+            d.http,
+            &format!("POST /login HTTP/1.1\r\nHost: localhost:3000\r\n{headers}Content-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len()),
+        )
+        .unwrap()
+        .status
+    };
+    // Any page the visitor opens could otherwise spend this address's login attempts.
+    for headers in [
+        "Origin: null\r\n",
+        "Origin: http://attacker.example\r\n",
+        "Origin: http://localhost:3001\r\n",
+        "Origin: http://localhost:3000\r\nSec-Fetch-Site: cross-site\r\n",
+        "Origin: http://localhost:3000\r\nSec-Fetch-Site: same-site\r\n",
+    ] {
+        assert_eq!(form(headers), 403, "{headers}");
+    }
+    assert_eq!(form("Origin: http://localhost:3000\r\nSec-Fetch-Site: same-origin\r\n"), 303);
+    assert_eq!(form(""), 303, "a script sends no Origin");
+    assert_eq!(metric(&d, &pw, "flowpi_http_refused_total{reason=\"cross_site\"}"), 5);
+    assert_eq!(metric(&d, &pw, "flowpi_logins_total{outcome=\"wrong\"}"), 0, "refused before any attempt");
+}
+
+#[test]
+fn wrong_tokens_are_counted_and_rate_limited() {
+    let tmp = tempfile::tempdir().unwrap();
+    let token = "prometheus-scrape-token-0123456789";
+    let d = Daemon::start_full(tmp.path(), Extra { http: &format!("tokens = [\"{token}\"]"), ..Extra::default() }, &[]);
+    let guesser = std::net::Ipv4Addr::new(127, 0, 4, 1);
+    let scrape = |from, t: &str| {
+        status_of(&request_from(
+            &d,
+            from,
+            &format!(
+                "GET /metrics HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer {t}\r\nConnection: close\r\n\r\n"
+            ),
+        ))
+    };
+    let statuses: Vec<u16> = (0..7).map(|i| scrape(guesser, &format!("guess-{i}-of-a-token-000"))).collect();
+    assert_eq!(&statuses[..4], &[401, 401, 401, 401]);
+    assert!(statuses[4..].contains(&429), "{statuses:?}");
+    // Blocked: even the right token waits; another address is not held up.
+    assert_eq!(scrape(guesser, token), 429);
+    let elsewhere = std::net::Ipv4Addr::new(127, 0, 4, 2);
+    let text = request_from(
+        &d,
+        elsewhere,
+        &format!(
+            "GET /metrics HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer {token}\r\nConnection: close\r\n\r\n"
+        ),
+    );
+    assert_eq!(status_of(&text), 200);
+    let wrong = metric_value(&text, "flowpi_logins_total{outcome=\"wrong_token\"}").unwrap();
+    let limited = metric_value(&text, "flowpi_logins_total{outcome=\"rate_limited\"}").unwrap();
+    assert!(wrong >= 5 && limited >= 2, "wrong {wrong}, limited {limited}");
+}

@@ -296,7 +296,10 @@ fn to_response(reply: Reply) -> Response<Full<Bytes>> {
     // The page must not be framed by another site, nor its files sniffed as something else.
     h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
     h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
-    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    // Not no-referrer: under it browsers send `Origin: null` with the page's own form posts (the
+    // Fetch standard), which could not be told from a sandboxed frame on another site. Other sites
+    // still get no Referer.
+    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("same-origin"));
     for (name, value) in reply.headers {
         if let Ok(v) = HeaderValue::from_str(&value) {
             h.append(name, v);
@@ -334,7 +337,7 @@ async fn respond(ctx: &Context, client: IpAddr, conn: &ConnState, parts: &Parts,
         Route::Login if parts.method == Method::POST => login(ctx, client, conn, parts, body).await,
         Route::Login if ctx.guard.is_open() => Reply::redirect("/"),
         Route::Login => login_page(200, ""),
-        Route::Logout => Reply::redirect("/login").with(header::SET_COOKIE, auth::clear_cookie()),
+        Route::Logout => logout(ctx, parts),
         r if r.is_public() => answer(ctx, r).await,
         r => {
             let (cookie, authorization) = (header_str(parts, header::COOKIE), header_str(parts, header::AUTHORIZATION));
@@ -399,13 +402,11 @@ async fn login(ctx: &Context, client: IpAddr, conn: &ConnState, parts: &Parts, b
     if ctx.guard.is_open() {
         return Reply::redirect("/");
     }
-    // A form posted from another site (login CSRF) carries that site's Origin.
-    if let Some(origin) = header_str(parts, header::ORIGIN) {
-        let host = header_str(parts, header::HOST).unwrap_or("");
-        let origin_host = origin.split_once("://").map_or(origin, |(_, h)| h);
-        if origin != "null" && !origin_host.eq_ignore_ascii_case(host) {
-            return Reply::error(403, "the login form must be sent from this page");
-        }
+    // A form posted from another site would spend this address's login attempts (and could log
+    // the browser in to a session of the other site's choosing).
+    if !same_origin(parts) {
+        stats::inc(&ctx.stats.http_cross_site);
+        return Reply::error(403, "the login form must be sent from this page");
     }
     // Compared as u64: on 32-bit ARM `as usize` would cut a huge length down to a small one.
     match content_length(parts) {
@@ -434,6 +435,37 @@ async fn login(ctx: &Context, client: IpAddr, conn: &ConnState, parts: &Parts, b
                 .with(header::RETRY_AFTER, retry_after.to_string())
         }
     }
+}
+
+/// Was this request sent by one of this server's own pages, or by no page at all (a script)?
+/// Browsers name the sending page's origin in `Origin` on every POST, `null` for a sandboxed
+/// frame, a file or a data URL; and most say `Sec-Fetch-Site`. Scripts send neither, and have no
+/// browser's cookies to abuse.
+fn same_origin(parts: &Parts) -> bool {
+    if let Some(site) = parts.headers.get("sec-fetch-site") {
+        if !matches!(site.as_bytes(), b"same-origin" | b"none") {
+            return false;
+        }
+    }
+    let Some(origin) = parts.headers.get(header::ORIGIN) else { return true };
+    let host = header_str(parts, header::HOST).unwrap_or("");
+    origin.to_str().ok().and_then(|o| o.split_once("://")).is_some_and(|(scheme, origin_host)| {
+        matches!(scheme, "http" | "https") && !host.is_empty() && origin_host.eq_ignore_ascii_case(host)
+    })
+}
+
+/// `POST /logout`: the session ends on the server too (a copy of the cookie is worth nothing from
+/// now on), and the browser is told to forget it. Only from this server's page: another site's
+/// form could otherwise log the user out.
+fn logout(ctx: &Context, parts: &Parts) -> Reply {
+    if !same_origin(parts) {
+        stats::inc(&ctx.stats.http_cross_site);
+        return Reply::error(403, "log out from this page");
+    }
+    if let Some(cookie) = header_str(parts, header::COOKIE) {
+        ctx.guard.end_session(cookie);
+    }
+    Reply::redirect("/login").with(header::SET_COOKIE, auth::clear_cookie())
 }
 
 /// The login page with `message` (fixed texts only: nothing from the request is echoed).
