@@ -135,6 +135,10 @@ pub struct Stats {
     pub login_limited: AtomicU64,
     /// Login forms whose body did not arrive within LOGIN_BODY_TIMEOUT.
     pub login_incomplete: AtomicU64,
+    /// Login rate-limit table: entries forgotten early to stay bounded, and new IPv6 addresses of
+    /// a /64 with many failing ones that got no free failures.
+    pub login_limiter_evicted: AtomicU64,
+    pub login_limiter_prefix_crowded: AtomicU64,
     /// Wrong bearer tokens (they count against the same rate limit as passwords).
     pub token_failed: AtomicU64,
     /// Sessions ended by logging out, and the times a full list of them made a new session key
@@ -602,6 +606,15 @@ impl Stats {
                 ("{outcome=\"rate_limited\"}", get(&self.login_limited)),
                 ("{outcome=\"incomplete\"}", get(&self.login_incomplete)),
                 ("{outcome=\"wrong_token\"}", get(&self.token_failed)),
+            ],
+        );
+        metric(
+            "login_limiter_total",
+            "counter",
+            "Login rate-limit table: entries forgotten early to keep it bounded (4096 addresses, 64 per IPv6 /64), and new addresses of a /64 with many failing ones given no free failures (prefix_crowded).",
+            &[
+                ("{event=\"evicted\"}", get(&self.login_limiter_evicted)),
+                ("{event=\"prefix_crowded\"}", get(&self.login_limiter_prefix_crowded)),
             ],
         );
         metric(

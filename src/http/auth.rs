@@ -420,7 +420,7 @@ impl Guard {
         if self.token_ok(token) {
             return Access::Granted;
         }
-        l.failed(client, now);
+        l.failed(client, now, &self.stats);
         stats::inc(&self.stats.token_failed);
         Access::Denied
     }
@@ -444,7 +444,7 @@ impl Guard {
                 stats::inc(&self.stats.login_limited);
                 return Access::Limited { retry_after };
             }
-            l.failed(client, Instant::now());
+            l.failed(client, Instant::now(), &self.stats);
         }
         let ok = {
             let permit = self.argon.clone().acquire_owned().await.expect("semaphore never closed");
@@ -647,8 +647,17 @@ fn port_ok(tail: &str) -> bool {
     tail.strip_prefix(':').is_some_and(|p| !p.is_empty() && p.len() <= 5 && p.bytes().all(|b| b.is_ascii_digit()))
 }
 
-/// Wrong passwords per client: the first few are free, then each costs a doubling wait (up to
-/// five minutes). Clients are addresses, IPv6 by /64 (one device can hold a whole /64).
+/// Wrong passwords and tokens per client address: the first few are free, then each costs a
+/// doubling wait (up to five minutes), even for the right password.
+///
+/// IPv6 clients are single addresses, not /64s: every device on a home LAN has its addresses in
+/// the same /64, so a limit per /64 let a guest's five wrong guesses lock the owner out. A device
+/// can take any number of addresses in its /64, though. So a /64 holds at most
+/// [`MAX_PER_PREFIX`] entries (a new one forgets that /64's own oldest, never another client's),
+/// and once [`PREFIX_FREE`] of its addresses failed lately, a new address of it gets no free
+/// failures: its first wrong guess already waits. Neither touches an address that has not failed,
+/// so the owner typing the right password gets in whatever a guest in the same /64 does; a guest
+/// rotating addresses is left about one guess per address, with argon2 one run at a time.
 #[derive(Default)]
 struct Limiter {
     clients: HashMap<IpAddr, Failures>,
@@ -663,32 +672,64 @@ struct Failures {
 const FREE_FAILURES: u32 = 5;
 const MAX_WAIT: Duration = Duration::from_secs(300);
 const FORGET_AFTER: Duration = Duration::from_secs(3600);
+/// Entries at most (`flowpi_login_limiter_total{event="evicted"}` counts those forgotten early).
 const MAX_CLIENTS: usize = 4096;
+/// Entries of one IPv6 /64 at most.
+const MAX_PER_PREFIX: usize = 64;
+/// Addresses of one /64 with recent failures past which a new one gets no free failures
+/// (`flowpi_login_limiter_total{event="prefix_crowded"}`).
+const PREFIX_FREE: usize = 8;
 
-fn client_key(ip: IpAddr) -> IpAddr {
-    match crate::net::normalize(ip) {
-        IpAddr::V6(v6) => IpAddr::V6((u128::from(v6) & (u128::MAX << 64)).into()),
-        v4 => v4,
+/// The /64 of an IPv6 address (`None` for IPv4).
+fn prefix64(ip: IpAddr) -> Option<u64> {
+    match ip {
+        IpAddr::V6(v6) => Some((u128::from(v6) >> 64) as u64),
+        IpAddr::V4(_) => None,
     }
 }
 
 impl Limiter {
     fn blocked(&mut self, ip: IpAddr, now: Instant) -> Option<u64> {
-        let f = self.clients.get(&client_key(ip))?;
+        let f = self.clients.get(&crate::net::normalize(ip))?;
         (f.until > now).then(|| (f.until - now).as_secs().max(1))
     }
 
-    fn failed(&mut self, ip: IpAddr, now: Instant) {
-        if self.clients.len() >= MAX_CLIENTS {
-            self.clients.retain(|_, f| now.duration_since(f.last) < FORGET_AFTER);
+    fn failed(&mut self, ip: IpAddr, now: Instant, stats: &Stats) {
+        let ip = crate::net::normalize(ip);
+        let mut count = 0;
+        if !self.clients.contains_key(&ip) {
+            let recent = |f: &Failures| now.duration_since(f.last) < FORGET_AFTER;
+            if let Some(p) = prefix64(ip) {
+                let mut same: Vec<(Instant, IpAddr, bool)> = self
+                    .clients
+                    .iter()
+                    .filter(|(k, _)| prefix64(**k) == Some(p))
+                    .map(|(k, f)| (f.last, *k, recent(f)))
+                    .collect();
+                if same.iter().filter(|(_, _, r)| *r).count() >= PREFIX_FREE {
+                    count = FREE_FAILURES - 1;
+                    stats::inc(&stats.login_limiter_prefix_crowded);
+                }
+                if same.len() >= MAX_PER_PREFIX {
+                    same.sort_unstable();
+                    for (_, k, _) in &same[..=same.len() - MAX_PER_PREFIX] {
+                        self.clients.remove(k);
+                        stats::inc(&stats.login_limiter_evicted);
+                    }
+                }
+            }
             if self.clients.len() >= MAX_CLIENTS {
-                // Still full of recent failures: forget the oldest, the table must stay bounded.
-                if let Some(oldest) = self.clients.iter().min_by_key(|(_, f)| f.last).map(|(k, _)| *k) {
-                    self.clients.remove(&oldest);
+                self.clients.retain(|_, f| recent(f));
+                if self.clients.len() >= MAX_CLIENTS {
+                    // Still full of recent failures: forget the oldest, the table must stay bounded.
+                    if let Some(oldest) = self.clients.iter().min_by_key(|(_, f)| f.last).map(|(k, _)| *k) {
+                        self.clients.remove(&oldest);
+                        stats::inc(&stats.login_limiter_evicted);
+                    }
                 }
             }
         }
-        let f = self.clients.entry(client_key(ip)).or_insert(Failures { count: 0, last: now, until: now });
+        let f = self.clients.entry(ip).or_insert(Failures { count, last: now, until: now });
         if now.duration_since(f.last) >= FORGET_AFTER {
             f.count = 0;
         }
@@ -701,7 +742,7 @@ impl Limiter {
     }
 
     fn forget(&mut self, ip: IpAddr) {
-        self.clients.remove(&client_key(ip));
+        self.clients.remove(&crate::net::normalize(ip));
     }
 }
 
@@ -838,23 +879,59 @@ mod tests {
     #[test]
     fn limiter_backs_off_per_client() {
         let mut l = Limiter::default();
+        let st = Stats::default();
         let t = Instant::now();
         let a: IpAddr = "192.168.1.9".parse().unwrap();
         for _ in 0..FREE_FAILURES - 1 {
-            l.failed(a, t);
+            l.failed(a, t, &st);
             assert_eq!(l.blocked(a, t), None);
         }
-        l.failed(a, t);
+        l.failed(a, t, &st);
         assert_eq!(l.blocked(a, t), Some(1));
         assert_eq!(l.blocked("192.168.1.10".parse().unwrap(), t), None, "another client is not blocked");
-        l.failed(a, t);
+        assert_eq!(l.blocked("::ffff:192.168.1.9".parse().unwrap(), t), Some(1), "one client, however written");
+        l.failed(a, t, &st);
         assert_eq!(l.blocked(a, t), Some(2));
         assert_eq!(l.blocked(a, t + Duration::from_secs(3)), None);
-        // One device, many IPv6 addresses in its /64: one client.
-        l.failed("fd00::1".parse().unwrap(), t);
-        assert!(l.clients.contains_key(&"fd00::".parse::<IpAddr>().unwrap()));
         l.forget(a);
         assert_eq!(l.blocked(a, t), None);
+    }
+
+    #[test]
+    fn a_guest_in_the_owners_64_cannot_lock_the_owner_out() {
+        let mut l = Limiter::default();
+        let st = Stats::default();
+        let t = Instant::now();
+        let v6 = |i: u32| -> IpAddr { format!("2001:db8:1:2::{i:x}").parse().unwrap() };
+        let owner = v6(0xffff);
+        // A guest guessing from one address, then from many.
+        for _ in 0..20 {
+            l.failed(v6(1), t, &st);
+        }
+        assert!(l.blocked(v6(1), t).is_some());
+        assert_eq!(l.blocked(owner, t), None, "the owner's address is its own client");
+        for i in 2..=PREFIX_FREE as u32 {
+            l.failed(v6(i), t, &st);
+            assert_eq!(l.blocked(v6(i), t), None, "free failures while the /64 is quiet");
+        }
+        // Crowded: a new address of that /64 waits after its first wrong guess.
+        l.failed(v6(100), t, &st);
+        assert_eq!(l.blocked(v6(100), t), Some(1));
+        assert_eq!(stats::get(&st.login_limiter_prefix_crowded), 1);
+        assert_eq!(l.blocked(owner, t), None, "still not the owner");
+        // However many addresses, the /64 holds at most MAX_PER_PREFIX entries, its own oldest
+        // forgotten; other networks' entries stay.
+        let other: IpAddr = "2001:db8:9:9::1".parse().unwrap();
+        for _ in 0..FREE_FAILURES {
+            l.failed(other, t, &st);
+        }
+        for i in 1000..1000 + 3 * MAX_PER_PREFIX as u32 {
+            l.failed(v6(i), t + Duration::from_millis(u64::from(i)), &st);
+        }
+        let in_prefix = l.clients.keys().filter(|k| prefix64(**k) == prefix64(owner)).count();
+        assert_eq!(in_prefix, MAX_PER_PREFIX);
+        assert!(l.blocked(other, t).is_some(), "another network's failures are kept");
+        assert!(stats::get(&st.login_limiter_evicted) > 0);
     }
 
     #[test]
