@@ -28,3 +28,4 @@ pub mod replay;
 pub mod rrd;
 pub mod stats;
 pub mod systemd;
+pub mod text;
