@@ -1,8 +1,9 @@
 //! The web server against what a hostile neighbour on the LAN can send (the attacks of the
 //! hardening issue, each against the real binary at its default settings): the daemon stays alive
-//! and counting, a normal client is answered within a second, memory stays bounded; and the login:
-//! nothing without credentials, the generated password works, wrong ones are rate-limited, a
-//! foreign `Host:` is refused.
+//! and counting, a normal client is answered within a second, memory stays bounded, connections
+//! holding login forms open do not lock a logged-in browser out; and the login: nothing without
+//! credentials, the generated password works, wrong passwords and tokens are rate-limited, a
+//! foreign `Host:` and other sites' forms are refused, a logged-out cookie stays refused.
 
 mod common;
 

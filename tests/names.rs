@@ -1,6 +1,7 @@
 //! Names of local hosts with the real binary: a `[[host]]` name, a name from a stub DNS server
 //! asked directly (`names.resolver = "IP:PORT"`), and no name, in the API, the CSV, /metrics and
-//! graph titles; the stub must never be asked about a named host or a remote peer.
+//! graph titles; the stub must never be asked about a named host or a remote peer. Names with
+//! control and bidi characters (config, options data) come out clean.
 
 mod common;
 
