@@ -299,8 +299,18 @@ impl Collector {
     /// The tables plus what the decoder knows about names, for the API and the archive thread.
     fn snapshot(&self) -> Snapshot {
         let mut s = self.agg.snapshot();
-        s.interface_names = self.decoder.interface_names();
+        // Interface names come from exporters' options data (and the config): cleaned here, where
+        // the page, API, CSV, /metrics and graph titles all take them from.
+        s.interface_names = self
+            .decoder
+            .interface_names()
+            .into_iter()
+            .filter_map(|(k, n)| crate::text::clean_name(&n).map(|n| (k, n)))
+            .collect();
         s.exporters = self.decoder.exporters();
+        for e in &mut s.exporters {
+            e.name = e.name.take().and_then(|n| crate::text::clean_name(&n));
+        }
         s
     }
 

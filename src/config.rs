@@ -179,8 +179,11 @@ pub struct HttpConfig {
     pub listen: SocketAddr,
     /// Worker threads of the HTTP runtime (connections are tasks, not threads).
     pub threads: usize,
-    /// Open connections at most; at the cap a new one closes the longest-idle one.
+    /// Open connections at most; at the cap a new one closes one that has not logged in, else
+    /// the longest-idle one.
     pub max_connections: usize,
+    /// Open connections from one client address at most (its own go first to make room).
+    pub max_connections_per_client: usize,
     /// Time a client has to send a request's headers.
     pub header_timeout: Duration,
     /// Time an idle keep-alive connection stays open.
@@ -299,6 +302,7 @@ struct RawHttp {
     listen: Option<Spanned<String>>,
     threads: Option<Spanned<i64>>,
     max_connections: Option<Spanned<i64>>,
+    max_connections_per_client: Option<Spanned<i64>>,
     header_timeout: Option<Spanned<String>>,
     idle_timeout: Option<Spanned<String>>,
     auth: Option<Spanned<String>>,
@@ -772,6 +776,7 @@ impl Validator<'_> {
             listen: self.get(&mut t, "listen"),
             threads: self.get(&mut t, "threads"),
             max_connections: self.get(&mut t, "max_connections"),
+            max_connections_per_client: self.get(&mut t, "max_connections_per_client"),
             header_timeout: self.get(&mut t, "header_timeout"),
             idle_timeout: self.get(&mut t, "idle_timeout"),
             auth: self.get(&mut t, "auth"),
@@ -1184,6 +1189,14 @@ impl Validator<'_> {
         };
         let threads = self.int("http.threads", rh.threads, 1, 1, 16) as usize;
         let max_connections = self.int("http.max_connections", rh.max_connections, 64, 2, 4096) as usize;
+        let per_client_at = rh.max_connections_per_client.clone();
+        let max_connections_per_client =
+            self.int("http.max_connections_per_client", rh.max_connections_per_client, 16, 1, 4096) as usize;
+        // The default (16) under a small max_connections is simply the whole; a value written is checked.
+        if let Some(at) = per_client_at.filter(|_| max_connections_per_client > max_connections) {
+            let msg = format!("{max_connections_per_client} is more than http.max_connections ({max_connections})");
+            self.problem("http.max_connections_per_client", &at, msg);
+        }
         let header_timeout = self.duration("http.header_timeout", rh.header_timeout, Duration::from_secs(10), 1, 300);
         let idle_timeout = self.duration("http.idle_timeout", rh.idle_timeout, Duration::from_secs(30), 1, 3600);
         let auth = self.auth(rh.auth, rh.password_hash, rh.tokens);
@@ -1286,6 +1299,7 @@ impl Validator<'_> {
                 listen: http_listen,
                 threads,
                 max_connections,
+                max_connections_per_client: max_connections_per_client.min(max_connections),
                 header_timeout,
                 idle_timeout,
                 auth,
@@ -1512,6 +1526,11 @@ mod tests {
         assert_eq!(c.exporters[&ip].interfaces.get(&7).map(String::as_str), Some("wan"));
         let e = Config::parse("\n\nhttp.listn = \"x\"\n", "t.toml").unwrap_err();
         assert_eq!(lines_and_keys(&e), vec![(Some(3), "http.listn")]);
+        // A client's share of the connections cannot be more than all of them.
+        let e = Config::parse("[http]\nmax_connections = 8\nmax_connections_per_client = 9\n", "t.toml").unwrap_err();
+        assert_eq!(lines_and_keys(&e), vec![(Some(3), "http.max_connections_per_client")]);
+        let c = Config::parse("[http]\nmax_connections = 8\n", "t.toml").unwrap();
+        assert_eq!((c.http.max_connections, c.http.max_connections_per_client), (8, 8));
         let e = Config::parse("[archive]\ndir = 2024-05-01T10:00:00Z\n", "t.toml").unwrap_err();
         assert_eq!(
             e.to_string(),

@@ -25,6 +25,7 @@ pub mod replay;
 pub mod rrd;
 pub mod stats;
 pub mod systemd;
+pub mod text;
 pub mod topk;
 pub mod totals;
 pub mod views;

@@ -82,7 +82,13 @@ pub struct ResolverThread {
 impl Names {
     /// Built inert: [`Names::spawn`] starts the resolver thread.
     pub fn new(cfg: &NamesConfig, local: &LocalNets, stats: Arc<Stats>) -> Names {
-        let fixed = cfg.hosts.iter().map(|(ip, n)| (*ip, Arc::from(n.as_str()))).collect();
+        // Every host name shown (page, API, CSV, /metrics, graph titles) comes out of `get`: the
+        // config's are cleaned here, the resolver's in `clean_name`.
+        let fixed = cfg
+            .hosts
+            .iter()
+            .filter_map(|(ip, n)| crate::text::clean_name(n).map(|n| (*ip, Arc::from(n.as_str()))))
+            .collect();
         Names {
             inner: Arc::new(Inner {
                 fixed,
@@ -255,17 +261,15 @@ impl ResolverThread {
 }
 
 /// A name as a resolver gave it, made safe to show: the final dot taken off, and refused when
-/// empty, longer than a DNS name can be, not UTF-8 or holding control characters.
+/// empty, longer than a DNS name can be, not UTF-8 or holding control characters or bidi controls
+/// (`text`): no real host name has them, so such an answer is no name rather than a cleaned one.
 pub fn clean_name(raw: &[u8]) -> Option<String> {
     let raw = raw.strip_suffix(b".").unwrap_or(raw);
     if raw.is_empty() || raw.len() > MAX_NAME {
         return None;
     }
     let s = std::str::from_utf8(raw).ok()?;
-    if s.chars().any(char::is_control) {
-        return None;
-    }
-    Some(s.to_string())
+    crate::text::is_clean(s).then(|| s.to_string())
 }
 
 /// libc's getnameinfo with NI_NAMEREQD: /etc/hosts, mDNS and DNS as nsswitch.conf orders them.
@@ -766,6 +770,8 @@ mod tests {
         assert_eq!(clean_name(b"."), None);
         assert_eq!(clean_name(b""), None);
         assert_eq!(clean_name(b"a\nb"), None);
+        assert_eq!(clean_name(b"a\x1b[31mb"), None);
+        assert_eq!(clean_name("tv\u{202E}nal.".as_bytes()), None, "a bidi override");
         assert_eq!(clean_name(b"\xff\xfe"), None);
         assert_eq!(clean_name("a".repeat(254).as_bytes()), None);
     }

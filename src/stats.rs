@@ -122,6 +122,10 @@ pub struct Stats {
     pub http_connections: AtomicU64,
     pub http_connections_accepted: AtomicU64,
     pub http_connections_evicted: AtomicU64,
+    /// Connections that had not logged in, closed to make room (even mid-request).
+    pub http_connections_evicted_unauthenticated: AtomicU64,
+    /// Newcomers from a client already holding http.max_connections_per_client.
+    pub http_connections_client_limit: AtomicU64,
     pub http_connections_refused: AtomicU64,
     pub http_timeouts: AtomicU64,
     pub http_accept_errors: AtomicU64,
@@ -129,10 +133,24 @@ pub struct Stats {
     pub login_ok: AtomicU64,
     pub login_failed: AtomicU64,
     pub login_limited: AtomicU64,
+    /// Login forms whose body did not arrive within LOGIN_BODY_TIMEOUT.
+    pub login_incomplete: AtomicU64,
+    /// Login rate-limit table: entries forgotten early to stay bounded, and new IPv6 addresses of
+    /// a /64 with many failing ones that got no free failures.
+    pub login_limiter_evicted: AtomicU64,
+    pub login_limiter_prefix_crowded: AtomicU64,
+    /// Wrong bearer tokens (they count against the same rate limit as passwords).
+    pub token_failed: AtomicU64,
+    /// Sessions ended by logging out, and the times a full list of them made a new session key
+    /// (ending every session).
+    pub sessions_revoked: AtomicU64,
+    pub sessions_all_ended: AtomicU64,
     /// Requests refused for a `Host:` header that is not ours (DNS rebinding).
     pub http_bad_host: AtomicU64,
     /// Requests refused for missing or wrong credentials.
     pub http_unauthorized: AtomicU64,
+    /// Login and logout forms refused for coming from another site (or `Origin: null`).
+    pub http_cross_site: AtomicU64,
 
     /// Reverse lookups of local hosts done, and those that gave no name, by reason.
     pub name_lookups: AtomicU64,
@@ -570,6 +588,8 @@ impl Stats {
             &[
                 ("{event=\"accepted\"}", get(&self.http_connections_accepted)),
                 ("{event=\"evicted_idle\"}", get(&self.http_connections_evicted)),
+                ("{event=\"evicted_unauthenticated\"}", get(&self.http_connections_evicted_unauthenticated)),
+                ("{event=\"client_limit\"}", get(&self.http_connections_client_limit)),
                 ("{event=\"refused_full\"}", get(&self.http_connections_refused)),
                 ("{event=\"timed_out\"}", get(&self.http_timeouts)),
             ],
@@ -588,6 +608,26 @@ impl Stats {
                 ("{outcome=\"ok\"}", get(&self.login_ok)),
                 ("{outcome=\"wrong\"}", get(&self.login_failed)),
                 ("{outcome=\"rate_limited\"}", get(&self.login_limited)),
+                ("{outcome=\"incomplete\"}", get(&self.login_incomplete)),
+                ("{outcome=\"wrong_token\"}", get(&self.token_failed)),
+            ],
+        );
+        metric(
+            "login_limiter_total",
+            "counter",
+            "Login rate-limit table: entries forgotten early to keep it bounded (4096 addresses, 64 per IPv6 /64), and new addresses of a /64 with many failing ones given no free failures (prefix_crowded).",
+            &[
+                ("{event=\"evicted\"}", get(&self.login_limiter_evicted)),
+                ("{event=\"prefix_crowded\"}", get(&self.login_limiter_prefix_crowded)),
+            ],
+        );
+        metric(
+            "sessions_total",
+            "counter",
+            "Sessions ended at logout (revoked, kept across restarts), and times the list of them was full and a new session key ended every session (all_ended).",
+            &[
+                ("{event=\"revoked\"}", get(&self.sessions_revoked)),
+                ("{event=\"all_ended\"}", get(&self.sessions_all_ended)),
             ],
         );
         metric(
@@ -597,6 +637,7 @@ impl Stats {
             &[
                 ("{reason=\"host\"}", get(&self.http_bad_host)),
                 ("{reason=\"unauthorized\"}", get(&self.http_unauthorized)),
+                ("{reason=\"cross_site\"}", get(&self.http_cross_site)),
             ],
         );
         metric(

@@ -1,6 +1,7 @@
 //! Names of local hosts with the real binary: a `[[host]]` name, a name from a stub DNS server
 //! asked directly (`names.resolver = "IP:PORT"`), and no name, in the API, the CSV, /metrics and
-//! graph titles; the stub must never be asked about a named host or a remote peer.
+//! graph titles; the stub must never be asked about a named host or a remote peer. Names with
+//! control and bidi characters (config, options data) come out clean.
 
 mod common;
 
@@ -153,4 +154,74 @@ fn local_hosts_are_named_from_the_config_and_reverse_dns() {
         assert!(q == "11.1.168.192.in-addr.arpa" || q == "12.1.168.192.in-addr.arpa", "asked about {q}: {asked:?}");
     }
     assert_eq!(asked.len(), 2, "{asked:?}");
+}
+
+/// Does `s` hold a control character or a bidi control (what no shown name may hold)?
+fn hostile(s: &str) -> bool {
+    s.chars().any(|c| {
+        c.is_control()
+            || matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{200E}' | '\u{200F}' | '\u{061C}')
+    })
+}
+
+/// Every string in a JSON answer.
+fn strings(v: &Value, out: &mut Vec<String>) {
+    match v {
+        Value::String(s) => out.push(s.clone()),
+        Value::Array(a) => a.iter().for_each(|x| strings(x, out)),
+        Value::Object(o) => o.iter().for_each(|(k, x)| {
+            out.push(k.clone());
+            strings(x, out)
+        }),
+        _ => {}
+    }
+}
+
+#[test]
+fn names_with_escapes_line_breaks_and_bidi_overrides_come_out_clean() {
+    // A [[host]] and an [[exporter]] name with ESC, BEL, CR and bidi controls (a config can be
+    // pasted from anywhere), and an interface name with more, as a router's options data would.
+    let sections = "[[host]]\naddress = \"192.168.1.10\"\nname = \"tv\\u202Egpj.exe\\r\"\n\n[[exporter]]\naddress = \"127.0.0.1\"\nname = \"edge\\u001B]0;pwned\\u0007\\u2066router\"\n";
+    let tmp = tempfile::tempdir().unwrap();
+    let d = Daemon::start_full(tmp.path(), Extra { http: "auth = \"none\"", sections, ..Extra::default() }, &[]);
+    // IPFIX options template 300: scope ingressInterface (10, 4 bytes), interfaceName (82,
+    // variable length); one record naming ifIndex 1.
+    let mut opt = Vec::new();
+    for v in [300u16, 2, 1, 10, 4, 82, 65535] {
+        opt.extend(v.to_be_bytes());
+    }
+    let name = "wan\x1b[2J\r\u{202E}cafe\u{200F}".as_bytes();
+    let mut rec = 1u32.to_be_bytes().to_vec();
+    rec.push(name.len() as u8);
+    rec.extend(name);
+    let mut seq = 0;
+    d.wait_for("the names", |d| {
+        d.send(&ipfix(1, &[set(3, &opt), set(300, &rec)]));
+        d.send(&v5(&[flow("192.168.1.10", "93.184.216.34", 5000)], seq));
+        seq += 1;
+        std::thread::sleep(std::time::Duration::from_millis(200));
+        let ifs = d.json("/api/interfaces");
+        let hosts = d.json("/api/hosts");
+        ifs.as_array().unwrap().iter().any(|r| r["ifindex"] == 1 && r["name"] == "wan[2Jcafe")
+            && hosts.as_array().unwrap().iter().any(|r| r["name"] == "tvgpj.exe")
+    });
+    let exporters = d.json("/api/exporters");
+    assert!(exporters.as_array().unwrap().iter().any(|r| r["name"] == "edge]0;pwnedrouter"), "{exporters}");
+    // Nothing of it anywhere: JSON, CSV, /metrics.
+    for path in ["/api/interfaces", "/api/hosts", "/api/exporters", "/api/conversations"] {
+        let mut all = Vec::new();
+        strings(&d.json(path), &mut all);
+        assert!(!all.iter().any(|s| hostile(s)), "{path}: {all:?}");
+    }
+    for path in ["/api/interfaces?format=csv", "/api/hosts?format=csv"] {
+        let csv = String::from_utf8(d.get(path).body).unwrap();
+        assert!(!hostile(&csv.replace("\r\n", "")), "{path}: {csv:?}");
+        assert!(csv.contains("wan[2Jcafe") || csv.contains("tvgpj.exe"), "{path}: {csv}");
+    }
+    let text = String::from_utf8(d.get("/metrics").body).unwrap();
+    assert!(!hostile(&text.replace('\n', "")), "/metrics holds a control or bidi character");
+    let ifs = samples(&text, "flowpi_interface_bytes_total");
+    assert!(ifs.iter().any(|(l, _)| l["ifindex"] == "1" && l["name"] == "wan[2Jcafe"), "{ifs:?}");
+    let hosts = samples(&text, "flowpi_host_bytes_total");
+    assert!(hosts.iter().any(|(l, _)| l["name"] == "tvgpj.exe"), "{hosts:?}");
 }

@@ -1,6 +1,6 @@
 //! Who may read: the argon2 password (from the config, or generated at first start), signed
-//! session cookies, HTTP Basic for scripts, read-only tokens, the per-address login rate limit, and
-//! the `Host:` check that stops DNS rebinding.
+//! session cookies and the list of those logged out, HTTP Basic for scripts, read-only tokens, the
+//! per-address login rate limit, and the `Host:` check that stops DNS rebinding.
 
 use std::collections::HashMap;
 use std::io::Write;
@@ -26,9 +26,16 @@ pub const HASH_FILE: &str = "password.hash";
 pub const INITIAL_FILE: &str = "initial-password";
 /// The key that signs session cookies; kept so sessions survive a restart.
 pub const KEY_FILE: &str = "session.key";
+/// Sessions ended by logging out, kept beside the key so that a restart does not bring them back.
+pub const REVOKED_FILE: &str = "session.revoked";
 /// The session cookie's name and lifetime.
 pub const COOKIE: &str = "flowpi_session";
 pub const SESSION_LIFETIME: Duration = Duration::from_secs(30 * 86_400);
+
+/// Logged-out sessions remembered at most (each until its cookie expires). At one more, a new
+/// session key is made instead, which ends every session and empties the list: correct, only
+/// less kind (other devices log in again); counted in `flowpi_sessions_total{event="all_ended"}`.
+const MAX_REVOKED: usize = 256;
 
 /// Argon2 costs above these would let a hash (config or file) take the Pi's memory or minutes of
 /// CPU per login; `flowpi hash-password` uses argon2's defaults (19 MiB, 2 passes).
@@ -179,6 +186,68 @@ fn load_key(dir: &Path) -> Result<[u8; 32], String> {
     }
 }
 
+/// The key that signs session cookies and the sessions logged out, which a cookie's signature
+/// alone cannot tell: a cookie is stateless, and clearing it in the browser does not stop a copy.
+///
+/// A list of ended sessions rather than an epoch in every cookie: bumping an epoch at logout would
+/// end every session (logging out on the phone would log the laptop out); the list ends one, and
+/// stays small as entries leave when their cookie would have expired anyway.
+struct Sessions {
+    key: [u8; 32],
+    /// Nonce -> the session's expiry (Unix seconds).
+    revoked: HashMap<[u8; 16], u64>,
+}
+
+impl Sessions {
+    /// The key and the list from `dir`. A list that cannot be read leaves no way to know which
+    /// sessions ended: a new key ends them all.
+    fn load(dir: &Path) -> Result<Sessions, String> {
+        let key = load_key(dir)?;
+        let path = dir.join(REVOKED_FILE);
+        let revoked = match std::fs::read_to_string(&path) {
+            Ok(text) => parse_revoked(&text, now_secs()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Some(HashMap::new()),
+            Err(_) => None,
+        };
+        match revoked {
+            Some(revoked) => Ok(Sessions { key, revoked }),
+            None => {
+                log::warn!("http: {} is damaged; every session ends (log in again)", path.display());
+                let key = random_bytes::<32>();
+                write_private(&dir.join(KEY_FILE), &key).map_err(|e| format!("{}: {e}", dir.display()))?;
+                write_private(&path, b"").map_err(|e| format!("{}: {e}", path.display()))?;
+                Ok(Sessions { key, revoked: HashMap::new() })
+            }
+        }
+    }
+
+    fn valid(&self, hash: &str, value: &str, now: u64) -> bool {
+        session_of(&self.key, hash, value, now).is_some_and(|(_, nonce)| !self.revoked.contains_key(&nonce))
+    }
+
+    fn text(&self) -> String {
+        let mut out = String::with_capacity(self.revoked.len() * 45);
+        for (nonce, expiry) in &self.revoked {
+            out.push_str(&format!("{expiry} {}\n", hex(nonce)));
+        }
+        out
+    }
+}
+
+/// `EXPIRY NONCE` lines; those past their expiry are dropped. `None` when a line does not read or
+/// there are more than [`MAX_REVOKED`].
+fn parse_revoked(text: &str, now: u64) -> Option<HashMap<[u8; 16], u64>> {
+    let mut out = HashMap::new();
+    for line in text.lines() {
+        let (e, n) = line.split_once(' ')?;
+        let (expiry, nonce) = (e.parse::<u64>().ok()?, unhex::<16>(n)?);
+        if expiry > now {
+            out.insert(nonce, expiry);
+        }
+    }
+    (out.len() <= MAX_REVOKED).then_some(out)
+}
+
 /// What a request proved about itself.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Access {
@@ -202,12 +271,22 @@ pub struct Guard {
     stats: Arc<Stats>,
 }
 
+// One per process: the size of the larger variant costs nothing.
+#[allow(clippy::large_enum_variant)]
 enum Mode {
     Open,
     Password {
         hash: String,
-        tokens: Vec<String>,
-        key: [u8; 32],
+        /// The tokens' MACs under `secret`: compared MAC to MAC, so the time taken tells nothing
+        /// of a token's length or contents.
+        tokens: Vec<[u8; 32]>,
+        /// This process's own key for those MACs and the Basic cache's.
+        secret: [u8; 32],
+        sessions: Mutex<Sessions>,
+        /// Held while the list of ended sessions is written, so that writes land in the order the
+        /// list changed, without holding `sessions` (every request reads it) during an fsync.
+        saving: Mutex<()>,
+        dir: PathBuf,
         /// Basic credentials already verified (their MAC), so scripts polling every few seconds
         /// do not pay argon2 each time; bounded, each for a while.
         basic_ok: Mutex<Vec<([u8; 32], Instant)>>,
@@ -230,9 +309,19 @@ impl Guard {
             Auth::None => Ok(Guard::open(hosts, stats)),
             Auth::Password { hash, tokens } => {
                 let hash = load_hash(cfg, hash)?;
-                let key = load_key(&cfg.archive.dir)?;
+                let sessions = Sessions::load(&cfg.archive.dir)?;
+                let secret = random_bytes::<32>();
+                let tokens = tokens.iter().map(|t| mac(&secret, &[b"token\0", t.as_bytes()])).collect();
                 Ok(Guard::build(
-                    Mode::Password { hash, tokens: tokens.clone(), key, basic_ok: Mutex::new(Vec::new()) },
+                    Mode::Password {
+                        hash,
+                        tokens,
+                        secret,
+                        sessions: Mutex::new(sessions),
+                        saving: Mutex::new(()),
+                        dir: cfg.archive.dir.clone(),
+                        basic_ok: Mutex::new(Vec::new()),
+                    },
                     hosts,
                     stats,
                 ))
@@ -262,26 +351,19 @@ impl Guard {
 
     /// Check a request's cookie or Authorization header.
     pub async fn check(&self, client: IpAddr, cookie: Option<&str>, authorization: Option<&str>) -> Access {
-        let Mode::Password { hash, tokens, key, basic_ok } = &self.mode else { return Access::Granted };
-        if let Some(c) = cookie.and_then(session_cookie) {
-            if session_valid(key, hash, c, now_secs()) {
-                return Access::Granted;
-            }
+        let Mode::Password { secret, basic_ok, .. } = &self.mode else { return Access::Granted };
+        if cookie.is_some_and(|c| self.session_ok(c)) {
+            return Access::Granted;
         }
         let Some(authz) = authorization else { return Access::Denied };
         if let Some(t) = authz.strip_prefix("Bearer ") {
-            let t = t.trim().as_bytes();
-            return if tokens.iter().any(|k| ct_eq(k.as_bytes(), t)) { Access::Granted } else { Access::Denied };
+            return self.verify_token(client, t.trim());
         }
         let Some(b64) = authz.strip_prefix("Basic ") else { return Access::Denied };
         let Some(password) = basic_password(b64.trim()) else { return Access::Denied };
-        let tag = mac(key, &[b"basic\0", password.as_bytes()]);
-        {
-            let mut cache = basic_ok.lock().expect("basic cache");
-            cache.retain(|(_, at)| at.elapsed() < BASIC_CACHE_FOR);
-            if cache.iter().any(|(t, _)| ct_eq(t, &tag)) {
-                return Access::Granted;
-            }
+        let tag = mac(secret, &[b"basic\0", password.as_bytes()]);
+        if self.basic_cached(&tag) {
+            return Access::Granted;
         }
         match self.verify_password(client, &password).await {
             Access::Granted => {
@@ -296,6 +378,61 @@ impl Guard {
         }
     }
 
+    /// Do these headers carry credentials that hold, judged without argon2, the rate limit or
+    /// counting (a valid session, a token, Basic credentials verified lately)? For the connection
+    /// registry, which reads them off a newcomer's first bytes to know whom to keep.
+    pub fn proves(&self, cookie: Option<&str>, authorization: Option<&str>) -> bool {
+        let Mode::Password { secret, .. } = &self.mode else { return true };
+        if cookie.is_some_and(|c| self.session_ok(c)) {
+            return true;
+        }
+        let Some(authz) = authorization else { return false };
+        if let Some(t) = authz.strip_prefix("Bearer ") {
+            return self.token_ok(t.trim());
+        }
+        let password = authz.strip_prefix("Basic ").and_then(|b| basic_password(b.trim()));
+        password.is_some_and(|p| self.basic_cached(&mac(secret, &[b"basic\0", p.as_bytes()])))
+    }
+
+    /// Does the `Cookie:` header hold a valid session, not logged out?
+    fn session_ok(&self, cookie_header: &str) -> bool {
+        let Mode::Password { hash, sessions, .. } = &self.mode else { return true };
+        session_cookie(cookie_header).is_some_and(|c| sessions.lock().expect("sessions").valid(hash, c, now_secs()))
+    }
+
+    /// Is `token` one of `http.tokens`? Every token is compared, MAC to MAC.
+    fn token_ok(&self, token: &str) -> bool {
+        let Mode::Password { tokens, secret, .. } = &self.mode else { return true };
+        let tag = mac(secret, &[b"token\0", token.as_bytes()]);
+        tokens.iter().fold(false, |found, k| found | ct_eq(k, &tag))
+    }
+
+    /// A bearer token, through the same rate limit as passwords: a wrong token is a wrong guess.
+    /// A right one does not clear the client's failures (a read-only token must not buy more
+    /// password guesses).
+    fn verify_token(&self, client: IpAddr, token: &str) -> Access {
+        let mut l = self.limiter.lock().expect("limiter");
+        let now = Instant::now();
+        if let Some(retry_after) = l.blocked(client, now) {
+            stats::inc(&self.stats.login_limited);
+            return Access::Limited { retry_after };
+        }
+        if self.token_ok(token) {
+            return Access::Granted;
+        }
+        l.failed(client, now, &self.stats);
+        stats::inc(&self.stats.token_failed);
+        Access::Denied
+    }
+
+    /// Were these Basic credentials (their MAC) verified lately?
+    fn basic_cached(&self, tag: &[u8; 32]) -> bool {
+        let Mode::Password { basic_ok, .. } = &self.mode else { return true };
+        let mut cache = basic_ok.lock().expect("basic cache");
+        cache.retain(|(_, at)| at.elapsed() < BASIC_CACHE_FOR);
+        cache.iter().any(|(t, _)| ct_eq(t, tag))
+    }
+
     /// A password from the login form or HTTP Basic, through the rate limit; counted.
     pub async fn verify_password(&self, client: IpAddr, password: &str) -> Access {
         let Mode::Password { hash, .. } = &self.mode else { return Access::Granted };
@@ -307,7 +444,7 @@ impl Guard {
                 stats::inc(&self.stats.login_limited);
                 return Access::Limited { retry_after };
             }
-            l.failed(client, Instant::now());
+            l.failed(client, Instant::now(), &self.stats);
         }
         let ok = {
             let permit = self.argon.clone().acquire_owned().await.expect("semaphore never closed");
@@ -334,10 +471,47 @@ impl Guard {
 
     /// A `Set-Cookie` value for a new session.
     pub fn new_session(&self) -> Option<String> {
-        let Mode::Password { hash, key, .. } = &self.mode else { return None };
+        let Mode::Password { hash, sessions, .. } = &self.mode else { return None };
         let expiry = now_secs() + SESSION_LIFETIME.as_secs();
-        let value = make_session(key, hash, expiry, &random_bytes::<16>());
+        let key = sessions.lock().expect("sessions").key;
+        let value = make_session(&key, hash, expiry, &random_bytes::<16>());
         Some(format!("{COOKIE}={value}; Max-Age={}; Path=/; HttpOnly; SameSite=Strict", SESSION_LIFETIME.as_secs()))
+    }
+
+    /// Log out: the session in the `Cookie:` header (if it is a valid one) is remembered as ended,
+    /// in archive.dir as well, until it would have expired. At [`MAX_REVOKED`] a new key ends
+    /// every session instead. Writes (and fsyncs) a small file; logouts are rare.
+    pub fn end_session(&self, cookie_header: &str) {
+        let Mode::Password { hash, sessions, saving, dir, .. } = &self.mode else { return };
+        let Some(value) = session_cookie(cookie_header) else { return };
+        let now = now_secs();
+        let _order = saving.lock().expect("saving");
+        let (text, new_key) = {
+            let mut s = sessions.lock().expect("sessions");
+            let Some((expiry, nonce)) = session_of(&s.key, hash, value, now) else { return };
+            if s.revoked.contains_key(&nonce) {
+                return;
+            }
+            s.revoked.retain(|_, e| *e > now);
+            if s.revoked.len() >= MAX_REVOKED {
+                s.key = random_bytes::<32>();
+                s.revoked.clear();
+                stats::inc(&self.stats.sessions_all_ended);
+                (s.text(), Some(s.key))
+            } else {
+                s.revoked.insert(nonce, expiry);
+                stats::inc(&self.stats.sessions_revoked);
+                (s.text(), None)
+            }
+        };
+        // The key first: a crash between the two writes leaves a new key with an old list, which
+        // ends no session that should live.
+        let written = new_key
+            .map_or(Ok(()), |k| write_private(&dir.join(KEY_FILE), &k))
+            .and_then(|()| write_private(&dir.join(REVOKED_FILE), text.as_bytes()));
+        if let Err(e) = written {
+            log::warn!("http: cannot keep the logout in {}: {e}; it holds until flowpi restarts", dir.display());
+        }
     }
 }
 
@@ -367,19 +541,20 @@ fn make_session(key: &[u8; 32], hash: &str, expiry: u64, nonce: &[u8; 16]) -> St
     format!("v1.{e}.{}.{}", hex(nonce), hex(&tag))
 }
 
-fn session_valid(key: &[u8; 32], hash: &str, value: &str, now: u64) -> bool {
+/// The expiry and nonce of a session cookie signed with `key` that has not expired.
+fn session_of(key: &[u8; 32], hash: &str, value: &str, now: u64) -> Option<(u64, [u8; 16])> {
     let mut it = value.split('.');
     let (Some("v1"), Some(e), Some(n), Some(t), None) = (it.next(), it.next(), it.next(), it.next(), it.next()) else {
-        return false;
+        return None;
     };
     let (Ok(expiry), Some(nonce), Some(tag)) = (e.parse::<u64>(), unhex::<16>(n), unhex::<32>(t)) else {
-        return false;
+        return None;
     };
     if expiry <= now || expiry > now + SESSION_LIFETIME.as_secs() + 86_400 {
-        return false;
+        return None;
     }
     let want = mac(key, &[b"session\0", e.as_bytes(), &nonce, hash.as_bytes()]);
-    ct_eq(&want, &tag)
+    ct_eq(&want, &tag).then_some((expiry, nonce))
 }
 
 /// The session cookie's value from a `Cookie:` header.
@@ -399,7 +574,8 @@ fn basic_password(b64: &str) -> Option<String> {
     (user == USER).then(|| password.to_string())
 }
 
-/// Equal-length-independent comparison whose time does not depend on where the inputs differ.
+/// A comparison whose time does not depend on where the inputs differ. It returns at once on a
+/// length difference, so it is used on MACs only (always 32 bytes).
 fn ct_eq(a: &[u8], b: &[u8]) -> bool {
     if a.len() != b.len() {
         return false;
@@ -471,8 +647,17 @@ fn port_ok(tail: &str) -> bool {
     tail.strip_prefix(':').is_some_and(|p| !p.is_empty() && p.len() <= 5 && p.bytes().all(|b| b.is_ascii_digit()))
 }
 
-/// Wrong passwords per client: the first few are free, then each costs a doubling wait (up to
-/// five minutes). Clients are addresses, IPv6 by /64 (one device can hold a whole /64).
+/// Wrong passwords and tokens per client address: the first few are free, then each costs a
+/// doubling wait (up to five minutes), even for the right password.
+///
+/// IPv6 clients are single addresses, not /64s: every device on a home LAN has its addresses in
+/// the same /64, so a limit per /64 let a guest's five wrong guesses lock the owner out. A device
+/// can take any number of addresses in its /64, though. So a /64 holds at most
+/// [`MAX_PER_PREFIX`] entries (a new one forgets that /64's own oldest, never another client's),
+/// and once [`PREFIX_FREE`] of its addresses failed lately, a new address of it gets no free
+/// failures: its first wrong guess already waits. Neither touches an address that has not failed,
+/// so the owner typing the right password gets in whatever a guest in the same /64 does; a guest
+/// rotating addresses is left about one guess per address, with argon2 one run at a time.
 #[derive(Default)]
 struct Limiter {
     clients: HashMap<IpAddr, Failures>,
@@ -487,32 +672,64 @@ struct Failures {
 const FREE_FAILURES: u32 = 5;
 const MAX_WAIT: Duration = Duration::from_secs(300);
 const FORGET_AFTER: Duration = Duration::from_secs(3600);
+/// Entries at most (`flowpi_login_limiter_total{event="evicted"}` counts those forgotten early).
 const MAX_CLIENTS: usize = 4096;
+/// Entries of one IPv6 /64 at most.
+const MAX_PER_PREFIX: usize = 64;
+/// Addresses of one /64 with recent failures past which a new one gets no free failures
+/// (`flowpi_login_limiter_total{event="prefix_crowded"}`).
+const PREFIX_FREE: usize = 8;
 
-fn client_key(ip: IpAddr) -> IpAddr {
-    match crate::net::normalize(ip) {
-        IpAddr::V6(v6) => IpAddr::V6((u128::from(v6) & (u128::MAX << 64)).into()),
-        v4 => v4,
+/// The /64 of an IPv6 address (`None` for IPv4).
+fn prefix64(ip: IpAddr) -> Option<u64> {
+    match ip {
+        IpAddr::V6(v6) => Some((u128::from(v6) >> 64) as u64),
+        IpAddr::V4(_) => None,
     }
 }
 
 impl Limiter {
     fn blocked(&mut self, ip: IpAddr, now: Instant) -> Option<u64> {
-        let f = self.clients.get(&client_key(ip))?;
+        let f = self.clients.get(&crate::net::normalize(ip))?;
         (f.until > now).then(|| (f.until - now).as_secs().max(1))
     }
 
-    fn failed(&mut self, ip: IpAddr, now: Instant) {
-        if self.clients.len() >= MAX_CLIENTS {
-            self.clients.retain(|_, f| now.duration_since(f.last) < FORGET_AFTER);
+    fn failed(&mut self, ip: IpAddr, now: Instant, stats: &Stats) {
+        let ip = crate::net::normalize(ip);
+        let mut count = 0;
+        if !self.clients.contains_key(&ip) {
+            let recent = |f: &Failures| now.duration_since(f.last) < FORGET_AFTER;
+            if let Some(p) = prefix64(ip) {
+                let mut same: Vec<(Instant, IpAddr, bool)> = self
+                    .clients
+                    .iter()
+                    .filter(|(k, _)| prefix64(**k) == Some(p))
+                    .map(|(k, f)| (f.last, *k, recent(f)))
+                    .collect();
+                if same.iter().filter(|(_, _, r)| *r).count() >= PREFIX_FREE {
+                    count = FREE_FAILURES - 1;
+                    stats::inc(&stats.login_limiter_prefix_crowded);
+                }
+                if same.len() >= MAX_PER_PREFIX {
+                    same.sort_unstable();
+                    for (_, k, _) in &same[..=same.len() - MAX_PER_PREFIX] {
+                        self.clients.remove(k);
+                        stats::inc(&stats.login_limiter_evicted);
+                    }
+                }
+            }
             if self.clients.len() >= MAX_CLIENTS {
-                // Still full of recent failures: forget the oldest, the table must stay bounded.
-                if let Some(oldest) = self.clients.iter().min_by_key(|(_, f)| f.last).map(|(k, _)| *k) {
-                    self.clients.remove(&oldest);
+                self.clients.retain(|_, f| recent(f));
+                if self.clients.len() >= MAX_CLIENTS {
+                    // Still full of recent failures: forget the oldest, the table must stay bounded.
+                    if let Some(oldest) = self.clients.iter().min_by_key(|(_, f)| f.last).map(|(k, _)| *k) {
+                        self.clients.remove(&oldest);
+                        stats::inc(&stats.login_limiter_evicted);
+                    }
                 }
             }
         }
-        let f = self.clients.entry(client_key(ip)).or_insert(Failures { count: 0, last: now, until: now });
+        let f = self.clients.entry(ip).or_insert(Failures { count, last: now, until: now });
         if now.duration_since(f.last) >= FORGET_AFTER {
             f.count = 0;
         }
@@ -525,7 +742,7 @@ impl Limiter {
     }
 
     fn forget(&mut self, ip: IpAddr) {
-        self.clients.remove(&client_key(ip));
+        self.clients.remove(&crate::net::normalize(ip));
     }
 }
 
@@ -547,14 +764,81 @@ mod tests {
     fn sessions_are_signed_and_expire() {
         let key = [7u8; 32];
         let s = make_session(&key, "H", 1_000, &[1; 16]);
-        assert!(session_valid(&key, "H", &s, 999));
-        assert!(!session_valid(&key, "H", &s, 1_000), "expired");
-        assert!(!session_valid(&key, "H2", &s, 999), "password changed");
-        assert!(!session_valid(&[8u8; 32], "H", &s, 999), "other key");
+        assert_eq!(session_of(&key, "H", &s, 999), Some((1_000, [1; 16])));
+        assert_eq!(session_of(&key, "H", &s, 1_000), None, "expired");
+        assert_eq!(session_of(&key, "H2", &s, 999), None, "password changed");
+        assert_eq!(session_of(&[8u8; 32], "H", &s, 999), None, "other key");
         let forged = s.replace("v1.1000.", "v1.1001.");
-        assert!(!session_valid(&key, "H", &forged, 999));
+        assert_eq!(session_of(&key, "H", &forged, 999), None);
         assert_eq!(session_cookie("a=b; flowpi_session=xyz; c=d"), Some("xyz"));
         assert_eq!(session_cookie("flowpi_sessionx=1"), None);
+    }
+
+    fn guard(dir: &Path) -> Guard {
+        let secret = [3u8; 32];
+        let mode = Mode::Password {
+            hash: "H".into(),
+            tokens: vec![mac(&secret, &[b"token\0", b"a-token-of-twenty-chars"])],
+            secret,
+            sessions: Mutex::new(Sessions::load(dir).unwrap()),
+            saving: Mutex::new(()),
+            dir: dir.to_path_buf(),
+            basic_ok: Mutex::new(Vec::new()),
+        };
+        Guard::build(mode, Vec::new(), Arc::new(Stats::default()))
+    }
+
+    fn cookie_of(set_cookie: &str) -> String {
+        set_cookie.split(';').next().unwrap().to_string()
+    }
+
+    #[test]
+    fn logged_out_sessions_stay_ended_and_the_list_is_bounded() {
+        let tmp = tempfile::tempdir().unwrap();
+        let g = guard(tmp.path());
+        let (phone, laptop) = (cookie_of(&g.new_session().unwrap()), cookie_of(&g.new_session().unwrap()));
+        assert!(g.session_ok(&phone) && g.session_ok(&laptop));
+        g.end_session(&format!("other=1; {phone}"));
+        assert!(!g.session_ok(&phone), "ended");
+        assert!(g.session_ok(&laptop), "only that one");
+        assert!(!g.proves(Some(&phone), None));
+        assert_eq!(stats::get(&g.stats.sessions_revoked), 1);
+        // Read back as a restart would.
+        let again = guard(tmp.path());
+        assert!(!again.session_ok(&phone) && again.session_ok(&laptop));
+        // A damaged list cannot say which sessions ended: all of them do.
+        std::fs::write(tmp.path().join(REVOKED_FILE), "12 not-hex\n").unwrap();
+        let damaged = guard(tmp.path());
+        assert!(!damaged.session_ok(&laptop));
+        // Full: a new key ends every session and the list starts again.
+        let g = guard(tmp.path());
+        let keep = cookie_of(&g.new_session().unwrap());
+        for _ in 0..MAX_REVOKED {
+            g.end_session(&cookie_of(&g.new_session().unwrap()));
+        }
+        assert!(g.session_ok(&keep));
+        assert_eq!(stats::get(&g.stats.sessions_all_ended), 0);
+        g.end_session(&cookie_of(&g.new_session().unwrap()));
+        assert_eq!(stats::get(&g.stats.sessions_all_ended), 1);
+        assert!(!g.session_ok(&keep), "a new key ends every session");
+        assert!(std::fs::read_to_string(tmp.path().join(REVOKED_FILE)).unwrap().is_empty());
+        let fresh = cookie_of(&g.new_session().unwrap());
+        assert!(guard(tmp.path()).session_ok(&fresh), "the new key was kept");
+    }
+
+    #[test]
+    fn tokens_compare_by_mac() {
+        let tmp = tempfile::tempdir().unwrap();
+        let g = guard(tmp.path());
+        assert!(g.token_ok("a-token-of-twenty-chars"));
+        assert!(!g.token_ok("a-token-of-twenty-char"));
+        assert!(!g.token_ok(""));
+        let ip: IpAddr = "192.168.1.9".parse().unwrap();
+        for _ in 0..FREE_FAILURES {
+            assert_eq!(g.verify_token(ip, "wrong"), Access::Denied);
+        }
+        assert!(matches!(g.verify_token(ip, "a-token-of-twenty-chars"), Access::Limited { .. }));
+        assert_eq!(stats::get(&g.stats.token_failed), u64::from(FREE_FAILURES));
     }
 
     #[test]
@@ -595,23 +879,59 @@ mod tests {
     #[test]
     fn limiter_backs_off_per_client() {
         let mut l = Limiter::default();
+        let st = Stats::default();
         let t = Instant::now();
         let a: IpAddr = "192.168.1.9".parse().unwrap();
         for _ in 0..FREE_FAILURES - 1 {
-            l.failed(a, t);
+            l.failed(a, t, &st);
             assert_eq!(l.blocked(a, t), None);
         }
-        l.failed(a, t);
+        l.failed(a, t, &st);
         assert_eq!(l.blocked(a, t), Some(1));
         assert_eq!(l.blocked("192.168.1.10".parse().unwrap(), t), None, "another client is not blocked");
-        l.failed(a, t);
+        assert_eq!(l.blocked("::ffff:192.168.1.9".parse().unwrap(), t), Some(1), "one client, however written");
+        l.failed(a, t, &st);
         assert_eq!(l.blocked(a, t), Some(2));
         assert_eq!(l.blocked(a, t + Duration::from_secs(3)), None);
-        // One device, many IPv6 addresses in its /64: one client.
-        l.failed("fd00::1".parse().unwrap(), t);
-        assert!(l.clients.contains_key(&"fd00::".parse::<IpAddr>().unwrap()));
         l.forget(a);
         assert_eq!(l.blocked(a, t), None);
+    }
+
+    #[test]
+    fn a_guest_in_the_owners_64_cannot_lock_the_owner_out() {
+        let mut l = Limiter::default();
+        let st = Stats::default();
+        let t = Instant::now();
+        let v6 = |i: u32| -> IpAddr { format!("2001:db8:1:2::{i:x}").parse().unwrap() };
+        let owner = v6(0xffff);
+        // A guest guessing from one address, then from many.
+        for _ in 0..20 {
+            l.failed(v6(1), t, &st);
+        }
+        assert!(l.blocked(v6(1), t).is_some());
+        assert_eq!(l.blocked(owner, t), None, "the owner's address is its own client");
+        for i in 2..=PREFIX_FREE as u32 {
+            l.failed(v6(i), t, &st);
+            assert_eq!(l.blocked(v6(i), t), None, "free failures while the /64 is quiet");
+        }
+        // Crowded: a new address of that /64 waits after its first wrong guess.
+        l.failed(v6(100), t, &st);
+        assert_eq!(l.blocked(v6(100), t), Some(1));
+        assert_eq!(stats::get(&st.login_limiter_prefix_crowded), 1);
+        assert_eq!(l.blocked(owner, t), None, "still not the owner");
+        // However many addresses, the /64 holds at most MAX_PER_PREFIX entries, its own oldest
+        // forgotten; other networks' entries stay.
+        let other: IpAddr = "2001:db8:9:9::1".parse().unwrap();
+        for _ in 0..FREE_FAILURES {
+            l.failed(other, t, &st);
+        }
+        for i in 1000..1000 + 3 * MAX_PER_PREFIX as u32 {
+            l.failed(v6(i), t + Duration::from_millis(u64::from(i)), &st);
+        }
+        let in_prefix = l.clients.keys().filter(|k| prefix64(**k) == prefix64(owner)).count();
+        assert_eq!(in_prefix, MAX_PER_PREFIX);
+        assert!(l.blocked(other, t).is_some(), "another network's failures are kept");
+        assert!(stats::get(&st.login_limiter_evicted) > 0);
     }
 
     #[test]

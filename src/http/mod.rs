@@ -35,7 +35,7 @@ use crate::config::HttpConfig;
 use crate::ratelimit::RateLimit;
 use crate::stats::{self, Stats};
 use auth::{Access, Guard};
-use conn::{Registry, Slot, Watched};
+use conn::{ConnState, Registry, Slot, Watched};
 use route::Route;
 
 /// Everything a request handler reads.
@@ -55,6 +55,13 @@ pub struct Context {
 pub const MAX_HEADER_BYTES: usize = 16 * 1024;
 /// The login form's body (`password=...`), the only request body flowpi reads.
 const MAX_FORM_BYTES: usize = 1024;
+/// Time the login form's body has to arrive once its headers have: at most 1 KiB, sent with them
+/// by a browser. A form that waits for its body holds a connection mid-request (counted in
+/// `flowpi_logins_total{outcome="incomplete"}` when it runs out).
+const LOGIN_BODY_TIMEOUT: Duration = Duration::from_secs(1);
+/// Bytes of a newcomer's first request looked at (left in the socket for hyper) for credentials
+/// when the registry must make room: a browser's request line, cookie and the headers before it.
+const PEEK_BYTES: usize = 4096;
 /// Graph renders waiting for the archive thread at once; more wait their turn in tokio's queue.
 const BLOCKING_THREADS: usize = 4;
 
@@ -105,7 +112,8 @@ impl Http {
             Ok(l) => l,
             Err(e) => return warn!("http: cannot use the listening socket: {e}"),
         };
-        let registry = Registry::new(self.cfg.max_connections, self.ctx.stats.clone());
+        let registry =
+            Registry::new(self.cfg.max_connections, self.cfg.max_connections_per_client, self.ctx.stats.clone());
         let cfg = Arc::new(self.cfg);
         let mut beat = tokio::time::interval(Duration::from_secs(1));
         let mut accept_warn = RateLimit::new(Duration::from_secs(10));
@@ -116,7 +124,8 @@ impl Http {
                 r = listener.accept() => match r {
                     Ok((stream, peer)) => {
                         // Refused: every connection is mid-request; dropping the stream closes it.
-                        let Some(slot) = registry.admit() else { continue };
+                        let proves = || first_request_proves(&stream, &self.ctx.guard);
+                        let Some(slot) = registry.admit(peer.ip(), proves) else { continue };
                         tokio::spawn(connection(stream, peer, slot, self.ctx.clone(), cfg.clone()));
                     }
                     Err(e) => {
@@ -132,6 +141,35 @@ impl Http {
             }
         }
     }
+}
+
+/// Does the request already waiting on a new connection carry credentials that hold? Read without
+/// taking the bytes and without waiting: a flood of connections that never log in renews itself
+/// faster than the handler reaches a browser's new connection, so a full registry must know whom
+/// to keep before a request is read. A request not there yet proves nothing (the connection then
+/// gets `conn::FIRST_REQUEST_GRACE`).
+fn first_request_proves(stream: &tokio::net::TcpStream, guard: &Guard) -> bool {
+    use std::os::fd::AsRawFd;
+    let mut buf = [0u8; PEEK_BYTES];
+    // SAFETY: recv writes at most buf.len() bytes into buf; MSG_PEEK leaves them in the socket.
+    let n = unsafe {
+        libc::recv(stream.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len(), libc::MSG_PEEK | libc::MSG_DONTWAIT)
+    };
+    let Ok(n) = usize::try_from(n) else { return false };
+    let (mut cookie, mut authorization) = (None, None);
+    for line in buf[..n].split(|b| *b == b'\n').skip(1) {
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        if line.is_empty() {
+            break;
+        }
+        let Some((name, value)) = std::str::from_utf8(line).ok().and_then(|l| l.split_once(':')) else { continue };
+        if name.eq_ignore_ascii_case("cookie") {
+            cookie = Some(value.trim());
+        } else if name.eq_ignore_ascii_case("authorization") {
+            authorization = Some(value.trim());
+        }
+    }
+    guard.proves(cookie, authorization)
 }
 
 impl HttpServer {
@@ -152,13 +190,12 @@ async fn connection(
     let state = slot.state.clone();
     let io = hyper_util::rt::TokioIo::new(Watched::new(stream, state.clone()));
     let client = crate::net::normalize(peer.ip());
-    let header_timeout = cfg.header_timeout;
     let stats = ctx.stats.clone();
     let service = hyper::service::service_fn(move |req| {
         let (ctx, state) = (ctx.clone(), state.clone());
         async move {
             state.begin();
-            let resp = handle(&ctx, client, header_timeout, req).await;
+            let resp = handle(&ctx, client, &state, req).await;
             state.end();
             Ok::<_, Infallible>(resp)
         }
@@ -235,14 +272,9 @@ impl Reply {
     }
 }
 
-async fn handle(
-    ctx: &Context,
-    client: IpAddr,
-    header_timeout: Duration,
-    req: Request<Incoming>,
-) -> Response<Full<Bytes>> {
+async fn handle(ctx: &Context, client: IpAddr, conn: &ConnState, req: Request<Incoming>) -> Response<Full<Bytes>> {
     let (parts, body) = req.into_parts();
-    let reply = respond(ctx, client, header_timeout, &parts, body).await;
+    let reply = respond(ctx, client, conn, &parts, body).await;
     let class = match reply.status {
         200..=399 => &ctx.stats.http_2xx,
         400..=499 => &ctx.stats.http_4xx,
@@ -264,7 +296,10 @@ fn to_response(reply: Reply) -> Response<Full<Bytes>> {
     // The page must not be framed by another site, nor its files sniffed as something else.
     h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
     h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
-    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    // Not no-referrer: under it browsers send `Origin: null` with the page's own form posts (the
+    // Fetch standard), which could not be told from a sandboxed frame on another site. Other sites
+    // still get no Referer.
+    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("same-origin"));
     for (name, value) in reply.headers {
         if let Ok(v) = HeaderValue::from_str(&value) {
             h.append(name, v);
@@ -273,8 +308,10 @@ fn to_response(reply: Reply) -> Response<Full<Bytes>> {
     resp
 }
 
-/// The gate every request passes, in order: `Host:`, route, method, body, credentials.
-async fn respond(ctx: &Context, client: IpAddr, header_timeout: Duration, parts: &Parts, body: Incoming) -> Reply {
+/// The gate every request passes, in order: `Host:`, route, method, body, credentials. A request
+/// whose credentials hold marks its connection as logged in (`conn`), which keeps it open when
+/// room is made for others.
+async fn respond(ctx: &Context, client: IpAddr, conn: &ConnState, parts: &Parts, body: Incoming) -> Reply {
     let Some(host) = header_str(parts, header::HOST) else { return Reply::error(400, "a Host header is required") };
     if !ctx.guard.host_ok(host) {
         // Another name resolving to this address: a web page using DNS rebinding to read the API.
@@ -297,15 +334,18 @@ async fn respond(ctx: &Context, client: IpAddr, header_timeout: Duration, parts:
         return Reply::error(413, "flowpi takes no request bodies").with(header::CONNECTION, "close");
     }
     match route {
-        Route::Login if parts.method == Method::POST => login(ctx, client, header_timeout, parts, body).await,
+        Route::Login if parts.method == Method::POST => login(ctx, client, conn, parts, body).await,
         Route::Login if ctx.guard.is_open() => Reply::redirect("/"),
         Route::Login => login_page(200, ""),
-        Route::Logout => Reply::redirect("/login").with(header::SET_COOKIE, auth::clear_cookie()),
+        Route::Logout => logout(ctx, parts),
         r if r.is_public() => answer(ctx, r).await,
         r => {
             let (cookie, authorization) = (header_str(parts, header::COOKIE), header_str(parts, header::AUTHORIZATION));
             match ctx.guard.check(client, cookie, authorization).await {
-                Access::Granted => answer(ctx, r).await,
+                Access::Granted => {
+                    conn.authenticated();
+                    answer(ctx, r).await
+                }
                 Access::Denied => {
                     stats::inc(&ctx.stats.http_unauthorized);
                     if r.is_page() {
@@ -357,18 +397,16 @@ fn has_body(parts: &Parts) -> bool {
         || (parts.headers.contains_key(header::CONTENT_LENGTH) && content_length(parts) != Some(0))
 }
 
-/// The login form: `password=...`, at most [`MAX_FORM_BYTES`], read within the header timeout.
-async fn login(ctx: &Context, client: IpAddr, header_timeout: Duration, parts: &Parts, body: Incoming) -> Reply {
+/// The login form: `password=...`, at most [`MAX_FORM_BYTES`], read within [`LOGIN_BODY_TIMEOUT`].
+async fn login(ctx: &Context, client: IpAddr, conn: &ConnState, parts: &Parts, body: Incoming) -> Reply {
     if ctx.guard.is_open() {
         return Reply::redirect("/");
     }
-    // A form posted from another site (login CSRF) carries that site's Origin.
-    if let Some(origin) = header_str(parts, header::ORIGIN) {
-        let host = header_str(parts, header::HOST).unwrap_or("");
-        let origin_host = origin.split_once("://").map_or(origin, |(_, h)| h);
-        if origin != "null" && !origin_host.eq_ignore_ascii_case(host) {
-            return Reply::error(403, "the login form must be sent from this page");
-        }
+    // A form posted from another site would spend this address's login attempts (and could log
+    // the browser in to a session of the other site's choosing).
+    if !same_origin(parts) {
+        stats::inc(&ctx.stats.http_cross_site);
+        return Reply::error(403, "the login form must be sent from this page");
     }
     // Compared as u64: on 32-bit ARM `as usize` would cut a huge length down to a small one.
     match content_length(parts) {
@@ -378,14 +416,16 @@ async fn login(ctx: &Context, client: IpAddr, header_timeout: Duration, parts: &
         }
         None => return Reply::error(411, "the login form needs a Content-Length").with(header::CONNECTION, "close"),
     }
-    let read = tokio::time::timeout(header_timeout, Limited::new(body, MAX_FORM_BYTES).collect()).await;
+    let read = tokio::time::timeout(LOGIN_BODY_TIMEOUT, Limited::new(body, MAX_FORM_BYTES).collect()).await;
     let Ok(Ok(collected)) = read else {
+        stats::inc(&ctx.stats.login_incomplete);
         return Reply::error(400, "the login form did not arrive").with(header::CONNECTION, "close");
     };
     let form = collected.to_bytes();
     let password = form_value(&form, "password").unwrap_or_default();
     match ctx.guard.verify_password(client, &password).await {
         Access::Granted => {
+            conn.authenticated();
             let cookie = ctx.guard.new_session().unwrap_or_default();
             Reply::redirect("/").with(header::SET_COOKIE, cookie)
         }
@@ -395,6 +435,37 @@ async fn login(ctx: &Context, client: IpAddr, header_timeout: Duration, parts: &
                 .with(header::RETRY_AFTER, retry_after.to_string())
         }
     }
+}
+
+/// Was this request sent by one of this server's own pages, or by no page at all (a script)?
+/// Browsers name the sending page's origin in `Origin` on every POST, `null` for a sandboxed
+/// frame, a file or a data URL; and most say `Sec-Fetch-Site`. Scripts send neither, and have no
+/// browser's cookies to abuse.
+fn same_origin(parts: &Parts) -> bool {
+    if let Some(site) = parts.headers.get("sec-fetch-site") {
+        if !matches!(site.as_bytes(), b"same-origin" | b"none") {
+            return false;
+        }
+    }
+    let Some(origin) = parts.headers.get(header::ORIGIN) else { return true };
+    let host = header_str(parts, header::HOST).unwrap_or("");
+    origin.to_str().ok().and_then(|o| o.split_once("://")).is_some_and(|(scheme, origin_host)| {
+        matches!(scheme, "http" | "https") && !host.is_empty() && origin_host.eq_ignore_ascii_case(host)
+    })
+}
+
+/// `POST /logout`: the session ends on the server too (a copy of the cookie is worth nothing from
+/// now on), and the browser is told to forget it. Only from this server's page: another site's
+/// form could otherwise log the user out.
+fn logout(ctx: &Context, parts: &Parts) -> Reply {
+    if !same_origin(parts) {
+        stats::inc(&ctx.stats.http_cross_site);
+        return Reply::error(403, "log out from this page");
+    }
+    if let Some(cookie) = header_str(parts, header::COOKIE) {
+        ctx.guard.end_session(cookie);
+    }
+    Reply::redirect("/login").with(header::SET_COOKIE, auth::clear_cookie())
 }
 
 /// The login page with `message` (fixed texts only: nothing from the request is echoed).
