@@ -53,8 +53,10 @@ pub struct Stats {
     pub host_overflow_records: AtomicU64,
     pub interface_overflow_records: AtomicU64,
     pub remote_only_records: AtomicU64,
-    /// Records whose local host was found only in their post-NAT addresses.
+    /// Records whose local host was found only in their NAT addresses.
     pub nat_attributed_records: AtomicU64,
+    /// Of those, records whose outside address was itself local (double NAT).
+    pub double_nat_records: AtomicU64,
     /// Rows the doctor's tables of records without a local host dropped for newcomers.
     pub doctor_evictions: AtomicU64,
     /// Host rows given to a new host after archive.host_idle without traffic.
@@ -396,8 +398,14 @@ impl Stats {
         metric(
             "nat_attributed_records_total",
             "counter",
-            "Records with neither address local whose local host came from the post-NAT addresses (IPFIX 225-228, 281-282).",
+            "Records whose local host came from their NAT addresses (IPFIX 225-228, 281-282): the exported address was the router's outside one.",
             &[("", get(&self.nat_attributed_records))],
+        );
+        metric(
+            "double_nat_records_total",
+            "counter",
+            "Records attributed by their NAT addresses although the outside address was itself local: the router's WAN address inside another router's network (double NAT).",
+            &[("", get(&self.double_nat_records))],
         );
         metric(
             "doctor_evictions_total",

@@ -519,3 +519,38 @@ fn application_graphs_are_drawn_from_their_archives() {
         assert_eq!(d.get(path).status, status, "{path}");
     }
 }
+
+#[test]
+fn double_nat_credits_the_device_behind_both_routers() {
+    // Behind an ISP box: the router's WAN address 192.168.1.2 is inside network.local
+    // (192.168.0.0/16) too; the LAN is 192.168.88.0/24. The router exports on its WAN side.
+    let d = Daemon::start("");
+    let templates = set(2, &template(256, NAT_FIELDS));
+    let download = record(
+        "203.0.113.5",
+        "192.168.1.2",
+        443,
+        51000,
+        7_500_000,
+        5_000,
+        Some(("203.0.113.5", "192.168.88.10", 443, 51000)),
+    );
+    let upload = record(
+        "192.168.88.10",
+        "203.0.113.5",
+        51000,
+        443,
+        300_000,
+        900,
+        Some(("192.168.1.2", "203.0.113.5", 40001, 443)),
+    );
+    d.send(&ipfix(1, &[templates, set(256, &[download, upload].concat())]));
+    let want: BTreeMap<String, (u64, u64, u64, u64)> =
+        [("192.168.88.10".to_string(), (7_500_000, 300_000, 5_000, 900))].into();
+    settle(&d, "/api/hosts", &want, |d| d.hosts());
+    assert_eq!(d.get("/api/hosts/192.168.1.2").status, 404, "the WAN address only stands for the LAN host");
+    assert_eq!(d.metric("flowpi_nat_attributed_records_total"), 1);
+    assert_eq!(d.metric("flowpi_double_nat_records_total"), 1);
+    let (_, _, peers) = host(&d, "192.168.88.10");
+    assert_eq!(peers, [("203.0.113.5".to_string(), [7_500_000, 300_000])].into());
+}

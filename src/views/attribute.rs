@@ -56,8 +56,11 @@ impl Flow {
 pub enum How {
     /// By its own addresses.
     Direct,
-    /// By its post-NAT addresses (neither exported address was local).
+    /// By an address from its NAT fields (the exported one was the router's outside address).
     Nat,
+    /// As `Nat`, where the outside address was itself local: the router's WAN address inside
+    /// another router's network (double NAT).
+    DoubleNat,
     /// No local host at all.
     Remote,
 }
@@ -66,9 +69,12 @@ pub enum How {
 /// `src` and `dst`.
 ///
 /// A local source sent it and a local destination received it (both, between two local hosts).
-/// When neither is local, the post-NAT addresses decide: a router exporting on its WAN side
-/// reports a download as remote -> WAN address, with the LAN host only in
-/// postNATDestinationIPv4Address; the LAN host received it.
+/// With NAT fields, the inside address decides: a source is translated on its way out, so its
+/// exported (pre-NAT) address is the inside one, and the post-NAT one only when the exported one
+/// is not local; a destination is translated on its way in, so its post-NAT address is the
+/// inside one when local. A router exporting on its WAN side reports a download as remote -> WAN
+/// address with the LAN host in postNATDestinationIPv4Address; behind an ISP box that WAN address
+/// is itself local (double NAT), and still only stands for the LAN host.
 #[inline]
 pub fn attribute(
     r: &FlowRecord,
@@ -80,19 +86,22 @@ pub fn attribute(
         Some(v4) => local.contains_v4(v4),
         None => local.contains_v6(a.0),
     };
-    let sender = src.filter(is_local);
-    let receiver = dst.filter(is_local);
-    if sender.is_some() || receiver.is_some() {
-        return (sender, receiver, How::Direct);
-    }
+    let (sender, receiver) = (src.filter(is_local), dst.filter(is_local));
     if r.nat_src.is_none() && r.nat_dst.is_none() {
-        return (None, None, How::Remote);
+        let how = if sender.is_some() || receiver.is_some() { How::Direct } else { How::Remote };
+        return (sender, receiver, how);
     }
-    let sender = r.nat_src.map(AddrKey::from).filter(is_local);
-    let receiver = r.nat_dst.map(AddrKey::from).filter(is_local);
-    if sender.is_some() || receiver.is_some() {
-        (sender, receiver, How::Nat)
+    let nat_src = r.nat_src.map(AddrKey::from).filter(|a| Some(*a) != src && is_local(a));
+    let nat_dst = r.nat_dst.map(AddrKey::from).filter(|a| Some(*a) != dst && is_local(a));
+    let (inside_sender, inside_receiver) = (sender.or(nat_src), nat_dst.or(receiver));
+    let how = if inside_sender.is_none() && inside_receiver.is_none() {
+        How::Remote
+    } else if inside_receiver != receiver && receiver.is_some() {
+        How::DoubleNat
+    } else if inside_sender != sender || inside_receiver != receiver {
+        How::Nat
     } else {
-        (None, None, How::Remote)
-    }
+        How::Direct
+    };
+    (inside_sender, inside_receiver, how)
 }

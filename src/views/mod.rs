@@ -320,6 +320,7 @@ pub struct Views {
     /// A record's share per open step, reused (no allocation per record).
     parts: Vec<(usize, u64)>,
     nat_records: u64,
+    double_nat_records: u64,
     stats: Arc<Stats>,
 }
 
@@ -484,6 +485,7 @@ impl Views {
             clock,
             parts: Vec::with_capacity(open + 1),
             nat_records: 0,
+            double_nat_records: 0,
             stats,
         }
     }
@@ -518,6 +520,7 @@ impl Views {
         stats::set(&st.records_spread, self.clock.spread);
         stats::set(&st.records_before_window, self.clock.before_window);
         stats::set(&st.nat_attributed_records, self.nat_records);
+        stats::set(&st.double_nat_records, self.double_nat_records);
 
         self.clock.now_ms = now_ms;
         self.clock.cur = now_ms.div_euclid(self.clock.step_ms);
@@ -550,6 +553,11 @@ impl Views {
             }
             How::Nat => {
                 self.nat_records += 1;
+                self.apps.classify(r.protocol, r.src_port, r.dst_port)
+            }
+            How::DoubleNat => {
+                self.nat_records += 1;
+                self.double_nat_records += 1;
                 self.apps.classify(r.protocol, r.src_port, r.dst_port)
             }
             How::Direct => self.apps.classify(r.protocol, r.src_port, r.dst_port),
@@ -658,6 +666,7 @@ impl Views {
     pub fn snapshot(&self) -> Snapshot {
         let st = &*self.stats;
         stats::set(&st.nat_attributed_records, self.nat_records);
+        stats::set(&st.double_nat_records, self.double_nat_records);
         self.talkers.publish_stats(st);
         self.hosts.publish_stats(st);
         stats::set(&st.doctor_evictions, self.unattributed.evictions());
