@@ -57,6 +57,8 @@ pub struct Stats {
     pub nat_attributed_records: AtomicU64,
     /// Of those, records whose outside address was itself local (double NAT).
     pub double_nat_records: AtomicU64,
+    /// Egress records (flowDirection 1) of exporters that also send ingress ones: not counted.
+    pub egress_duplicate_records: AtomicU64,
     /// Rows the doctor's tables of records without a local host dropped for newcomers.
     pub doctor_evictions: AtomicU64,
     /// Host rows given to a new host after archive.host_idle without traffic.
@@ -406,6 +408,12 @@ impl Stats {
             "counter",
             "Records attributed by their NAT addresses although the outside address was itself local: the router's WAN address inside another router's network (double NAT).",
             &[("", get(&self.double_nat_records))],
+        );
+        metric(
+            "egress_duplicate_records_total",
+            "counter",
+            "Egress records (flowDirection 1) not counted because their exporter also sends ingress records: the same flows, seen leaving.",
+            &[("", get(&self.egress_duplicate_records))],
         );
         metric(
             "doctor_evictions_total",

@@ -554,3 +554,57 @@ fn double_nat_credits_the_device_behind_both_routers() {
     let (_, _, peers) = host(&d, "192.168.88.10");
     assert_eq!(peers, [("203.0.113.5".to_string(), [7_500_000, 300_000])].into());
 }
+
+/// sourceIPv4Address (8), destinationIPv4Address (12), ingressInterface (10),
+/// egressInterface (14), octetDeltaCount (1), packetDeltaCount (2), flowDirection (61).
+const DIRECTION_FIELDS: &[(u16, u16)] = &[(8, 4), (12, 4), (10, 4), (14, 4), (1, 4), (2, 4), (61, 1)];
+
+/// One record of DIRECTION_FIELDS.
+fn directed(src: &str, dst: &str, input: u32, output: u32, bytes: u32, packets: u32, direction: u8) -> Vec<u8> {
+    let mut r = Vec::new();
+    r.extend(v4(src));
+    r.extend(v4(dst));
+    r.extend(input.to_be_bytes());
+    r.extend(output.to_be_bytes());
+    r.extend(bytes.to_be_bytes());
+    r.extend(packets.to_be_bytes());
+    r.push(direction);
+    r
+}
+
+/// `ifindex -> (in, out)` bytes of the interfaces list.
+fn interface_bytes(d: &Daemon) -> BTreeMap<u64, (u64, u64)> {
+    d.json("/api/interfaces")
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|r| {
+            Some((r["ifindex"].as_u64()?, (r["in_bytes"].as_u64().unwrap(), r["out_bytes"].as_u64().unwrap())))
+        })
+        .collect()
+}
+
+#[test]
+fn ingress_and_egress_records_of_one_flow_count_once() {
+    // A router exporting at both interfaces in both directions: each flow arrives twice, as it
+    // entered (ingress, flowDirection 0) and as it left (egress, 1), with the same interfaces.
+    let d = Daemon::start("");
+    let download = |dir| directed("203.0.113.5", "192.168.15.10", 1, 2, 1_000_000, 700, dir);
+    let upload = |dir| directed("192.168.15.10", "203.0.113.5", 2, 1, 200_000, 300, dir);
+    let data = [download(0), upload(0), download(1), upload(1)].concat();
+    d.send(&ipfix(1, &[set(2, &template(256, DIRECTION_FIELDS)), set(256, &data)]));
+    let want: BTreeMap<String, (u64, u64, u64, u64)> =
+        [("192.168.15.10".to_string(), (1_000_000, 200_000, 700, 300))].into();
+    settle(&d, "/api/hosts", &want, |d| d.hosts());
+    settle(&d, "/api/interfaces", &[(1, (1_000_000, 200_000)), (2, (200_000, 1_000_000))].into(), interface_bytes);
+    assert_eq!(d.metric("flowpi_egress_duplicate_records_total"), 2);
+    // Egress records from another source id of the same router are twins of its ingress ones
+    // too (not counted); an exporter heard sending egress records only has them counted.
+    let only_egress = directed("203.0.113.5", "192.168.15.11", 1, 3, 50_000, 40, 1);
+    let datagram = |domain| ipfix(domain, &[set(2, &template(256, DIRECTION_FIELDS)), set(256, &only_egress)]);
+    d.send(&datagram(2));
+    let other_router = std::net::UdpSocket::bind("127.0.0.2:0").unwrap();
+    other_router.send_to(&datagram(1), d.udp).unwrap();
+    d.wait_for("the egress-only exporter counted", |d| d.hosts().get("192.168.15.11").is_some_and(|h| h.0 == 50_000));
+    assert_eq!(d.metric("flowpi_egress_duplicate_records_total"), 3);
+}

@@ -321,6 +321,10 @@ pub struct Views {
     parts: Vec<(usize, u64)>,
     nat_records: u64,
     double_nat_records: u64,
+    /// Exporters sending ingress records (flowDirection 0), and when one was last seen: their
+    /// egress records are the same flows again.
+    ingress: Vec<(AddrKey, i64)>,
+    egress_duplicates: u64,
     stats: Arc<Stats>,
 }
 
@@ -358,6 +362,11 @@ impl Clock {
         self.cur - (self.cur - slot as i64).rem_euclid(self.open as i64)
     }
 }
+
+/// Exporters whose flow directions are followed at most (the decoder's exporter table is
+/// smaller), and how long an exporter's ingress records make its egress ones duplicates.
+const MAX_DIRECTION_EXPORTERS: usize = 1024;
+const INGRESS_MEMORY_MS: i64 = 3_600_000;
 
 /// Longer than this a flow's times are not believed (exporters' active timeouts are minutes to
 /// an hour).
@@ -486,6 +495,8 @@ impl Views {
             parts: Vec::with_capacity(open + 1),
             nat_records: 0,
             double_nat_records: 0,
+            ingress: Vec::new(),
+            egress_duplicates: 0,
             stats,
         }
     }
@@ -521,6 +532,7 @@ impl Views {
         stats::set(&st.records_before_window, self.clock.before_window);
         stats::set(&st.nat_attributed_records, self.nat_records);
         stats::set(&st.double_nat_records, self.double_nat_records);
+        stats::set(&st.egress_duplicate_records, self.egress_duplicates);
 
         self.clock.now_ms = now_ms;
         self.clock.cur = now_ms.div_euclid(self.clock.step_ms);
@@ -541,6 +553,10 @@ impl Views {
                 k
             }
         };
+        if r.direction.is_some() && self.egress_duplicate(ex, r.direction) {
+            self.egress_duplicates += 1;
+            return;
+        }
         let place = self.place(r);
         let (src, dst) = (r.src.map(AddrKey::from), r.dst.map(AddrKey::from));
         let (sender, receiver, how) = attribute(r, src, dst, &self.local);
@@ -579,6 +595,36 @@ impl Views {
         self.count(&f, place);
         if r.rev_bytes != 0 || r.rev_packets != 0 {
             self.count(&f.reversed(r.rev_bytes, r.rev_packets), place);
+        }
+    }
+
+    /// Is this an egress record of an exporter that also sends ingress records? A router
+    /// exporting both at every interface (Cisco's `ip flow ingress` + `ip flow egress`) reports
+    /// each flow twice, with the same input and output interfaces: the ingress record alone
+    /// counts it, for the interfaces on both sides and for the hosts. An exporter heard sending
+    /// only egress records (within the last hour) has them counted.
+    #[cold]
+    #[inline(never)]
+    fn egress_duplicate(&mut self, ex: AddrKey, direction: Option<u8>) -> bool {
+        let now = self.clock.now_ms;
+        let at = match self.ingress.iter().position(|(k, _)| *k == ex) {
+            Some(i) => i,
+            None => {
+                if self.ingress.len() >= MAX_DIRECTION_EXPORTERS {
+                    // Exporters past the bound (more than the decoder keeps) count everything.
+                    return false;
+                }
+                self.ingress.push((ex, i64::MIN));
+                self.ingress.len() - 1
+            }
+        };
+        match direction {
+            Some(0) => {
+                self.ingress[at].1 = now;
+                false
+            }
+            Some(1) => now.saturating_sub(self.ingress[at].1) < INGRESS_MEMORY_MS,
+            _ => false,
         }
     }
 
@@ -667,6 +713,7 @@ impl Views {
         let st = &*self.stats;
         stats::set(&st.nat_attributed_records, self.nat_records);
         stats::set(&st.double_nat_records, self.double_nat_records);
+        stats::set(&st.egress_duplicate_records, self.egress_duplicates);
         self.talkers.publish_stats(st);
         self.hosts.publish_stats(st);
         stats::set(&st.doctor_evictions, self.unattributed.evictions());
