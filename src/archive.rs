@@ -1399,9 +1399,13 @@ impl Worker {
         hosts.sort_by(|a, b| total(&b.1).cmp(&total(&a.1)).then_with(|| a.0.to_string().cmp(&b.0.to_string())));
         hosts.retain(|(ip, _)| self.has_archive(Subject::Host(crate::views::HostId::Ip(*ip))));
         hosts.truncate(n);
-        let named = self.names.interface_names.iter().find(|(_, name)| crate::views::interfaces::is_wan(name)).cloned();
-        let wan = match named {
-            Some(((exporter, ifindex), name)) => {
+        let line = self.names.wan.first().map(|(k, _)| *k);
+        let wan = match line {
+            Some((exporter, ifindex)) => {
+                let name = self
+                    .names
+                    .interface_name(exporter, ifindex)
+                    .map_or_else(|| format!("if {ifindex}"), str::to_string);
                 let subject = Subject::Interface(IfaceId::If { exporter, ifindex });
                 if self.has_archive(subject) {
                     let counts = match window {

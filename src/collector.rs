@@ -68,6 +68,8 @@ pub struct Collector {
     receive_buffer: usize,
     /// collector.allow: senders whose datagrams are decoded; empty = every sender.
     allow: Vec<IpNet>,
+    /// `[[exporter]] wan`: the interfaces each exporter's config names as the internet line.
+    wan: std::collections::HashMap<std::net::IpAddr, Vec<u32>>,
     step: Duration,
     agg: Views,
     decoder: Decoder,
@@ -101,6 +103,7 @@ impl Collector {
             listen: cfg.collector.listen.clone(),
             receive_buffer: cfg.collector.receive_buffer,
             allow: cfg.collector.allow.clone(),
+            wan: cfg.exporters.iter().filter_map(|(ip, o)| o.wan.clone().map(|w| (*ip, w))).collect(),
             step: cfg.archive.step,
             agg,
             decoder,
@@ -307,6 +310,7 @@ impl Collector {
             .into_iter()
             .filter_map(|(k, n)| crate::text::clean_name(&n).map(|n| (k, n)))
             .collect();
+        s.find_wan(&self.wan);
         s.exporters = self.decoder.exporters();
         for e in &mut s.exporters {
             e.name = e.name.take().and_then(|n| crate::text::clean_name(&n));

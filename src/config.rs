@@ -263,6 +263,7 @@ struct RawExporter {
     name: Option<Spanned<String>>,
     sampling_rate: Option<Spanned<i64>>,
     interfaces: Option<Spanned<HashMap<String, Spanned<String>>>>,
+    wan: Option<Spanned<Vec<Spanned<i64>>>>,
 }
 
 #[derive(Default)]
@@ -480,11 +481,27 @@ impl FromNode for OneOrMany {
     }
 }
 
-impl FromNode for Spanned<Vec<Spanned<String>>> {
+/// What a list of these is called in an error message.
+trait Listed {
+    const LIST: &'static str;
+}
+
+impl Listed for String {
+    const LIST: &'static str = "a list of strings";
+}
+
+impl Listed for i64 {
+    const LIST: &'static str = "a list of whole numbers";
+}
+
+impl<T: Listed> FromNode for Spanned<Vec<Spanned<T>>>
+where
+    Spanned<T>: FromNode,
+{
     fn from_node(n: Node, key: &str, v: &mut Validator) -> Option<Self> {
-        let Kind::Array(items) = n.kind else { return v.wrong_type(key, &n, "a list of strings") };
+        let Kind::Array(items) = n.kind else { return v.wrong_type(key, &n, T::LIST) };
         let total = items.len();
-        let list: Vec<Spanned<String>> = items.into_iter().filter_map(|i| FromNode::from_node(i, key, v)).collect();
+        let list: Vec<Spanned<T>> = items.into_iter().filter_map(|i| FromNode::from_node(i, key, v)).collect();
         // The good items are still checked; a list with none left is left out, or "must not be
         // empty" would be said of a list the file does not have.
         if list.is_empty() && total > 0 {
@@ -885,13 +902,14 @@ impl Validator<'_> {
             self.get(&mut t, "name"),
             self.get(&mut t, "sampling_rate"),
             self.get(&mut t, "interfaces"),
+            self.get(&mut t, "wan"),
         );
         self.unknown(t);
         if !has_address {
             self.problem_at("exporter", n.span.start, "missing key `address`".into());
         }
-        let (Some(address), name, sampling_rate, interfaces) = e else { return None };
-        Some(RawExporter { address, name, sampling_rate, interfaces })
+        let (Some(address), name, sampling_rate, interfaces, wan) = e else { return None };
+        Some(RawExporter { address, name, sampling_rate, interfaces, wan })
     }
 
     fn host(&mut self, n: Node) -> Option<RawHost> {
@@ -1351,6 +1369,16 @@ impl Validator<'_> {
                         ),
                     }
                 }
+            }
+            if let Some(list) = e.wan {
+                let mut wan = Vec::new();
+                for i in list.get_ref() {
+                    match u32::try_from(*i.get_ref()) {
+                        Ok(ifindex) => wan.push(ifindex),
+                        Err(_) => self.problem("exporter.wan", i, format!("{} is not an ifIndex", i.get_ref())),
+                    }
+                }
+                o.wan = Some(wan);
             }
             out.insert(addr, o);
         }

@@ -57,7 +57,7 @@ pub struct Stats {
     pub nat_attributed_records: AtomicU64,
     /// Of those, records whose outside address was itself local (double NAT).
     pub double_nat_records: AtomicU64,
-    /// Egress records (flowDirection 1) of exporters that also send ingress ones: not counted.
+    /// Egress records (flowDirection 1) whose flow was reported entering too: not counted.
     pub egress_duplicate_records: AtomicU64,
     /// Rows the doctor's tables of records without a local host dropped for newcomers.
     pub doctor_evictions: AtomicU64,
@@ -412,7 +412,7 @@ impl Stats {
         metric(
             "egress_duplicate_records_total",
             "counter",
-            "Egress records (flowDirection 1) not counted because their exporter also sends ingress records: the same flows, seen leaving.",
+            "Egress records (flowDirection 1) not counted because their exporter reports ingress at their input interface: the same flows, seen leaving.",
             &[("", get(&self.egress_duplicate_records))],
         );
         metric(

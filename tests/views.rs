@@ -608,3 +608,73 @@ fn ingress_and_egress_records_of_one_flow_count_once() {
     d.wait_for("the egress-only exporter counted", |d| d.hosts().get("192.168.15.11").is_some_and(|h| h.0 == 50_000));
     assert_eq!(d.metric("flowpi_egress_duplicate_records_total"), 3);
 }
+
+/// sourceIPv4Address (8), destinationIPv4Address (12), ingressInterface (10),
+/// egressInterface (14), octetDeltaCount (1), packetDeltaCount (2).
+const IF_FIELDS: &[(u16, u16)] = &[(8, 4), (12, 4), (10, 4), (14, 4), (1, 4), (2, 4)];
+
+/// One record of IF_FIELDS.
+fn routed(src: &str, dst: &str, input: u32, output: u32, bytes: u32) -> Vec<u8> {
+    let mut r = directed(src, dst, input, output, bytes, bytes / 1000 + 1, 0);
+    r.pop(); // no flowDirection
+    r
+}
+
+/// `ifindex -> (wan_by)` of the interfaces list, and the WANs /api/status names.
+fn wan_of(d: &Daemon) -> (BTreeMap<u64, Option<String>>, Vec<(u64, String)>) {
+    let ifs = d.json("/api/interfaces");
+    let rows = ifs
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|r| Some((r["ifindex"].as_u64()?, r["wan_by"].as_str().map(str::to_string))))
+        .collect();
+    let status = d.json("/api/status");
+    let wan = status["wan"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| (w["ifindex"].as_u64().unwrap(), w["by"].as_str().unwrap().to_string()))
+        .collect();
+    (rows, wan)
+}
+
+#[test]
+fn the_internet_line_is_learned_from_the_traffic_or_set_in_the_config() {
+    // A MikroTik-like router whose WAN is plain "ether1" (ifIndex 7): downloads enter there for
+    // the bridge (2), uploads leave there, and a 600 kB copy goes between two LAN ports (2 -> 3).
+    let traffic = [
+        routed("203.0.113.5", "192.168.16.10", 7, 2, 900_000),
+        routed("192.168.16.10", "203.0.113.5", 2, 7, 100_000),
+        routed("192.168.16.10", "192.168.16.11", 2, 3, 600_000),
+    ]
+    .concat();
+    let names =
+        "[[exporter]]\naddress = \"127.0.0.1\"\ninterfaces = { 7 = \"ether1\", 2 = \"bridge\", 3 = \"ether3\" }\n";
+    let start = |sections: &str| {
+        let tmp = tempfile::tempdir().unwrap();
+        let d = Daemon::start_full(tmp.path(), Extra { http: "auth = \"none\"", sections, ..Extra::default() }, &[]);
+        (d, tmp)
+    };
+    let (learned, _tmp) = start(names);
+    learned.send(&ipfix(1, &[set(2, &template(256, IF_FIELDS)), set(256, &traffic)]));
+    let want = ([(2, None), (3, None), (7, Some("traffic".to_string()))].into(), vec![(7, "traffic".to_string())]);
+    settle(&learned, "the line learned", &want, wan_of);
+    // The line carried the download and the upload, not the LAN copy.
+    assert_eq!(interface_bytes(&learned)[&7], (900_000, 100_000));
+
+    // The config says which: only that one, whatever the traffic says.
+    let set_wan = format!("{names}wan = [3]\n");
+    let (configured, _tmp) = start(&set_wan);
+    configured.send(&ipfix(1, &[set(2, &template(256, IF_FIELDS)), set(256, &traffic)]));
+    let want = ([(2, None), (3, Some("config".to_string())), (7, None)].into(), vec![(3, "config".to_string())]);
+    settle(&configured, "the configured line", &want, wan_of);
+
+    // Before the traffic says anything, a name like MikroTik's "ether1-wan" does.
+    let named = "[[exporter]]\naddress = \"127.0.0.1\"\ninterfaces = { 1 = \"ether1-wan\", 2 = \"bridge\" }\n";
+    let (by_name, _tmp) = start(named);
+    let little = routed("203.0.113.5", "192.168.16.10", 1, 2, 5_000);
+    by_name.send(&ipfix(1, &[set(2, &template(256, IF_FIELDS)), set(256, &little)]));
+    let want = ([(1, Some("name".to_string())), (2, None)].into(), vec![(1, "name".to_string())]);
+    settle(&by_name, "the line by its name", &want, wan_of);
+}

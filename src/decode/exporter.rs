@@ -66,6 +66,8 @@ pub struct ExporterOverride {
     pub name: Option<String>,
     pub sampling_rate: Option<u32>,
     pub interfaces: HashMap<u32, String>,
+    /// The interfaces that are the internet line (`wan = [...]`), when the config says.
+    pub wan: Option<Vec<u32>>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]

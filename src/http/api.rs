@@ -43,8 +43,11 @@ struct InterfaceRow {
     out_bytes: u64,
     in_packets: u64,
     out_packets: u64,
-    /// Named as the WAN (`wan`, `internet`, …): listed first.
+    /// The internet line (listed first), and why: `config`, `traffic` (its far side is the rest of
+    /// the world) or `name` (`wan`, `ether1-wan`, `internet`, …).
     wan: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    wan_by: Option<&'static str>,
     now_in_bps: f64,
     now_out_bps: f64,
     last_seen: Option<i64>,
@@ -68,6 +71,17 @@ struct Status {
     auth: bool,
     /// The zone the periods, graphs and `from`/`to` times are in.
     zone: String,
+    /// The interfaces taken as the internet line, and why.
+    wan: Vec<WanRow>,
+}
+
+#[derive(Serialize)]
+struct WanRow {
+    exporter: String,
+    ifindex: u32,
+    name: Option<String>,
+    /// `config`, `traffic` or `name`.
+    by: &'static str,
 }
 
 fn json<T: Serialize>(v: &T) -> Reply {
@@ -197,10 +211,15 @@ fn interface_row(snap: &Snapshot, id: &IfaceId, c: &Counts, p95: Option<[f64; 2]
         }
         IfaceId::Other => ("other".to_string(), None, None),
     };
+    let wan_by = match id {
+        IfaceId::If { exporter, ifindex } => snap.wan_by(*exporter, *ifindex),
+        IfaceId::Other => None,
+    };
     InterfaceRow {
         exporter,
         ifindex,
-        wan: name.as_deref().is_some_and(crate::views::interfaces::is_wan),
+        wan: wan_by.is_some(),
+        wan_by: wan_by.map(|b| b.as_str()),
         name,
         now_in_bps: now[0],
         now_out_bps: now[1],
@@ -746,6 +765,7 @@ pub fn exporters(ctx: &Context) -> Reply {
 
 pub fn status(ctx: &Context) -> Reply {
     let s = &ctx.stats;
+    let snap = ctx.published.get();
     json(&Status {
         version: env!("CARGO_PKG_VERSION"),
         uptime_seconds: ctx.published.started.elapsed().as_secs(),
@@ -757,6 +777,16 @@ pub fn status(ctx: &Context) -> Reply {
         decode_errors: s.decode_errors_total(),
         auth: !ctx.guard.is_open(),
         zone: ctx.calendar.zone_name().to_string(),
+        wan: snap
+            .wan
+            .iter()
+            .map(|&((exporter, ifindex), by)| WanRow {
+                exporter: exporter.to_string(),
+                ifindex,
+                name: snap.interface_name(exporter, ifindex).map(str::to_string),
+                by: by.as_str(),
+            })
+            .collect(),
     })
 }
 

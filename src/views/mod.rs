@@ -192,6 +192,10 @@ pub struct Snapshot {
     pub interfaces: Vec<(IfaceId, Counts)>,
     /// Parallel to `interfaces`.
     pub interface_recent: Vec<Recent>,
+    /// Parallel to `interfaces`: what each one's far side says of the internet line.
+    pub interface_far: Vec<interfaces::FarSide>,
+    /// The interfaces taken as the internet line, and why (see [`interfaces::wan_by`]), sorted.
+    pub wan: Vec<((IpAddr, u32), interfaces::WanBy)>,
     /// The step the collector counts in, ms (0 before the first snapshot).
     pub step_ms: i64,
     /// Received (in) and sent (out) by local hosts, per application with traffic.
@@ -243,6 +247,38 @@ impl Snapshot {
     /// An interface row's recent activity.
     pub fn interface_recent_of(&self, id: &IfaceId) -> Recent {
         recent_of(&self.interfaces, &self.interface_recent, id)
+    }
+
+    /// Why the interface is the internet line, if it is (see [`interfaces::line_of`]).
+    pub fn wan_by(&self, exporter: IpAddr, ifindex: u32) -> Option<interfaces::WanBy> {
+        self.wan.binary_search_by(|(k, _)| k.cmp(&(exporter, ifindex))).ok().map(|i| self.wan[i].1)
+    }
+
+    /// Decide which interfaces are the internet line, from `configured` (`[[exporter]] wan`),
+    /// each interface's far side and its name (so names must be in already).
+    pub fn find_wan(&mut self, configured: &std::collections::HashMap<IpAddr, Vec<u32>>) {
+        let mut wan = Vec::new();
+        // Rows are sorted by exporter, then ifIndex: one group per exporter.
+        let mut i = 0;
+        while i < self.interfaces.len() {
+            let IfaceId::If { exporter, .. } = self.interfaces[i].0 else {
+                i += 1;
+                continue;
+            };
+            let mut rows = Vec::new();
+            while let Some((IfaceId::If { exporter: e, ifindex }, _)) = self.interfaces.get(i) {
+                if *e != exporter {
+                    break;
+                }
+                let far = self.interface_far.get(i).copied().unwrap_or_default();
+                rows.push((*ifindex, self.interface_name(exporter, *ifindex), far));
+                i += 1;
+            }
+            let line = interfaces::line_of(configured.get(&exporter).map(Vec::as_slice), &rows);
+            wan.extend(line.into_iter().map(|(ifindex, by)| ((exporter, ifindex), by)));
+        }
+        wan.sort_by_key(|(k, _)| *k);
+        self.wan = wan;
     }
 
     pub fn interface_name(&self, exporter: IpAddr, ifindex: u32) -> Option<&str> {
@@ -321,9 +357,9 @@ pub struct Views {
     parts: Vec<(usize, u64)>,
     nat_records: u64,
     double_nat_records: u64,
-    /// Exporters sending ingress records (flowDirection 0), and when one was last seen: their
-    /// egress records are the same flows again.
-    ingress: Vec<(AddrKey, i64)>,
+    /// (exporter, input interface) of ingress records (flowDirection 0), and when one was last
+    /// seen: egress records with that input interface are the same flows again.
+    ingress: Vec<(AddrKey, u32, i64)>,
     egress_duplicates: u64,
     stats: Arc<Stats>,
 }
@@ -363,9 +399,9 @@ impl Clock {
     }
 }
 
-/// Exporters whose flow directions are followed at most (the decoder's exporter table is
-/// smaller), and how long an exporter's ingress records make its egress ones duplicates.
-const MAX_DIRECTION_EXPORTERS: usize = 1024;
+/// Interfaces whose ingress records are followed at most (as many as the interfaces view holds
+/// by default, many times over), and how long they make egress records duplicates.
+const MAX_INGRESS_POINTS: usize = 1024;
 const INGRESS_MEMORY_MS: i64 = 3_600_000;
 
 /// Longer than this a flow's times are not believed (exporters' active timeouts are minutes to
@@ -553,7 +589,7 @@ impl Views {
                 k
             }
         };
-        if r.direction.is_some() && self.egress_duplicate(ex, r.direction) {
+        if r.direction.is_some() && self.egress_duplicate(ex, r) {
             self.egress_duplicates += 1;
             return;
         }
@@ -598,34 +634,30 @@ impl Views {
         }
     }
 
-    /// Is this an egress record of an exporter that also sends ingress records? A router
-    /// exporting both at every interface (Cisco's `ip flow ingress` + `ip flow egress`) reports
-    /// each flow twice, with the same input and output interfaces: the ingress record alone
-    /// counts it, for the interfaces on both sides and for the hosts. An exporter heard sending
-    /// only egress records (within the last hour) has them counted.
+    /// Is this an egress record of a flow the exporter also reported on its way in? flowDirection
+    /// tells at which end of the observation point a flow was seen: a router exporting ingress
+    /// and egress at every interface (Cisco's `ip flow ingress` + `ip flow egress`) reports a flow
+    /// entering on A and leaving on B twice, as ingress at A and egress at B, both with input A and
+    /// output B. So an egress record whose input interface the exporter observes ingress at (it
+    /// sent ingress records with that input interface within the last hour) was counted already.
+    /// Ingress and egress at one observation point (softflowd on one interface: the two halves
+    /// of a conversation) are different packets; ifIndex 0 (unknown) never matches.
     #[cold]
     #[inline(never)]
-    fn egress_duplicate(&mut self, ex: AddrKey, direction: Option<u8>) -> bool {
-        let now = self.clock.now_ms;
-        let at = match self.ingress.iter().position(|(k, _)| *k == ex) {
-            Some(i) => i,
-            None => {
-                if self.ingress.len() >= MAX_DIRECTION_EXPORTERS {
-                    // Exporters past the bound (more than the decoder keeps) count everything.
-                    return false;
-                }
-                self.ingress.push((ex, i64::MIN));
-                self.ingress.len() - 1
-            }
-        };
-        match direction {
-            Some(0) => {
-                self.ingress[at].1 = now;
-                false
-            }
-            Some(1) => now.saturating_sub(self.ingress[at].1) < INGRESS_MEMORY_MS,
-            _ => false,
+    fn egress_duplicate(&mut self, ex: AddrKey, r: &FlowRecord) -> bool {
+        if r.input_if == 0 {
+            return false;
         }
+        let now = self.clock.now_ms;
+        let at = self.ingress.iter().position(|(k, i, _)| *k == ex && *i == r.input_if);
+        match (r.direction, at) {
+            (Some(0), Some(at)) => self.ingress[at].2 = now,
+            (Some(0), None) if self.ingress.len() < MAX_INGRESS_POINTS => self.ingress.push((ex, r.input_if, now)),
+            (Some(1), Some(at)) => return now.saturating_sub(self.ingress[at].2) < INGRESS_MEMORY_MS,
+            // Past the bound (more interfaces than the table keeps) everything counts.
+            _ => {}
+        }
+        false
     }
 
     /// One direction into every view.
