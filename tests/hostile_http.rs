@@ -53,12 +53,15 @@ fn metric(d: &Daemon, password: &str, name: &str) -> u64 {
     metric_value(&text, name).unwrap_or_else(|| panic!("{name} missing"))
 }
 
-/// A normal client's page load: `/` and `/api/status`, both answered within a second.
+/// A normal client's page load: `/` and `/api/status`, both answered within a second (five
+/// under qemu-user, where a loaded machine alone can take a second): far less than the header
+/// timeout an attack that blocked the server would make it wait.
 fn page_answers_quickly(d: &Daemon, password: &str) {
     let t = Instant::now();
     assert_eq!(authed(d, password, "/").status, 200);
     assert_eq!(authed(d, password, "/api/status").status, 200);
-    assert!(t.elapsed() < Duration::from_secs(1), "page took {:?}", t.elapsed());
+    let bound = Duration::from_secs(if cfg!(target_arch = "x86_64") { 1 } else { 5 });
+    assert!(t.elapsed() < bound, "page took {:?}", t.elapsed());
 }
 
 fn alive(d: &mut Daemon) {
