@@ -90,7 +90,7 @@ impl Collector {
         published: Arc<Published>,
         alive: Arc<AtomicU64>,
     ) -> Collector {
-        let agg = Views::new(
+        let mut agg = Views::new(
             cfg.network.local.clone(),
             crate::views::Applications::new(&cfg.views.applications),
             &cfg.bounds(),
@@ -98,6 +98,9 @@ impl Collector {
             cfg.archive.step,
             stats.clone(),
         );
+        let interfaces_only: Vec<std::net::IpAddr> =
+            cfg.exporters.iter().filter(|(_, o)| !o.devices).map(|(ip, _)| *ip).collect();
+        agg.set_interfaces_only(&interfaces_only);
         let decoder = Decoder::new(cfg.collector.limits.clone(), cfg.exporters.clone(), stats.clone());
         Collector {
             listen: cfg.collector.listen.clone(),

@@ -264,6 +264,7 @@ struct RawExporter {
     sampling_rate: Option<Spanned<i64>>,
     interfaces: Option<Spanned<HashMap<String, Spanned<String>>>>,
     wan: Option<Spanned<Vec<Spanned<i64>>>>,
+    devices: Option<Spanned<bool>>,
 }
 
 #[derive(Default)]
@@ -903,13 +904,14 @@ impl Validator<'_> {
             self.get(&mut t, "sampling_rate"),
             self.get(&mut t, "interfaces"),
             self.get(&mut t, "wan"),
+            self.get(&mut t, "devices"),
         );
         self.unknown(t);
         if !has_address {
             self.problem_at("exporter", n.span.start, "missing key `address`".into());
         }
-        let (Some(address), name, sampling_rate, interfaces, wan) = e else { return None };
-        Some(RawExporter { address, name, sampling_rate, interfaces, wan })
+        let (Some(address), name, sampling_rate, interfaces, wan, devices) = e else { return None };
+        Some(RawExporter { address, name, sampling_rate, interfaces, wan, devices })
     }
 
     fn host(&mut self, n: Node) -> Option<RawHost> {
@@ -1379,6 +1381,9 @@ impl Validator<'_> {
                     }
                 }
                 o.wan = Some(wan);
+            }
+            if let Some(d) = e.devices {
+                o.devices = *d.get_ref();
             }
             out.insert(addr, o);
         }

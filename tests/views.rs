@@ -678,3 +678,40 @@ fn the_internet_line_is_learned_from_the_traffic_or_set_in_the_config() {
     let want = ([(1, Some("name".to_string())), (2, None)].into(), vec![(1, "name".to_string())]);
     settle(&by_name, "the line by its name", &want, wan_of);
 }
+
+#[test]
+fn two_exporters_on_one_path_count_once_with_one_line_of_config() {
+    // A router (127.0.0.1) and an access point (127.0.0.2) both export the same 300 flows.
+    let flows: Vec<Vec<u8>> = (0..300u16)
+        .map(|i| record("203.0.113.5", "192.168.17.10", 443, 40000 + i, 10_000 + u32::from(i), 10, None))
+        .collect();
+    let send = |d: &Daemon| {
+        let ap = std::net::UdpSocket::bind("127.0.0.2:0").unwrap();
+        for chunk in flows.chunks(30) {
+            let data = ipfix(1, &[set(2, &template(257, PLAIN_FIELDS)), set(257, &chunk.concat())]);
+            d.send(&data);
+            ap.send_to(&data, d.udp).unwrap();
+        }
+    };
+    let once: u64 = (0..300u64).map(|i| 10_000 + i).sum();
+    let rx = |d: &Daemon| d.hosts().get("192.168.17.10").map_or(0, |h| h.0);
+    // Without the config line every byte counts twice.
+    let d = Daemon::start("");
+    send(&d);
+    settle(&d, "counted twice", &(2 * once), rx);
+    // With it, once; the access point's interfaces still count its traffic.
+    let tmp = tempfile::tempdir().unwrap();
+    let sections = "[[exporter]]\naddress = \"127.0.0.2\"\nname = \"access point\"\ndevices = false\n";
+    let d = Daemon::start_full(tmp.path(), Extra { http: "auth = \"none\"", sections, ..Extra::default() }, &[]);
+    send(&d);
+    settle(&d, "counted once", &once, rx);
+    let ifs = d.json("/api/interfaces");
+    let ap_in: u64 = ifs
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["exporter"] == "127.0.0.2")
+        .map(|r| r["in_bytes"].as_u64().unwrap())
+        .sum();
+    assert_eq!(ap_in, once, "{ifs}");
+}

@@ -61,13 +61,21 @@ pub(super) const MAX_NAME_BYTES: usize = 64;
 pub(super) const RECENT: Duration = Duration::from_secs(30 * 60);
 
 /// What the config says about one exporter address.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct ExporterOverride {
     pub name: Option<String>,
     pub sampling_rate: Option<u32>,
     pub interfaces: HashMap<u32, String>,
     /// The interfaces that are the internet line (`wan = [...]`), when the config says.
     pub wan: Option<Vec<u32>>,
+    /// Its records count for devices (false: for its interfaces only, `devices = false`).
+    pub devices: bool,
+}
+
+impl Default for ExporterOverride {
+    fn default() -> Self {
+        ExporterOverride { name: None, sampling_rate: None, interfaces: HashMap::new(), wan: None, devices: true }
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]

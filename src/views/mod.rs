@@ -7,6 +7,7 @@ pub mod applications;
 pub mod attribute;
 pub mod hosts;
 pub mod interfaces;
+pub mod overlap;
 pub mod table;
 pub mod talkers;
 
@@ -210,6 +211,8 @@ pub struct Snapshot {
     pub exporters: Vec<crate::decode::exporter::ExporterView>,
     /// The records without a local host, for the doctor.
     pub remote: crate::doctor::RemoteSummary,
+    /// Flows two exporters both reported, for the doctor.
+    pub overlap: overlap::OverlapSummary,
 }
 
 /// A row's recent activity: the counts the last hand-over took (what arrived during the last
@@ -350,8 +353,13 @@ pub struct Views {
     talkers: talkers::Talkers,
     /// Records without a local host, for the doctor (fed by those records only).
     unattributed: crate::doctor::Unattributed,
-    /// The last exporter's key: a datagram's records all come from one exporter.
-    exporter: Option<(IpAddr, AddrKey)>,
+    /// The last exporter's key, and whether it counts for devices: a datagram's records all come
+    /// from one exporter.
+    exporter: Option<(IpAddr, AddrKey, bool)>,
+    /// Exporters that count for their interfaces only (`[[exporter]] devices = false`).
+    interfaces_only: Vec<AddrKey>,
+    /// A sample of each exporter's flows, to see two report the same ones.
+    overlap: overlap::Overlap,
     clock: Clock,
     /// A record's share per open step, reused (no allocation per record).
     parts: Vec<(usize, u64)>,
@@ -525,6 +533,8 @@ impl Views {
             applications: applications::AppView::new(napps, open),
             talkers: talkers::Talkers::new(bounds.ports),
             unattributed: crate::doctor::Unattributed::new(bounds.doctor_prefixes),
+            interfaces_only: Vec::new(),
+            overlap: overlap::Overlap::default(),
             apps,
             exporter: None,
             clock,
@@ -581,12 +591,13 @@ impl Views {
     /// Count one record seen by `exporter`.
     #[inline]
     pub fn add(&mut self, exporter: IpAddr, r: &FlowRecord) {
-        let ex = match self.exporter {
-            Some((ip, k)) if ip == exporter => k,
+        let (ex, devices) = match self.exporter {
+            Some((ip, k, devices)) if ip == exporter => (k, devices),
             _ => {
                 let k = AddrKey::from(exporter);
-                self.exporter = Some((exporter, k));
-                k
+                let devices = !self.interfaces_only.contains(&k);
+                self.exporter = Some((exporter, k, devices));
+                (k, devices)
             }
         };
         if r.direction.is_some() && self.egress_duplicate(ex, r) {
@@ -628,10 +639,20 @@ impl Views {
             app,
             port,
         };
-        self.count(&f, place);
-        if r.rev_bytes != 0 || r.rev_packets != 0 {
-            self.count(&f.reversed(r.rev_bytes, r.rev_packets), place);
+        if f.has_host() {
+            self.overlap.add(ex, src, dst, (r.src_port, r.dst_port), r.protocol, self.clock.now_ms);
         }
+        self.count(&f, place, devices);
+        if r.rev_bytes != 0 || r.rev_packets != 0 {
+            self.count(&f.reversed(r.rev_bytes, r.rev_packets), place, devices);
+        }
+    }
+
+    /// Exporters whose records count for their interfaces only, not for devices (another
+    /// exporter on the same path reports the same flows).
+    pub fn set_interfaces_only(&mut self, exporters: &[IpAddr]) {
+        self.interfaces_only = exporters.iter().map(|ip| AddrKey::from(*ip)).collect();
+        self.exporter = None;
     }
 
     /// Is this an egress record of a flow the exporter also reported on its way in? flowDirection
@@ -660,12 +681,12 @@ impl Views {
         false
     }
 
-    /// One direction into every view.
+    /// One direction into every view (into the interfaces alone when `devices` is false).
     #[inline]
-    fn count(&mut self, f: &Flow, place: Place) {
+    fn count(&mut self, f: &Flow, place: Place, devices: bool) {
         let st = &*self.stats;
         self.interfaces.add(f, place, &self.parts, st);
-        if f.has_host() {
+        if devices && f.has_host() {
             self.hosts.add(f, place, &self.parts, st);
             self.applications.add(f, place, &self.parts);
             self.talkers.add(f);
@@ -749,8 +770,12 @@ impl Views {
         self.talkers.publish_stats(st);
         self.hosts.publish_stats(st);
         stats::set(&st.doctor_evictions, self.unattributed.evictions());
-        let mut s =
-            Snapshot { step_ms: self.clock.step_ms, remote: self.unattributed.summary(), ..Snapshot::default() };
+        let mut s = Snapshot {
+            step_ms: self.clock.step_ms,
+            remote: self.unattributed.summary(),
+            overlap: self.overlap.summary(),
+            ..Snapshot::default()
+        };
         self.hosts.publish(&self.apps, &mut s);
         self.interfaces.publish(&mut s);
         self.applications.publish(&self.apps, &mut s);
