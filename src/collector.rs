@@ -16,7 +16,6 @@ use socket2::{Domain, Protocol, Socket, Type};
 use tokio::net::UdpSocket;
 use tokio::time::MissedTickBehavior;
 
-use crate::views::{wall_ms, Views, Snapshot};
 use crate::archive::ArchiveHandle;
 use crate::config::Config;
 use crate::decode::exporter::SavedState;
@@ -25,6 +24,7 @@ use crate::net::IpNet;
 use crate::ratelimit::RateLimit;
 use crate::recv::Batch;
 use crate::stats::{self, Stats};
+use crate::views::{wall_ms, Snapshot, Views};
 
 /// The latest totals, for the HTTP API. Replaced whole once a second.
 pub struct Published {
@@ -56,6 +56,10 @@ impl Default for Published {
 
 /// Under archive.dir: what the decoder learnt from exporters (templates, samplers, names).
 pub const STATE_FILE: &str = "exporters.json";
+
+/// The largest exporters.json read. What flowpi writes is bounded far below this by the decoder's
+/// limits (see [`crate::decode::Limits`]); a larger file was not written by flowpi.
+const STATE_FILE_MAX: u64 = 16 << 20;
 
 /// Batches taken from the sockets before the timers are looked at again.
 const ROUNDS: usize = 16;
@@ -300,15 +304,17 @@ impl Collector {
     }
 
     fn load_state(&mut self) {
-        let text = match std::fs::read_to_string(&self.state_file) {
-            Ok(t) => t,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return,
+        let bytes = match crate::file::read_regular(&self.state_file, STATE_FILE_MAX) {
+            Ok(b) => b,
+            Err(e) if e.not_found() => return,
             Err(e) => {
-                warn!("collector: cannot read {}: {e}", self.state_file.display());
+                // Counted as one refused entry, as an unreadable file is.
+                stats::inc(&self.stats.state_rejected);
+                warn!("collector: refusing {}: {e}; starting with no saved state", self.state_file.display());
                 return;
             }
         };
-        match serde_json::from_str::<SavedState>(&text) {
+        match serde_json::from_slice::<SavedState>(&bytes) {
             Ok(s) => {
                 let r = self.decoder.restore(s);
                 info!(
@@ -338,13 +344,22 @@ impl Collector {
     }
 
     /// Write the decoder's state atomically (temporary file, then rename), so a power cut never
-    /// leaves half a file.
+    /// leaves half a file. The temporary file is made afresh (O_EXCL): whatever has that name, a
+    /// FIFO or a symlink, is removed rather than opened, which could block or write elsewhere.
     fn save_state(&mut self) {
         let tmp = self.state_file.with_extension("json.tmp");
-        let result = serde_json::to_vec_pretty(&self.decoder.save())
-            .map_err(std::io::Error::other)
-            .and_then(|b| std::fs::write(&tmp, b))
-            .and_then(|_| std::fs::rename(&tmp, &self.state_file));
+        let write = |b: Vec<u8>| -> std::io::Result<()> {
+            use std::io::Write;
+            match std::fs::remove_file(&tmp) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
+                _ => {}
+            }
+            let mut f = std::fs::OpenOptions::new().write(true).create_new(true).open(&tmp)?;
+            f.write_all(&b)?;
+            f.sync_all()?;
+            std::fs::rename(&tmp, &self.state_file)
+        };
+        let result = serde_json::to_vec_pretty(&self.decoder.save()).map_err(std::io::Error::other).and_then(write);
         match result {
             Ok(()) => stats::inc(&self.stats.state_saves),
             Err(e) => {

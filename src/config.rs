@@ -4,7 +4,6 @@
 
 use std::collections::HashMap;
 use std::fmt;
-use std::io::Read;
 use std::net::{IpAddr, SocketAddr};
 use std::ops::Range;
 use std::path::{Path, PathBuf};
@@ -558,22 +557,16 @@ impl Config {
             source: source.clone(),
             problems: vec![Problem { line, key: String::new(), message }],
         };
-        let file = match std::fs::File::open(&path) {
-            Ok(f) => f,
-            Err(e) if !explicit && e.kind() == std::io::ErrorKind::NotFound => {
-                return Ok((Config::defaults(), Source::Defaults));
+        // Regular files only, read without blocking: a FIFO named by mistake would otherwise hang
+        // check-config and the start, and /dev/zero or a log file would fill the memory.
+        let bytes = match crate::file::read_regular(&path, MAX_SIZE) {
+            Ok(b) => b,
+            Err(e) if !explicit && e.not_found() => return Ok((Config::defaults(), Source::Defaults)),
+            Err(crate::file::ReadError::TooLarge(_)) => {
+                return Err(fail(None, "larger than 1 MiB: not a flowpi configuration (that is a few KiB)".into()))
             }
             Err(e) => return Err(fail(None, format!("cannot read: {e}"))),
         };
-        // One byte past the limit tells "too large" from "exactly at it"; /dev/zero, an endless pipe
-        // or a log file given by mistake stop here instead of filling the memory.
-        let mut bytes = Vec::new();
-        if let Err(e) = file.take(MAX_SIZE + 1).read_to_end(&mut bytes) {
-            return Err(fail(None, format!("cannot read: {e}")));
-        }
-        if bytes.len() as u64 > MAX_SIZE {
-            return Err(fail(None, "larger than 1 MiB: not a flowpi configuration (that is a few KiB)".into()));
-        }
         let text = String::from_utf8(bytes).map_err(|e| {
             let good = &e.as_bytes()[..e.utf8_error().valid_up_to()];
             let line = 1 + good.iter().filter(|&&b| b == b'\n').count();

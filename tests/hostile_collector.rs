@@ -312,3 +312,51 @@ fn a_template_flood_rewrites_the_state_file_at_most_once_a_minute() {
     let saved = std::fs::read_to_string(&state).unwrap();
     assert_eq!(saved.matches("\"templates\"").count(), 40, "every exporter's templates saved at stop");
 }
+
+/// Start flowpi with `prepare` putting something that is not a file where exporters.json goes:
+/// it must say so, start with no saved state, and count what a router sends.
+fn a_state_file_that_is_not_a_file(prepare: impl FnOnce(&Path), what: &str) {
+    let f = Flowpi::start_with("", prepare);
+    // The collector reads the state as it starts, which may be after the web server answers:
+    // with a plain open and read it waited forever (a FIFO) or filled the memory (/dev/zero)
+    // there, while HTTP went on answering.
+    f.wait_for("the refusal logged", |d| d.log().contains("refusing"));
+    let log = f.log();
+    let line = log.lines().find(|l| l.contains("refusing")).unwrap();
+    assert!(
+        line.contains("WARN")
+            && line.contains("exporters.json")
+            && line.contains(what)
+            && line.contains("no saved state"),
+        "{log}"
+    );
+    f.expect("flowpi_state_rejected_total", 1);
+    sender("127.0.0.1").send_to(&v9(0, &[template_set(0), data_set(1, &[(22, 700)])]), f.udp).unwrap();
+    f.wait_for("the flow", |d| hosts(d) == BTreeMap::from([("192.168.1.22".to_string(), (700, 0))]));
+    assert!(f.proc_status("VmRSS:") < 64 * 1024, "RSS {} kB", f.proc_status("VmRSS:"));
+    // At stop the state is saved as a regular file in its place.
+    let mut f = f;
+    assert_eq!(f.d.stop(), 0);
+    let state = f.dir.path().join("archive/exporters.json");
+    assert!(std::fs::symlink_metadata(&state).unwrap().file_type().is_file());
+}
+
+#[test]
+fn a_fifo_as_the_state_file_is_refused() {
+    a_state_file_that_is_not_a_file(
+        |archive| {
+            let c = std::ffi::CString::new(archive.join("exporters.json").to_str().unwrap()).unwrap();
+            // SAFETY: a NUL-terminated path.
+            assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+        },
+        "not a regular file (a FIFO)",
+    );
+}
+
+#[test]
+fn a_symlink_to_dev_zero_as_the_state_file_is_refused() {
+    a_state_file_that_is_not_a_file(
+        |archive| std::os::unix::fs::symlink("/dev/zero", archive.join("exporters.json")).unwrap(),
+        "not a regular file (a character device)",
+    );
+}
