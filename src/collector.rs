@@ -300,6 +300,7 @@ impl Collector {
         let mut s = self.agg.snapshot();
         s.interface_names = self.decoder.interface_names();
         s.exporters = self.decoder.exporters();
+        s.refused = self.decoder.refused();
         s
     }
 
@@ -316,7 +317,7 @@ impl Collector {
         };
         match serde_json::from_slice::<SavedState>(&bytes) {
             Ok(s) => {
-                let r = self.decoder.restore(s);
+                let r = self.decoder.restore(s, Instant::now());
                 info!(
                     "collector: restored {} templates of {} exporters from {}",
                     r.templates,

@@ -36,8 +36,9 @@ pub struct Stats {
     pub state_save_errors: AtomicU64,
     /// Datagrams from a sender outside collector.allow, dropped before decoding.
     pub denied_not_allowed: AtomicU64,
-    /// Datagrams for a new exporter (address, version, domain) refused: past
-    /// collector.max_domains_per_exporter, or while collector.max_exporters is full of live ones.
+    /// Datagrams for a new exporter (address, version, domain) refused: its address's
+    /// collector.max_domains_per_exporter places, or collector.max_exporters, held by live
+    /// exporters with continuing sequence numbers.
     pub denied_domain_limit: AtomicU64,
     /// Held data sets dropped with an exporter that was evicted.
     pub pending_evicted: AtomicU64,
@@ -320,7 +321,7 @@ impl Stats {
         metric(
             "denied_datagrams_total",
             "counter",
-            "Datagrams dropped before decoding, by reason: not_allowed (outside collector.allow), domain_limit (a new exporter past collector.max_domains_per_exporter, or while collector.max_exporters is full of live ones).",
+            "Datagrams dropped before decoding, by reason: not_allowed (outside collector.allow), domain_limit (a new exporter with no place: its address's collector.max_domains_per_exporter, or collector.max_exporters, held by live exporters with continuing sequence numbers).",
             &[
                 ("{reason=\"not_allowed\"}", get(&self.denied_not_allowed)),
                 ("{reason=\"domain_limit\"}", get(&self.denied_domain_limit)),

@@ -150,7 +150,7 @@ fn v9_options_give_sampling_per_sampler_and_interface_names() {
     // Saved and restored, the same data decodes the same way in a new decoder.
     let saved = serde_json::to_string(&h.dec.save()).unwrap();
     let mut h2 = Harness::new(Limits::default(), HashMap::new());
-    h2.dec.restore(serde_json::from_str(&saved).unwrap());
+    h2.dec.restore(serde_json::from_str(&saved).unwrap(), std::time::Instant::now());
     let again = h2.feed(&v9(3, 7, &[set(256, &data)]));
     assert_eq!(again, recs);
 }
@@ -242,15 +242,20 @@ fn bounds_hold_and_are_counted() {
     h.t += Duration::from_secs(11);
     h.dec.expire(h.t);
     assert_eq!((stats::get(&h.stats.pending_sets), stats::get(&h.stats.pending_expired)), (0, 2));
-    // A third exporter (source id) for a table of two live ones is refused: no live router is
-    // forgotten for a newcomer ...
-    h.feed(&v9(1, 1, &[]));
+    // Two exporters whose data comes with continuing sequence numbers (v9 counts datagrams) ...
+    let data = || set(256, &flow([192, 168, 1, 2], [8, 8, 8, 8], 100, 1, 1, 2, 0));
+    h.feed(&v9(6, 0, &[data()]));
+    h.feed(&v9(7, 0, &[data()]));
+    h.feed(&v9(1, 1, &[set(0, &template(256, FLOW)), data()]));
+    h.feed(&v9(2, 1, &[data()]));
+    // ... and a third (source id) for a table of two is refused: no live router is forgotten for
+    // a newcomer ...
     h.feed(&v9(1, 2, &[]));
     assert_eq!(stats::get(&h.stats.exporter_evictions), 0);
     assert_eq!(stats::get(&h.stats.denied_domain_limit), 1);
     // ... but once the least recently heard has been silent for 30 minutes, it makes way.
     h.t += Duration::from_secs(30 * 60);
-    h.feed(&v9(2, 1, &[]));
+    h.feed(&v9(3, 1, &[]));
     h.feed(&v9(1, 2, &[]));
     assert_eq!(stats::get(&h.stats.exporter_evictions), 1);
     assert_eq!(h.dec.exporters().len(), 2);

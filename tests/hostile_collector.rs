@@ -18,6 +18,7 @@ use flowpi::decode::FlowRecord;
 struct Flowpi {
     d: Daemon,
     dir: tempfile::TempDir,
+    collector: String,
 }
 
 impl std::ops::Deref for Flowpi {
@@ -38,7 +39,15 @@ impl Flowpi {
         std::fs::create_dir_all(&archive).unwrap();
         prepare(&archive);
         let d = Daemon::start_full(dir.path(), Extra { collector, http: "auth = \"none\"", ..Extra::default() }, &[]);
-        Flowpi { d, dir }
+        Flowpi { d, dir, collector: collector.to_string() }
+    }
+
+    /// Stop (SIGTERM: the state is saved) and start again on the same archive and config lines.
+    fn restart(mut self) -> Flowpi {
+        assert_eq!(self.d.stop(), 0);
+        let extra = Extra { collector: &self.collector, http: "auth = \"none\"", ..Extra::default() };
+        let d = Daemon::start_full(self.dir.path(), extra, &[]);
+        Flowpi { d, dir: self.dir, collector: self.collector }
     }
 
     /// Wait until flowpi has taken `sent` datagrams off its socket: senders pace themselves with
@@ -112,13 +121,18 @@ fn a_domain_flood_takes_nothing_from_a_real_exporter() {
     let router = sender("127.0.0.1");
     let flood_same = sender("127.0.0.1"); // the router's own address, another port
     let flood_other = sender("127.0.0.2");
-    let (sent, mut want) = (std::cell::Cell::new(0u64), 0u64);
+    let (sent, mut want, mut seq) = (std::cell::Cell::new(0u64), 0u64, 0u32);
     let send = |s: &UdpSocket, d: &[u8]| {
         s.send_to(d, f.udp).unwrap();
         sent.set(sent.get() + 1);
     };
-    // The real exporter: IPFIX, observation domain 1, template and data in its first message.
-    send(&router, &ipfix(1, &[template_set(2), data_set(1, &[(10, 1_000)])]));
+    // The real exporter: IPFIX, observation domain 1, template and data in its first message,
+    // one record per message, sequence numbers that continue.
+    let mut from_router = |sets: &[Vec<u8>]| {
+        send(&router, &ipfix_seq(1, seq, sets));
+        seq += 1;
+    };
+    from_router(&[template_set(2), data_set(1, &[(10, 1_000)])]);
     want += 1_000;
     for round in 0..4u32 {
         // Between two of the router's messages, 64 domains from another address, each with its
@@ -127,41 +141,43 @@ fn a_domain_flood_takes_nothing_from_a_real_exporter() {
             send(&flood_other, &ipfix(domain, &[template_set(2), data_set(2, &[(2, 100)])]));
         }
         let bytes = 1_100 + round;
-        send(&router, &ipfix(1, &[data_set(1, &[(10, bytes)])]));
+        from_router(&[data_set(1, &[(10, bytes)])]);
         want += u64::from(bytes);
         // ... and 64 from the router's own address (192.168.2.1's records).
         for domain in 2_000..2_064 {
             send(&flood_same, &ipfix(domain, &[template_set(2), data_set(2, &[(1, 100)])]));
         }
         let bytes = 1_200 + round;
-        send(&router, &ipfix(1, &[data_set(1, &[(10, bytes)])]));
+        from_router(&[data_set(1, &[(10, bytes)])]);
         want += u64::from(bytes);
         f.sync(sent.get());
     }
-    // Then one domain each from 98 more addresses (192.168.2.3's records): the table of 64 fills
-    // with live exporters, and the rest are refused rather than a live one evicted.
+    // Then one domain each from 98 more addresses (192.168.2.3's records): the table of 64 fills,
+    // and the flood's domains make way for the rest, never the router's.
     for i in 3..=100 {
         send(&sender(&format!("127.0.0.{i}")), &ipfix(7, &[template_set(2), data_set(2, &[(3, 100)])]));
         if i % 10 == 0 {
-            send(&router, &ipfix(1, &[data_set(1, &[(10, 1_300 + i)])]));
+            from_router(&[data_set(1, &[(10, 1_300 + i)])]);
             want += u64::from(1_300 + i);
             f.sync(sent.get());
         }
     }
     f.sync(sent.get());
-    // The router's every record, exactly. Of the floods only the admitted domains count: 8 from
-    // 127.0.0.2, 7 beside the router's own on 127.0.0.1 (4 rounds each), then 64 - 16 = 48
-    // single-domain addresses.
+    // The router's every record, exactly. Each flood domain is heard once per round, so none
+    // shows sequence numbers that continue: each newcomer takes the place of one of them (at an
+    // address's 8 places, then the table's 64), and every message of the floods decodes.
     let want_hosts = BTreeMap::from([
         ("192.168.1.10".to_string(), (want, 0)),
-        ("192.168.2.1".to_string(), (7 * 4 * 100, 0)),
-        ("192.168.2.2".to_string(), (8 * 4 * 100, 0)),
-        ("192.168.2.3".to_string(), (48 * 100, 0)),
+        ("192.168.2.1".to_string(), (64 * 4 * 100, 0)),
+        ("192.168.2.2".to_string(), (64 * 4 * 100, 0)),
+        ("192.168.2.3".to_string(), (98 * 100, 0)),
     ]);
     f.wait_for("totals published", |d| hosts(d) == want_hosts);
-    f.expect("flowpi_denied_datagrams_total{reason=\"domain_limit\"}", 4 * 56 + 4 * 57 + 50);
+    f.expect("flowpi_denied_datagrams_total{reason=\"domain_limit\"}", 0);
     f.expect("flowpi_exporters", 64);
-    f.expect("flowpi_exporter_evictions_total", 0);
+    // First round: 64 - 8 at 127.0.0.2 and 64 - 7 beside the router's domain; then 64 each per
+    // round; then 98 - 48 single-domain addresses past the table's 64.
+    f.expect("flowpi_exporter_evictions_total", 56 + 57 + 3 * 2 * 64 + 50);
     // Had the router's domain been pushed out, its data would have waited for a template.
     f.expect("flowpi_missing_template_sets_total", 0);
     f.expect("flowpi_denied_datagrams_total{reason=\"not_allowed\"}", 0);
@@ -359,4 +375,105 @@ fn a_symlink_to_dev_zero_as_the_state_file_is_refused() {
         |archive| std::os::unix::fs::symlink("/dev/zero", archive.join("exporters.json")).unwrap(),
         "not a regular file (a character device)",
     );
+}
+
+/// An IPFIX message with its sequence number (the data records sent before it in this domain,
+/// RFC 7011 §3.1): what a real router sends.
+fn ipfix_seq(domain: u32, seq: u32, sets: &[Vec<u8>]) -> Vec<u8> {
+    let mut d = ipfix(domain, sets);
+    d[8..12].copy_from_slice(&seq.to_be_bytes());
+    d
+}
+
+/// A router (IPFIX, observation domain 1, one 192.168.1.10 record per message, sequence numbers
+/// that continue) against a hostile neighbour who fills the exporter table first with template-only
+/// messages: 8 addresses × 8 observation domains, or with `allow` (only the router's address gets
+/// in) 8 other domains from the router's own, spoofed, address. Between two of the router's
+/// messages, 8 more template-only messages of new domains. With `restart`, the router is first heard
+/// alone, flowpi is restarted (its state saved and restored), and the neighbour speaks first after
+/// the restart. The router's bytes after the flood began, as counted and as sent.
+fn router_against_a_template_flood(allow: bool, restart: bool) -> (u64, u64) {
+    let mut f = Flowpi::start(if allow { "allow = [\"127.0.0.1\"]" } else { "" });
+    let router = sender("127.0.0.1");
+    let attackers: Vec<UdpSocket> =
+        if allow { vec![sender("127.0.0.1")] } else { (2..=9).map(|i| sender(&format!("127.0.0.{i}"))).collect() };
+    let (mut sent, mut seq) = (0u64, 0u32);
+    if restart {
+        for i in 0..5u32 {
+            let sets =
+                if i == 0 { vec![template_set(2), data_set(1, &[(10, 500)])] } else { vec![data_set(1, &[(10, 500)])] };
+            router.send_to(&ipfix_seq(1, seq, &sets), f.udp).unwrap();
+            seq += 1;
+            sent += 1;
+        }
+        f.sync(sent);
+        f.wait_for("the router's flows", |d| hosts(d).get("192.168.1.10") == Some(&(2_500, 0)));
+        f = f.restart();
+        sent = 0;
+    }
+    let mut domain = 100u32;
+    let mut flood = |f: &Flowpi, sent: &mut u64, per_address: u32| {
+        for a in &attackers {
+            for _ in 0..per_address {
+                a.send_to(&ipfix(domain, &[template_set(2)]), f.udp).unwrap();
+                domain += 1;
+                *sent += 1;
+            }
+        }
+    };
+    // The table is full before the router is heard (again).
+    flood(&f, &mut sent, 8);
+    f.sync(sent);
+    let mut want = 0u64;
+    for i in 0..50u32 {
+        let bytes = 1_000 + i;
+        // After a restart the router sends data only: its template was restored.
+        let sets = if i == 0 && !restart {
+            vec![template_set(2), data_set(1, &[(10, bytes)])]
+        } else {
+            vec![data_set(1, &[(10, bytes)])]
+        };
+        router.send_to(&ipfix_seq(1, seq, &sets), f.udp).unwrap();
+        seq += 1;
+        sent += 1;
+        want += u64::from(bytes);
+        flood(&f, &mut sent, if allow { 8 } else { 1 });
+        f.sync(sent);
+    }
+    f.wait_for_secs("the router's records counted", 5, |d| d.metric("flowpi_datagrams_total") == sent);
+    std::thread::sleep(Duration::from_millis(1_500)); // the totals are published once a second
+    let got = hosts(&f).get("192.168.1.10").map_or(0, |h| h.0);
+    // Had the router been pushed out, its data would have waited for a template.
+    if got == want {
+        f.expect("flowpi_missing_template_sets_total", 0);
+    }
+    let denied = f.metric("flowpi_denied_datagrams_total{reason=\"domain_limit\"}");
+    eprintln!(
+        "allow {allow}, restart {restart}: router {got} of {want} bytes, {denied} datagrams denied (domain_limit)"
+    );
+    (got, want)
+}
+
+#[test]
+fn a_template_flood_sent_first_takes_nothing_from_the_router() {
+    let (got, want) = router_against_a_template_flood(false, false);
+    assert_eq!(got, want);
+}
+
+#[test]
+fn a_template_flood_after_a_restart_takes_nothing_from_the_restored_router() {
+    let (got, want) = router_against_a_template_flood(false, true);
+    assert_eq!(got, want);
+}
+
+#[test]
+fn a_template_flood_spoofing_the_allowed_router_takes_nothing_from_it() {
+    let (got, want) = router_against_a_template_flood(true, false);
+    assert_eq!(got, want);
+}
+
+#[test]
+fn a_template_flood_spoofing_the_allowed_router_after_a_restart_takes_nothing_from_it() {
+    let (got, want) = router_against_a_template_flood(true, true);
+    assert_eq!(got, want);
 }

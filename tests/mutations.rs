@@ -112,8 +112,9 @@ fn random_and_mutated_datagrams() {
     assert!(stats::get(&stats.pending_sets) <= 4);
     let snap = agg.snapshot();
     assert!(snap.hosts.len() <= 9 && snap.interfaces.len() <= 9);
-    // Five senders, all live (the run spans 10 minutes), for a table of three: newcomers are
-    // refused rather than a live exporter evicted.
-    assert!(stats::get(&stats.denied_domain_limit) > 0, "five exporters through a table of three");
-    assert_eq!(stats::get(&stats.exporter_evictions), 0);
+    // Five senders, all live (the run spans 10 minutes), for a table of three: mutated sequence
+    // numbers rarely continue, so newcomers mostly take the places of exporters not confirmed
+    // (counted), and are refused only when confirmed ones hold them.
+    let (evicted, denied) = (stats::get(&stats.exporter_evictions), stats::get(&stats.denied_domain_limit));
+    assert!(evicted > 0, "five exporters through a table of three ({evicted} evicted, {denied} denied)");
 }

@@ -60,6 +60,48 @@ pub(super) const MAX_NAME_BYTES: usize = 64;
 /// its template is not idle yet.
 pub(super) const RECENT: Duration = Duration::from_secs(30 * 60);
 
+/// Addresses remembered in the table of refusals for the doctor: a handful says who is being
+/// kept out; a flood from many addresses only replaces the least recent of them.
+const MAX_REFUSED: usize = 8;
+
+/// How firmly an exporter holds its place, lowest first: the order in which exporters make way
+/// for a newcomer when the table, or their address's domains, are full.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum Standing {
+    /// Neither heard nor restored within the window.
+    Idle,
+    /// Live, but never carried a flow record: templates only (or data whose template never came).
+    Unproven,
+    /// Carried flow records, but its sequence numbers have jumped and never continued.
+    Jumbled,
+    /// Carried flow records, no sequence number to compare yet (a first datagram).
+    Unconfirmed,
+    /// Carried flow records with continuing sequence numbers: never made to make way while live.
+    Confirmed,
+}
+
+/// Why a new key was refused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Refusal {
+    /// Its address holds collector.max_domains_per_exporter confirmed live domains.
+    Domains,
+    /// collector.max_exporters confirmed live exporters hold the table.
+    Table,
+}
+
+/// An address whose new keys were refused, for the doctor.
+#[derive(Clone, Debug)]
+pub struct RefusedView {
+    /// The last key refused.
+    pub key: ExporterKey,
+    pub why: Refusal,
+    /// The bound that was full (collector.max_domains_per_exporter or max_exporters).
+    pub limit: usize,
+    pub datagrams: u64,
+    pub first: Instant,
+    pub last: Instant,
+}
+
 /// What the config says about one exporter address.
 #[derive(Clone, Debug, Default)]
 pub struct ExporterOverride {
@@ -88,6 +130,17 @@ pub(super) struct Exporter {
     pub records: u64,
     /// When a datagram last came; `None` for state restored from disk and not heard since.
     heard: Option<Instant>,
+    /// When it was last heard, or restored: what idleness is measured from, so restored state
+    /// keeps its place for one window (see [`Standing`]).
+    seen: Option<Instant>,
+    /// Flow records were decoded from it (here, or before a restart).
+    pub carried: bool,
+    /// It carried flow records and a datagram's sequence number was the one expected after the
+    /// previous datagram. A router's sequence numbers continue; a neighbour that sends templates
+    /// only, or data with made-up sequence numbers, never gets here.
+    pub confirmed: bool,
+    /// A datagram's sequence number was not the one expected (made up, or loss).
+    jumped: bool,
     /// Data that came before its template, for the doctor.
     pub missing: MissingTemplates,
 }
@@ -211,9 +264,11 @@ pub(super) struct Store {
     pending_bytes: usize,
     overrides: HashMap<IpAddr, ExporterOverride, FxBuild>,
     pub(super) stats: Arc<Stats>,
-    /// While the exporter table is full of live routers: no exporter can turn idle before this,
-    /// so a flood of newcomers is refused without a scan of the table per datagram.
+    /// While the exporter table is full of confirmed live routers: none can turn idle before
+    /// this, so a flood of newcomers is refused without a scan of the table per datagram.
     full_until: Option<Instant>,
+    /// Addresses whose new keys were refused, for the doctor (at most [`MAX_REFUSED`]).
+    refused: Vec<RefusedView>,
     /// Templates, samplers or names changed since the state was last saved.
     dirty: bool,
 }
@@ -229,67 +284,142 @@ impl Store {
             overrides: overrides.into_iter().collect(),
             stats,
             full_until: None,
+            refused: Vec::new(),
             dirty: false,
         }
     }
 
     /// The exporter's state, created on first sight; `None` when the key is refused (see
-    /// `admit`). The caller counts the refusal.
+    /// `admit`), which is counted and noted for the doctor.
     #[inline]
     pub(super) fn exporter(&mut self, key: ExporterKey, now: Instant) -> Option<&mut Exporter> {
-        if !self.exporters.contains_key(&key) && !self.admit(key, now) {
-            return None;
+        if !self.exporters.contains_key(&key) {
+            if let Err(why) = self.admit(key, now) {
+                self.refuse(key, why, now);
+                return None;
+            }
         }
         let e = self.exporters.get_mut(&key)?;
         e.heard = Some(now);
+        e.seen = Some(now);
         Some(e)
+    }
+
+    /// How much an exporter's place is worth keeping, from a newcomer's point of view.
+    fn standing(&self, e: &Exporter, now: Instant) -> Standing {
+        let window = RECENT.max(self.limits.pending_timeout);
+        if e.seen.is_none_or(|t| now.duration_since(t) >= window) {
+            Standing::Idle
+        } else if !e.carried {
+            Standing::Unproven
+        } else if !e.confirmed && e.jumped {
+            Standing::Jumbled
+        } else if !e.confirmed {
+            Standing::Unconfirmed
+        } else {
+            Standing::Confirmed
+        }
+    }
+
+    /// The exporter among `keys` that makes way for a newcomer, if any: the lowest standing below
+    /// [`Standing::Confirmed`]; within a standing, one of the address holding the most keys (a
+    /// router uses 1 to 4 domains, a flood cycles through many), then the least recently seen.
+    fn victim<'a>(&self, keys: impl Iterator<Item = &'a ExporterKey>, now: Instant) -> Option<ExporterKey> {
+        keys.filter_map(|k| {
+            let e = self.exporters.get(k)?;
+            let standing = self.standing(e, now);
+            let held = self.domains.get(&k.addr).map_or(0, Vec::len);
+            // Idle ones simply least recently seen first.
+            let held = if standing == Standing::Idle { 0 } else { held };
+            (standing != Standing::Confirmed).then_some(((standing, std::cmp::Reverse(held), e.seen), *k))
+        })
+        .min_by_key(|x| x.0)
+        .map(|x| x.1)
     }
 
     /// Make room for a key not seen before, or refuse it. Only new keys come here, so a known
     /// router never pays for this.
     ///
-    /// Per sending address, past collector.max_domains_per_exporter, the new domain is refused
-    /// unless one of that address's domains has gone idle (that one then makes way). Evicting the
-    /// address's least recently heard domain regardless would let a flood cycling domains from a
-    /// router's own (spoofed) address push the router's real 1 to 4 domains, and their templates,
-    /// out on every cycle; refusing keeps them. Because an idle domain still makes way, a router
-    /// that renumbers its domains gets in once the old ones have been silent for the window.
+    /// A place is taken from the exporter of the lowest [`Standing`]: idle, then one that never
+    /// carried flow records (templates only: a neighbour filling the table), then one that did
+    /// with sequence numbers that jumped and never continued (made up), then one heard once. A
+    /// live exporter that carried data with continuing sequence numbers is never pushed out;
+    /// neither is restored state of one, for a window after the restart, so a router whose
+    /// datagrams come after a flood's keeps its place and templates. When only such exporters
+    /// hold the places, the newcomer is refused.
     ///
-    /// The whole table (collector.max_exporters) follows the same rule: the least recently heard
-    /// exporter makes way only if idle; when every one is live the newcomer is refused rather than
-    /// a live router forgotten.
+    /// Per sending address the places are collector.max_domains_per_exporter, so a flood cycling
+    /// domains from a router's own (spoofed) address competes for that address's places only,
+    /// and never against the router's confirmed domains. The whole table (collector.max_exporters)
+    /// follows the same rule.
     #[cold]
-    fn admit(&mut self, key: ExporterKey, now: Instant) -> bool {
-        let window = RECENT.max(self.limits.pending_timeout);
-        let idle = |heard: Option<Instant>| heard.is_none_or(|t| now.duration_since(t) >= window);
+    fn admit(&mut self, key: ExporterKey, now: Instant) -> Result<(), Refusal> {
         let mine = self.domains.get(&key.addr).map_or(&[][..], Vec::as_slice);
         if mine.len() >= self.limits.max_domains_per_exporter {
-            let oldest = mine.iter().map(|k| (*k, self.exporters.get(k).and_then(|e| e.heard))).min_by_key(|x| x.1);
-            match oldest {
-                Some((k, heard)) if idle(heard) => self.evict(k),
-                _ => return false,
+            match self.victim(mine.iter(), now) {
+                Some(k) => self.evict(k),
+                None => return Err(Refusal::Domains),
             }
         }
         if self.exporters.len() >= self.limits.max_exporters {
             if self.limits.max_exporters == 0 || self.full_until.is_some_and(|t| now < t) {
-                return false;
+                return Err(Refusal::Table);
             }
-            match self.exporters.iter().map(|(k, e)| (*k, e.heard)).min_by_key(|x| x.1) {
-                Some((k, heard)) if idle(heard) => self.evict(k),
-                oldest => {
-                    // Every exporter was heard at or after the oldest, and hearing only moves
-                    // forward: none can turn idle before this.
-                    self.full_until = oldest.and_then(|(_, heard)| heard).map(|t| t + window);
-                    return false;
+            match self.victim(self.exporters.keys(), now) {
+                Some(k) => self.evict(k),
+                None => {
+                    // Every exporter is confirmed and live; standing only rises until one falls
+                    // idle, and being heard only moves that later: none can make way before this.
+                    let window = RECENT.max(self.limits.pending_timeout);
+                    self.full_until = self.exporters.values().filter_map(|e| e.seen).min().map(|t| t + window);
+                    return Err(Refusal::Table);
                 }
             }
         }
-        self.insert(key, Some(now));
-        true
+        self.insert(key, now);
+        Ok(())
     }
 
-    fn insert(&mut self, key: ExporterKey, heard: Option<Instant>) {
-        self.exporters.insert(key, Exporter { heard, ..Exporter::default() });
+    /// Count a refused datagram and note its address for the doctor.
+    #[cold]
+    fn refuse(&mut self, key: ExporterKey, why: Refusal, now: Instant) {
+        stats::inc(&self.stats.denied_domain_limit);
+        let limit = match why {
+            Refusal::Domains => self.limits.max_domains_per_exporter,
+            Refusal::Table => self.limits.max_exporters,
+        };
+        let fresh = RefusedView { key, why, limit, datagrams: 0, first: now, last: now };
+        let i = match self.refused.iter().position(|r| r.key.addr == key.addr) {
+            Some(i) => i,
+            None if self.refused.len() < MAX_REFUSED => {
+                self.refused.push(fresh);
+                self.refused.len() - 1
+            }
+            None => {
+                // The least recently refused address makes way: the doctor speaks of what is
+                // happening now.
+                let i = self.refused.iter().enumerate().min_by_key(|(_, r)| r.last).map_or(0, |(i, _)| i);
+                self.refused[i] = fresh;
+                i
+            }
+        };
+        let r = &mut self.refused[i];
+        r.key = key;
+        r.why = why;
+        r.limit = limit;
+        r.datagrams += 1;
+        r.last = now;
+    }
+
+    /// The addresses whose new keys were refused, most datagrams first.
+    pub fn refused(&self) -> Vec<RefusedView> {
+        let mut v = self.refused.clone();
+        v.sort_by(|a, b| b.datagrams.cmp(&a.datagrams).then(a.key.cmp(&b.key)));
+        v
+    }
+
+    fn insert(&mut self, key: ExporterKey, seen: Instant) {
+        self.exporters.insert(key, Exporter { seen: Some(seen), ..Exporter::default() });
         self.domains.entry(key.addr).or_default().push(key);
         stats::set(&self.stats.exporters, self.exporters.len() as u64);
     }
@@ -331,6 +461,10 @@ impl Store {
             // Wrap-safe: the distance ahead, modulo 2^32. A small step ahead is loss; a step back
             // (reordering, a duplicate) or a jump of over a million (an exporter restart) is not.
             let gap = seq.wrapping_sub(expected);
+            if gap == 0 && e.carried {
+                e.confirmed = true;
+            }
+            e.jumped |= gap != 0;
             if gap > 0 && gap < 1 << 20 {
                 e.lost += u64::from(gap);
                 match unit {
@@ -502,6 +636,7 @@ impl Store {
                     samplers: e.samplers.iter().map(|(a, b)| (*a, *b)).collect(),
                     default_sampling: e.default_sampling,
                     if_names: e.if_names.iter().map(|(a, b)| (*a, b.clone())).collect(),
+                    confirmed: e.confirmed,
                 }
             })
             .collect();
@@ -512,8 +647,9 @@ impl Store {
     /// Load saved state as if it had come on the wire: every entry meets the checks and bounds a
     /// datagram's would, because the file can be edited by whoever can write archive.dir, and it
     /// may have been written under limits since lowered. What fails is refused and counted; the
-    /// rest is kept. For a fresh decoder, before the first datagram.
-    pub fn restore(&mut self, s: SavedState) -> Restored {
+    /// rest is kept. For a fresh decoder, before the first datagram; `now` starts the window
+    /// in which restored exporters keep their place without being heard.
+    pub fn restore(&mut self, s: SavedState, now: Instant) -> Restored {
         let mut r = Restored::default();
         let stats = self.stats.clone();
         let refuse = |r: &mut Restored, n: usize| {
@@ -538,11 +674,15 @@ impl Store {
                 refuse(&mut r, 1);
                 continue;
             }
-            // Restored state is no sign of life: until heard from, the exporter is idle and the
-            // first to make way.
-            self.insert(key, None);
+            // A router restarts its export far less often than flowpi restarts (an upgrade, a
+            // power cut): its saved state keeps the standing it had for one window, so a neighbour
+            // who speaks first after the restart cannot take its place. Not heard by then, it is
+            // idle and the first to make way.
+            self.insert(key, now);
             r.exporters += 1;
             let Some(e) = self.exporters.get_mut(&key) else { continue };
+            e.carried = true;
+            e.confirmed = se.confirmed;
             if !matches!(key.version, 9 | 10) {
                 // Only v9 and IPFIX send templates, samplers and interface names.
                 refuse(&mut r, se.templates.len() + se.samplers.len() + se.if_names.len());
@@ -664,6 +804,10 @@ pub struct SavedExporter {
     pub samplers: Vec<(u64, u64)>,
     pub default_sampling: Option<u64>,
     pub if_names: Vec<(u32, String)>,
+    /// Its sequence numbers continued while it carried data (see [`Standing`]); absent in files
+    /// written before it was saved.
+    #[serde(default)]
+    pub confirmed: bool,
 }
 
 #[cfg(test)]

@@ -20,7 +20,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 pub use exporter::{ExporterKey, ExporterOverride, Limits};
-use exporter::{ExporterView, Restored, SavedState, Store};
+use exporter::{ExporterView, RefusedView, Restored, SavedState, Store};
 
 use crate::net::normalize;
 use crate::stats::Stats;
@@ -91,8 +91,13 @@ impl Decoder {
 
     /// Load saved state (see [`exporter`] for the checks it meets). For a fresh decoder, before
     /// the first datagram.
-    pub fn restore(&mut self, s: SavedState) -> Restored {
-        self.store.restore(s)
+    pub fn restore(&mut self, s: SavedState, now: Instant) -> Restored {
+        self.store.restore(s, now)
+    }
+
+    /// The addresses whose new keys had no place in the exporter table, for the doctor.
+    pub fn refused(&self) -> Vec<RefusedView> {
+        self.store.refused()
     }
 }
 

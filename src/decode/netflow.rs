@@ -48,9 +48,8 @@ pub(super) fn decode(
     };
     let key = ExporterKey { addr: from, version, domain };
     if d.exporter(key, now).is_none() {
-        // A new domain past collector.max_domains_per_exporter, or a table of live routers: the
-        // datagram cannot be decoded without state, and the state is what is refused.
-        stats::inc(&d.stats.denied_domain_limit);
+        // No place for a new key (counted by the store): the datagram cannot be decoded without
+        // state, and the state is what is refused.
         return Ok(Decoded { version, records: 0, error: None });
     }
     let mut out = Outcome::default();
@@ -81,6 +80,7 @@ pub(super) fn decode(
     if let Some(e) = d.exporters.get_mut(&key) {
         e.datagrams += 1;
         e.records += out.flows as u64;
+        e.carried |= out.flows > 0;
     }
     if out.unknown_records {
         d.sequence_unknown(key);
