@@ -101,6 +101,8 @@ pub struct CollectorConfig {
     pub limits: Limits,
     /// Senders whose datagrams are decoded; empty means every sender.
     pub allow: Vec<IpNet>,
+    /// Bytes exporters.json may cost the card a day (whole 4 KiB pages).
+    pub state_write_budget: u64,
 }
 
 #[derive(Clone, Debug)]
@@ -272,6 +274,10 @@ struct RawCollector {
     pending_bytes: Option<Spanned<i64>>,
     pending_timeout: Option<Spanned<String>>,
     max_domains_per_exporter: Option<Spanned<i64>>,
+    max_template_bytes_per_exporter: Option<Spanned<i64>>,
+    max_template_bytes: Option<Spanned<i64>>,
+    max_interface_name_bytes_per_exporter: Option<Spanned<i64>>,
+    state_write_budget: Option<Spanned<i64>>,
     allow: Option<Spanned<Vec<Spanned<String>>>>,
 }
 
@@ -741,6 +747,10 @@ impl Validator<'_> {
             pending_bytes: self.get(&mut t, "pending_bytes"),
             pending_timeout: self.get(&mut t, "pending_timeout"),
             max_domains_per_exporter: self.get(&mut t, "max_domains_per_exporter"),
+            max_template_bytes_per_exporter: self.get(&mut t, "max_template_bytes_per_exporter"),
+            max_template_bytes: self.get(&mut t, "max_template_bytes"),
+            max_interface_name_bytes_per_exporter: self.get(&mut t, "max_interface_name_bytes_per_exporter"),
+            state_write_budget: self.get(&mut t, "state_write_budget"),
             allow: self.get(&mut t, "allow"),
         };
         self.unknown(t);
@@ -1076,7 +1086,35 @@ impl Validator<'_> {
                 1,
                 65_536,
             ) as usize,
+            max_template_bytes_per_exporter: self.int(
+                "collector.max_template_bytes_per_exporter",
+                rc.max_template_bytes_per_exporter,
+                d.max_template_bytes_per_exporter as i64,
+                4096, // a template of a few fields
+                64 << 20,
+            ) as usize,
+            max_template_bytes: self.int(
+                "collector.max_template_bytes",
+                rc.max_template_bytes,
+                d.max_template_bytes as i64,
+                4096,
+                1 << 30,
+            ) as usize,
+            max_interface_name_bytes_per_exporter: self.int(
+                "collector.max_interface_name_bytes_per_exporter",
+                rc.max_interface_name_bytes_per_exporter,
+                d.max_interface_name_bytes_per_exporter as i64,
+                0,
+                16 << 20,
+            ) as usize,
         };
+        let state_write_budget = self.int(
+            "collector.state_write_budget",
+            rc.state_write_budget,
+            crate::collector::STATE_WRITE_BUDGET as i64,
+            0,
+            1 << 30,
+        ) as u64;
         let mut allow = Vec::new();
         if let Some(list) = rc.allow {
             if list.get_ref().is_empty() {
@@ -1254,7 +1292,7 @@ impl Validator<'_> {
             calendar,
             history,
             doctor,
-            collector: CollectorConfig { listen, receive_buffer, limits, allow },
+            collector: CollectorConfig { listen, receive_buffer, limits, allow, state_write_budget },
             exporters,
             network: NetworkConfig { local: LocalNets::new(local) },
             archive: ArchiveConfig {

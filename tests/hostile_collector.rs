@@ -19,6 +19,7 @@ struct Flowpi {
     d: Daemon,
     dir: tempfile::TempDir,
     collector: String,
+    archive: String,
 }
 
 impl std::ops::Deref for Flowpi {
@@ -34,20 +35,27 @@ impl Flowpi {
     }
 
     fn start_with(collector: &str, prepare: impl FnOnce(&Path)) -> Flowpi {
+        Flowpi::start_full(collector, "", prepare)
+    }
+
+    /// With lines of our own in [archive] too.
+    fn start_full(collector: &str, archive: &str, prepare: impl FnOnce(&Path)) -> Flowpi {
         let dir = tempfile::tempdir().unwrap();
-        let archive = dir.path().join("archive");
-        std::fs::create_dir_all(&archive).unwrap();
-        prepare(&archive);
-        let d = Daemon::start_full(dir.path(), Extra { collector, http: "auth = \"none\"", ..Extra::default() }, &[]);
-        Flowpi { d, dir, collector: collector.to_string() }
+        let archive_dir = dir.path().join("archive");
+        std::fs::create_dir_all(&archive_dir).unwrap();
+        prepare(&archive_dir);
+        let extra = Extra { collector, archive, http: "auth = \"none\"", ..Extra::default() };
+        let d = Daemon::start_full(dir.path(), extra, &[]);
+        Flowpi { d, dir, collector: collector.to_string(), archive: archive.to_string() }
     }
 
     /// Stop (SIGTERM: the state is saved) and start again on the same archive and config lines.
     fn restart(mut self) -> Flowpi {
         assert_eq!(self.d.stop(), 0);
-        let extra = Extra { collector: &self.collector, http: "auth = \"none\"", ..Extra::default() };
+        let extra =
+            Extra { collector: &self.collector, archive: &self.archive, http: "auth = \"none\"", ..Extra::default() };
         let d = Daemon::start_full(self.dir.path(), extra, &[]);
-        Flowpi { d, dir: self.dir, collector: self.collector }
+        Flowpi { d, dir: self.dir, collector: self.collector, archive: self.archive }
     }
 
     /// Wait until flowpi has taken `sent` datagrams off its socket: senders pace themselves with
@@ -476,4 +484,134 @@ fn a_template_flood_spoofing_the_allowed_router_takes_nothing_from_it() {
 fn a_template_flood_spoofing_the_allowed_router_after_a_restart_takes_nothing_from_it() {
     let (got, want) = router_against_a_template_flood(true, true);
     assert_eq!(got, want);
+}
+
+/// 64 exporters (127.0.0.2 to .65, IPFIX domain 1) that look like routers (template and flows
+/// with continuing sequence numbers, on interfaces 1 and 2) and churn their state every round:
+/// 1,024 interface names of 64 bytes in options data, and 64 templates of 128 fields, each with a
+/// data record, all different from the last round's. Datagrams of at most 1,400 bytes, as a
+/// router's. What it costs: the peak RSS (kB), the size of exporters.json as saved at stop, the
+/// bytes flowpi counted writing it while it ran, and the log.
+fn exporter_state_churn(collector: &str, archive: &str, rounds: u32) -> Churn {
+    let f = Flowpi::start_full(collector, archive, |_| {});
+    let exporters: Vec<UdpSocket> = (2..=65).map(|i| sender(&format!("127.0.0.{i}"))).collect();
+    let mut seq = vec![0u32; exporters.len()];
+    // Flow template 256: src, dst, octets, packets, ingressInterface, egressInterface.
+    let flows = set(2, &template(256, &[(8, 4), (12, 4), (1, 4), (2, 4), (10, 4), (14, 4)]));
+    let mut flow = vec![192, 168, 7, 1, 8, 8, 8, 8];
+    for v in [100u32, 1, 1, 2] {
+        flow.extend(v.to_be_bytes()); // octets, packets, input, output
+    }
+    // Options template 257: scope ingressInterface (10/4), interfaceName (82/64).
+    let mut opt = Vec::new();
+    for v in [257u16, 2, 1, 10, 4, 82, 64] {
+        opt.extend(v.to_be_bytes()); // id, field count, scope count, (element, length) x 2
+    }
+    let opt = set(3, &opt);
+    let (mut sent, mut peak) = (0u64, 0u64);
+    for round in 0..rounds {
+        for (x, s) in exporters.iter().enumerate() {
+            // Each message numbered as RFC 7011 says: the data records sent before it.
+            let mut send = |sets: &[Vec<u8>], records: u32| {
+                let d = ipfix_seq(1, seq[x], sets);
+                assert!(d.len() <= 1_400, "{}", d.len());
+                s.send_to(&d, f.udp).unwrap();
+                sent += 1;
+                seq[x] += records;
+            };
+            send(&[flows.clone(), set(256, &flow)], 1);
+            // Interface names, 20 a message, new ones every round.
+            for first in (1..=1_024u32).step_by(20) {
+                let mut names = Vec::new();
+                let last = (first + 19).min(1_024);
+                for ifindex in first..=last {
+                    names.extend(ifindex.to_be_bytes());
+                    let mut name = format!("r{round}-if{ifindex}-").into_bytes();
+                    name.resize(64, b'x');
+                    names.extend(name);
+                }
+                send(&[opt.clone(), set(257, &names)], last - first + 1);
+            }
+            // 64 templates of 128 fields (4 that count, 124 one-byte fields of elements flowpi
+            // does not read, one of them new each round), two a message, each with a record.
+            for id in (300..364u16).step_by(2) {
+                let (mut tmpls, mut data) = (Vec::new(), Vec::new());
+                for id in [id, id + 1] {
+                    let mut fields = vec![(8, 4), (12, 4), (1, 4), (2, 4)];
+                    fields.extend((0..124u16).map(|i| (if i == 0 { 1_000 + round as u16 } else { 2_000 + i }, 1)));
+                    tmpls.extend(template(id, &fields));
+                    let mut rec = vec![192, 168, 7, 1, 8, 8, 8, 8, 0, 0, 0, 1, 0, 0, 0, 1];
+                    rec.resize(16 + 124, 0);
+                    data.push(set(id, &rec));
+                }
+                let mut sets = vec![set(2, &tmpls)];
+                sets.extend(data);
+                send(&sets, 2);
+            }
+            f.sync(sent);
+        }
+        peak = peak.max(f.proc_status("VmRSS:"));
+    }
+    f.sync(sent);
+    // The peak, including what was not sampled.
+    peak = peak.max(f.proc_status("VmHWM:"));
+    let written = f.metric("flowpi_state_write_bytes_total");
+    let mut f = f;
+    assert_eq!(f.d.stop(), 0);
+    let size = std::fs::metadata(f.dir.path().join("archive/exporters.json")).map_or(0, |m| m.len());
+    Churn { rss_kb: peak, size, written, log: f.log() }
+}
+
+struct Churn {
+    rss_kb: u64,
+    size: u64,
+    written: u64,
+    log: String,
+}
+
+impl Churn {
+    /// What a day of it would cost the card: a save a minute at most, of at most this size in
+    /// whole 4 KiB pages, within collector.state_write_budget (4 MiB a day).
+    fn per_day(&self) -> u64 {
+        (1_440 * self.size.div_ceil(4_096) * 4_096).min(4 << 20)
+    }
+
+    fn check(&self, step: &str) {
+        eprintln!(
+            "step {step}: peak RSS {} kB, exporters.json {} bytes, {} bytes written while running, at most {} a day",
+            self.rss_kb,
+            self.size,
+            self.written,
+            self.per_day()
+        );
+        assert!(self.rss_kb <= 24 * 1024, "peak RSS {} kB", self.rss_kb);
+        // 64 exporters within collector.max_template_bytes_per_exporter (8 KiB of templates in
+        // memory each; their JSON is smaller) and the names of the interfaces flows are on.
+        assert!(self.size <= 512 << 10, "exporters.json is {} bytes", self.size);
+        // At most half the day's budget at once (see collector.state_write_budget).
+        assert!(self.written <= 2 << 20, "{} bytes written", self.written);
+    }
+}
+
+#[test]
+fn exporter_state_churn_at_the_default_step() {
+    exporter_state_churn("", "step = \"60s\"", 4).check("60 s");
+}
+
+#[test]
+fn exporter_state_churn_at_a_1_s_step() {
+    exporter_state_churn("", "", 4).check("1 s");
+}
+
+#[test]
+fn exporters_json_never_costs_the_card_more_than_its_budget() {
+    // 64 KiB a day: at most 32 KiB at once, where the churn's state is over 300 KiB.
+    let c = exporter_state_churn("state_write_budget = 65536", "", 1);
+    assert!(c.written <= 32 << 10, "{} bytes written", c.written);
+    assert!(c.size <= 32 << 10, "exporters.json is {} bytes", c.size);
+    assert!(
+        c.log.lines().any(|l| l.contains("WARN") && l.contains("not saving") && l.contains("state_write_budget")),
+        "{}",
+        c.log
+    );
 }

@@ -59,6 +59,9 @@ fn random_and_mutated_datagrams() {
         pending_bytes: 4096,
         pending_timeout: Duration::from_secs(3),
         max_domains_per_exporter: 2,
+        max_template_bytes_per_exporter: 16 << 10,
+        max_template_bytes: 32 << 10,
+        max_interface_name_bytes_per_exporter: 4096,
     };
     let mut dec = Decoder::new(limits, Default::default(), stats.clone());
     let local = LocalNets::new(vec!["192.168.0.0/16".parse().unwrap(), "10.0.0.0/8".parse().unwrap()]);

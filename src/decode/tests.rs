@@ -440,12 +440,112 @@ fn a_saved_state_restores_whole() {
     rec.extend(64u32.to_be_bytes()); // 1 in 64
     rec.extend(b"lan"); // name
     h.feed(A, &v9(1, 0, &[set(0, &template(256, FLOW)), set(1, &opt), set(300, &rec)]));
-    let saved = h.dec.save();
+    h.feed(A, &v9(2, 0, &[set(256, &flow(2, 100))]));
+    let saved = serde_json::to_string(&h.dec.save(|_, i| i == 7)).unwrap();
     let mut h2 = Harness::new(Limits::default());
-    let r = h2.dec.restore(serde_json::from_str(&serde_json::to_string(&saved).unwrap()).unwrap(), h2.t);
+    let r = h2.dec.restore(serde_json::from_str(&saved).unwrap(), h2.t);
     assert_eq!(r, Restored { exporters: 1, templates: 2, rejected: 0 });
-    assert_eq!(h2.dec.save(), saved);
+    assert_eq!(serde_json::to_string(&h2.dec.save(|_, _| false)).unwrap(), saved);
+    assert!(saved.contains("\"lan\""), "{saved}");
     assert!(!h2.dec.take_dirty());
+}
+
+#[test]
+fn only_what_data_came_for_is_saved() {
+    let mut h = Harness::new(Limits::default());
+    // Options template 300 as v9: scope Interface (4 bytes), interface name (82/8).
+    let mut opt = Vec::new();
+    for v in [300u16, 4, 4, 2, 4, 82, 8] {
+        opt.extend(v.to_be_bytes()); // id, scope length, options length, (type, length) x 2
+    }
+    let names: Vec<u8> =
+        (1..=3u32).flat_map(|i| [i.to_be_bytes().to_vec(), format!("eth{i}\0\0\0\0").into_bytes()].concat()).collect();
+    // A neighbour's templates only; a router's templates 256 and 257, names of interfaces 1 to 3,
+    // and data for 256.
+    h.feed(FLOODER, &v9(0, 0, &[set(0, &template(256, FLOW))]));
+    let tmpls = [template(256, FLOW), template(257, &[(8, 4), (12, 4), (1, 8), (2, 8)])].concat();
+    h.feed(ROUTER, &v9(0, 0, &[set(0, &tmpls), set(1, &opt), set(300, &names)]));
+    h.feed(ROUTER, &v9(1, 0, &[set(256, &flow(2, 100))]));
+    // Flows are seen on interface 2 only.
+    let s = h.dec.save(|_, i| i == 2);
+    assert_eq!(s.exporters.len(), 1, "the neighbour's state costs the card nothing");
+    let e = &s.exporters[0];
+    assert_eq!(e.key.addr.to_string(), ROUTER);
+    assert_eq!(e.templates.iter().map(|t| t.id).collect::<Vec<_>>(), [256, 300]);
+    assert_eq!(e.if_names, [(2, "eth2")]);
+    assert!(e.confirmed);
+    // A name saved once stays saved, though no flow is on it now.
+    assert_eq!(h.dec.save(|_, _| false).exporters[0].if_names, [(2, "eth2")]);
+}
+
+#[test]
+fn the_template_store_is_bounded_in_bytes_and_a_router_keeps_its_own() {
+    // Room for four templates of 128 fields (about 1.7 KiB each) in all.
+    let mut h = Harness::new(Limits { max_template_bytes: 7 << 10, ..Limits::default() });
+    let wide = |id: u16| {
+        let mut f = FLOW.to_vec();
+        f.extend((0..124).map(|i| (2_000 + i, 1)));
+        template(id, &f)
+    };
+    let rec = |host: u8, bytes: u32| [flow(host, bytes), vec![0; 124]].concat();
+    let flood = |ids: std::ops::Range<u16>, seq: u32| {
+        let mut sets = vec![set(2, &ids.clone().flat_map(wide).collect::<Vec<u8>>())];
+        sets.extend(ids.map(|id| set(id, &rec(9, 1))));
+        ipfix(seq, 5, &sets)
+    };
+    // A neighbour's four templates with data, sequence numbers made up: the store is full.
+    h.feed(FLOODER, &flood(300..304, 77));
+    h.feed(FLOODER, &flood(300..304, 5));
+    assert_eq!(h.dec.exporters()[0].templates, 4);
+    // The router's template takes the place of one of the neighbour's; its sequence numbers
+    // continue.
+    let mut got = h.feed(ROUTER, &ipfix(0, 1, &[set(2, &wide(256)), set(256, &rec(2, 1_000))]));
+    got += h.feed(ROUTER, &ipfix(1, 1, &[set(256, &rec(2, 1_001))]));
+    assert_eq!(h.get(|s| &s.template_evictions), 1);
+    // Another neighbour takes the first one's three other places, but not the router's: its
+    // fourth template is refused, then and when offered again.
+    h.feed("198.51.100.9", &flood(400..404, 3));
+    assert_eq!((h.get(|s| &s.template_evictions), h.get(|s| &s.template_limit_drops)), (4, 1));
+    h.feed("198.51.100.9", &flood(400..404, 9));
+    assert_eq!((h.get(|s| &s.template_evictions), h.get(|s| &s.template_limit_drops)), (4, 2));
+    got += h.feed(ROUTER, &ipfix(2, 1, &[set(256, &rec(2, 1_002))]));
+    assert_eq!(got, 3_003);
+    assert!(h.dec.state_bytes().0 <= 7 << 10, "{:?}", h.dec.state_bytes());
+}
+
+#[test]
+fn templates_are_bounded_in_bytes_and_unused_ones_make_way() {
+    // Room for about five templates of 128 fields (each about 1.4 KiB).
+    let mut h = Harness::new(Limits { max_template_bytes_per_exporter: 8 << 10, ..Limits::default() });
+    let wide = |id: u16, salt: u16| {
+        let mut f = FLOW.to_vec();
+        f.extend((0..124).map(|i| (2_000 + i + salt, 1)));
+        template(id, &f)
+    };
+    let rec = [flow(2, 1), vec![0; 124]].concat();
+    // Two templates data comes for, then 20 others: each new one takes the place of one no data
+    // came for once the bytes are spent; 256 and 257 stay.
+    h.feed(ROUTER, &v9(0, 0, &[set(0, &[wide(256, 0), wide(257, 0)].concat()), set(256, &rec), set(257, &rec)]));
+    let others: Vec<u8> = (300..320).flat_map(|id| wide(id, 0)).collect();
+    h.feed(ROUTER, &v9(1, 0, &[set(0, &others)]));
+    let kept = h.dec.exporters()[0].templates as u64;
+    assert!((4..=6).contains(&kept), "{kept} templates kept");
+    assert_eq!(h.get(|s| &s.template_evictions), 20 - (kept - 2));
+    assert_eq!(h.get(|s| &s.template_limit_drops), 0);
+    let (bytes, _) = h.dec.state_bytes();
+    assert!(bytes <= 8 << 10, "{bytes}");
+    assert_eq!(h.feed(ROUTER, &v9(2, 0, &[set(256, &rec), set(257, &rec)])), 2);
+    // Data for all that are kept (the last ones offered): then a new template is refused rather
+    // than one of them dropped.
+    let used: Vec<Vec<u8>> = (300..320).map(|id| set(id, &rec)).collect();
+    assert_eq!(h.feed(ROUTER, &v9(3, 0, &used)), kept - 2);
+    let evictions = h.get(|s| &s.template_evictions);
+    h.feed(ROUTER, &v9(4, 0, &[set(0, &wide(401, 0))]));
+    assert_eq!((h.get(|s| &s.template_limit_drops), h.get(|s| &s.template_evictions)), (1, evictions));
+    // A template changed in place (same id) fits where the old one was.
+    h.feed(ROUTER, &v9(5, 0, &[set(0, &wide(256, 7))]));
+    assert_eq!(h.get(|s| &s.template_limit_drops), 1);
+    assert_eq!(h.feed(ROUTER, &v9(6, 0, &[set(256, &rec)])), 1);
 }
 
 #[test]
