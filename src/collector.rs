@@ -4,6 +4,7 @@
 //! batch per system call.
 
 use std::future::poll_fn;
+use std::hash::Hasher;
 use std::net::{SocketAddr, UdpSocket as StdUdpSocket};
 use std::path::PathBuf;
 use std::sync::atomic::AtomicU64;
@@ -57,11 +58,67 @@ impl Default for Published {
 /// Under archive.dir: what the decoder learnt from exporters (templates, samplers, names).
 pub const STATE_FILE: &str = "exporters.json";
 
+/// collector.state_write_budget's default: exporters.json may cost the card 4 MiB a day. A router's
+/// state is a few kB (one 4 KiB page a save, only when it changes). Exporters that change their
+/// templates and names every second save what collector.max_template_bytes and the names of
+/// interfaces seen in flows allow, under 1 MB, so a few times a day: against the 22 MB a day the
+/// archives cost at 64 hosts, where such churn cost 10 to 84 GB a day before.
+pub const STATE_WRITE_BUDGET: u64 = 4 << 20;
+
+/// A card writes whole pages: a 300-byte file costs 4 KiB.
+const PAGE: u64 = 4096;
+
 /// Batches taken from the sockets before the timers are looked at again.
 const ROUNDS: usize = 16;
 /// exporters.json is rewritten at most this often, whatever arrives (a template flood would
 /// otherwise rewrite it every second), and at stop.
 const STATE_SAVE_EVERY: Duration = Duration::from_secs(60);
+
+/// The card writes exporters.json may cost: a bucket holding at most half a day's budget and
+/// filled at half a day's budget a day. Any 24 hours then write at most what it held plus what
+/// came in, one budget, however the saves fall; a quiet day fills it for a burst of changes.
+/// Counted per run: a restart starts it full (restarts are systemd's to limit).
+struct WriteBudget {
+    per_day: u64,
+    /// Bytes that may be written now, and when that was reckoned.
+    tokens: f64,
+    at: Option<Instant>,
+}
+
+impl WriteBudget {
+    fn new(per_day: u64) -> WriteBudget {
+        WriteBudget { per_day, tokens: (per_day / 2) as f64, at: None }
+    }
+
+    /// The largest save that can ever be made.
+    fn capacity(&self) -> u64 {
+        self.per_day / 2
+    }
+
+    /// Take `bytes` if they are there.
+    fn take(&mut self, bytes: u64, now: Instant) -> bool {
+        let cap = self.capacity() as f64;
+        if let Some(at) = self.at {
+            self.tokens = (self.tokens + now.duration_since(at).as_secs_f64() * cap / 86_400.0).min(cap);
+        }
+        self.at = Some(now);
+        if bytes as f64 > self.tokens {
+            return false;
+        }
+        self.tokens -= bytes as f64;
+        true
+    }
+}
+
+/// What a save of exporters.json came to.
+#[derive(Debug, PartialEq, Eq)]
+enum Save {
+    Written,
+    /// The same bytes as the file holds: nothing written.
+    Unchanged,
+    /// Not now: collector.state_write_budget is spent, or the write failed.
+    Later,
+}
 
 pub struct Collector {
     listen: Vec<SocketAddr>,
@@ -75,6 +132,11 @@ pub struct Collector {
     decoder: Decoder,
     /// Templates, sampling rates and interface names, kept across restarts.
     state_file: PathBuf,
+    budget: WriteBudget,
+    /// A hash of what the file holds, so an unchanged state is not written again.
+    state_hash: Option<u64>,
+    /// A save larger than the budget could ever allow was reported.
+    too_large_told: bool,
     archive: ArchiveHandle,
     published: Arc<Published>,
     stats: Arc<Stats>,
@@ -111,6 +173,9 @@ impl Collector {
             agg,
             decoder,
             state_file: cfg.archive.dir.join(STATE_FILE),
+            budget: WriteBudget::new(cfg.collector.state_write_budget),
+            state_hash: None,
+            too_large_told: false,
             archive,
             published,
             stats,
@@ -205,10 +270,13 @@ impl Collector {
                     self.decoder.expire(mono);
                     state_dirty |= self.decoder.take_dirty();
                     if state_dirty && state_saved.is_none_or(|t| t.elapsed() >= STATE_SAVE_EVERY) {
-                        self.save_state();
-                        state_dirty = false;
+                        // Put off: tried again a minute on.
+                        state_dirty = self.save_state(mono) == Save::Later;
                         state_saved = Some(mono);
                     }
+                    let (templates, names) = self.decoder.state_bytes();
+                    stats::set(&self.stats.template_bytes, templates as u64);
+                    stats::set(&self.stats.interface_name_bytes, names as u64);
                     self.published.set(Arc::new(self.snapshot()));
                     stats::inc(&self.alive);
                 }
@@ -244,7 +312,7 @@ impl Collector {
                 }
             }
         }
-        self.save_state();
+        self.save_state(Instant::now());
         info!(
             "collector: stopping after {} datagrams, {} records",
             stats::get(&self.stats.datagrams),
@@ -305,11 +373,12 @@ impl Collector {
     /// The tables plus what the decoder knows about names, for the API and the archive thread.
     fn snapshot(&self) -> Snapshot {
         let mut s = self.agg.snapshot();
-        // Interface names come from exporters' options data (and the config): cleaned here, where
-        // the page, API, CSV, /metrics and graph titles all take them from.
+        // The names of the interfaces with rows (and the config's): all the API, /metrics and
+        // graph titles ask for, where exporters may send a thousand names each. Cleaned here,
+        // where the page, API, CSV, /metrics and graph titles all take them from.
         s.interface_names = self
             .decoder
-            .interface_names()
+            .interface_names_of(&interface_ids(&s))
             .into_iter()
             .filter_map(|(k, n)| crate::text::clean_name(&n).map(|n| (k, n)))
             .collect();
@@ -318,21 +387,27 @@ impl Collector {
         for e in &mut s.exporters {
             e.name = e.name.take().and_then(|n| crate::text::clean_name(&n));
         }
+        s.refused = self.decoder.refused();
         s
     }
 
     fn load_state(&mut self) {
-        let text = match std::fs::read_to_string(&self.state_file) {
-            Ok(t) => t,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return,
+        // Nothing larger is ever written (see `save_state`); a floor for a budget set to nothing.
+        let max = self.budget.capacity().max(1 << 20);
+        let bytes = match crate::file::read_regular(&self.state_file, max) {
+            Ok(b) => b,
+            Err(e) if e.not_found() => return,
             Err(e) => {
-                warn!("collector: cannot read {}: {e}", self.state_file.display());
+                // Counted as one refused entry, as an unreadable file is.
+                stats::inc(&self.stats.state_rejected);
+                warn!("collector: refusing {}: {e}; starting with no saved state", self.state_file.display());
                 return;
             }
         };
-        match serde_json::from_str::<SavedState>(&text) {
+        match serde_json::from_slice::<SavedState>(&bytes) {
             Ok(s) => {
-                let r = self.decoder.restore(s);
+                self.state_hash = Some(hash(&bytes));
+                let r = self.decoder.restore(s, Instant::now());
                 info!(
                     "collector: restored {} templates of {} exporters from {}",
                     r.templates,
@@ -359,19 +434,68 @@ impl Collector {
         }
     }
 
-    /// Write the decoder's state atomically (temporary file, then rename), so a power cut never
-    /// leaves half a file.
-    fn save_state(&mut self) {
+    /// Write the decoder's state (what is worth keeping: see `Decoder::save`) if it changed and
+    /// collector.state_write_budget allows, atomically (temporary file, synced, then renamed), so
+    /// a power cut never leaves half a file. The temporary file is made afresh (O_EXCL): whatever
+    /// has that name, a FIFO or a symlink, is removed rather than opened, which could block or
+    /// write elsewhere.
+    fn save_state(&mut self, now: Instant) -> Save {
+        let rows = interface_ids(&self.published.get());
+        let state = self.decoder.save(|addr, i| rows.binary_search(&(addr, i)).is_ok());
+        // Serialised twice, to a hash and then to the file, rather than held whole in memory.
+        let mut probe = HashWriter::default();
+        if let Err(e) = serde_json::to_writer(&mut probe, &state) {
+            stats::inc(&self.stats.state_save_errors);
+            warn!("collector: cannot save {}: {e}", self.state_file.display());
+            return Save::Later;
+        }
+        let (h, len) = (probe.hash.finish(), probe.len);
+        if self.state_hash == Some(h) {
+            return Save::Unchanged;
+        }
+        let pages = len.div_ceil(PAGE).max(1) * PAGE;
+        if pages > self.budget.capacity() {
+            stats::inc(&self.stats.state_saves_deferred);
+            if !std::mem::replace(&mut self.too_large_told, true) {
+                warn!(
+                    "collector: not saving {}: {len} bytes is more than collector.state_write_budget ({} a day) allows at once; raise it",
+                    self.state_file.display(),
+                    self.budget.per_day
+                );
+            }
+            return Save::Later;
+        }
+        if !self.budget.take(pages, now) {
+            stats::inc(&self.stats.state_saves_deferred);
+            debug!("collector: saving {} put off: collector.state_write_budget spent", self.state_file.display());
+            return Save::Later;
+        }
         let tmp = self.state_file.with_extension("json.tmp");
-        let result = serde_json::to_vec_pretty(&self.decoder.save())
-            .map_err(std::io::Error::other)
-            .and_then(|b| std::fs::write(&tmp, b))
-            .and_then(|_| std::fs::rename(&tmp, &self.state_file));
-        match result {
-            Ok(()) => stats::inc(&self.stats.state_saves),
+        let write = || -> std::io::Result<()> {
+            use std::io::Write;
+            match std::fs::remove_file(&tmp) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
+                _ => {}
+            }
+            let f = std::fs::OpenOptions::new().write(true).create_new(true).open(&tmp)?;
+            let mut w = std::io::BufWriter::new(f);
+            serde_json::to_writer(&mut w, &state)?;
+            w.flush()?;
+            w.get_ref().sync_all()?;
+            std::fs::rename(&tmp, &self.state_file)
+        };
+        match write() {
+            Ok(()) => {
+                stats::inc(&self.stats.state_saves);
+                stats::add(&self.stats.state_write_bytes, pages);
+                stats::set(&self.stats.state_file_bytes, len);
+                self.state_hash = Some(h);
+                Save::Written
+            }
             Err(e) => {
                 stats::inc(&self.stats.state_save_errors);
                 warn!("collector: cannot save {}: {e}", self.state_file.display());
+                Save::Later
             }
         }
     }
@@ -380,6 +504,47 @@ impl Collector {
         stats::inc(&self.stats.receive_errors);
         debug!("collector: receive error: {e}");
     }
+}
+
+/// The interfaces with rows in a snapshot, sorted.
+fn interface_ids(s: &Snapshot) -> Vec<(std::net::IpAddr, u32)> {
+    let mut ids: Vec<_> = s
+        .interfaces
+        .iter()
+        .filter_map(|(id, _)| match id {
+            crate::views::IfaceId::If { exporter, ifindex } => Some((*exporter, *ifindex)),
+            crate::views::IfaceId::Other => None,
+        })
+        .collect();
+    ids.sort_unstable();
+    ids
+}
+
+/// What a serialisation would write: its hash and length, nothing kept.
+#[derive(Default)]
+struct HashWriter {
+    hash: std::hash::DefaultHasher,
+    len: u64,
+}
+
+impl std::io::Write for HashWriter {
+    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+        // SipHash takes its input as a stream: the same bytes give the same hash however they
+        // are cut, as `hash` below takes them whole.
+        self.hash.write(b);
+        self.len += b.len() as u64;
+        Ok(b.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+fn hash(bytes: &[u8]) -> u64 {
+    let mut h = std::hash::DefaultHasher::new();
+    h.write(bytes);
+    h.finish()
 }
 
 /// Time until the wall clock reaches the next multiple of the step (a little after, so the step
@@ -403,4 +568,46 @@ async fn ready_any(sockets: &[UdpSocket], next: &mut usize) -> std::io::Result<(
         Poll::Pending
     })
     .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_hash_of_pieces_is_the_hash_of_the_whole() {
+        use std::io::Write;
+        let mut w = HashWriter::default();
+        w.write_all(b"{\"format\":1,").unwrap();
+        w.write_all(b"\"exporters\":[]}").unwrap();
+        assert_eq!((w.hash.finish(), w.len), (hash(b"{\"format\":1,\"exporters\":[]}"), 27));
+    }
+
+    #[test]
+    fn the_write_budget_holds_over_any_day() {
+        // 1 MiB a day: 512 KiB at once, then 512 KiB a day.
+        let mut b = WriteBudget::new(1 << 20);
+        let t = Instant::now();
+        assert_eq!(b.capacity(), 512 << 10);
+        assert!(b.take(512 << 10, t));
+        assert!(!b.take(PAGE, t));
+        // Half a day later a quarter of a budget has come in.
+        let half = t + Duration::from_secs(43_200);
+        assert!(b.take(256 << 10, half));
+        assert!(!b.take(PAGE, half));
+        // A save every minute for a day takes no more than what came in: the day's writes, the
+        // first included, stay within the budget.
+        let mut written = (512 << 10) + (256 << 10);
+        for m in 1..=720 {
+            if b.take(PAGE, half + Duration::from_secs(60 * m)) {
+                written += PAGE;
+            }
+        }
+        assert!(written <= 1 << 20, "{written}");
+        assert!(written >= (1 << 20) - 2 * PAGE, "{written}");
+        // It never holds more than half a day's budget.
+        let later = half + Duration::from_secs(30 * 86_400);
+        assert!(!b.take((512 << 10) + PAGE, later));
+        assert!(b.take(512 << 10, later));
+    }
 }

@@ -4,7 +4,6 @@
 
 use std::collections::HashMap;
 use std::fmt;
-use std::io::Read;
 use std::net::{IpAddr, SocketAddr};
 use std::ops::Range;
 use std::path::{Path, PathBuf};
@@ -102,6 +101,8 @@ pub struct CollectorConfig {
     pub limits: Limits,
     /// Senders whose datagrams are decoded; empty means every sender.
     pub allow: Vec<IpNet>,
+    /// Bytes exporters.json may cost the card a day (whole 4 KiB pages).
+    pub state_write_budget: u64,
 }
 
 #[derive(Clone, Debug)]
@@ -278,6 +279,10 @@ struct RawCollector {
     pending_bytes: Option<Spanned<i64>>,
     pending_timeout: Option<Spanned<String>>,
     max_domains_per_exporter: Option<Spanned<i64>>,
+    max_template_bytes_per_exporter: Option<Spanned<i64>>,
+    max_template_bytes: Option<Spanned<i64>>,
+    max_interface_name_bytes_per_exporter: Option<Spanned<i64>>,
+    state_write_budget: Option<Spanned<i64>>,
     allow: Option<Spanned<Vec<Spanned<String>>>>,
 }
 
@@ -580,22 +585,16 @@ impl Config {
             source: source.clone(),
             problems: vec![Problem { line, key: String::new(), message }],
         };
-        let file = match std::fs::File::open(&path) {
-            Ok(f) => f,
-            Err(e) if !explicit && e.kind() == std::io::ErrorKind::NotFound => {
-                return Ok((Config::defaults(), Source::Defaults));
+        // Regular files only, read without blocking: a FIFO named by mistake would otherwise hang
+        // check-config and the start, and /dev/zero or a log file would fill the memory.
+        let bytes = match crate::file::read_regular(&path, MAX_SIZE) {
+            Ok(b) => b,
+            Err(e) if !explicit && e.not_found() => return Ok((Config::defaults(), Source::Defaults)),
+            Err(crate::file::ReadError::TooLarge(_)) => {
+                return Err(fail(None, "larger than 1 MiB: not a flowpi configuration (that is a few KiB)".into()))
             }
             Err(e) => return Err(fail(None, format!("cannot read: {e}"))),
         };
-        // One byte past the limit tells "too large" from "exactly at it"; /dev/zero, an endless pipe
-        // or a log file given by mistake stop here instead of filling the memory.
-        let mut bytes = Vec::new();
-        if let Err(e) = file.take(MAX_SIZE + 1).read_to_end(&mut bytes) {
-            return Err(fail(None, format!("cannot read: {e}")));
-        }
-        if bytes.len() as u64 > MAX_SIZE {
-            return Err(fail(None, "larger than 1 MiB: not a flowpi configuration (that is a few KiB)".into()));
-        }
         let text = String::from_utf8(bytes).map_err(|e| {
             let good = &e.as_bytes()[..e.utf8_error().valid_up_to()];
             let line = 1 + good.iter().filter(|&&b| b == b'\n').count();
@@ -770,6 +769,10 @@ impl Validator<'_> {
             pending_bytes: self.get(&mut t, "pending_bytes"),
             pending_timeout: self.get(&mut t, "pending_timeout"),
             max_domains_per_exporter: self.get(&mut t, "max_domains_per_exporter"),
+            max_template_bytes_per_exporter: self.get(&mut t, "max_template_bytes_per_exporter"),
+            max_template_bytes: self.get(&mut t, "max_template_bytes"),
+            max_interface_name_bytes_per_exporter: self.get(&mut t, "max_interface_name_bytes_per_exporter"),
+            state_write_budget: self.get(&mut t, "state_write_budget"),
             allow: self.get(&mut t, "allow"),
         };
         self.unknown(t);
@@ -1109,7 +1112,35 @@ impl Validator<'_> {
                 1,
                 65_536,
             ) as usize,
+            max_template_bytes_per_exporter: self.int(
+                "collector.max_template_bytes_per_exporter",
+                rc.max_template_bytes_per_exporter,
+                d.max_template_bytes_per_exporter as i64,
+                4096, // a template of a few fields
+                64 << 20,
+            ) as usize,
+            max_template_bytes: self.int(
+                "collector.max_template_bytes",
+                rc.max_template_bytes,
+                d.max_template_bytes as i64,
+                4096,
+                1 << 30,
+            ) as usize,
+            max_interface_name_bytes_per_exporter: self.int(
+                "collector.max_interface_name_bytes_per_exporter",
+                rc.max_interface_name_bytes_per_exporter,
+                d.max_interface_name_bytes_per_exporter as i64,
+                0,
+                16 << 20,
+            ) as usize,
         };
+        let state_write_budget = self.int(
+            "collector.state_write_budget",
+            rc.state_write_budget,
+            crate::collector::STATE_WRITE_BUDGET as i64,
+            0,
+            1 << 30,
+        ) as u64;
         let mut allow = Vec::new();
         if let Some(list) = rc.allow {
             if list.get_ref().is_empty() {
@@ -1300,7 +1331,7 @@ impl Validator<'_> {
             calendar,
             history,
             doctor,
-            collector: CollectorConfig { listen, receive_buffer, limits, allow },
+            collector: CollectorConfig { listen, receive_buffer, limits, allow, state_write_budget },
             exporters,
             network: NetworkConfig { local: LocalNets::new(local) },
             archive: ArchiveConfig {

@@ -12,14 +12,14 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 use serde_json::{json, Value};
 
-use crate::decode::exporter::ExporterView;
+use crate::decode::exporter::{ExporterView, Refusal, RefusedView};
 use crate::decode::FlowRecord;
 use crate::net::IpNet;
 use crate::topk::TopK;
 use crate::views::AddrKey;
 
 /// Every finding's code, in the order `/metrics` lists them.
-pub const CODES: [&str; 9] = [
+pub const CODES: [&str; 10] = [
     "no_datagrams",
     "no_template",
     "no_local_hosts",
@@ -29,6 +29,7 @@ pub const CODES: [&str; 9] = [
     "udp_drops",
     "sequence_loss",
     "sampling",
+    "domain_limit",
 ];
 
 /// Data without its template counts as a current problem while some came this recently. A live
@@ -47,6 +48,10 @@ pub const WAN_MIN_RECORDS: u64 = 10;
 /// Sequence loss below this share is not reported: a datagram lost now and then (a Wi-Fi hiccup)
 /// costs little; a tenth of a percent sustained is worth looking into.
 pub const LOSS_MIN_SHARE: f64 = 0.001;
+
+/// A refusal of a new exporter is reported while the last one was this recent: a flood or a
+/// router kept out shows again within seconds; one long over is history.
+pub const REFUSED_RECENT: Duration = Duration::from_secs(10 * 60);
 
 /// Prefixes listed in a finding: enough to see the pattern, short enough to read.
 const SHOW_PREFIXES: usize = 5;
@@ -121,6 +126,8 @@ pub struct Facts<'a> {
     pub receive_buffer_granted: u64,
     /// doctor.silent_after
     pub silent_after: Duration,
+    /// Addresses whose new exporter keys had no place in the table.
+    pub refused: &'a [RefusedView],
 }
 
 /// The findings, most severe first (in [`CODES`] order within a severity).
@@ -135,6 +142,7 @@ pub fn diagnose(f: &Facts) -> Vec<Finding> {
         out.push(wan_side_export(f, addr, share));
     }
     exporter_silent(f, &mut out);
+    domain_limit(f, &mut out);
     udp_drops_finding(f, &mut out);
     sequence_loss(f, &mut out);
     sampling(f, &mut out);
@@ -624,6 +632,54 @@ fn exporter_silent(f: &Facts, out: &mut Vec<Finding>) {
     }
 }
 
+// ---- 6b. a new exporter had no place ----
+
+fn domain_limit(f: &Facts, out: &mut Vec<Finding>) {
+    for r in f.refused {
+        if f.now.saturating_duration_since(r.last) > REFUSED_RECENT {
+            continue;
+        }
+        let addr = r.key.addr;
+        let since = human_duration(f.now.saturating_duration_since(r.first));
+        let what = format!(
+            "{} (observation domain / source id {}) was refused {} datagrams in the last {since}",
+            version_name(r.key.version),
+            r.key.domain,
+            r.datagrams
+        );
+        let (message, d) = match r.why {
+            Refusal::Domains => (
+                format!("A new observation domain from {addr} has no place: the address already has {} that carry data.", r.limit),
+                format!(
+                    "{what}: {addr} already holds collector.max_domains_per_exporter = {} observation domains whose data came with continuing sequence numbers, and none of them is idle. A router uses 1 to 4; a router that numbers its domains anew gets in once the old ones have been silent for 30 minutes.\nIf {addr} is your router and it really exports under more domains, raise collector.max_domains_per_exporter in /etc/flowpi.toml. Otherwise someone sends NetFlow in its name: its datagrams are dropped and counted (flowpi_denied_datagrams_total{{reason=\"domain_limit\"}}).",
+                    r.limit
+                ),
+            ),
+            Refusal::Table => (
+                format!("Exporter {addr} has no place: the exporter table is full of exporters that carry data."),
+                format!(
+                    "{what}: the exporter table (collector.max_exporters = {}) is full of exporters whose data came with continuing sequence numbers, none idle for 30 minutes.\nIf {addr} is your router, list your routers in collector.allow (e.g. allow = [\"{addr}\"]) so other senders are dropped before they take places, or raise collector.max_exporters; see /api/exporters for who holds them.",
+                    r.limit
+                ),
+            ),
+        };
+        out.push(finding(
+            "domain_limit",
+            Severity::Warning,
+            message,
+            d,
+            json!({
+                "exporter": addr.to_string(),
+                "version": r.key.version,
+                "domain": r.key.domain,
+                "datagrams": r.datagrams,
+                "reason": match r.why { Refusal::Domains => "domains", Refusal::Table => "exporters" },
+                "limit": r.limit,
+            }),
+        ));
+    }
+}
+
 // ---- 7. the kernel dropped datagrams ----
 
 fn udp_drops_finding(f: &Facts, out: &mut Vec<Finding>) {
@@ -886,6 +942,7 @@ mod tests {
         records: u64,
         remote_only: u64,
         drops: Option<u64>,
+        refused: Vec<RefusedView>,
     }
 
     impl World {
@@ -904,6 +961,7 @@ mod tests {
                 records: 1000,
                 remote_only: 10,
                 drops: Some(0),
+                refused: Vec::new(),
             }
         }
 
@@ -923,6 +981,7 @@ mod tests {
                 receive_buffer: 8 << 20,
                 receive_buffer_granted: 425_984,
                 silent_after: Duration::from_secs(300),
+                refused: &self.refused,
             })
         }
 
@@ -1115,6 +1174,25 @@ mod tests {
         // Restored from disk and never heard: not "heard before".
         w.exporters = vec![exporter("192.168.1.1", 9)];
         assert!(!w.codes().contains(&"exporter_silent"));
+    }
+
+    #[test]
+    fn domain_limit_names_the_refused_address_while_recent() {
+        let mut w = World::new();
+        let key = ExporterKey { addr: ip("192.168.1.1"), version: 10, domain: 7 };
+        let first = w.now - Duration::from_secs(120);
+        w.refused = vec![RefusedView { key, why: Refusal::Table, limit: 64, datagrams: 50, first, last: w.now }];
+        let f = w.get("domain_limit");
+        assert_eq!(f.severity, Severity::Warning);
+        assert_eq!(f.data["exporter"], "192.168.1.1");
+        assert_eq!((f.data["reason"].clone(), f.data["datagrams"].clone()), (json!("exporters"), json!(50)));
+        assert!(f.message.contains("192.168.1.1"), "{}", f.message);
+        assert!(f.detail.contains("allow = [\"192.168.1.1\"]") && f.detail.contains("2 minutes"), "{}", f.detail);
+        w.refused[0].why = Refusal::Domains;
+        w.refused[0].limit = 8;
+        assert!(w.get("domain_limit").detail.contains("max_domains_per_exporter = 8"));
+        w.refused[0].last = w.now - REFUSED_RECENT - Duration::from_secs(1);
+        assert!(!w.codes().contains(&"domain_limit"));
     }
 
     #[test]

@@ -12,6 +12,7 @@ pub mod collector;
 pub mod config;
 pub mod decode;
 pub mod doctor;
+pub mod file;
 pub mod fxhash;
 pub mod history;
 pub mod http;

@@ -36,8 +36,9 @@ pub struct Stats {
     pub state_save_errors: AtomicU64,
     /// Datagrams from a sender outside collector.allow, dropped before decoding.
     pub denied_not_allowed: AtomicU64,
-    /// Datagrams for a new exporter (address, version, domain) refused: past
-    /// collector.max_domains_per_exporter, or while collector.max_exporters is full of live ones.
+    /// Datagrams for a new exporter (address, version, domain) refused: its address's
+    /// collector.max_domains_per_exporter places, or collector.max_exporters, held by live
+    /// exporters with continuing sequence numbers.
     pub denied_domain_limit: AtomicU64,
     /// Held data sets dropped with an exporter that was evicted.
     pub pending_evicted: AtomicU64,
@@ -47,6 +48,19 @@ pub struct Stats {
     pub pending_bytes: AtomicU64,
     /// Saved exporter state refused on load (out of bounds, as if it had come on the wire).
     pub state_rejected: AtomicU64,
+    /// Templates no data came for, dropped to make room for a new one of the same exporter.
+    pub template_evictions: AtomicU64,
+    /// Interface names from options data not kept: past 1,024 or
+    /// collector.max_interface_name_bytes_per_exporter.
+    pub interface_name_drops: AtomicU64,
+    /// Memory the exporters' templates and interface names take (gauges).
+    pub template_bytes: AtomicU64,
+    pub interface_name_bytes: AtomicU64,
+    /// exporters.json: bytes written (in whole 4 KiB pages), saves put off by
+    /// collector.state_write_budget, and the size of the last one written (gauge).
+    pub state_write_bytes: AtomicU64,
+    pub state_saves_deferred: AtomicU64,
+    pub state_file_bytes: AtomicU64,
 
     pub hosts: AtomicU64,
     pub interfaces: AtomicU64,
@@ -276,7 +290,7 @@ impl Stats {
         metric(
             "template_limit_drops_total",
             "counter",
-            "New templates refused by collector.max_templates_per_exporter.",
+            "New templates refused by collector.max_templates_per_exporter or max_template_bytes_per_exporter.",
             &[("", get(&self.template_limit_drops))],
         );
         metric(
@@ -342,7 +356,7 @@ impl Stats {
         metric(
             "denied_datagrams_total",
             "counter",
-            "Datagrams dropped before decoding, by reason: not_allowed (outside collector.allow), domain_limit (a new exporter past collector.max_domains_per_exporter, or while collector.max_exporters is full of live ones).",
+            "Datagrams dropped before decoding, by reason: not_allowed (outside collector.allow), domain_limit (a new exporter with no place: its address's collector.max_domains_per_exporter, or collector.max_exporters, held by live exporters with continuing sequence numbers).",
             &[
                 ("{reason=\"not_allowed\"}", get(&self.denied_not_allowed)),
                 ("{reason=\"domain_limit\"}", get(&self.denied_domain_limit)),
@@ -371,6 +385,48 @@ impl Stats {
             "counter",
             "Saved exporter state entries refused on load as out of bounds.",
             &[("", get(&self.state_rejected))],
+        );
+        metric(
+            "template_evictions_total",
+            "counter",
+            "Templates no data came for, dropped to make room for another of the same exporter (collector.max_templates_per_exporter, max_template_bytes_per_exporter).",
+            &[("", get(&self.template_evictions))],
+        );
+        metric(
+            "interface_name_drops_total",
+            "counter",
+            "Interface names from options data not kept: past 1024 per exporter or collector.max_interface_name_bytes_per_exporter.",
+            &[("", get(&self.interface_name_drops))],
+        );
+        metric(
+            "template_bytes",
+            "gauge",
+            "Memory the exporters' templates take (estimated); collector.max_template_bytes_per_exporter bounds each exporter's.",
+            &[("", get(&self.template_bytes))],
+        );
+        metric(
+            "interface_name_bytes",
+            "gauge",
+            "Memory the exporters' interface names take; collector.max_interface_name_bytes_per_exporter bounds each exporter's.",
+            &[("", get(&self.interface_name_bytes))],
+        );
+        metric(
+            "state_write_bytes_total",
+            "counter",
+            "Bytes written to exporters.json, in whole 4 KiB pages; collector.state_write_budget bounds them per day.",
+            &[("", get(&self.state_write_bytes))],
+        );
+        metric(
+            "state_saves_deferred_total",
+            "counter",
+            "Saves of exporters.json put off because collector.state_write_budget was spent.",
+            &[("", get(&self.state_saves_deferred))],
+        );
+        metric(
+            "state_file_bytes",
+            "gauge",
+            "Size of exporters.json as last written.",
+            &[("", get(&self.state_file_bytes))],
         );
         metric("hosts", "gauge", "Local hosts with their own row and archive.", &[("", get(&self.hosts))]);
         metric(

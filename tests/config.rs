@@ -37,6 +37,11 @@ fn shipped_config_lists_every_key() {
         "max_fields_per_template =",
         "pending_sets =",
         "pending_timeout =",
+        "max_domains_per_exporter =",
+        "max_template_bytes_per_exporter =",
+        "max_template_bytes =",
+        "max_interface_name_bytes_per_exporter =",
+        "state_write_budget =",
         "[[exporter]]",
         "sampling_rate =",
         "interfaces =",
@@ -140,9 +145,10 @@ fn check_quickly(path: &Path) -> (i32, String) {
 
 #[test]
 fn endless_or_huge_files_are_refused_quickly() {
+    // Devices are refused before a byte is read.
     let (code, stderr) = check_quickly(Path::new("/dev/zero"));
     assert_eq!(code, 1, "{stderr}");
-    assert_eq!(stderr, "/dev/zero: larger than 1 MiB: not a flowpi configuration (that is a few KiB)\n");
+    assert_eq!(stderr, "/dev/zero: cannot read: not a regular file (a character device)\n");
 
     let dir = tempfile::tempdir().unwrap();
     let big = dir.path().join("big.toml");
@@ -160,6 +166,25 @@ fn endless_or_huge_files_are_refused_quickly() {
     std::fs::write(&limit, text).unwrap();
     let (code, stderr) = check_quickly(&limit);
     assert_eq!(code, 0, "{stderr}");
+}
+
+#[test]
+fn a_fifo_is_refused_without_waiting_for_a_writer() {
+    // A plain open of a FIFO waits for a writer: check-config (and the daemon's start) hung.
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("flowpi.toml");
+    let c = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+    // SAFETY: a NUL-terminated path.
+    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+    let (code, stderr) = check_quickly(&fifo);
+    assert_eq!(code, 1, "{stderr}");
+    assert_eq!(stderr, format!("{}: cannot read: not a regular file (a FIFO)\n", fifo.display()));
+    // A symlink to a device is the device.
+    let zero = dir.path().join("zero.toml");
+    std::os::unix::fs::symlink("/dev/zero", &zero).unwrap();
+    let (code, stderr) = check_quickly(&zero);
+    assert_eq!(code, 1, "{stderr}");
+    assert_eq!(stderr, format!("{}: cannot read: not a regular file (a character device)\n", zero.display()));
 }
 
 #[test]

@@ -148,9 +148,9 @@ fn v9_options_give_sampling_per_sampler_and_interface_names() {
     assert_eq!(h.dec.interface_names(), vec![((from, 1), "ether1".to_string()), ((from, 2), "wlan0".to_string())]);
     assert_eq!(stats::get(&h.stats.options_records), 2);
     // Saved and restored, the same data decodes the same way in a new decoder.
-    let saved = serde_json::to_string(&h.dec.save()).unwrap();
+    let saved = serde_json::to_string(&h.dec.save(|_, _| true)).unwrap();
     let mut h2 = Harness::new(Limits::default(), HashMap::new());
-    h2.dec.restore(serde_json::from_str(&saved).unwrap());
+    h2.dec.restore(serde_json::from_str(&saved).unwrap(), std::time::Instant::now());
     let again = h2.feed(&v9(3, 7, &[set(256, &data)]));
     assert_eq!(again, recs);
 }
@@ -224,9 +224,15 @@ fn bounds_hold_and_are_counted() {
         ..Limits::default()
     };
     let mut h = Harness::new(limits, HashMap::new());
-    // Three templates for a table of two: the third is refused.
+    // Three templates for a table of two: one no data came for makes way for the third ...
+    let rec = || set(256, &flow([192, 168, 1, 2], [8, 8, 8, 8], 100, 1, 1, 2, 0));
     let sets: Vec<Vec<u8>> = (256..259).map(|id| set(0, &template(id, FLOW))).collect();
-    h.feed(&v9(1, 0, &sets));
+    h.feed(&v9(0, 0, &[sets[0].clone(), rec(), sets[1].clone(), sets[2].clone()]));
+    assert_eq!(stats::get(&h.stats.template_evictions), 1);
+    assert_eq!(stats::get(&h.stats.template_limit_drops), 0);
+    // ... but once data came for both, a new one is refused.
+    let rec258 = || set(258, &flow([192, 168, 1, 2], [8, 8, 8, 8], 100, 1, 1, 2, 0));
+    h.feed(&v9(0, 0, &[rec258(), set(0, &template(259, FLOW))]));
     assert_eq!(stats::get(&h.stats.template_limit_drops), 1);
     // A template with more fields than allowed.
     let many: Vec<(u16, u16)> = (0..9).map(|i| (100 + i, 1)).collect();
@@ -242,15 +248,20 @@ fn bounds_hold_and_are_counted() {
     h.t += Duration::from_secs(11);
     h.dec.expire(h.t);
     assert_eq!((stats::get(&h.stats.pending_sets), stats::get(&h.stats.pending_expired)), (0, 2));
-    // A third exporter (source id) for a table of two live ones is refused: no live router is
-    // forgotten for a newcomer ...
-    h.feed(&v9(1, 1, &[]));
+    // Two exporters whose data comes with continuing sequence numbers (v9 counts datagrams) ...
+    let data = || set(256, &flow([192, 168, 1, 2], [8, 8, 8, 8], 100, 1, 1, 2, 0));
+    h.feed(&v9(6, 0, &[data()]));
+    h.feed(&v9(7, 0, &[data()]));
+    h.feed(&v9(1, 1, &[set(0, &template(256, FLOW)), data()]));
+    h.feed(&v9(2, 1, &[data()]));
+    // ... and a third (source id) for a table of two is refused: no live router is forgotten for
+    // a newcomer ...
     h.feed(&v9(1, 2, &[]));
     assert_eq!(stats::get(&h.stats.exporter_evictions), 0);
     assert_eq!(stats::get(&h.stats.denied_domain_limit), 1);
     // ... but once the least recently heard has been silent for 30 minutes, it makes way.
     h.t += Duration::from_secs(30 * 60);
-    h.feed(&v9(2, 1, &[]));
+    h.feed(&v9(3, 1, &[]));
     h.feed(&v9(1, 2, &[]));
     assert_eq!(stats::get(&h.stats.exporter_evictions), 1);
     assert_eq!(h.dec.exporters().len(), 2);

@@ -198,3 +198,32 @@ fn sequence_gaps_and_silence_are_reported() {
     d.send(&v5(&[flow("192.168.1.10", "8.8.8.8", 100)], 102));
     d.wait_for("the silence to end", |d| !codes(d).contains(&"exporter_silent".to_string()));
 }
+
+#[test]
+fn a_new_exporter_kept_out_of_a_full_table_is_named() {
+    let tmp = tempfile::tempdir().unwrap();
+    let extra = Extra { collector: "max_exporters = 1", http: "auth = \"none\"", ..Extra::default() };
+    let d = Daemon::start_full(tmp.path(), extra, &[]);
+    // The table's one place: a v5 exporter whose sequence numbers (flows) continue.
+    d.send(&v5(&[flow("192.168.1.10", "8.8.8.8", 100)], 0));
+    d.send(&v5(&[flow("192.168.1.10", "8.8.8.8", 100)], 1));
+    d.wait_for("both datagrams", |d| d.metric("flowpi_records_total") == 2);
+    // Another sender: no place for it. Its datagrams were dropped, counted, and said nothing.
+    let other = std::net::UdpSocket::bind("127.0.0.2:0").unwrap();
+    for seq in 0..3 {
+        other.send_to(&v5(&[flow("192.168.1.20", "8.8.8.8", 100)], seq), d.udp).unwrap();
+    }
+    let f = wait_finding(&d, "domain_limit");
+    assert_eq!(f["severity"], "warning");
+    assert_eq!(f["data"]["exporter"], "127.0.0.2");
+    assert_eq!(f["data"]["reason"], "exporters");
+    assert_eq!(f["data"]["limit"], 1);
+    d.wait_for("the three refusals", |d| {
+        findings(d).iter().any(|f| f["code"] == "domain_limit" && f["data"]["datagrams"] == 3)
+    });
+    assert!(f["detail"].as_str().unwrap().contains("allow = [\"127.0.0.2\"]"), "{f}");
+    well_formed(&findings(&d));
+    let metrics = String::from_utf8(d.get("/metrics").body).unwrap();
+    assert!(metrics.contains("flowpi_doctor_findings{code=\"domain_limit\"} 1"), "{metrics}");
+    assert!(metrics.contains("flowpi_denied_datagrams_total{reason=\"domain_limit\"} 3"), "{metrics}");
+}

@@ -18,6 +18,8 @@ use flowpi::decode::FlowRecord;
 struct Flowpi {
     d: Daemon,
     dir: tempfile::TempDir,
+    collector: String,
+    archive: String,
 }
 
 impl std::ops::Deref for Flowpi {
@@ -33,12 +35,27 @@ impl Flowpi {
     }
 
     fn start_with(collector: &str, prepare: impl FnOnce(&Path)) -> Flowpi {
+        Flowpi::start_full(collector, "", prepare)
+    }
+
+    /// With lines of our own in [archive] too.
+    fn start_full(collector: &str, archive: &str, prepare: impl FnOnce(&Path)) -> Flowpi {
         let dir = tempfile::tempdir().unwrap();
-        let archive = dir.path().join("archive");
-        std::fs::create_dir_all(&archive).unwrap();
-        prepare(&archive);
-        let d = Daemon::start_full(dir.path(), Extra { collector, http: "auth = \"none\"", ..Extra::default() }, &[]);
-        Flowpi { d, dir }
+        let archive_dir = dir.path().join("archive");
+        std::fs::create_dir_all(&archive_dir).unwrap();
+        prepare(&archive_dir);
+        let extra = Extra { collector, archive, http: "auth = \"none\"", ..Extra::default() };
+        let d = Daemon::start_full(dir.path(), extra, &[]);
+        Flowpi { d, dir, collector: collector.to_string(), archive: archive.to_string() }
+    }
+
+    /// Stop (SIGTERM: the state is saved) and start again on the same archive and config lines.
+    fn restart(mut self) -> Flowpi {
+        assert_eq!(self.d.stop(), 0);
+        let extra =
+            Extra { collector: &self.collector, archive: &self.archive, http: "auth = \"none\"", ..Extra::default() };
+        let d = Daemon::start_full(self.dir.path(), extra, &[]);
+        Flowpi { d, dir: self.dir, collector: self.collector, archive: self.archive }
     }
 
     /// Wait until flowpi has taken `sent` datagrams off its socket: senders pace themselves with
@@ -112,13 +129,18 @@ fn a_domain_flood_takes_nothing_from_a_real_exporter() {
     let router = sender("127.0.0.1");
     let flood_same = sender("127.0.0.1"); // the router's own address, another port
     let flood_other = sender("127.0.0.2");
-    let (sent, mut want) = (std::cell::Cell::new(0u64), 0u64);
+    let (sent, mut want, mut seq) = (std::cell::Cell::new(0u64), 0u64, 0u32);
     let send = |s: &UdpSocket, d: &[u8]| {
         s.send_to(d, f.udp).unwrap();
         sent.set(sent.get() + 1);
     };
-    // The real exporter: IPFIX, observation domain 1, template and data in its first message.
-    send(&router, &ipfix(1, &[template_set(2), data_set(1, &[(10, 1_000)])]));
+    // The real exporter: IPFIX, observation domain 1, template and data in its first message,
+    // one record per message, sequence numbers that continue.
+    let mut from_router = |sets: &[Vec<u8>]| {
+        send(&router, &ipfix_seq(1, seq, sets));
+        seq += 1;
+    };
+    from_router(&[template_set(2), data_set(1, &[(10, 1_000)])]);
     want += 1_000;
     for round in 0..4u32 {
         // Between two of the router's messages, 64 domains from another address, each with its
@@ -127,41 +149,43 @@ fn a_domain_flood_takes_nothing_from_a_real_exporter() {
             send(&flood_other, &ipfix(domain, &[template_set(2), data_set(2, &[(2, 100)])]));
         }
         let bytes = 1_100 + round;
-        send(&router, &ipfix(1, &[data_set(1, &[(10, bytes)])]));
+        from_router(&[data_set(1, &[(10, bytes)])]);
         want += u64::from(bytes);
         // ... and 64 from the router's own address (192.168.2.1's records).
         for domain in 2_000..2_064 {
             send(&flood_same, &ipfix(domain, &[template_set(2), data_set(2, &[(1, 100)])]));
         }
         let bytes = 1_200 + round;
-        send(&router, &ipfix(1, &[data_set(1, &[(10, bytes)])]));
+        from_router(&[data_set(1, &[(10, bytes)])]);
         want += u64::from(bytes);
         f.sync(sent.get());
     }
-    // Then one domain each from 98 more addresses (192.168.2.3's records): the table of 64 fills
-    // with live exporters, and the rest are refused rather than a live one evicted.
+    // Then one domain each from 98 more addresses (192.168.2.3's records): the table of 64 fills,
+    // and the flood's domains make way for the rest, never the router's.
     for i in 3..=100 {
         send(&sender(&format!("127.0.0.{i}")), &ipfix(7, &[template_set(2), data_set(2, &[(3, 100)])]));
         if i % 10 == 0 {
-            send(&router, &ipfix(1, &[data_set(1, &[(10, 1_300 + i)])]));
+            from_router(&[data_set(1, &[(10, 1_300 + i)])]);
             want += u64::from(1_300 + i);
             f.sync(sent.get());
         }
     }
     f.sync(sent.get());
-    // The router's every record, exactly. Of the floods only the admitted domains count: 8 from
-    // 127.0.0.2, 7 beside the router's own on 127.0.0.1 (4 rounds each), then 64 - 16 = 48
-    // single-domain addresses.
+    // The router's every record, exactly. Each flood domain is heard once per round, so none
+    // shows sequence numbers that continue: each newcomer takes the place of one of them (at an
+    // address's 8 places, then the table's 64), and every message of the floods decodes.
     let want_hosts = BTreeMap::from([
         ("192.168.1.10".to_string(), (want, 0)),
-        ("192.168.2.1".to_string(), (7 * 4 * 100, 0)),
-        ("192.168.2.2".to_string(), (8 * 4 * 100, 0)),
-        ("192.168.2.3".to_string(), (48 * 100, 0)),
+        ("192.168.2.1".to_string(), (64 * 4 * 100, 0)),
+        ("192.168.2.2".to_string(), (64 * 4 * 100, 0)),
+        ("192.168.2.3".to_string(), (98 * 100, 0)),
     ]);
     f.wait_for("totals published", |d| hosts(d) == want_hosts);
-    f.expect("flowpi_denied_datagrams_total{reason=\"domain_limit\"}", 4 * 56 + 4 * 57 + 50);
+    f.expect("flowpi_denied_datagrams_total{reason=\"domain_limit\"}", 0);
     f.expect("flowpi_exporters", 64);
-    f.expect("flowpi_exporter_evictions_total", 0);
+    // First round: 64 - 8 at 127.0.0.2 and 64 - 7 beside the router's domain; then 64 each per
+    // round; then 98 - 48 single-domain addresses past the table's 64.
+    f.expect("flowpi_exporter_evictions_total", 56 + 57 + 3 * 2 * 64 + 50);
     // Had the router's domain been pushed out, its data would have waited for a template.
     f.expect("flowpi_missing_template_sets_total", 0);
     f.expect("flowpi_denied_datagrams_total{reason=\"not_allowed\"}", 0);
@@ -311,4 +335,283 @@ fn a_template_flood_rewrites_the_state_file_at_most_once_a_minute() {
     assert_eq!(f.d.stop(), 0);
     let saved = std::fs::read_to_string(&state).unwrap();
     assert_eq!(saved.matches("\"templates\"").count(), 40, "every exporter's templates saved at stop");
+}
+
+/// Start flowpi with `prepare` putting something that is not a file where exporters.json goes:
+/// it must say so, start with no saved state, and count what a router sends.
+fn a_state_file_that_is_not_a_file(prepare: impl FnOnce(&Path), what: &str) {
+    let f = Flowpi::start_with("", prepare);
+    // The collector reads the state as it starts, which may be after the web server answers:
+    // with a plain open and read it waited forever (a FIFO) or filled the memory (/dev/zero)
+    // there, while HTTP went on answering.
+    f.wait_for("the refusal logged", |d| d.log().contains("refusing"));
+    let log = f.log();
+    let line = log.lines().find(|l| l.contains("refusing")).unwrap();
+    assert!(
+        line.contains("WARN")
+            && line.contains("exporters.json")
+            && line.contains(what)
+            && line.contains("no saved state"),
+        "{log}"
+    );
+    f.expect("flowpi_state_rejected_total", 1);
+    sender("127.0.0.1").send_to(&v9(0, &[template_set(0), data_set(1, &[(22, 700)])]), f.udp).unwrap();
+    f.wait_for("the flow", |d| hosts(d) == BTreeMap::from([("192.168.1.22".to_string(), (700, 0))]));
+    assert!(f.proc_status("VmRSS:") < 64 * 1024, "RSS {} kB", f.proc_status("VmRSS:"));
+    // At stop the state is saved as a regular file in its place.
+    let mut f = f;
+    assert_eq!(f.d.stop(), 0);
+    let state = f.dir.path().join("archive/exporters.json");
+    assert!(std::fs::symlink_metadata(&state).unwrap().file_type().is_file());
+}
+
+#[test]
+fn a_fifo_as_the_state_file_is_refused() {
+    a_state_file_that_is_not_a_file(
+        |archive| {
+            let c = std::ffi::CString::new(archive.join("exporters.json").to_str().unwrap()).unwrap();
+            // SAFETY: a NUL-terminated path.
+            assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+        },
+        "not a regular file (a FIFO)",
+    );
+}
+
+#[test]
+fn a_symlink_to_dev_zero_as_the_state_file_is_refused() {
+    a_state_file_that_is_not_a_file(
+        |archive| std::os::unix::fs::symlink("/dev/zero", archive.join("exporters.json")).unwrap(),
+        "not a regular file (a character device)",
+    );
+}
+
+/// An IPFIX message with its sequence number (the data records sent before it in this domain,
+/// RFC 7011 §3.1): what a real router sends.
+fn ipfix_seq(domain: u32, seq: u32, sets: &[Vec<u8>]) -> Vec<u8> {
+    let mut d = ipfix(domain, sets);
+    d[8..12].copy_from_slice(&seq.to_be_bytes());
+    d
+}
+
+/// A router (IPFIX, observation domain 1, one 192.168.1.10 record per message, sequence numbers
+/// that continue) against a hostile neighbour who fills the exporter table first with template-only
+/// messages: 8 addresses × 8 observation domains, or with `allow` (only the router's address gets
+/// in) 8 other domains from the router's own, spoofed, address. Between two of the router's
+/// messages, 8 more template-only messages of new domains. With `restart`, the router is first heard
+/// alone, flowpi is restarted (its state saved and restored), and the neighbour speaks first after
+/// the restart. The router's bytes after the flood began, as counted and as sent.
+fn router_against_a_template_flood(allow: bool, restart: bool) -> (u64, u64) {
+    let mut f = Flowpi::start(if allow { "allow = [\"127.0.0.1\"]" } else { "" });
+    let router = sender("127.0.0.1");
+    let attackers: Vec<UdpSocket> =
+        if allow { vec![sender("127.0.0.1")] } else { (2..=9).map(|i| sender(&format!("127.0.0.{i}"))).collect() };
+    let (mut sent, mut seq) = (0u64, 0u32);
+    if restart {
+        for i in 0..5u32 {
+            let sets =
+                if i == 0 { vec![template_set(2), data_set(1, &[(10, 500)])] } else { vec![data_set(1, &[(10, 500)])] };
+            router.send_to(&ipfix_seq(1, seq, &sets), f.udp).unwrap();
+            seq += 1;
+            sent += 1;
+        }
+        f.sync(sent);
+        f.wait_for("the router's flows", |d| hosts(d).get("192.168.1.10") == Some(&(2_500, 0)));
+        f = f.restart();
+        sent = 0;
+    }
+    let mut domain = 100u32;
+    let mut flood = |f: &Flowpi, sent: &mut u64, per_address: u32| {
+        for a in &attackers {
+            for _ in 0..per_address {
+                a.send_to(&ipfix(domain, &[template_set(2)]), f.udp).unwrap();
+                domain += 1;
+                *sent += 1;
+            }
+        }
+    };
+    // The table is full before the router is heard (again).
+    flood(&f, &mut sent, 8);
+    f.sync(sent);
+    let mut want = 0u64;
+    for i in 0..50u32 {
+        let bytes = 1_000 + i;
+        // After a restart the router sends data only: its template was restored.
+        let sets = if i == 0 && !restart {
+            vec![template_set(2), data_set(1, &[(10, bytes)])]
+        } else {
+            vec![data_set(1, &[(10, bytes)])]
+        };
+        router.send_to(&ipfix_seq(1, seq, &sets), f.udp).unwrap();
+        seq += 1;
+        sent += 1;
+        want += u64::from(bytes);
+        flood(&f, &mut sent, if allow { 8 } else { 1 });
+        f.sync(sent);
+    }
+    f.wait_for_secs("the router's records counted", 5, |d| d.metric("flowpi_datagrams_total") == sent);
+    std::thread::sleep(Duration::from_millis(1_500)); // the totals are published once a second
+    let got = hosts(&f).get("192.168.1.10").map_or(0, |h| h.0);
+    // Had the router been pushed out, its data would have waited for a template.
+    if got == want {
+        f.expect("flowpi_missing_template_sets_total", 0);
+    }
+    let denied = f.metric("flowpi_denied_datagrams_total{reason=\"domain_limit\"}");
+    eprintln!(
+        "allow {allow}, restart {restart}: router {got} of {want} bytes, {denied} datagrams denied (domain_limit)"
+    );
+    (got, want)
+}
+
+#[test]
+fn a_template_flood_sent_first_takes_nothing_from_the_router() {
+    let (got, want) = router_against_a_template_flood(false, false);
+    assert_eq!(got, want);
+}
+
+#[test]
+fn a_template_flood_after_a_restart_takes_nothing_from_the_restored_router() {
+    let (got, want) = router_against_a_template_flood(false, true);
+    assert_eq!(got, want);
+}
+
+#[test]
+fn a_template_flood_spoofing_the_allowed_router_takes_nothing_from_it() {
+    let (got, want) = router_against_a_template_flood(true, false);
+    assert_eq!(got, want);
+}
+
+#[test]
+fn a_template_flood_spoofing_the_allowed_router_after_a_restart_takes_nothing_from_it() {
+    let (got, want) = router_against_a_template_flood(true, true);
+    assert_eq!(got, want);
+}
+
+/// 64 exporters (127.0.0.2 to .65, IPFIX domain 1) that look like routers (template and flows
+/// with continuing sequence numbers, on interfaces 1 and 2) and churn their state every round:
+/// 1,024 interface names of 64 bytes in options data, and 64 templates of 128 fields, each with a
+/// data record, all different from the last round's. Datagrams of at most 1,400 bytes, as a
+/// router's. What it costs: the peak RSS (kB), the size of exporters.json as saved at stop, the
+/// bytes flowpi counted writing it while it ran, and the log.
+fn exporter_state_churn(collector: &str, archive: &str, rounds: u32) -> Churn {
+    let f = Flowpi::start_full(collector, archive, |_| {});
+    let exporters: Vec<UdpSocket> = (2..=65).map(|i| sender(&format!("127.0.0.{i}"))).collect();
+    let mut seq = vec![0u32; exporters.len()];
+    // Flow template 256: src, dst, octets, packets, ingressInterface, egressInterface.
+    let flows = set(2, &template(256, &[(8, 4), (12, 4), (1, 4), (2, 4), (10, 4), (14, 4)]));
+    let mut flow = vec![192, 168, 7, 1, 8, 8, 8, 8];
+    for v in [100u32, 1, 1, 2] {
+        flow.extend(v.to_be_bytes()); // octets, packets, input, output
+    }
+    // Options template 257: scope ingressInterface (10/4), interfaceName (82/64).
+    let mut opt = Vec::new();
+    for v in [257u16, 2, 1, 10, 4, 82, 64] {
+        opt.extend(v.to_be_bytes()); // id, field count, scope count, (element, length) x 2
+    }
+    let opt = set(3, &opt);
+    let (mut sent, mut peak) = (0u64, 0u64);
+    for round in 0..rounds {
+        for (x, s) in exporters.iter().enumerate() {
+            // Each message numbered as RFC 7011 says: the data records sent before it.
+            let mut send = |sets: &[Vec<u8>], records: u32| {
+                let d = ipfix_seq(1, seq[x], sets);
+                assert!(d.len() <= 1_400, "{}", d.len());
+                s.send_to(&d, f.udp).unwrap();
+                sent += 1;
+                seq[x] += records;
+            };
+            send(&[flows.clone(), set(256, &flow)], 1);
+            // Interface names, 20 a message, new ones every round.
+            for first in (1..=1_024u32).step_by(20) {
+                let mut names = Vec::new();
+                let last = (first + 19).min(1_024);
+                for ifindex in first..=last {
+                    names.extend(ifindex.to_be_bytes());
+                    let mut name = format!("r{round}-if{ifindex}-").into_bytes();
+                    name.resize(64, b'x');
+                    names.extend(name);
+                }
+                send(&[opt.clone(), set(257, &names)], last - first + 1);
+            }
+            // 64 templates of 128 fields (4 that count, 124 one-byte fields of elements flowpi
+            // does not read, one of them new each round), two a message, each with a record.
+            for id in (300..364u16).step_by(2) {
+                let (mut tmpls, mut data) = (Vec::new(), Vec::new());
+                for id in [id, id + 1] {
+                    let mut fields = vec![(8, 4), (12, 4), (1, 4), (2, 4)];
+                    fields.extend((0..124u16).map(|i| (if i == 0 { 1_000 + round as u16 } else { 2_000 + i }, 1)));
+                    tmpls.extend(template(id, &fields));
+                    let mut rec = vec![192, 168, 7, 1, 8, 8, 8, 8, 0, 0, 0, 1, 0, 0, 0, 1];
+                    rec.resize(16 + 124, 0);
+                    data.push(set(id, &rec));
+                }
+                let mut sets = vec![set(2, &tmpls)];
+                sets.extend(data);
+                send(&sets, 2);
+            }
+            f.sync(sent);
+        }
+        peak = peak.max(f.proc_status("VmRSS:"));
+    }
+    f.sync(sent);
+    // The peak, including what was not sampled.
+    peak = peak.max(f.proc_status("VmHWM:"));
+    let written = f.metric("flowpi_state_write_bytes_total");
+    let mut f = f;
+    assert_eq!(f.d.stop(), 0);
+    let size = std::fs::metadata(f.dir.path().join("archive/exporters.json")).map_or(0, |m| m.len());
+    Churn { rss_kb: peak, size, written, log: f.log() }
+}
+
+struct Churn {
+    rss_kb: u64,
+    size: u64,
+    written: u64,
+    log: String,
+}
+
+impl Churn {
+    /// What a day of it would cost the card: a save a minute at most, of at most this size in
+    /// whole 4 KiB pages, within collector.state_write_budget (4 MiB a day).
+    fn per_day(&self) -> u64 {
+        (1_440 * self.size.div_ceil(4_096) * 4_096).min(4 << 20)
+    }
+
+    fn check(&self, step: &str) {
+        eprintln!(
+            "step {step}: peak RSS {} kB, exporters.json {} bytes, {} bytes written while running, at most {} a day",
+            self.rss_kb,
+            self.size,
+            self.written,
+            self.per_day()
+        );
+        assert!(self.rss_kb <= 24 * 1024, "peak RSS {} kB", self.rss_kb);
+        // 64 exporters within collector.max_template_bytes_per_exporter (8 KiB of templates in
+        // memory each; their JSON is smaller) and the names of the interfaces flows are on.
+        assert!(self.size <= 512 << 10, "exporters.json is {} bytes", self.size);
+        // At most half the day's budget at once (see collector.state_write_budget).
+        assert!(self.written <= 2 << 20, "{} bytes written", self.written);
+    }
+}
+
+#[test]
+fn exporter_state_churn_at_the_default_step() {
+    exporter_state_churn("", "step = \"60s\"", 4).check("60 s");
+}
+
+#[test]
+fn exporter_state_churn_at_a_1_s_step() {
+    exporter_state_churn("", "", 4).check("1 s");
+}
+
+#[test]
+fn exporters_json_never_costs_the_card_more_than_its_budget() {
+    // 64 KiB a day: at most 32 KiB at once, where the churn's state is over 300 KiB.
+    let c = exporter_state_churn("state_write_budget = 65536", "", 1);
+    assert!(c.written <= 32 << 10, "{} bytes written", c.written);
+    assert!(c.size <= 32 << 10, "exporters.json is {} bytes", c.size);
+    assert!(
+        c.log.lines().any(|l| l.contains("WARN") && l.contains("not saving") && l.contains("state_write_budget")),
+        "{}",
+        c.log
+    );
 }

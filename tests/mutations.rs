@@ -59,6 +59,9 @@ fn random_and_mutated_datagrams() {
         pending_bytes: 4096,
         pending_timeout: Duration::from_secs(3),
         max_domains_per_exporter: 2,
+        max_template_bytes_per_exporter: 16 << 10,
+        max_template_bytes: 32 << 10,
+        max_interface_name_bytes_per_exporter: 4096,
     };
     let mut dec = Decoder::new(limits, Default::default(), stats.clone());
     let local = LocalNets::new(vec!["192.168.0.0/16".parse().unwrap(), "10.0.0.0/8".parse().unwrap()]);
@@ -118,8 +121,9 @@ fn random_and_mutated_datagrams() {
     assert!(stats::get(&stats.pending_sets) <= 4);
     let snap = agg.snapshot();
     assert!(snap.hosts.len() <= 9 && snap.interfaces.len() <= 9);
-    // Five senders, all live (the run spans 10 minutes), for a table of three: newcomers are
-    // refused rather than a live exporter evicted.
-    assert!(stats::get(&stats.denied_domain_limit) > 0, "five exporters through a table of three");
-    assert_eq!(stats::get(&stats.exporter_evictions), 0);
+    // Five senders, all live (the run spans 10 minutes), for a table of three: mutated sequence
+    // numbers rarely continue, so newcomers mostly take the places of exporters not confirmed
+    // (counted), and are refused only when confirmed ones hold them.
+    let (evicted, denied) = (stats::get(&stats.exporter_evictions), stats::get(&stats.denied_domain_limit));
+    assert!(evicted > 0, "five exporters through a table of three ({evicted} evicted, {denied} denied)");
 }

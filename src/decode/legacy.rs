@@ -7,7 +7,6 @@ use std::time::Instant;
 
 use super::exporter::{ExporterKey, SeqUnit, Store};
 use super::{be16, be32, DecodeError, Decoded, FlowRecord};
-use crate::stats;
 
 /// The shape of one fixed-record version.
 #[derive(Debug, Clone, Copy)]
@@ -93,11 +92,16 @@ pub(super) fn decode(
     // These records would decode without state, but a refused key is refused for every
     // version alike: one rule, and the counter means what it says.
     let Some(e) = store.exporter(key, now) else {
-        stats::inc(&store.stats.denied_domain_limit);
         return Ok(Decoded { version: l.version, records: 0, error: None });
     };
     e.datagrams += 1;
     e.records += h.count as u64;
+    if !l.has_sequence && e.carried {
+        // v1 has no sequence number to continue: a second datagram with records is as near as
+        // it comes.
+        e.confirmed = true;
+    }
+    e.carried |= h.count > 0;
     if rate > 1 {
         e.default_sampling = Some(rate);
     }

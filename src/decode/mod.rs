@@ -20,7 +20,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 pub use exporter::{ExporterKey, ExporterOverride, Limits};
-use exporter::{ExporterView, Restored, SavedState, Store};
+use exporter::{ExporterView, RefusedView, Restored, SavedState, SavedView, Store};
 
 use crate::net::normalize;
 use crate::stats::Stats;
@@ -69,6 +69,16 @@ impl Decoder {
         self.store.interface_names()
     }
 
+    /// Interface names of the interfaces `ids` (sorted) and those the config names.
+    pub fn interface_names_of(&self, ids: &[(IpAddr, u32)]) -> Vec<((IpAddr, u32), String)> {
+        self.store.interface_names_of(ids)
+    }
+
+    /// Memory the exporters' templates and interface names take (bytes, estimated).
+    pub fn state_bytes(&self) -> (usize, usize) {
+        self.store.state_bytes()
+    }
+
     /// One row per exporter for the API.
     pub fn exporters(&self) -> Vec<ExporterView> {
         self.store.exporters()
@@ -84,15 +94,21 @@ impl Decoder {
         self.store.take_dirty()
     }
 
-    /// The state worth keeping across a restart.
-    pub fn save(&self) -> SavedState {
-        self.store.save()
+    /// The state worth keeping across a restart (see [`exporter`]); `in_flows` says which
+    /// interfaces flows are seen on, whose names are kept.
+    pub fn save(&mut self, in_flows: impl Fn(IpAddr, u32) -> bool) -> SavedView<'_> {
+        self.store.save(in_flows)
     }
 
     /// Load saved state (see [`exporter`] for the checks it meets). For a fresh decoder, before
     /// the first datagram.
-    pub fn restore(&mut self, s: SavedState) -> Restored {
-        self.store.restore(s)
+    pub fn restore(&mut self, s: SavedState, now: Instant) -> Restored {
+        self.store.restore(s, now)
+    }
+
+    /// The addresses whose new keys had no place in the exporter table, for the doctor.
+    pub fn refused(&self) -> Vec<RefusedView> {
+        self.store.refused()
     }
 }
 

@@ -6,7 +6,7 @@
 use std::net::IpAddr;
 use std::time::Instant;
 
-use super::exporter::{set_if_name, set_sampling, ExporterKey, Pending, SeqUnit, Store, TemplateFate};
+use super::exporter::{set_sampling, ExporterKey, NameFate, Pending, SeqUnit, Store, TemplateFate};
 use super::fields::Field;
 use super::template::{Ctx, TemplateSpec, Values};
 use super::{be16, be32, DecodeError, Decoded, FlowRecord};
@@ -48,9 +48,8 @@ pub(super) fn decode(
     };
     let key = ExporterKey { addr: from, version, domain };
     if d.exporter(key, now).is_none() {
-        // A new domain past collector.max_domains_per_exporter, or a table of live routers: the
-        // datagram cannot be decoded without state, and the state is what is refused.
-        stats::inc(&d.stats.denied_domain_limit);
+        // No place for a new key (counted by the store): the datagram cannot be decoded without
+        // state, and the state is what is refused.
         return Ok(Decoded { version, records: 0, error: None });
     }
     let mut out = Outcome::default();
@@ -81,6 +80,7 @@ pub(super) fn decode(
     if let Some(e) = d.exporters.get_mut(&key) {
         e.datagrams += 1;
         e.records += out.flows as u64;
+        e.carried |= out.flows > 0;
     }
     if out.unknown_records {
         d.sequence_unknown(key);
@@ -191,20 +191,8 @@ fn templates(
 }
 
 fn withdraw(d: &mut Store, key: ExporterKey, id: u16, options: bool) {
-    let stats = d.stats.clone();
-    let Some(e) = d.exporters.get_mut(&key) else { return };
-    let before = e.templates.len();
-    if id == 2 || id == 3 {
-        // Withdraw all (data or options) templates (RFC 7011 §8.1).
-        e.templates.retain(|_, t| t.spec.options != options);
-    } else {
-        e.templates.remove(&id);
-    }
-    let gone = before - e.templates.len();
-    if gone > 0 {
-        stats::add(&stats.templates_withdrawn, gone as u64);
-        d.mark_dirty();
-    }
+    let gone = d.withdraw(key, id, options);
+    stats::add(&d.stats.templates_withdrawn, gone as u64);
 }
 
 fn add_template(
@@ -216,17 +204,15 @@ fn add_template(
     out: &mut Outcome,
 ) {
     let id = spec.id;
-    let Some(e) = d.exporters.get_mut(&key) else { return };
-    let fate = e.put_template(spec, key.version, &d.limits);
+    let fate = d.put_template(key, spec, now);
     stats::inc(match fate {
         TemplateFate::Refreshed => &d.stats.template_refreshes,
         TemplateFate::Invalid => &d.stats.template_errors,
         TemplateFate::TableFull => &d.stats.template_limit_drops,
-        TemplateFate::Stored => &d.stats.templates_received,
+        TemplateFate::Stored { .. } => &d.stats.templates_received,
     });
-    if fate != TemplateFate::Stored {
-        return;
-    }
+    let TemplateFate::Stored { evicted } = fate else { return };
+    stats::add(&d.stats.template_evictions, evicted as u64);
     d.mark_dirty();
     // Decode what waited for this template, oldest first.
     for p in d.take_held(key, id) {
@@ -249,6 +235,7 @@ fn data_set(
     out: &mut Outcome,
 ) {
     let override_rate = d.override_rate(key.addr);
+    let max_name_bytes = d.limits.max_interface_name_bytes_per_exporter;
     let stats = d.stats.clone();
     let Some(e) = d.exporters.get_mut(&key) else { return };
     let Some(t) = e.templates.get(&id) else {
@@ -260,7 +247,7 @@ fn data_set(
         d.hold(Pending { key, template_id: id, ctx, data: body.to_vec(), at: now });
         return;
     };
-    let options = t.spec.options;
+    let (options, first_use, before) = (t.spec.options, !t.used, out.data_records);
     // The rate for records that name no sampler and state no rate of their own (or all records,
     // when the config sets one).
     let set_rate = override_rate.or(e.default_sampling).unwrap_or(1).max(1);
@@ -289,7 +276,11 @@ fn data_set(
             let ifindex = v.get(Field::ScopeInterface).map(|i| i as u32).or((input_if != 0).then_some(input_if));
             if let Some(i) = ifindex {
                 if let Some((a, b)) = v.if_name.or(v.if_desc) {
-                    changed |= set_if_name(&mut e.if_names, i, &rec[a..b]);
+                    match e.if_names.set(i, &rec[a..b], max_name_bytes) {
+                        NameFate::Set => changed = true,
+                        NameFate::Refused => stats::inc(&stats.interface_name_drops),
+                        NameFate::Unchanged => {}
+                    }
                 }
             }
             continue;
@@ -305,6 +296,10 @@ fn data_set(
         let rec = t.flow(v, ctx, rate);
         out.flows += 1;
         sink(&rec);
+    }
+    if first_use && out.data_records > before {
+        // Data came for it: from now on it is worth saving.
+        changed |= e.templates.mark_used(id);
     }
     if changed {
         d.mark_dirty();

@@ -78,6 +78,11 @@ pub struct Template {
     pub min_len: usize,
     /// False when no field is one we read: its data is skipped without counting it as unknown.
     pub useful: bool,
+    /// A data record was read through it: only such templates are saved across a restart, and
+    /// the others make way first when the exporter's templates are at their bound.
+    pub used: bool,
+    /// What it takes in memory, for collector.max_template_bytes_per_exporter.
+    cost: usize,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -188,6 +193,20 @@ impl Template {
                 off += u32::from(s.len);
             }
         }
+        // What a template from the wire makes flowpi keep: its allocations as the allocator
+        // rounds them, and its slot in the exporter's map (a hash table about 60% full).
+        let vecs = [
+            spec.fields.len() * std::mem::size_of::<(u16, u16, u32)>(),
+            merged.len() * std::mem::size_of::<Step>(),
+            plan.int1.len() * std::mem::size_of::<(u32, Field)>(),
+            plan.int2.len() * std::mem::size_of::<(u32, Field)>(),
+            plan.int4.len() * std::mem::size_of::<(u32, Field)>(),
+            plan.int8.len() * std::mem::size_of::<(u32, Field)>(),
+            plan.int_n.len() * std::mem::size_of::<(u32, u16, Field)>(),
+            plan.other.len() * std::mem::size_of::<(u32, u16, Field)>(),
+        ];
+        let cost =
+            map_slot(std::mem::size_of::<(u16, Template)>()) + vecs.iter().map(|b| heap_block(*b)).sum::<usize>();
         Ok(Template {
             spec,
             steps: merged,
@@ -200,7 +219,14 @@ impl Template {
             fixed_len: fixed,
             min_len,
             useful,
+            used: false,
+            cost,
         })
+    }
+
+    /// Bytes of memory it takes (an estimate made when it was compiled).
+    pub fn cost(&self) -> usize {
+        self.cost
     }
 
     /// Read one record at the start of `data`; returns the values and the bytes it took, or None
@@ -454,6 +480,22 @@ impl Values {
     pub fn sampler(&self) -> Option<u64> {
         self.get(Field::SamplerId).or(self.get(Field::SelectorId))
     }
+}
+
+/// What an allocation of `n` bytes takes from the heap: glibc adds an 8-byte header and rounds
+/// to 16, 32 at least; nothing for an empty Vec.
+pub fn heap_block(n: usize) -> usize {
+    if n == 0 {
+        0
+    } else {
+        (n + 8).div_ceil(16).max(2) * 16
+    }
+}
+
+/// What an entry of `n` bytes takes in a hash map: the entry and its control byte, in a table
+/// between 44% and 87% full (the capacity doubles), so about 60% on average.
+pub fn map_slot(n: usize) -> usize {
+    (n + 1) * 5 / 3
 }
 
 /// A flow time to Unix milliseconds (0 when it cannot be placed, saturating when absurd).

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 
-use super::exporter::{Restored, MAX_NAME_BYTES, RECENT};
+use super::exporter::{Refusal, Restored, MAX_NAME_BYTES, RECENT};
 use super::{legacy, Decoder, ExporterKey, FlowRecord, Limits};
 use crate::stats::{self, Stats};
 
@@ -132,81 +132,104 @@ const FLOODER: &str = "192.0.2.66";
 fn a_flood_of_domains_takes_nothing_from_a_router() {
     let mut h = Harness::new(Limits::default());
     let tmpl = set(2, &template(256, FLOW));
-    let mut want = 0;
-    let mut got = h.feed(ROUTER, &ipfix(0, 1, std::slice::from_ref(&tmpl)));
+    // The router's sequence numbers continue (IPFIX counts data records): from its second
+    // message on, it holds its place against any newcomer.
+    let mut seq = 0;
+    let mut got = h.feed(ROUTER, &ipfix(seq, 1, &[tmpl.clone(), set(256, &flow(2, 999))]));
+    let mut want = 999;
+    seq += 1;
     for round in 0..3u32 {
-        // Between two of the router's datagrams, 64 observation domains with templates from
-        // another address, then as many from the router's own address (another UDP port, or
-        // spoofed: the port is not part of the key).
+        // Between two of the router's datagrams, 64 observation domains with templates and
+        // data (sequence numbers that never continue) from another address, then as many from
+        // the router's own address (another UDP port, or spoofed: the port is not part of the key).
         for flooder in [FLOODER, ROUTER] {
             for domain in 100..164 {
                 h.feed(flooder, &ipfix(0, domain, &[tmpl.clone(), set(256, &flow(9, 1_000_000))]));
             }
             let bytes = 1000 + round;
             want += u64::from(bytes);
-            got += h.feed(ROUTER, &ipfix(0, 1, &[set(256, &flow(2, bytes))]));
+            got += h.feed(ROUTER, &ipfix(seq, 1, &[set(256, &flow(2, bytes))]));
+            seq += 1;
         }
     }
     assert_eq!(got, want, "the router's every record, exactly");
-    // Each address holds 8 domains (the router's own is one of its 8); the rest were refused
-    // on every datagram, and nothing was evicted.
+    // Each address holds 8 domains (the router's own is one of its 8). The flood's domains made
+    // way for each other: in the first round 64 - 8 from the other address and 64 - 7 from the
+    // router's, then all 64 of each in the next two rounds; none was refused.
     assert_eq!(h.dec.exporters().len(), 16);
-    assert_eq!(h.get(|s| &s.denied_domain_limit), 3 * ((64 - 8) + (64 - 7)));
-    assert_eq!(h.get(|s| &s.exporter_evictions), 0);
-    // Evicting the least recently heard domain instead would have let the router's own
-    // address push its domain 1 out: its data would be held, waiting for a template.
+    assert_eq!(h.get(|s| &s.exporter_evictions), 56 + 57 + 4 * 64);
+    assert_eq!(h.get(|s| &s.denied_domain_limit), 0);
+    // Evicting the least recently heard domain regardless of standing would have let the
+    // router's own address push its domain 1 out: its data would be held, waiting for a template.
     assert_eq!(h.get(|s| &s.missing_template_sets), 0);
+}
+
+/// Template 256 and a record of `bytes` from 192.168.1.2, as v9 with source id `domain` and
+/// sequence number `seq` (v9 counts datagrams).
+fn v9_flow(seq: u32, domain: u32, bytes: u32) -> Vec<u8> {
+    v9(seq, domain, &[set(0, &template(256, FLOW)), set(256, &flow(2, bytes))])
 }
 
 #[test]
 fn a_renumbered_router_gets_in_once_its_old_domains_fall_silent() {
     let mut h = Harness::new(Limits { max_domains_per_exporter: 2, ..Limits::default() });
-    let data = |d| v9(0, d, &[set(0, &template(256, FLOW)), set(256, &flow(2, 100))]);
-    assert_eq!(h.feed(ROUTER, &data(1)), 100);
-    assert_eq!(h.feed(ROUTER, &data(2)), 100);
-    // A third source id while both are live: refused, its records with it.
-    assert_eq!(h.feed(ROUTER, &data(3)), 0);
+    for seq in 0..2 {
+        assert_eq!(h.feed(ROUTER, &v9_flow(seq, 1, 100)), 100);
+        assert_eq!(h.feed(ROUTER, &v9_flow(seq, 2, 100)), 100);
+    }
+    // A third source id while both are live and confirmed: refused, its records with it.
+    assert_eq!(h.feed(ROUTER, &v9_flow(0, 3, 100)), 0);
     assert_eq!(h.get(|s| &s.denied_domain_limit), 1);
     // Half an hour later, source id 2 has fallen silent while 1 went on: 2 makes way.
     h.t += Duration::from_secs(20 * 60);
-    h.feed(ROUTER, &data(1));
+    h.feed(ROUTER, &v9_flow(2, 1, 100));
     h.t += Duration::from_secs(10 * 60);
-    assert_eq!(h.feed(ROUTER, &data(3)), 100);
+    assert_eq!(h.feed(ROUTER, &v9_flow(1, 3, 100)), 100);
     assert_eq!(h.get(|s| &s.exporter_evictions), 1);
     let domains: Vec<u32> = h.dec.exporters().iter().map(|e| e.key.domain).collect();
     assert_eq!(domains, vec![1, 3]);
 }
 
 #[test]
-fn a_full_table_of_live_exporters_refuses_newcomers() {
+fn a_full_table_of_confirmed_exporters_refuses_newcomers() {
     let mut h = Harness::new(Limits { max_exporters: 4, ..Limits::default() });
-    let data = || ipfix(0, 0, &[set(2, &template(256, FLOW)), set(256, &flow(2, 100))]);
-    for i in 1..=4 {
-        assert_eq!(h.feed(&format!("192.0.2.{i}"), &data()), 100);
+    // IPFIX sequence numbers count data records: one per message here.
+    let data = |seq| ipfix(seq, 0, &[set(2, &template(256, FLOW)), set(256, &flow(2, 100))]);
+    for seq in 0..2 {
+        for i in 1..=4 {
+            assert_eq!(h.feed(&format!("192.0.2.{i}"), &data(seq)), 100);
+        }
     }
-    // Every one was heard just now: newcomers are refused (the second without a scan, after
-    // the first found the table live), and no live router is forgotten.
-    assert_eq!(h.feed("198.51.100.1", &data()), 0);
+    // Every one carried data with continuing sequence numbers and was heard just now: newcomers
+    // are refused (the second without a scan, after the first found the table so), and no live
+    // router is forgotten.
+    assert_eq!(h.feed("198.51.100.1", &data(0)), 0);
     h.t += Duration::from_secs(29 * 60);
     for i in 1..=3 {
-        h.feed(&format!("192.0.2.{i}"), &data());
+        h.feed(&format!("192.0.2.{i}"), &data(2));
     }
-    assert_eq!(h.feed("198.51.100.2", &data()), 0);
+    assert_eq!(h.feed("198.51.100.2", &data(0)), 0);
     assert_eq!((h.get(|s| &s.denied_domain_limit), h.get(|s| &s.exporter_evictions)), (2, 0));
     // Past the window 192.0.2.4 has been silent for 30 minutes: it makes way, and only it.
     h.t += Duration::from_secs(60);
-    assert_eq!(h.feed("198.51.100.2", &data()), 100);
+    assert_eq!(h.feed("198.51.100.2", &data(0)), 100);
     assert_eq!((h.get(|s| &s.denied_domain_limit), h.get(|s| &s.exporter_evictions)), (2, 1));
     let addrs: Vec<String> = h.dec.exporters().iter().map(|e| e.key.addr.to_string()).collect();
     assert_eq!(addrs, ["192.0.2.1", "192.0.2.2", "192.0.2.3", "198.51.100.2"]);
     assert_eq!(h.get(|s| &s.exporters), 4);
+    // The doctor hears of both refusals, by address.
+    let refused: Vec<(String, u64)> = h.dec.refused().iter().map(|r| (r.key.addr.to_string(), r.datagrams)).collect();
+    assert_eq!(refused, [("198.51.100.1".to_string(), 1), ("198.51.100.2".to_string(), 1)]);
 }
 
 #[test]
 fn the_recent_window_is_at_least_the_pending_timeout() {
     let hour = Duration::from_secs(3600);
     let mut h = Harness::new(Limits { max_exporters: 1, pending_timeout: hour, ..Limits::default() });
-    h.feed(ROUTER, &v9(0, 0, &[set(256, &flow(2, 100))]));
+    h.feed(ROUTER, &v9_flow(0, 0, 100));
+    h.feed(ROUTER, &v9_flow(1, 0, 100));
+    // Data for a template that has not come: held.
+    h.feed(ROUTER, &v9(2, 0, &[set(257, &flow(2, 100))]));
     // 45 minutes on, the router's set is still held for its template: it is not idle.
     h.t += Duration::from_secs(45 * 60);
     h.feed(FLOODER, &v9(0, 0, &[]));
@@ -217,6 +240,66 @@ fn the_recent_window_is_at_least_the_pending_timeout() {
     // The held set expired first (the window is at least pending_timeout), so eviction
     // found nothing to drop.
     assert_eq!((h.get(|s| &s.pending_expired), h.get(|s| &s.pending_evicted)), (1, 0));
+}
+
+/// A router against a neighbour who filled the table first with `flood` (one message per key,
+/// each key sent `repeat` times) from 8 addresses × 8 domains (or 8 domains of the router's own
+/// address when `spoof`): the router's bytes, as counted and as sent. Its sequence numbers
+/// continue; between two of its messages come 64 more of the flood's, for new keys.
+fn router_after_a_flood(flood: impl Fn(u32, u32) -> Vec<u8>, repeat: u32, spoof: bool) -> (u64, u64) {
+    let mut h = Harness::new(Limits::default());
+    let addrs: Vec<String> =
+        if spoof { vec![ROUTER.into()] } else { (1..=8).map(|i| format!("198.51.100.{i}")).collect() };
+    let mut domain = 100;
+    let mut flood_round = |h: &mut Harness, per_address: u32| {
+        for a in &addrs {
+            for _ in 0..per_address {
+                for r in 0..repeat {
+                    h.feed(a, &flood(domain, r));
+                }
+                domain += 1;
+            }
+        }
+    };
+    flood_round(&mut h, 8);
+    assert_eq!(h.dec.exporters().len(), addrs.len() * 8);
+    let (mut got, mut want) = (0, 0);
+    for seq in 0..20u32 {
+        let bytes = 1_000 + seq;
+        let sets = if seq == 0 {
+            vec![set(2, &template(256, FLOW)), set(256, &flow(2, bytes))]
+        } else {
+            vec![set(256, &flow(2, bytes))]
+        };
+        got += h.feed(ROUTER, &ipfix(seq, 1, &sets));
+        want += u64::from(bytes);
+        flood_round(&mut h, 64 / addrs.len() as u32);
+    }
+    assert_eq!(h.get(|s| &s.missing_template_sets), 0, "the router's template was never lost");
+    (got, want)
+}
+
+#[test]
+fn a_template_only_flood_makes_way_for_the_router() {
+    let templates_only = |domain, _| ipfix(0, domain, &[set(2, &template(256, FLOW))]);
+    let (got, want) = router_after_a_flood(templates_only, 1, false);
+    assert_eq!(got, want);
+    // From the router's own (spoofed) address, as with collector.allow.
+    let (got, want) = router_after_a_flood(templates_only, 1, true);
+    assert_eq!(got, want);
+}
+
+#[test]
+fn data_with_made_up_sequence_numbers_makes_way_for_the_router() {
+    // Templates and data, each key twice with sequence numbers that do not continue.
+    let made_up = |domain: u32, r: u32| {
+        let seq = domain.wrapping_mul(2_654_435_761).rotate_left(r * 7);
+        ipfix(seq, domain, &[set(2, &template(256, FLOW)), set(256, &flow(9, 7))])
+    };
+    let (got, want) = router_after_a_flood(made_up, 2, false);
+    assert_eq!(got, want);
+    let (got, want) = router_after_a_flood(made_up, 2, true);
+    assert_eq!(got, want);
 }
 
 #[test]
@@ -272,7 +355,8 @@ fn exporter(addr: &str, version: u16, domain: u32) -> serde_json::Value {
 }
 
 fn restore(h: &mut Harness, exporters: Vec<serde_json::Value>) -> Restored {
-    h.dec.restore(serde_json::from_value(json!({"format": 1, "exporters": exporters})).unwrap())
+    let t = h.t;
+    h.dec.restore(serde_json::from_value(json!({"format": 1, "exporters": exporters})).unwrap(), t)
 }
 
 #[test]
@@ -356,21 +440,143 @@ fn a_saved_state_restores_whole() {
     rec.extend(64u32.to_be_bytes()); // 1 in 64
     rec.extend(b"lan"); // name
     h.feed(A, &v9(1, 0, &[set(0, &template(256, FLOW)), set(1, &opt), set(300, &rec)]));
-    let saved = h.dec.save();
+    h.feed(A, &v9(2, 0, &[set(256, &flow(2, 100))]));
+    let saved = serde_json::to_string(&h.dec.save(|_, i| i == 7)).unwrap();
     let mut h2 = Harness::new(Limits::default());
-    let r = h2.dec.restore(serde_json::from_str(&serde_json::to_string(&saved).unwrap()).unwrap());
+    let r = h2.dec.restore(serde_json::from_str(&saved).unwrap(), h2.t);
     assert_eq!(r, Restored { exporters: 1, templates: 2, rejected: 0 });
-    assert_eq!(h2.dec.save(), saved);
+    assert_eq!(serde_json::to_string(&h2.dec.save(|_, _| false)).unwrap(), saved);
+    assert!(saved.contains("\"lan\""), "{saved}");
     assert!(!h2.dec.take_dirty());
 }
 
 #[test]
-fn restored_exporters_make_way_first() {
-    let mut h = Harness::new(Limits { max_exporters: 1, ..Limits::default() });
-    restore(&mut h, vec![exporter(A, 9, 0)]);
-    // Not heard since the restart: idle, so a live newcomer takes its place at once.
-    assert_eq!(h.feed("192.0.2.9", &v9(1, 0, &[set(0, &template(256, FLOW)), set(256, &flow(2, 5))])), 5);
+fn only_what_data_came_for_is_saved() {
+    let mut h = Harness::new(Limits::default());
+    // Options template 300 as v9: scope Interface (4 bytes), interface name (82/8).
+    let mut opt = Vec::new();
+    for v in [300u16, 4, 4, 2, 4, 82, 8] {
+        opt.extend(v.to_be_bytes()); // id, scope length, options length, (type, length) x 2
+    }
+    let names: Vec<u8> =
+        (1..=3u32).flat_map(|i| [i.to_be_bytes().to_vec(), format!("eth{i}\0\0\0\0").into_bytes()].concat()).collect();
+    // A neighbour's templates only; a router's templates 256 and 257, names of interfaces 1 to 3,
+    // and data for 256.
+    h.feed(FLOODER, &v9(0, 0, &[set(0, &template(256, FLOW))]));
+    let tmpls = [template(256, FLOW), template(257, &[(8, 4), (12, 4), (1, 8), (2, 8)])].concat();
+    h.feed(ROUTER, &v9(0, 0, &[set(0, &tmpls), set(1, &opt), set(300, &names)]));
+    h.feed(ROUTER, &v9(1, 0, &[set(256, &flow(2, 100))]));
+    // Flows are seen on interface 2 only.
+    let s = h.dec.save(|_, i| i == 2);
+    assert_eq!(s.exporters.len(), 1, "the neighbour's state costs the card nothing");
+    let e = &s.exporters[0];
+    assert_eq!(e.key.addr.to_string(), ROUTER);
+    assert_eq!(e.templates.iter().map(|t| t.id).collect::<Vec<_>>(), [256, 300]);
+    assert_eq!(e.if_names, [(2, "eth2")]);
+    assert!(e.confirmed);
+    // A name saved once stays saved, though no flow is on it now.
+    assert_eq!(h.dec.save(|_, _| false).exporters[0].if_names, [(2, "eth2")]);
+}
+
+#[test]
+fn the_template_store_is_bounded_in_bytes_and_a_router_keeps_its_own() {
+    // Room for four templates of 128 fields (about 1.7 KiB each) in all.
+    let mut h = Harness::new(Limits { max_template_bytes: 7 << 10, ..Limits::default() });
+    let wide = |id: u16| {
+        let mut f = FLOW.to_vec();
+        f.extend((0..124).map(|i| (2_000 + i, 1)));
+        template(id, &f)
+    };
+    let rec = |host: u8, bytes: u32| [flow(host, bytes), vec![0; 124]].concat();
+    let flood = |ids: std::ops::Range<u16>, seq: u32| {
+        let mut sets = vec![set(2, &ids.clone().flat_map(wide).collect::<Vec<u8>>())];
+        sets.extend(ids.map(|id| set(id, &rec(9, 1))));
+        ipfix(seq, 5, &sets)
+    };
+    // A neighbour's four templates with data, sequence numbers made up: the store is full.
+    h.feed(FLOODER, &flood(300..304, 77));
+    h.feed(FLOODER, &flood(300..304, 5));
+    assert_eq!(h.dec.exporters()[0].templates, 4);
+    // The router's template takes the place of one of the neighbour's; its sequence numbers
+    // continue.
+    let mut got = h.feed(ROUTER, &ipfix(0, 1, &[set(2, &wide(256)), set(256, &rec(2, 1_000))]));
+    got += h.feed(ROUTER, &ipfix(1, 1, &[set(256, &rec(2, 1_001))]));
+    assert_eq!(h.get(|s| &s.template_evictions), 1);
+    // Another neighbour takes the first one's three other places, but not the router's: its
+    // fourth template is refused, then and when offered again.
+    h.feed("198.51.100.9", &flood(400..404, 3));
+    assert_eq!((h.get(|s| &s.template_evictions), h.get(|s| &s.template_limit_drops)), (4, 1));
+    h.feed("198.51.100.9", &flood(400..404, 9));
+    assert_eq!((h.get(|s| &s.template_evictions), h.get(|s| &s.template_limit_drops)), (4, 2));
+    got += h.feed(ROUTER, &ipfix(2, 1, &[set(256, &rec(2, 1_002))]));
+    assert_eq!(got, 3_003);
+    assert!(h.dec.state_bytes().0 <= 7 << 10, "{:?}", h.dec.state_bytes());
+}
+
+#[test]
+fn templates_are_bounded_in_bytes_and_unused_ones_make_way() {
+    // Room for about five templates of 128 fields (each about 1.4 KiB).
+    let mut h = Harness::new(Limits { max_template_bytes_per_exporter: 8 << 10, ..Limits::default() });
+    let wide = |id: u16, salt: u16| {
+        let mut f = FLOW.to_vec();
+        f.extend((0..124).map(|i| (2_000 + i + salt, 1)));
+        template(id, &f)
+    };
+    let rec = [flow(2, 1), vec![0; 124]].concat();
+    // Two templates data comes for, then 20 others: each new one takes the place of one no data
+    // came for once the bytes are spent; 256 and 257 stay.
+    h.feed(ROUTER, &v9(0, 0, &[set(0, &[wide(256, 0), wide(257, 0)].concat()), set(256, &rec), set(257, &rec)]));
+    let others: Vec<u8> = (300..320).flat_map(|id| wide(id, 0)).collect();
+    h.feed(ROUTER, &v9(1, 0, &[set(0, &others)]));
+    let kept = h.dec.exporters()[0].templates as u64;
+    assert!((4..=6).contains(&kept), "{kept} templates kept");
+    assert_eq!(h.get(|s| &s.template_evictions), 20 - (kept - 2));
+    assert_eq!(h.get(|s| &s.template_limit_drops), 0);
+    let (bytes, _) = h.dec.state_bytes();
+    assert!(bytes <= 8 << 10, "{bytes}");
+    assert_eq!(h.feed(ROUTER, &v9(2, 0, &[set(256, &rec), set(257, &rec)])), 2);
+    // Data for all that are kept (the last ones offered): then a new template is refused rather
+    // than one of them dropped.
+    let used: Vec<Vec<u8>> = (300..320).map(|id| set(id, &rec)).collect();
+    assert_eq!(h.feed(ROUTER, &v9(3, 0, &used)), kept - 2);
+    let evictions = h.get(|s| &s.template_evictions);
+    h.feed(ROUTER, &v9(4, 0, &[set(0, &wide(401, 0))]));
+    assert_eq!((h.get(|s| &s.template_limit_drops), h.get(|s| &s.template_evictions)), (1, evictions));
+    // A template changed in place (same id) fits where the old one was.
+    h.feed(ROUTER, &v9(5, 0, &[set(0, &wide(256, 7))]));
+    assert_eq!(h.get(|s| &s.template_limit_drops), 1);
+    assert_eq!(h.feed(ROUTER, &v9(6, 0, &[set(256, &rec)])), 1);
+}
+
+#[test]
+fn restored_exporters_keep_their_place_for_a_window() {
+    let mut h = Harness::new(Limits { max_exporters: 2, ..Limits::default() });
+    let mut confirmed = exporter(A, 9, 0);
+    confirmed["templates"] = json!([flow_spec(256)]);
+    confirmed["confirmed"] = json!(true);
+    // A file written before `confirmed` was saved: the exporter carried data, no more is known.
+    let older = exporter("192.0.2.2", 9, 0);
+    restore(&mut h, vec![confirmed, older]);
+    // A newcomer takes the place of the one not known to be confirmed, not of the router whose
+    // sequence numbers continued before the restart, though neither was heard since.
+    let newcomer = |seq| v9(seq, 0, &[set(0, &template(256, FLOW)), set(256, &flow(2, 5))]);
+    assert_eq!(h.feed("192.0.2.9", &newcomer(0)), 5);
+    assert_eq!(h.feed("192.0.2.9", &newcomer(1)), 5);
     assert_eq!((h.get(|s| &s.exporter_evictions), h.get(|s| &s.denied_domain_limit)), (1, 0));
+    assert_eq!(h.feed("192.0.2.10", &newcomer(0)), 0);
+    assert_eq!(h.get(|s| &s.denied_domain_limit), 1);
+    // The router, heard again, decodes with its restored template.
+    assert_eq!(h.feed(A, &v9(7, 0, &[set(256, &flow(2, 6))])), 6);
+    // Not heard for a window after the restart, restored state is idle and makes way.
+    let mut h = Harness::new(Limits { max_exporters: 1, ..Limits::default() });
+    let mut confirmed = exporter(A, 9, 0);
+    confirmed["confirmed"] = json!(true);
+    restore(&mut h, vec![confirmed]);
+    h.t += RECENT - Duration::from_secs(1);
+    assert_eq!(h.feed("192.0.2.9", &newcomer(0)), 0);
+    h.t += Duration::from_secs(1);
+    assert_eq!(h.feed("192.0.2.9", &newcomer(0)), 5);
+    assert_eq!((h.get(|s| &s.exporter_evictions), h.get(|s| &s.denied_domain_limit)), (1, 1));
 }
 
 #[test]
@@ -396,15 +602,27 @@ fn v5_engines_count_against_the_domain_bound() {
         packets: 1,
         ..FlowRecord::default()
     };
-    let mut got = 0;
-    for engine in 0u16..20 {
-        let mut d = legacy::encode(&[rec], 0, 0, 0);
+    let datagram = |engine: u16, seq: u32| {
+        let mut d = legacy::encode(&[rec], seq, 0, 0);
         d[20..22].copy_from_slice(&engine.to_be_bytes()); // engine type, engine id
-        got += h.feed(A, &d);
+        d
+    };
+    // 8 engines, each twice with continuing sequence numbers (v5 counts flows): confirmed.
+    let mut got = 0;
+    for seq in 0..2 {
+        for engine in 0u16..8 {
+            got += h.feed(A, &datagram(engine, seq));
+        }
     }
-    assert_eq!(got, 8 * 100);
+    // 12 more from the same address find its 8 places held.
+    for engine in 8u16..20 {
+        got += h.feed(A, &datagram(engine, 0));
+    }
+    assert_eq!(got, 16 * 100);
     assert_eq!(h.get(|s| &s.denied_domain_limit), 12);
     assert_eq!(h.dec.exporters().len(), 8);
+    let r = &h.dec.refused()[0];
+    assert_eq!((r.key.version, r.key.domain, r.why, r.limit, r.datagrams), (5, 19, Refusal::Domains, 8, 12));
 }
 
 /// RFC 5103 §6.1: reverse elements are the forward ones under Private Enterprise Number 29305.

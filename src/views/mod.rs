@@ -209,6 +209,8 @@ pub struct Snapshot {
     pub interface_names: Vec<((IpAddr, u32), String)>,
     /// Exporters and their state, for the API.
     pub exporters: Vec<crate::decode::exporter::ExporterView>,
+    /// Addresses whose new exporter keys had no place in the table, for the doctor.
+    pub refused: Vec<crate::decode::exporter::RefusedView>,
     /// The records without a local host, for the doctor.
     pub remote: crate::doctor::RemoteSummary,
     /// Flows two exporters both reported, for the doctor.

@@ -77,7 +77,9 @@ impl Daemon {
         };
         // Short enough that a test sees files written within seconds; a test may set its own.
         let mut extra_archive = extra_archive.to_string();
-        for (key, value) in [("spread", "\"2s\""), ("flush", "\"2s\""), ("journal_interval", "\"1s\"")] {
+        for (key, value) in
+            [("step", "\"1s\""), ("spread", "\"2s\""), ("flush", "\"2s\""), ("journal_interval", "\"1s\"")]
+        {
             if !extra_archive.lines().any(|l| {
                 l.trim_start().starts_with(&format!("{key} ")) || l.trim_start().starts_with(&format!("{key}="))
             }) {
@@ -87,7 +89,7 @@ impl Daemon {
         std::fs::write(
             &config,
             format!(
-                "[collector]\nlisten = [\"{udp}\"]\n{collector}\n[network]\nlocal = [\"192.168.0.0/16\", \"fd00::/8\"]\n[archive]\ndir = \"{}\"\nstep = \"1s\"\n{extra_archive}\n[http]\nlisten = \"{http}\"\n{http_extra}\n[log]\nlevel = \"debug\"\n{sections}\n",
+                "[collector]\nlisten = [\"{udp}\"]\n{collector}\n[network]\nlocal = [\"192.168.0.0/16\", \"fd00::/8\"]\n[archive]\ndir = \"{}\"\n{extra_archive}\n[http]\nlisten = \"{http}\"\n{http_extra}\n[log]\nlevel = \"debug\"\n{sections}\n",
                 dir.join("archive").display()
             ),
         )

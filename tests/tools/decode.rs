@@ -37,7 +37,7 @@ fn main() {
         });
         println!("datagram {i} from {} ({} bytes): {r:?}", d.src, d.payload.len());
     }
-    println!("{}", serde_json::to_string_pretty(&dec.save()).unwrap());
+    println!("{}", serde_json::to_string_pretty(&dec.save(|_, _| true)).unwrap());
     print!(
         "{}",
         stats

@@ -33,6 +33,9 @@ fn state() -> &'static Mutex<State> {
             pending_bytes: 4096,
             pending_timeout: Duration::from_secs(5),
             max_domains_per_exporter: 2,
+            max_template_bytes_per_exporter: 8192,
+            max_template_bytes: 32 << 10,
+            max_interface_name_bytes_per_exporter: 2048,
         };
         let local = LocalNets::new(vec!["10.0.0.0/8".parse().unwrap(), "fd00::/8".parse().unwrap()]);
         Mutex::new(State {
@@ -67,6 +70,6 @@ fuzz_target!(|data: &[u8]| {
     assert!(s.decoder.exporters().len() <= 3);
     if s.n % 512 == 0 {
         // Whatever state the inputs built can be saved (serialising it each time would dominate).
-        let _ = serde_json::to_string(&s.decoder.save());
+        let _ = serde_json::to_string(&s.decoder.save(|_, _| true));
     }
 });
