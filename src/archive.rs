@@ -347,6 +347,9 @@ impl Archive {
             trusted: started,
             failing: HashMap::new(),
             journal_ok: false,
+            disk: 0,
+            host_file_bytes: 0,
+            room_tried: None,
             cache: HashMap::new(),
             cache_bytes: 0,
             update_errors: RateLimit::new(Duration::from_secs(60)),
@@ -364,6 +367,7 @@ impl Archive {
         };
         w.open_history();
         w.scan();
+        stats::set(&w.stats.archive_disk_bytes, w.disk);
         w.replay();
         w.expire();
         w.publish_periods();
@@ -442,6 +446,11 @@ struct Worker {
     /// The journal's last write succeeded: files then take only journaled steps, so a power cut
     /// leaves files and day totals agreeing (both or neither have a step).
     journal_ok: bool,
+    /// Bytes of the archive files, counted at start and kept up to date; the size of a host's
+    /// file (all are the same size at one step); when making room last found none.
+    disk: u64,
+    host_file_bytes: u64,
+    room_tried: Option<Instant>,
     cache: HashMap<(GraphOf, Look), Cached>,
     /// Bytes of the cached graphs.
     cache_bytes: usize,
@@ -490,6 +499,11 @@ impl Worker {
                     }
                 }
                 let Some(subject) = schema::subject_of(sub, n) else { continue };
+                let size = e.metadata().map_or(0, |m| m.len());
+                self.disk += size;
+                if matches!(subject, Subject::Host(_)) {
+                    self.host_file_bytes = self.host_file_bytes.max(size);
+                }
                 if let Some(next) = self.file(subject).next {
                     if (next * self.step).rem_euclid(self.coarse) != 0 {
                         self.trailing.insert(subject);
@@ -514,17 +528,72 @@ impl Worker {
             if idle < retention || self.table.get(&subject).is_some_and(|t| !t.is_empty()) {
                 continue;
             }
-            match std::fs::remove_file(e.path()) {
-                Ok(()) => {
-                    info!("archive: removed {} (no traffic for {} days)", e.path().display(), idle / 86_400);
-                    self.files.remove(&subject);
-                    self.trailing.remove(&subject);
-                    self.keep_graphs(|(s, _), _| *s != GraphOf::Subject(subject));
-                    stats::inc(&self.stats.archive_files_expired);
-                }
-                Err(err) => warn!("archive: cannot remove {}: {err}", e.path().display()),
+            if self.remove_host_file(subject, &e.path(), &format!("no traffic for {} days", idle / 86_400)) {
+                stats::inc(&self.stats.archive_files_expired);
             }
         }
+    }
+
+    /// Remove a host's archive file and forget it; false (and a warning) if it cannot be.
+    fn remove_host_file(&mut self, subject: Subject, path: &Path, why: &str) -> bool {
+        let size = std::fs::metadata(path).map_or(0, |m| m.len());
+        match std::fs::remove_file(path) {
+            Ok(()) => {
+                info!("archive: removed {} ({why})", path.display());
+                self.disk = self.disk.saturating_sub(size);
+                stats::set(&self.stats.archive_disk_bytes, self.disk);
+                self.files.remove(&subject);
+                self.trailing.remove(&subject);
+                self.keep_graphs(|(s, _), _| *s != GraphOf::Subject(subject));
+                true
+            }
+            Err(err) => {
+                warn!("archive: cannot remove {}: {err}", path.display());
+                false
+            }
+        }
+    }
+
+    /// Room for a new host file within archive.max_disk_mb: the host files that have gone
+    /// longest without a write (nothing held for them, not `other`) are removed, down to a
+    /// twentieth below the budget so that not every new file lists the directory. The card
+    /// never fills from addresses alone (a new IPv6 privacy address each day, a scan). Tried
+    /// at most once a minute while it finds nothing to remove. True when there is room.
+    fn room_for_a_host_file(&mut self) -> bool {
+        let budget = self.cfg.max_disk;
+        if self.disk + self.host_file_bytes <= budget {
+            return true;
+        }
+        if self.room_tried.is_some_and(|t| t.elapsed() < Duration::from_secs(60)) {
+            return false;
+        }
+        let mut idle: Vec<(std::time::SystemTime, Subject, PathBuf)> = Vec::new();
+        if let Ok(dir) = std::fs::read_dir(self.cfg.dir.join("hosts")) {
+            for e in dir.flatten() {
+                let name = e.file_name();
+                let Some(subject) = name.to_str().and_then(|n| schema::subject_of("hosts", n)) else { continue };
+                let held = self.table.get(&subject).is_some_and(|t| !t.is_empty());
+                if held || subject == Subject::Host(HostId::Other) {
+                    continue;
+                }
+                if let Ok(modified) = e.metadata().and_then(|m| m.modified()) {
+                    idle.push((modified, subject, e.path()));
+                }
+            }
+        }
+        idle.sort_by_key(|(t, _, _)| *t);
+        let target = budget - budget / 20;
+        for (_, subject, path) in idle {
+            if self.disk + self.host_file_bytes <= target {
+                break;
+            }
+            if self.remove_host_file(subject, &path, "archive.max_disk_mb reached; the longest idle goes first") {
+                stats::inc(&self.stats.archive_files_evicted);
+            }
+        }
+        let room = self.disk + self.host_file_bytes <= budget;
+        self.room_tried = (!room).then(Instant::now);
+        room
     }
 
     /// The last step of the coarsest row that step `s` is in.
@@ -626,10 +695,27 @@ impl Worker {
             return Some(n);
         }
         let path = self.path(&subject);
+        let host = matches!(subject, Subject::Host(HostId::Ip(_)));
+        if host && !self.room_for_a_host_file() {
+            stats::inc(&self.stats.archive_creates_refused);
+            if let Some(k) = self.update_errors.check() {
+                warn!(
+                    "archive: not making {}: the archive files are at archive.max_disk_mb and every host file is busy ({k} similar messages suppressed)",
+                    path.display()
+                );
+            }
+            return None;
+        }
         match self.create(&path, &subject, first) {
             Ok(n) => {
                 stats::inc(&self.stats.archive_creates);
                 debug!("archive: created {}", path.display());
+                let size = std::fs::metadata(&path).map_or(0, |m| m.len());
+                self.disk += size;
+                if host {
+                    self.host_file_bytes = self.host_file_bytes.max(size);
+                }
+                stats::set(&self.stats.archive_disk_bytes, self.disk);
                 let beat = (schema::create_args_heartbeat(self.step as u64) as i64 / self.step).max(1);
                 self.files.insert(subject, FileState { next: Some(n), beat });
                 Some(n)

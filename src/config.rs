@@ -127,6 +127,8 @@ pub struct ArchiveConfig {
     pub host_idle: Duration,
     /// Host archives without traffic for this long are removed.
     pub retention: Duration,
+    /// Bytes the archive files may take on the card: beyond it the oldest idle host files go.
+    pub max_disk: u64,
 }
 
 /// The views beyond hosts and interfaces: applications and the heavy-hitter tables' bounds.
@@ -302,6 +304,7 @@ struct RawArchive {
     flush: Option<Spanned<String>>,
     host_idle: Option<Spanned<String>>,
     retention: Option<Spanned<String>>,
+    max_disk_mb: Option<Spanned<i64>>,
 }
 
 #[derive(Default)]
@@ -790,6 +793,7 @@ impl Validator<'_> {
             flush: self.get(&mut t, "flush"),
             host_idle: self.get(&mut t, "host_idle"),
             retention: self.get(&mut t, "retention"),
+            max_disk_mb: self.get(&mut t, "max_disk_mb"),
         };
         self.unknown(t);
         let mut t = self.section(&mut root, "http");
@@ -1222,6 +1226,7 @@ impl Validator<'_> {
             86_400,
             36_500 * 86_400,
         );
+        let max_disk = self.int("archive.max_disk_mb", raw.archive.max_disk_mb, 2048, 16, 1 << 20) as u64 * (1 << 20);
 
         // views
         let applications = self.applications(raw.applications);
@@ -1344,6 +1349,7 @@ impl Validator<'_> {
                 flush,
                 host_idle,
                 retention,
+                max_disk,
             },
             views,
             http: HttpConfig {

@@ -101,6 +101,11 @@ pub struct Stats {
     pub archive_broken: AtomicU64,
     /// Host archives removed after archive.retention without traffic.
     pub archive_files_expired: AtomicU64,
+    /// Host archives removed to keep within archive.max_disk_mb, and new ones not made because
+    /// nothing could be; the archive files' bytes.
+    pub archive_files_evicted: AtomicU64,
+    pub archive_creates_refused: AtomicU64,
+    pub archive_disk_bytes: AtomicU64,
     /// Hosts, interfaces and applications with day totals (history.max_totals bounds it).
     pub period_rows: AtomicU64,
     pub period_rows_folded: AtomicU64,
@@ -579,6 +584,24 @@ impl Stats {
             "counter",
             "Host archives removed after archive.retention without traffic.",
             &[("", get(&self.archive_files_expired))],
+        );
+        metric(
+            "archive_files_evicted_total",
+            "counter",
+            "Host archives removed to keep the archive files within archive.max_disk_mb, the longest idle first.",
+            &[("", get(&self.archive_files_evicted))],
+        );
+        metric(
+            "archive_creates_refused_total",
+            "counter",
+            "New host archives not made because the archive files were at archive.max_disk_mb and every host file was busy; the host's steps then wait, and are dropped like those of a file that cannot be written.",
+            &[("", get(&self.archive_creates_refused))],
+        );
+        metric(
+            "archive_disk_bytes",
+            "gauge",
+            "Bytes of the archive files (hosts, interfaces, applications) on the card.",
+            &[("", get(&self.archive_disk_bytes))],
         );
         metric(
             "period_rows",

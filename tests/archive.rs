@@ -418,3 +418,53 @@ fn a_corrected_forward_jump_under_steady_traffic_never_writes_the_future() {
     }
     stop_faked(d);
 }
+
+/// Bytes of the `.rrd` files under the archive directory.
+fn rrd_bytes(d: &Daemon) -> u64 {
+    ["hosts", "interfaces", "applications"]
+        .iter()
+        .flat_map(|sub| std::fs::read_dir(d.archive().join(sub)).into_iter().flatten().flatten())
+        .filter(|e| e.path().extension().is_some_and(|x| x == "rrd"))
+        .map(|e| e.metadata().unwrap().len())
+        .sum()
+}
+
+#[test]
+fn a_flood_of_new_ipv6_addresses_stays_within_the_disk_budget() {
+    let budget: u64 = 16 << 20;
+    let d = Daemon::start("max_disk_mb = 16");
+    // Every second, four new privacy addresses of one /64 download a little: 120 in all, each of
+    // which gets an archive of its own. IPFIX: sourceIPv6Address (27), destinationIPv6Address
+    // (28), octetDeltaCount (1), packetDeltaCount (2).
+    let fields = [(27, 16), (28, 16), (1, 4), (2, 4)];
+    let remote: std::net::Ipv6Addr = "2001:db8::9".parse().unwrap();
+    let mut peak = 0;
+    for round in 0..30u16 {
+        let mut data = Vec::new();
+        for i in 0..4u16 {
+            let host = std::net::Ipv6Addr::new(0xfd00, 1, 2, 3, round + 1, 0, 0, i + 1);
+            data.extend(remote.octets());
+            data.extend(host.octets());
+            data.extend(10_000u32.to_be_bytes());
+            data.extend(10u32.to_be_bytes());
+        }
+        d.send(&ipfix(1, &[set(2, &template(256, &fields)), set(256, &data)]));
+        std::thread::sleep(Duration::from_millis(1000));
+        peak = peak.max(rrd_bytes(&d));
+    }
+    d.wait_for("the last hosts' files", |d| d.metric("flowpi_archive_steps_pending") == 0);
+    peak = peak.max(rrd_bytes(&d));
+    let (evicted, files) = (d.metric("flowpi_archive_files_evicted_total"), d.metric("flowpi_archive_creates_total"));
+    eprintln!(
+        "120 new addresses: {files} archives made, {evicted} removed, the files at most {:.1} MiB of a {} MiB budget",
+        peak as f64 / 1048576.0,
+        budget >> 20
+    );
+    assert!(peak <= budget, "the archive files took {peak} bytes, over the {budget} budget");
+    assert!(evicted > 0, "nothing had to go: the test did not reach the budget");
+    assert_eq!(d.metric("flowpi_archive_disk_bytes"), rrd_bytes(&d), "the gauge is what is on disk");
+    // The newest addresses have their archives; every byte is still in the since-start list.
+    assert!(d.archive().join("hosts/fd00-1-2-3-1e--4.rrd").exists());
+    let rx: u64 = d.hosts().values().map(|h| h.0).sum();
+    assert_eq!(rx, 120 * 10_000);
+}

@@ -54,6 +54,7 @@ fn shipped_config_lists_every_key() {
         "max_interfaces =",
         "host_idle =",
         "retention =",
+        "max_disk_mb =",
         "[applications]",
         "[peers]",
         "max_per_host =",
