@@ -16,10 +16,12 @@ use crate::decode::exporter::{ExporterView, Refusal, RefusedView};
 use crate::decode::FlowRecord;
 use crate::net::IpNet;
 use crate::topk::TopK;
-use crate::views::AddrKey;
+use crate::views::interfaces::WanBy;
+use crate::views::overlap::OverlapSummary;
+use crate::views::{AddrKey, Counts, IfaceId};
 
 /// Every finding's code, in the order `/metrics` lists them.
-pub const CODES: [&str; 10] = [
+pub const CODES: [&str; 14] = [
     "no_datagrams",
     "no_template",
     "no_local_hosts",
@@ -30,7 +32,21 @@ pub const CODES: [&str; 10] = [
     "sequence_loss",
     "sampling",
     "domain_limit",
+    "duplicate_export",
+    "no_wan",
+    "double_nat",
+    "ingress_and_egress",
 ];
+
+/// Two exporters report the same flows when at least this share of the sampled flows of the one
+/// with fewer met a twin from the other (and at least [`DUPLICATE_MIN_FLOWS`]): a router and an
+/// access point on one path report nearly all, two routers side by side none.
+pub const DUPLICATE_SHARE: f64 = 0.2;
+pub const DUPLICATE_MIN_FLOWS: u64 = 10;
+
+/// An exporter's interfaces (ifIndex 0 aside) carried at least this much before the doctor says
+/// the internet line is unknown.
+pub const NO_WAN_MIN_BYTES: u64 = 1 << 20;
 
 /// Data without its template counts as a current problem while some came this recently. A live
 /// router's flow cache expires within minutes (active timeouts are 1 to 30 minutes), so data for
@@ -85,6 +101,8 @@ pub struct Settings {
     pub local: Vec<IpNet>,
     pub receive_buffer: usize,
     pub silent_after: Duration,
+    /// Exporters with `devices = false`.
+    pub interfaces_only: Vec<IpAddr>,
 }
 
 impl Settings {
@@ -94,6 +112,7 @@ impl Settings {
             local: cfg.network.local.nets().to_vec(),
             receive_buffer: cfg.collector.receive_buffer,
             silent_after: cfg.doctor.silent_after,
+            interfaces_only: cfg.exporters.iter().filter(|(_, o)| !o.devices).map(|(ip, _)| *ip).collect(),
         }
     }
 
@@ -128,6 +147,15 @@ pub struct Facts<'a> {
     pub silent_after: Duration,
     /// Addresses whose new exporter keys had no place in the table.
     pub refused: &'a [RefusedView],
+    /// The interfaces, the ones taken as the internet line, and the exporters' sampled flows.
+    pub interfaces: &'a [(IfaceId, Counts)],
+    pub wan: &'a [((IpAddr, u32), WanBy)],
+    pub overlap: &'a OverlapSummary,
+    /// Exporters with `devices = false` (their duplicates are handled).
+    pub interfaces_only: &'a [IpAddr],
+    /// Records attributed through double NAT, and egress records not counted as duplicates.
+    pub double_nat_records: u64,
+    pub egress_duplicates: u64,
 }
 
 /// The findings, most severe first (in [`CODES`] order within a severity).
@@ -143,6 +171,10 @@ pub fn diagnose(f: &Facts) -> Vec<Finding> {
     }
     exporter_silent(f, &mut out);
     domain_limit(f, &mut out);
+    duplicate_export(f, &mut out);
+    no_wan(f, &mut out);
+    double_nat(f, &mut out);
+    ingress_and_egress(f, &mut out);
     udp_drops_finding(f, &mut out);
     sequence_loss(f, &mut out);
     sampling(f, &mut out);
@@ -737,6 +769,109 @@ fn sequence_loss(f: &Facts, out: &mut Vec<Finding>) {
 
 // ---- 9. sampling ----
 
+/// Two exporters on one path: every device's traffic counts twice until one of them counts for
+/// its interfaces only.
+fn duplicate_export(f: &Facts, out: &mut Vec<Finding>) {
+    let sampled = |ip: IpAddr| f.overlap.sampled.iter().find(|(a, _)| *a == ip).map_or(0, |(_, n)| *n);
+    for &(a, b, both) in &f.overlap.pairs {
+        if f.interfaces_only.contains(&a) || f.interfaces_only.contains(&b) {
+            continue;
+        }
+        let fewer = sampled(a).min(sampled(b)).max(1);
+        let share = both.min(fewer) as f64 / fewer as f64;
+        if both < DUPLICATE_MIN_FLOWS || share < DUPLICATE_SHARE {
+            continue;
+        }
+        // The one with fewer flows sees a part of what the other sees (an access point behind
+        // the router): it is the one to count for its interfaces only.
+        let (keep, quiet) = if sampled(a) >= sampled(b) { (a, b) } else { (b, a) };
+        let name = |ip: IpAddr| {
+            exporter_label(ip, f.exporters.iter().find(|e| e.key.addr == ip).and_then(|e| e.name.as_deref()))
+        };
+        out.push(finding(
+            "duplicate_export",
+            Severity::Warning,
+            format!(
+                "Exporters {} and {} report the same flows ({} of a sample): every device's traffic counts twice.",
+                name(keep),
+                name(quiet),
+                format_pct(share)
+            ),
+            format!(
+                "Two exporters on one path (a router and an access point, or two routers in a row) each report the traffic that passes both. Keep one for the devices: add\n[[exporter]]\naddress = \"{quiet}\"\ndevices = false\nto the configuration; {quiet} then counts for its own interfaces only. Or turn its NetFlow export off."
+            ),
+            json!({ "exporter": quiet.to_string(), "other": keep.to_string(), "share": share, "sampled_twice": both }),
+        ));
+    }
+}
+
+/// An exporter with busy interfaces and no internet line: the line's figures cannot be shown.
+fn no_wan(f: &Facts, out: &mut Vec<Finding>) {
+    let mut by: Vec<(IpAddr, u64, Vec<u32>)> = Vec::new();
+    for (id, c) in f.interfaces {
+        let IfaceId::If { exporter, ifindex } = *id else { continue };
+        if ifindex == 0 {
+            continue;
+        }
+        let bytes = c.in_bytes.saturating_add(c.out_bytes);
+        match by.iter_mut().find(|(e, _, _)| *e == exporter) {
+            Some(row) => {
+                row.1 = row.1.saturating_add(bytes);
+                row.2.push(ifindex);
+            }
+            None => by.push((exporter, bytes, vec![ifindex])),
+        }
+    }
+    for (exporter, bytes, ifs) in by {
+        if bytes < NO_WAN_MIN_BYTES || f.wan.iter().any(|((e, _), _)| *e == exporter) {
+            continue;
+        }
+        let list: Vec<String> = ifs.iter().map(u32::to_string).collect();
+        out.push(finding(
+            "no_wan",
+            Severity::Info,
+            format!("flowpi cannot tell which interface of {exporter} is the internet line: the line's figures are not shown."),
+            format!(
+                "No interface of {exporter} carries (nearly) only traffic to and from the rest of the world, and none is named like a WAN. If one is the line (interfaces seen: {}), say so in its [[exporter]] section:\n[[exporter]]\naddress = \"{exporter}\"\nwan = [IFINDEX]",
+                list.join(", ")
+            ),
+            json!({ "exporter": exporter.to_string(), "interfaces": ifs }),
+        ));
+    }
+}
+
+fn double_nat(f: &Facts, out: &mut Vec<Finding>) {
+    if f.double_nat_records == 0 {
+        return;
+    }
+    out.push(finding(
+        "double_nat",
+        Severity::Info,
+        "Double NAT: the router's outside address is itself a local address (the router sits behind another router).".to_string(),
+        format!(
+            "{} records named a local address that only stands for the devices behind the router (its NAT fields name them); flowpi counts those devices, not the router's outside address. Nothing to do, unless you did not expect a second router: traffic between the two routers' networks passes NAT twice.",
+            f.double_nat_records
+        ),
+        json!({ "records": f.double_nat_records }),
+    ));
+}
+
+fn ingress_and_egress(f: &Facts, out: &mut Vec<Finding>) {
+    if f.egress_duplicates == 0 {
+        return;
+    }
+    out.push(finding(
+        "ingress_and_egress",
+        Severity::Info,
+        "A router exports flows both entering and leaving its interfaces: flowpi counts each flow once.".to_string(),
+        format!(
+            "{} egress records were the same flows as ingress records of the same router (flowDirection, as with `ip flow ingress` and `ip flow egress` on every interface) and were not counted again. Exporting ingress only would halve the router's export.",
+            f.egress_duplicates
+        ),
+        json!({ "records": f.egress_duplicates }),
+    ));
+}
+
 fn sampling(f: &Facts, out: &mut Vec<Finding>) {
     let mut seen = HashSet::new();
     for e in f.exporters {
@@ -943,6 +1078,12 @@ mod tests {
         remote_only: u64,
         drops: Option<u64>,
         refused: Vec<RefusedView>,
+        interfaces: Vec<(IfaceId, Counts)>,
+        wan: Vec<((IpAddr, u32), WanBy)>,
+        overlap: OverlapSummary,
+        interfaces_only: Vec<IpAddr>,
+        double_nat: u64,
+        egress_duplicates: u64,
     }
 
     impl World {
@@ -962,6 +1103,12 @@ mod tests {
                 remote_only: 10,
                 drops: Some(0),
                 refused: Vec::new(),
+                interfaces: Vec::new(),
+                wan: Vec::new(),
+                overlap: OverlapSummary::default(),
+                interfaces_only: Vec::new(),
+                double_nat: 0,
+                egress_duplicates: 0,
             }
         }
 
@@ -982,6 +1129,12 @@ mod tests {
                 receive_buffer_granted: 425_984,
                 silent_after: Duration::from_secs(300),
                 refused: &self.refused,
+                interfaces: &self.interfaces,
+                wan: &self.wan,
+                overlap: &self.overlap,
+                interfaces_only: &self.interfaces_only,
+                double_nat_records: self.double_nat,
+                egress_duplicates: self.egress_duplicates,
             })
         }
 
@@ -1245,6 +1398,35 @@ mod tests {
         assert!(f.message.contains("1 in 100"));
         w.exporters[0].sampling_configured = true;
         assert!(w.get("sampling").message.contains("exporter.sampling_rate"));
+    }
+
+    #[test]
+    fn the_line_the_same_flows_twice_double_nat_and_egress() {
+        let mut w = World::new();
+        let (router, ap) = (ip("192.168.1.1"), ip("192.168.1.2"));
+        let c = |b: u64| Counts { in_bytes: b, out_bytes: b, ..Counts::default() };
+        let iface = |e: IpAddr, i: u32, b: u64| (IfaceId::If { exporter: e, ifindex: i }, c(b));
+        // Busy interfaces, no line: said, with the interfaces; ifIndex 0 and a quiet exporter not.
+        w.interfaces = vec![iface(router, 1, 1 << 20), iface(router, 2, 1 << 20), iface(ap, 0, 1 << 30)];
+        assert_eq!(w.codes().iter().filter(|c| **c == "no_wan").count(), 1);
+        assert_eq!(w.get("no_wan").data["interfaces"], json!([1, 2]));
+        w.wan = vec![((router, 1), WanBy::Traffic)];
+        assert!(!w.codes().contains(&"no_wan"));
+        // The access point reports most of what the router reports.
+        w.overlap = OverlapSummary { sampled: vec![(router, 400), (ap, 100)], pairs: vec![(router, ap, 90)] };
+        let d = w.get("duplicate_export");
+        assert_eq!(d.data["exporter"], "192.168.1.2", "the one seeing less counts for its interfaces only");
+        assert!(d.detail.contains("devices = false"), "{}", d.detail);
+        w.interfaces_only = vec![ap];
+        assert!(!w.codes().contains(&"duplicate_export"), "the config already says");
+        w.interfaces_only.clear();
+        w.overlap.pairs = vec![(router, ap, 5)];
+        assert!(!w.codes().contains(&"duplicate_export"), "too few to tell");
+        // Counted facts, said once each.
+        w.double_nat = 12;
+        w.egress_duplicates = 7;
+        assert_eq!(w.get("double_nat").data["records"], 12);
+        assert_eq!(w.get("ingress_and_egress").data["records"], 7);
     }
 
     #[test]

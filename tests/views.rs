@@ -551,6 +551,7 @@ fn double_nat_credits_the_device_behind_both_routers() {
     assert_eq!(d.get("/api/hosts/192.168.1.2").status, 404, "the WAN address only stands for the LAN host");
     assert_eq!(d.metric("flowpi_nat_attributed_records_total"), 1);
     assert_eq!(d.metric("flowpi_double_nat_records_total"), 1);
+    assert!(doctor_codes(&d).contains(&"double_nat".to_string()));
     let (_, _, peers) = host(&d, "192.168.88.10");
     assert_eq!(peers, [("203.0.113.5".to_string(), [7_500_000, 300_000])].into());
 }
@@ -598,6 +599,7 @@ fn ingress_and_egress_records_of_one_flow_count_once() {
     settle(&d, "/api/hosts", &want, |d| d.hosts());
     settle(&d, "/api/interfaces", &[(1, (1_000_000, 200_000)), (2, (200_000, 1_000_000))].into(), interface_bytes);
     assert_eq!(d.metric("flowpi_egress_duplicate_records_total"), 2);
+    assert!(doctor_codes(&d).contains(&"ingress_and_egress".to_string()));
     // Egress records from another source id of the same router are twins of its ingress ones
     // too (not counted); an exporter heard sending egress records only has them counted.
     let only_egress = directed("203.0.113.5", "192.168.15.11", 1, 3, 50_000, 40, 1);
@@ -699,12 +701,17 @@ fn two_exporters_on_one_path_count_once_with_one_line_of_config() {
     let d = Daemon::start("");
     send(&d);
     settle(&d, "counted twice", &(2 * once), rx);
+    // The doctor sees the same flows from both and names the line of config.
+    let dup = d.json("/api/doctor");
+    let f = dup.as_array().unwrap().iter().find(|f| f["code"] == "duplicate_export").unwrap_or_else(|| panic!("{dup}"));
+    assert!(f["data"]["exporter"].is_string() && f["detail"].as_str().unwrap().contains("devices = false"), "{f}");
     // With it, once; the access point's interfaces still count its traffic.
     let tmp = tempfile::tempdir().unwrap();
     let sections = "[[exporter]]\naddress = \"127.0.0.2\"\nname = \"access point\"\ndevices = false\n";
     let d = Daemon::start_full(tmp.path(), Extra { http: "auth = \"none\"", sections, ..Extra::default() }, &[]);
     send(&d);
     settle(&d, "counted once", &once, rx);
+    assert!(!doctor_codes(&d).contains(&"duplicate_export".to_string()), "the config says already");
     let ifs = d.json("/api/interfaces");
     let ap_in: u64 = ifs
         .as_array()
@@ -714,4 +721,9 @@ fn two_exporters_on_one_path_count_once_with_one_line_of_config() {
         .map(|r| r["in_bytes"].as_u64().unwrap())
         .sum();
     assert_eq!(ap_in, once, "{ifs}");
+}
+
+/// The codes /api/doctor reports now.
+fn doctor_codes(d: &Daemon) -> Vec<String> {
+    d.json("/api/doctor").as_array().unwrap().iter().map(|f| f["code"].as_str().unwrap().to_string()).collect()
 }

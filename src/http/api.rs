@@ -814,6 +814,12 @@ pub fn doctor_findings(ctx: &Context) -> Vec<crate::doctor::Finding> {
         receive_buffer_granted: stats::get(&s.socket_rcvbuf_bytes),
         silent_after: settings.silent_after,
         refused: &snap.refused,
+        interfaces: &snap.interfaces,
+        wan: &snap.wan,
+        overlap: &snap.overlap,
+        interfaces_only: &settings.interfaces_only,
+        double_nat_records: stats::get(&s.double_nat_records),
+        egress_duplicates: stats::get(&s.egress_duplicate_records),
     })
 }
 
