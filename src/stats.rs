@@ -12,6 +12,9 @@ pub struct Stats {
     pub datagram_bytes: AtomicU64,
     pub records: AtomicU64,
     pub decode_errors: [AtomicU64; DecodeError::KINDS],
+    /// v1/v5/v7 datagrams with more records than their version allows, read because their length
+    /// is exact for the count (softflowd's v1).
+    pub lenient_datagrams: AtomicU64,
     pub receive_errors: AtomicU64,
     pub socket_rcvbuf_bytes: AtomicU64,
 
@@ -214,6 +217,12 @@ impl Stats {
             .collect();
         let kinds: Vec<(&str, u64)> = kinds.iter().map(|(l, v)| (l.as_str(), *v)).collect();
         metric("decode_errors_total", "counter", "Datagrams dropped as malformed, by kind.", &kinds);
+        metric(
+            "lenient_datagrams_total",
+            "counter",
+            "v1/v5/v7 datagrams with more records than their version's limit (24, 30, 28), read because their length is exact for that count.",
+            &[("", get(&self.lenient_datagrams))],
+        );
         metric("receive_errors_total", "counter", "Socket receive errors.", &[("", get(&self.receive_errors))]);
         metric(
             "socket_receive_buffer_bytes",
