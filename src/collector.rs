@@ -96,7 +96,8 @@ impl Collector {
             cfg.archive.step,
             stats.clone(),
         );
-        let decoder = Decoder::new(cfg.collector.limits.clone(), cfg.exporters.clone(), stats.clone());
+        let decoder = Decoder::new(cfg.collector.limits.clone(), cfg.exporters.clone(), stats.clone())
+            .with_max_senders(cfg.doctor.max_senders);
         Collector {
             listen: cfg.collector.listen.clone(),
             receive_buffer: cfg.collector.receive_buffer,
@@ -308,6 +309,7 @@ impl Collector {
             .filter_map(|(k, n)| crate::text::clean_name(&n).map(|n| (k, n)))
             .collect();
         s.exporters = self.decoder.exporters();
+        s.rejected = self.decoder.rejected();
         for e in &mut s.exporters {
             e.name = e.name.take().and_then(|n| crate::text::clean_name(&n));
         }

@@ -80,6 +80,8 @@ pub struct DoctorConfig {
     pub silent_after: Duration,
     /// Rows of the tables of prefixes and addresses seen in records without a local host.
     pub max_prefixes: usize,
+    /// Senders whose undecodable datagrams are kept apart (what they look like, why dropped).
+    pub max_senders: usize,
 }
 
 /// `[history]`: what is kept to answer questions over time beyond the archives.
@@ -233,6 +235,7 @@ struct Raw {
     history_max_totals: Option<Spanned<i64>>,
     doctor_silent_after: Option<Spanned<String>>,
     doctor_max_prefixes: Option<Spanned<i64>>,
+    doctor_max_senders: Option<Spanned<i64>>,
     /// `[[host]]` entries, and where the nth one past the bound starts.
     host: Vec<RawHost>,
     host_over: Option<usize>,
@@ -806,8 +809,8 @@ impl Validator<'_> {
             (self.get(&mut t, "top_days"), self.get(&mut t, "top_rows"), self.get(&mut t, "max_totals"));
         self.unknown(t);
         let mut t = self.section(&mut root, "doctor");
-        let (doctor_silent_after, doctor_max_prefixes) =
-            (self.get(&mut t, "silent_after"), self.get(&mut t, "max_prefixes"));
+        let (doctor_silent_after, doctor_max_prefixes, doctor_max_senders) =
+            (self.get(&mut t, "silent_after"), self.get(&mut t, "max_prefixes"), self.get(&mut t, "max_senders"));
         self.unknown(t);
         let mut t = self.section(&mut root, "names");
         let names = RawNames {
@@ -868,6 +871,7 @@ impl Validator<'_> {
             history_max_totals,
             doctor_silent_after,
             doctor_max_prefixes,
+            doctor_max_senders,
         }
     }
 
@@ -1271,6 +1275,13 @@ impl Validator<'_> {
                 7 * 86_400,
             ),
             max_prefixes: self.int("doctor.max_prefixes", raw.doctor_max_prefixes, 64, 1, 4096) as usize,
+            max_senders: self.int(
+                "doctor.max_senders",
+                raw.doctor_max_senders,
+                crate::decode::rejects::DEFAULT_MAX_SENDERS as i64,
+                1,
+                4096,
+            ) as usize,
         };
 
         let names = self.names(raw.host, raw.host_over, raw.names);
@@ -1464,7 +1475,10 @@ mod tests {
         assert_eq!(c.archive.dir, PathBuf::from("/var/lib/flowpi"));
         assert_eq!(c.archive.step, Duration::from_secs(60));
         assert_eq!(c.archive.max_hosts, 256);
-        assert_eq!((c.doctor.silent_after, c.doctor.max_prefixes), (Duration::from_secs(300), 64));
+        assert_eq!(
+            (c.doctor.silent_after, c.doctor.max_prefixes, c.doctor.max_senders),
+            (Duration::from_secs(300), 64, 16)
+        );
         assert_eq!(c.bounds().doctor_prefixes, 64);
         assert_eq!(c.archive.max_interfaces, 64);
         assert_eq!(

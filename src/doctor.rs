@@ -13,15 +13,18 @@ use serde::Serialize;
 use serde_json::{json, Value};
 
 use crate::decode::exporter::ExporterView;
-use crate::decode::FlowRecord;
+use crate::decode::rejects::{Foreign, Rejected};
+use crate::decode::{DecodeError, FlowRecord};
 use crate::net::IpNet;
 use crate::topk::TopK;
 use crate::views::AddrKey;
 
 /// Every finding's code, in the order `/metrics` lists them.
-pub const CODES: [&str; 9] = [
+pub const CODES: [&str; 11] = [
     "no_datagrams",
+    "not_netflow",
     "no_template",
+    "decode_errors",
     "no_local_hosts",
     "ipv6_not_local",
     "wan_side_export",
@@ -47,6 +50,10 @@ pub const WAN_MIN_RECORDS: u64 = 10;
 /// Sequence loss below this share is not reported: a datagram lost now and then (a Wi-Fi hiccup)
 /// costs little; a tenth of a percent sustained is worth looking into.
 pub const LOSS_MIN_SHARE: f64 = 0.001;
+
+/// Undecodable datagrams are a current problem while some came this recently: an exporter that
+/// sends them does so with every export (each minute at least); a stray one an hour ago is past.
+pub const REJECT_RECENT: Duration = Duration::from_secs(3600);
 
 /// Prefixes listed in a finding: enough to see the pattern, short enough to read.
 const SHOW_PREFIXES: usize = 5;
@@ -107,6 +114,8 @@ pub struct Facts<'a> {
     pub records: u64,
     pub remote_only_records: u64,
     pub exporters: &'a [ExporterView],
+    /// Per sender, what could not be decoded.
+    pub rejected: &'a [Rejected],
     pub remote: &'a RemoteSummary,
     /// network.local
     pub local: &'a [IpNet],
@@ -127,7 +136,9 @@ pub struct Facts<'a> {
 pub fn diagnose(f: &Facts) -> Vec<Finding> {
     let mut out = Vec::new();
     no_datagrams(f, &mut out);
+    not_netflow(f, &mut out);
     no_template(f, &mut out);
+    decode_errors(f, &mut out);
     let wan = wan_address(f);
     no_local_hosts(f, wan, &mut out);
     ipv6_not_local(f, &mut out);
@@ -308,6 +319,140 @@ fn no_template(f: &Facts, out: &mut Vec<Finding>) {
                 "sets": m.sets,
                 "waiting_seconds": waiting.as_secs(),
                 "records_decoded": e.records,
+            }),
+        ));
+    }
+}
+
+// ---- 2b. datagrams flowpi cannot read ----
+
+/// Datagrams from `addr` that decoded (every version and domain it exports under).
+fn decoded_datagrams(f: &Facts, addr: IpAddr) -> u64 {
+    f.exporters.iter().filter(|e| e.key.addr == addr).map(|e| e.datagrams).sum()
+}
+
+fn recent(f: &Facts, r: &Rejected) -> bool {
+    f.now.saturating_duration_since(r.last) <= REJECT_RECENT
+}
+
+fn not_netflow(f: &Facts, out: &mut Vec<Finding>) {
+    let port = ports(f.listen).first().copied().unwrap_or(2055);
+    let addrs = reachable_addresses(f.device_addresses, f.listen);
+    let me = addrs.first().map_or("THIS_DEVICE".to_string(), |a| a.to_string());
+    for r in f.rejected.iter().filter(|r| recent(f, r)) {
+        let Some(kind) = r.foreign.filter(|_| r.foreign_datagrams > 0) else { continue };
+        let decoded = decoded_datagrams(f, r.sender);
+        let name = kind.name();
+        let mut d = String::new();
+        let _ = write!(
+            d,
+            "{} datagrams from {} since {} ago are {name}",
+            r.foreign_datagrams,
+            r.sender,
+            human_duration(f.now.saturating_duration_since(r.first))
+        );
+        let agent = match kind {
+            Foreign::SFlow { agent, .. } => {
+                let _ = write!(d, " (agent address {agent})");
+                Some(agent)
+            }
+            _ => None,
+        };
+        let _ = writeln!(d, ". flowpi reads NetFlow v1, v5, v7, v9 and IPFIX only: none of this traffic is counted.");
+        match kind {
+            Foreign::SFlow { .. } => {
+                let _ = writeln!(d, "If the router can export NetFlow or IPFIX too, switch its export to NetFlow v9 or IPFIX, to {me} port {port}, and its sFlow off (or to another collector).");
+                let _ = writeln!(d, "  MikroTik: /ip traffic-flow set enabled=yes; /ip traffic-flow target add dst-address={me} port={port} version=9");
+                let _ = writeln!(
+                    d,
+                    "  OpenWrt: softflowd -i br-lan -n {me}:{port} -v 9 (instead of hsflowd/pmacct's sfprobe)"
+                );
+                let _ = write!(d, "If it sends sFlow only (many switches do), convert it: point the sFlow at UDP port 6343 of this device and run sflowtool there, which forwards NetFlow v5: sflowtool -p 6343 -c 127.0.0.1 -d {port}. sFlow samples packets, so the totals are then estimates (see the sampling finding).");
+            }
+            Foreign::NetflowV8 => {
+                let _ = write!(d, "NetFlow v8 is the router's own aggregation (per AS, prefix or port): it names no single hosts. Set the export to version 9 (Cisco IOS: ip flow-export version 9) or 5, to {me} port {port}.");
+            }
+            Foreign::NetflowV6 => {
+                let _ = write!(
+                    d,
+                    "Set the export to version 9 or 5 (Cisco IOS: ip flow-export version 9), to {me} port {port}."
+                );
+            }
+            Foreign::Syslog => {
+                let _ = write!(d, "These are the router's log messages, sent to flowpi's flow port. Send the router's syslog elsewhere (another port or host), and its flow export (NetFlow v9 or IPFIX) here.");
+            }
+        }
+        out.push(finding(
+            "not_netflow",
+            if decoded == 0 { Severity::Error } else { Severity::Warning },
+            format!("{} sends {name} to flowpi's NetFlow port; flowpi does not decode it.", r.sender),
+            d,
+            json!({
+                "exporter": r.sender.to_string(),
+                "protocol": name,
+                "agent": agent.map(|a| a.to_string()),
+                "datagrams": r.foreign_datagrams,
+                "decoded_datagrams": decoded,
+            }),
+        ));
+    }
+}
+
+/// Why datagrams of an error kind are dropped, most likely first.
+fn likely_cause(kind: DecodeError, version: Option<u16>) -> String {
+    match kind {
+        DecodeError::Short => "they are shorter than any NetFlow/IPFIX header: something other than a flow exporter sends to this port (a scan, a keep-alive), or they are cut on the way.".into(),
+        DecodeError::UnknownVersion => match version {
+            Some(v) => format!("their version field reads {v}, which is no NetFlow (1, 5, 7, 9) or IPFIX (10) version flowpi knows: another program or device sends to this port, or the router exports a format flowpi does not read. Check what the router sends here, and that only its flow export is pointed at this port."),
+            None => "their version is none flowpi reads.".into(),
+        },
+        DecodeError::Truncated => "they are shorter than their header says: datagrams cut on the way (a tunnel or VPN with a small MTU, a router whose export is larger than its link allows), or an exporter that writes a wrong length. Lower the router's export packet size if it has one, or export over a plain link.".into(),
+        DecodeError::BadCount => "their header (v1, v5, v7) promises more records than the version allows and the length does not match: the exporter writes a wrong count. Switching the export to NetFlow v9 or IPFIX avoids it.".into(),
+        DecodeError::BadSet => "a NetFlow v9/IPFIX set in them has an impossible length; the sets before it are read, those after it lost. This is the exporter's bug (update its firmware), or datagrams damaged on the way.".into(),
+    }
+}
+
+fn decode_errors(f: &Facts, out: &mut Vec<Finding>) {
+    for r in f.rejected.iter().filter(|r| recent(f, r)) {
+        let bad = r.datagrams().saturating_sub(r.foreign_datagrams);
+        if bad == 0 {
+            continue;
+        }
+        let decoded = decoded_datagrams(f, r.sender);
+        // A bad set's datagram was read up to the bad set, and counts among the decoded ones.
+        let whole = bad - r.kinds[DecodeError::BadSet as usize];
+        let share = bad as f64 / (whole + decoded).max(1) as f64;
+        if share < LOSS_MIN_SHARE {
+            continue;
+        }
+        let main = DecodeError::ALL.iter().copied().max_by_key(|k| r.kinds[*k as usize]).unwrap_or(DecodeError::Short);
+        let kinds: BTreeMap<&str, u64> = DecodeError::ALL
+            .iter()
+            .filter(|k| r.kinds[**k as usize] > 0)
+            .map(|k| (k.name(), r.kinds[*k as usize]))
+            .collect();
+        let pct = format_pct(share.min(1.0));
+        let list: Vec<String> = kinds.iter().map(|(k, n)| format!("{n} {k}")).collect();
+        let d = format!(
+            "Of the datagrams from {} since {} ago, {bad} could not be read ({}), besides {decoded} that were: the traffic in them is missing from every total.\nLikely cause: {}",
+            r.sender,
+            human_duration(f.now.saturating_duration_since(r.first)),
+            list.join(", "),
+            likely_cause(main, r.version)
+        );
+        out.push(finding(
+            "decode_errors",
+            if decoded == 0 { Severity::Error } else { Severity::Warning },
+            format!("{pct} of the datagrams from {} could not be read ({}).", r.sender, main.name()),
+            d,
+            json!({
+                "exporter": r.sender.to_string(),
+                "datagrams": bad,
+                "decoded_datagrams": decoded,
+                "share": share.min(1.0),
+                "kinds": kinds,
+                "cause": main.name(),
+                "version": r.version,
             }),
         ));
     }
@@ -878,6 +1023,7 @@ mod tests {
     struct World {
         now: Instant,
         exporters: Vec<ExporterView>,
+        rejected: Vec<Rejected>,
         remote: RemoteSummary,
         local: Vec<IpNet>,
         listen: Vec<SocketAddr>,
@@ -896,6 +1042,7 @@ mod tests {
             World {
                 now,
                 exporters: vec![e],
+                rejected: Vec::new(),
                 remote: RemoteSummary::default(),
                 local: vec![net("192.168.1.0/24")],
                 listen: vec!["0.0.0.0:2055".parse().unwrap()],
@@ -915,6 +1062,7 @@ mod tests {
                 records: self.records,
                 remote_only_records: self.remote_only,
                 exporters: &self.exporters,
+                rejected: &self.rejected,
                 remote: &self.remote,
                 local: &self.local,
                 listen: &self.listen,
@@ -1197,6 +1345,66 @@ mod tests {
         assert!(s.prefixes.len() <= 4 && !s.exact);
         assert!(t.evictions() > 0);
         assert_eq!((s.records, s.bytes), (100, 1000));
+    }
+
+    /// Rows of the decoder's table after `datagrams` from their senders, at `at`.
+    fn rejected_of(datagrams: &[(&str, DecodeError, &[u8])], at: Instant) -> Vec<Rejected> {
+        let mut t = crate::decode::rejects::Rejects::new(8);
+        for (from, e, d) in datagrams {
+            t.add(ip(from), *e, d, at);
+        }
+        t.rows()
+    }
+
+    /// An sFlow v5 header (version, address type IPv4, agent, sub-agent, sequence, uptime,
+    /// samples).
+    const SFLOW: &[u8] = &[0, 0, 0, 5, 0, 0, 0, 1, 10, 0, 0, 254, 0, 0, 0, 0, 0, 0, 0, 9, 0, 0, 1, 0, 0, 0, 0, 0];
+
+    #[test]
+    fn sflow_on_the_netflow_port_says_what_to_do() {
+        let mut w = World::new();
+        w.rejected = rejected_of(&[("192.168.1.2", DecodeError::UnknownVersion, SFLOW); 3], w.now);
+        let f = w.get("not_netflow");
+        assert_eq!(f.severity, Severity::Error, "nothing from 192.168.1.2 decodes");
+        assert_eq!(
+            (f.data["exporter"].as_str(), f.data["protocol"].as_str(), f.data["agent"].as_str()),
+            (Some("192.168.1.2"), Some("sFlow v5"), Some("10.0.0.254"))
+        );
+        assert_eq!(f.data["datagrams"], 3);
+        for s in ["does not decode", "sflowtool -p 6343 -c 127.0.0.1 -d 2055", "version=9", "192.168.1.5"] {
+            assert!(f.message.contains(s) || f.detail.contains(s), "{s} in {f:?}");
+        }
+        // Counted apart from decode losses.
+        assert!(!w.codes().contains(&"decode_errors"));
+        // From an exporter whose NetFlow does decode: a warning.
+        w.rejected = rejected_of(&[("192.168.1.1", DecodeError::UnknownVersion, SFLOW)], w.now);
+        assert_eq!(w.get("not_netflow").severity, Severity::Warning);
+        // Long past: nothing to say.
+        w.rejected = rejected_of(&[("192.168.1.2", DecodeError::UnknownVersion, SFLOW)], w.now - REJECT_RECENT * 2);
+        assert!(!w.codes().contains(&"not_netflow"));
+    }
+
+    #[test]
+    fn decode_losses_name_the_exporter_and_the_likely_cause() {
+        let mut w = World::new();
+        let cut: &[u8] = &[0, 5, 0, 2, 0, 0, 0, 0];
+        w.rejected = rejected_of(&[("192.168.1.1", DecodeError::Truncated, cut); 25], w.now);
+        let f = w.get("decode_errors");
+        assert_eq!(f.severity, Severity::Warning, "some of its datagrams decode");
+        assert_eq!(f.data["exporter"], "192.168.1.1");
+        assert_eq!((f.data["datagrams"].clone(), f.data["decoded_datagrams"].clone()), (json!(25), json!(100)));
+        assert_eq!(f.data["share"], 0.2);
+        assert_eq!(f.data["cause"], "truncated");
+        assert!(f.message.contains("20%") && f.detail.contains("MTU"), "{f:?}");
+        // An unknown version: its number, and that something else sends here.
+        w.rejected = rejected_of(&[("192.168.1.9", DecodeError::UnknownVersion, &[0, 42, 0, 1])], w.now);
+        let f = w.get("decode_errors");
+        assert_eq!((f.severity, f.data["version"].clone()), (Severity::Error, json!(42)));
+        assert!(f.detail.contains("reads 42"), "{}", f.detail);
+        // One in ten thousand: noise.
+        w.exporters[0].datagrams = 10_000;
+        w.rejected = rejected_of(&[("192.168.1.1", DecodeError::Truncated, cut)], w.now);
+        assert!(!w.codes().contains(&"decode_errors"));
     }
 
     #[test]

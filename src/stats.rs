@@ -60,6 +60,8 @@ pub struct Stats {
     pub nat_attributed_records: AtomicU64,
     /// Rows the doctor's tables of records without a local host dropped for newcomers.
     pub doctor_evictions: AtomicU64,
+    /// Senders of undecodable datagrams the doctor's table forgot for newcomers.
+    pub doctor_senders_evicted: AtomicU64,
     /// Host rows given to a new host after archive.host_idle without traffic.
     pub host_rows_reused: AtomicU64,
     /// Rows the heavy-hitter tables dropped to make room (their counts then carry an error bound),
@@ -413,6 +415,12 @@ impl Stats {
             "counter",
             "Rows the doctor's tables of prefixes and addresses in records without a local host dropped for newcomers (doctor.max_prefixes); their bytes are then lower bounds.",
             &[("", get(&self.doctor_evictions))],
+        );
+        metric(
+            "doctor_senders_evicted_total",
+            "counter",
+            "Senders of datagrams flowpi could not decode that the doctor's table (doctor.max_senders) forgot to make room for another.",
+            &[("", get(&self.doctor_senders_evicted))],
         );
         metric(
             "host_rows_reused_total",

@@ -1,5 +1,7 @@
 //! `/api/doctor` against the real daemon: each situation made with real datagrams sent to its UDP
-//! socket, one daemon per situation (local = 192.168.0.0/16 and fd00::/8, the test default).
+//! socket, one daemon per situation (local = 192.168.0.0/16 and fd00::/8, the test default). sFlow
+//! from the shared captures is named as such; datagrams that cannot be read are reported per
+//! exporter with their likely cause.
 
 mod common;
 
@@ -197,4 +199,118 @@ fn sequence_gaps_and_silence_are_reported() {
     // Heard again: no longer silent.
     d.send(&v5(&[flow("192.168.1.10", "8.8.8.8", 100)], 102));
     d.wait_for("the silence to end", |d| !codes(d).contains(&"exporter_silent".to_string()));
+}
+
+/// The sFlow captures of the shared folder (MANIFEST.tsv's protocol column): each file's UDP
+/// payloads (a `.bin` file is one datagram) and how many sFlow datagrams tshark found in it.
+fn sflow_captures() -> Vec<(String, Vec<Vec<u8>>, usize)> {
+    let dir = common::captures();
+    let manifest = std::fs::read_to_string(dir.join("MANIFEST.tsv")).unwrap();
+    let files: Vec<(String, usize)> = manifest
+        .lines()
+        .filter_map(|l| {
+            let cols: Vec<&str> = l.split('\t').collect();
+            let n = cols.get(7)?.split_once(" datagrams")?.0.parse().ok()?;
+            cols[5].starts_with("sFlow").then(|| (cols[0].to_string(), n))
+        })
+        .collect();
+    assert!(files.len() >= 10, "the sFlow captures: {files:?}");
+    files
+        .into_iter()
+        .map(|(f, n)| {
+            let data = std::fs::read(dir.join(&f)).unwrap();
+            if !flowpi::pcap::is_pcap(&data) {
+                return (f, vec![data], n);
+            }
+            let payloads = flowpi::pcap::udp_payloads(&data).unwrap().into_iter().map(|d| d.payload).collect();
+            (f, payloads, n)
+        })
+        .collect()
+}
+
+/// An sFlow v5 header's agent address: version (5), address type (1 IPv4, 2 IPv6), address.
+fn sflow_agent(d: &[u8]) -> Option<std::net::IpAddr> {
+    let word = |at: usize| -> Option<u32> { Some(u32::from_be_bytes(d.get(at..at + 4)?.try_into().ok()?)) };
+    if word(0)? != 5 {
+        return None;
+    }
+    match word(4)? {
+        1 => Some(<[u8; 4]>::try_from(d.get(8..12)?).ok()?.into()),
+        2 => Some(<[u8; 16]>::try_from(d.get(8..24)?).ok()?.into()),
+        _ => None,
+    }
+}
+
+#[test]
+fn every_sflow_capture_is_recognised_as_sflow() {
+    use flowpi::decode::rejects::{recognise, Foreign};
+    for (file, datagrams, want) in sflow_captures() {
+        if file.ends_with("sflow_print-segv.pcap") {
+            // tcpdump's crash test: its UDP length says 8 bytes, less than an sFlow header.
+            assert_eq!(datagrams.iter().map(Vec::len).collect::<Vec<_>>(), [8]);
+            continue;
+        }
+        // As many as tshark read as sFlow; other datagrams to the sFlow port are not taken for it.
+        let found: Vec<&Vec<u8>> =
+            datagrams.iter().filter(|d| matches!(recognise(d), Some(Foreign::SFlow { version: 5, .. }))).collect();
+        assert_eq!(found.len(), want, "{file}");
+        for d in found {
+            let agent = sflow_agent(d).unwrap_or_else(|| panic!("{file}: not a v5 header"));
+            assert_eq!(recognise(d), Some(Foreign::SFlow { version: 5, agent }), "{file}");
+        }
+    }
+}
+
+#[test]
+fn sflow_on_the_netflow_port_is_named_with_what_to_do() {
+    let d = Daemon::start("");
+    let (file, datagrams, _) = sflow_captures()
+        .into_iter()
+        .find(|(f, ..)| f.ends_with("sflow-print-v6.pcap"))
+        .expect("tcpdump's sFlow capture");
+    for dg in &datagrams {
+        d.send(dg);
+    }
+    d.wait_for("every datagram", |d| d.metric("flowpi_datagrams_total") == datagrams.len() as u64);
+    let f = wait_finding(&d, "not_netflow");
+    assert_eq!(f["severity"], "error", "{file}: nothing from this sender decodes");
+    assert_eq!(f["data"]["exporter"], "127.0.0.1");
+    assert_eq!(f["data"]["protocol"], "sFlow v5");
+    assert_eq!(f["data"]["datagrams"], datagrams.len());
+    // The capture's agent has an IPv6 address.
+    let agent = sflow_agent(datagrams.last().unwrap()).unwrap();
+    assert!(agent.is_ipv6());
+    assert_eq!(f["data"]["agent"], agent.to_string());
+    let detail = f["detail"].as_str().unwrap();
+    let port = d.udp.port();
+    assert!(detail.contains(&format!("sflowtool -p 6343 -c 127.0.0.1 -d {port}")), "{detail}");
+    assert!(detail.contains("NetFlow v9 or IPFIX"), "{detail}");
+    let all = findings(&d);
+    well_formed(&all);
+    // Not a decode loss of an exporter's NetFlow, and not "nothing arrives".
+    let codes: Vec<&str> = all.iter().map(|f| f["code"].as_str().unwrap()).collect();
+    assert!(!codes.contains(&"decode_errors") && !codes.contains(&"no_datagrams"), "{codes:?}");
+    let metrics = String::from_utf8(d.get("/metrics").body).unwrap();
+    assert!(metrics.contains("flowpi_doctor_findings{code=\"not_netflow\"} 1"), "{metrics}");
+}
+
+#[test]
+fn datagrams_that_cannot_be_read_are_reported_per_exporter() {
+    let d = Daemon::start("");
+    let good = v5(&[flow("192.168.1.10", "8.8.8.8", 1000)], 0);
+    for i in 0..3 {
+        d.send(&v5(&[flow("192.168.1.10", "8.8.8.8", 1000)], i));
+    }
+    // A v5 header promising two records with one in the datagram: cut on the way.
+    let mut cut = good.clone();
+    cut[3] = 2;
+    d.send(&cut);
+    let f = wait_finding(&d, "decode_errors");
+    assert_eq!(f["severity"], "warning", "the exporter's other datagrams decode");
+    assert_eq!(f["data"]["exporter"], "127.0.0.1");
+    assert_eq!((f["data"]["datagrams"].as_u64(), f["data"]["decoded_datagrams"].as_u64()), (Some(1), Some(3)));
+    assert_eq!(f["data"]["cause"], "truncated");
+    assert_eq!(f["data"]["kinds"], serde_json::json!({"truncated": 1}));
+    assert!(f["message"].as_str().unwrap().contains("25%"), "{f}");
+    assert!(f["detail"].as_str().unwrap().contains("shorter than their header says"), "{f}");
 }

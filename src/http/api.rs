@@ -775,6 +775,7 @@ pub fn doctor_findings(ctx: &Context) -> Vec<crate::doctor::Finding> {
         records: stats::get(&s.records),
         remote_only_records: stats::get(&s.remote_only_records),
         exporters: &snap.exporters,
+        rejected: &snap.rejected,
         remote: &snap.remote,
         local: &settings.local,
         listen: &settings.listen,

@@ -206,6 +206,8 @@ pub struct Snapshot {
     pub exporters: Vec<crate::decode::exporter::ExporterView>,
     /// The records without a local host, for the doctor.
     pub remote: crate::doctor::RemoteSummary,
+    /// Per sender, the datagrams that could not be decoded, for the doctor.
+    pub rejected: Vec<crate::decode::rejects::Rejected>,
 }
 
 /// A row's recent activity: the counts the last hand-over took (what arrived during the last
