@@ -104,7 +104,10 @@ fn main() -> ExitCode {
             std::env::set_var("TZ", cfg.calendar.zone_name());
             init_logging(cfg.log.level);
             log::info!("configuration: {}", source_name(&source));
-            match flowpi::app::run(cfg) {
+            // The SD image's unit says so: there the card's flowpi.toml is the configuration.
+            let image = std::env::var_os(flowpi::doctor::IMAGE_ENV).is_some_and(|v| v == "1");
+            let place = flowpi::doctor::ConfigPlace::of(image, &source);
+            match flowpi::app::run(cfg, place) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {
                     log::error!("{e}");

@@ -1,7 +1,9 @@
 //! `/api/doctor` against the real daemon: each situation made with real datagrams sent to its UDP
 //! socket, one daemon per situation (local = 192.168.0.0/16 and fd00::/8, the test default). sFlow
 //! from the shared captures is named as such; datagrams that cannot be read are reported per
-//! exporter with their likely cause.
+//! exporter with their likely cause. The WAN-side finding comes neither from IPv6 addresses nor
+//! from one device's conversation with one server; no public network is suggested for
+//! network.local; advice names where the configuration is changed (the card on the SD image).
 
 mod common;
 
@@ -313,4 +315,89 @@ fn datagrams_that_cannot_be_read_are_reported_per_exporter() {
     assert_eq!(f["data"]["kinds"], serde_json::json!({"truncated": 1}));
     assert!(f["message"].as_str().unwrap().contains("25%"), "{f}");
     assert!(f["detail"].as_str().unwrap().contains("shorter than their header says"), "{f}");
+}
+
+/// IPFIX records of (source, destination, bytes) over IPv6: sourceIPv6Address (27),
+/// destinationIPv6Address (28), octetDeltaCount (1), packetDeltaCount (2).
+fn ipfix_v6(flows: &[(String, String, u64)]) -> Vec<u8> {
+    let tmpl = template(300, &[(27, 16), (28, 16), (1, 8), (2, 8)]);
+    let mut data = Vec::new();
+    for (src, dst, bytes) in flows {
+        data.extend(src.parse::<std::net::Ipv6Addr>().unwrap().octets());
+        data.extend(dst.parse::<std::net::Ipv6Addr>().unwrap().octets());
+        data.extend(bytes.to_be_bytes());
+        data.extend(3u64.to_be_bytes());
+    }
+    ipfix(1, &[set(2, &tmpl), set(300, &data)])
+}
+
+#[test]
+fn a_laptops_global_ipv6_address_is_no_wan_side() {
+    let d = Daemon::start("");
+    // One laptop, twelve servers in as many networks: the laptop is on every record.
+    let flows: Vec<(String, String, u64)> =
+        (1..=12).map(|i| ("2001:db8:5:7::10".to_string(), format!("2606:4700:{i}::1"), 40_000)).collect();
+    d.send(&ipfix_v6(&flows));
+    let f = wait_finding(&d, "ipv6_not_local");
+    assert_eq!(f["data"]["suggested"], serde_json::json!(["2001:db8:5:7::/64"]));
+    wait_finding(&d, "no_local_hosts");
+    let all = codes(&d);
+    assert!(!all.contains(&"wan_side_export".to_string()), "IPv6 has no NAT: {all:?}");
+}
+
+#[test]
+fn one_device_streaming_from_one_server_is_no_wan_side() {
+    let d = Daemon::start("");
+    // A TV outside network.local (10.0.0.0/8 is not in the test's list) and its streaming server.
+    let flows: Vec<Flow> = (0..12).map(|_| flow("45.57.3.3", "10.20.30.40", 1_400_000)).collect();
+    d.send(&v5(&flows, 0));
+    let f = wait_finding(&d, "no_local_hosts");
+    assert_eq!(f["data"]["suggested"], serde_json::json!(["10.20.30.0/24"]), "{f}");
+    let detail = f["detail"].as_str().unwrap();
+    assert!(!detail.contains("WAN address"), "the server is not the router's WAN address: {detail}");
+    let all = codes(&d);
+    assert!(!all.contains(&"wan_side_export".to_string()), "{all:?}");
+}
+
+#[test]
+fn no_public_network_is_suggested_for_network_local() {
+    let d = Daemon::start("");
+    // Public addresses on both sides, no single one on most records: servers and clients of
+    // the Internet, none of them the user's network as far as the records tell.
+    let names: Vec<(String, String)> =
+        (0..14).map(|i| (format!("198.51.100.{}", 1 + i % 3), format!("203.0.113.{}", 1 + i % 7))).collect();
+    let flows: Vec<Flow> = names.iter().map(|(a, b)| flow(a, b, 9_000)).collect();
+    d.send(&v5(&flows, 0));
+    let f = wait_finding(&d, "no_local_hosts");
+    assert_eq!(f["data"]["suggested"], serde_json::json!([]), "{f}");
+    assert_eq!(f["data"]["line"], Value::Null, "{f}");
+    assert!(f["detail"].as_str().unwrap().contains("None of them is a private network"), "{f}");
+    assert!(!codes(&d).contains(&"wan_side_export".to_string()));
+}
+
+/// The no_local_hosts advice of a daemon started with `env`, and its config file.
+fn lan_advice(env: &[(&str, &str)]) -> (String, String) {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = Daemon::start_full(tmp.path(), Extra { http: "auth = \"none\"", ..Extra::default() }, env);
+    let flows: Vec<Flow> = (0..6)
+        .map(|i| if i % 2 == 0 { flow("10.9.8.10", "203.0.113.1", 500) } else { flow("203.0.113.2", "10.9.8.11", 700) })
+        .collect();
+    d.send(&v5(&flows, 0));
+    let f = wait_finding(&d, "no_local_hosts");
+    assert_eq!(f["data"]["suggested"], serde_json::json!(["10.9.8.0/24"]));
+    (f["detail"].as_str().unwrap().to_string(), d.config.display().to_string())
+}
+
+#[test]
+fn advice_names_the_cards_file_on_the_sd_image_and_the_started_file_elsewhere() {
+    // The image's unit says where flowpi runs.
+    let unit = std::fs::read_to_string("image/overlay/etc/systemd/system/flowpi.service.d/image.conf").unwrap();
+    assert!(unit.lines().any(|l| l == format!("Environment={}=1", flowpi::doctor::IMAGE_ENV)), "{unit}");
+    let (card, _) = lan_advice(&[(flowpi::doctor::IMAGE_ENV, "1")]);
+    assert!(card.contains("flowpi.toml on the card's FLOWPI-BOOT partition"), "{card}");
+    assert!(card.contains("start the Pi"), "{card}");
+    assert!(!card.contains("/etc/flowpi.toml") && !card.contains("systemctl"), "overwritten at boot: {card}");
+    let (elsewhere, file) = lan_advice(&[]);
+    assert!(elsewhere.contains(&format!("set in {file} under [network]")), "{elsewhere}");
+    assert!(elsewhere.contains("sudo systemctl restart flowpi"), "{elsewhere}");
 }

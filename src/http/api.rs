@@ -784,6 +784,7 @@ pub fn doctor_findings(ctx: &Context) -> Vec<crate::doctor::Finding> {
         receive_buffer: settings.receive_buffer,
         receive_buffer_granted: stats::get(&s.socket_rcvbuf_bytes),
         silent_after: settings.silent_after,
+        config: &settings.config,
     })
 }
 
