@@ -38,6 +38,9 @@ pub struct Config {
     pub doctor: DoctorConfig,
     /// `[[host]]` and `[names]`: what local hosts are called.
     pub names: NamesConfig,
+    /// What is valid but likely not meant (a `[[host]]` outside network.local, an `[applications]`
+    /// that leaves out shipped classes): `check-config` and the start-up log say so.
+    pub warnings: Vec<Problem>,
 }
 
 /// `[[host]]` entries at most: a home network has tens of devices; a file with more is a mistake
@@ -222,8 +225,8 @@ struct Raw {
     http: RawHttp,
     log: RawLog,
     exporter: Vec<RawExporter>,
-    /// `[applications]` in file order; `None` when the section is absent.
-    applications: Option<Vec<RawClass>>,
+    /// `[applications]` in file order, and where the section starts; `None` when it is absent.
+    applications: Option<(usize, Vec<RawClass>)>,
     peers_max_per_host: Option<Spanned<i64>>,
     conversations_max: Option<Spanned<i64>>,
     ports_max: Option<Spanned<i64>>,
@@ -609,16 +612,29 @@ impl Config {
                 }],
             }
         })?;
-        let mut v = Validator { lines: &lines, problems: Vec::new() };
+        let mut v = Validator { lines: &lines, problems: Vec::new(), warnings: Vec::new() };
         let raw = v.read(doc);
-        let cfg = v.validate(raw);
+        let mut cfg = v.validate(raw);
         // In file order, whatever order the checks ran in.
         v.problems.sort_by_key(|p| p.line);
+        v.warnings.sort_by_key(|p| p.line);
         if v.problems.is_empty() {
+            cfg.warnings = v.warnings;
             Ok(cfg)
         } else {
             Err(ConfigError { source: source.to_string(), problems: v.problems })
         }
+    }
+
+    /// The warnings as `check-config` prints them: `SOURCE:LINE: warning: KEY: MESSAGE`.
+    pub fn warning_lines(&self, source: &str) -> Vec<String> {
+        self.warnings
+            .iter()
+            .map(|p| match p.line {
+                Some(l) => format!("{source}:{l}: warning: {}: {}", p.key, p.message),
+                None => format!("{source}: warning: {}: {}", p.key, p.message),
+            })
+            .collect()
     }
 
     /// One line for `check-config` and the start-up log.
@@ -692,6 +708,7 @@ impl LineIndex {
 struct Validator<'a> {
     lines: &'a LineIndex,
     problems: Vec<Problem>,
+    warnings: Vec<Problem>,
 }
 
 impl Validator<'_> {
@@ -701,6 +718,10 @@ impl Validator<'_> {
 
     fn problem_at(&mut self, key: &str, offset: usize, message: String) {
         self.problems.push(Problem { line: Some(self.lines.line(offset)), key: key.to_string(), message });
+    }
+
+    fn warning_at(&mut self, key: &str, offset: usize, message: String) {
+        self.warnings.push(Problem { line: Some(self.lines.line(offset)), key: key.to_string(), message });
     }
 
     fn wrong_type<T>(&mut self, key: &str, n: &Node, expected: &str) -> Option<T> {
@@ -824,15 +845,18 @@ impl Validator<'_> {
         self.unknown(t);
         // Every key of [applications] is a class name: nothing there is unknown.
         let applications = root.take("applications").map(|n| {
+            let section = n.span.start;
             let t = self.table("applications", Some(n), "a table ([applications])");
-            t.entries
+            let classes = t
+                .entries
                 .into_iter()
                 .map(|(k, n)| {
                     let at = n.span.start;
                     let key = format!("applications.{k}");
                     (k, at, FromNode::from_node(n, &key, self))
                 })
-                .collect()
+                .collect();
+            (section, classes)
         });
         let exporter = match root.take("exporter") {
             None => Vec::new(),
@@ -984,11 +1008,25 @@ impl Validator<'_> {
     #[allow(clippy::type_complexity)]
     fn applications(
         &mut self,
-        raw: Option<Vec<RawClass>>,
+        raw: Option<(usize, Vec<RawClass>)>,
     ) -> Vec<(crate::views::AppName, Vec<crate::views::applications::PortSpec>)> {
         use crate::views::applications::{parse_ports, Applications, MAX_CLASSES, OTHER};
         use crate::views::AppName;
-        let Some(raw) = raw else { return Applications::default_classes() };
+        let Some((section, raw)) = raw else { return Applications::default_classes() };
+        // The section replaces the whole shipped list: classes it leaves out are no longer
+        // counted apart, which a file written for one addition did not mean.
+        let left_out: Vec<String> = Applications::default_classes()
+            .into_iter()
+            .map(|(n, _)| n.to_string())
+            .filter(|n| !raw.iter().any(|(k, _, _)| k == n))
+            .collect();
+        if !left_out.is_empty() {
+            let msg = format!(
+                "this section replaces the shipped list of applications, and leaves out {}: their traffic now counts as `other` (or under a class here that lists its ports). To add to the list, keep the shipped entries (etc/flowpi.toml lists them) and add yours.",
+                left_out.join(", ")
+            );
+            self.warning_at("applications", section, msg);
+        }
         if raw.len() > MAX_CLASSES {
             let at = raw[MAX_CLASSES].1;
             self.problem_at("applications", at, format!("at most {MAX_CLASSES} applications"));
@@ -1284,10 +1322,11 @@ impl Validator<'_> {
             ) as usize,
         };
 
-        let names = self.names(raw.host, raw.host_over, raw.names);
+        let names = self.names(raw.host, raw.host_over, raw.names, &local);
 
         Config {
             names,
+            warnings: Vec::new(),
             calendar,
             history,
             doctor,
@@ -1370,7 +1409,7 @@ impl Validator<'_> {
 }
 
 impl Validator<'_> {
-    fn names(&mut self, hosts: Vec<RawHost>, over: Option<usize>, raw: RawNames) -> NamesConfig {
+    fn names(&mut self, hosts: Vec<RawHost>, over: Option<usize>, raw: RawNames, local: &[IpNet]) -> NamesConfig {
         if let Some(at) = over {
             self.problem_at("host", at, format!("at most {MAX_HOST_ENTRIES} [[host]] entries"));
         }
@@ -1401,6 +1440,13 @@ impl Validator<'_> {
                 if named.contains_key(&addr) {
                     self.problem("host.address", a, format!("{addr} has two [[host]] names"));
                     continue;
+                }
+                // Only hosts of network.local are counted, so only they are ever named.
+                if !local.iter().any(|n| n.contains(addr)) {
+                    let msg = format!(
+                        "{addr} is outside network.local, so flowpi counts no traffic for it and this name is never shown; add its network to network.local if it is one of yours"
+                    );
+                    self.warning_at("host.address", a.span().start, msg);
                 }
                 // A bad name still claims its addresses: a second entry for one is reported too.
                 named.insert(addr, name_ok.then(|| name.to_string()));
