@@ -371,7 +371,8 @@
       const parts = [];
       if (totals) parts.push(`total ${fmtBytes(totals[k])}`);
       if (peak && Number.isFinite(peak[k])) parts.push(`peak ${fmtRate(peak[k])}`);
-      if (p95 && Number.isFinite(p95[k])) parts.push(`95th percentile ${fmtRate(p95[k])}`);
+      // "none" in the header: too few rows known yet for a percentile that means anything.
+      if (p95) parts.push(`95th percentile ${Number.isFinite(p95[k]) ? fmtRate(p95[k]) : '—'}`);
       return h('li', null, h('span', { class: `key key-${k === 0 ? 'rx' : 'tx'}`, 'aria-hidden': 'true' }),
         h('strong', null, `${g.legend[k]}: `), parts.join(' · '));
     });
