@@ -294,6 +294,10 @@ struct FileState {
     beat: i64,
 }
 
+/// Under archive.dir: when counting began (Unix seconds, one line), written once, so a period's
+/// estimate knows how much of it was counted across restarts.
+pub const SINCE_FILE: &str = "counting-since";
+
 /// Built inert by [`Archive::new`]; [`Archive::spawn`] starts the thread.
 pub struct Archive {
     cfg: ArchiveConfig,
@@ -355,6 +359,7 @@ impl Archive {
             table: HashMap::new(),
             files: HashMap::new(),
             appeared: HashMap::new(),
+            since: 0,
             trailing: HashSet::new(),
             held: 0,
             current: now,
@@ -385,6 +390,7 @@ impl Archive {
         w.open_history();
         w.scan();
         w.replay();
+        w.counting_since();
         w.expire();
         w.publish_periods();
         let mut expired_day = w.current * step / 86_400;
@@ -438,6 +444,8 @@ struct Worker {
     files: HashMap<Subject, FileState>,
     /// When each archive's counts begin (see [`Known`]), once looked up.
     appeared: HashMap<Subject, i64>,
+    /// When counting began ([`SINCE_FILE`]).
+    since: i64,
     /// Files whose last update is not on a row boundary of the coarsest archive: written (zeros
     /// where nothing was counted) until it is, so every archive's last row is complete and stock
     /// rrdtool reads the same totals. Then an idle file is left alone.
@@ -547,6 +555,28 @@ impl Worker {
                 }
                 Err(err) => warn!("archive: cannot remove {}: {err}", e.path().display()),
             }
+        }
+    }
+
+    /// When counting began: as [`SINCE_FILE`] says; without one (a new archive directory, or one
+    /// from a version that kept none) the earliest day with totals, else now, written there.
+    fn counting_since(&mut self) {
+        let path = self.cfg.dir.join(SINCE_FILE);
+        if let Some(t) = std::fs::read_to_string(&path).ok().and_then(|s| s.trim().parse::<i64>().ok()) {
+            self.since = t;
+            return;
+        }
+        self.since = self.days.first_day().map_or(self.current * self.step, |d| self.calendar.day_start(d));
+        // A temporary file renamed over: a power cut leaves the old state or the new, never half.
+        let tmp = path.with_extension("tmp");
+        let written = std::fs::write(&tmp, format!("{}\n", self.since))
+            .and_then(|()| File::open(&tmp).and_then(|f| f.sync_all()))
+            .and_then(|()| std::fs::rename(&tmp, &path));
+        if let Err(e) = written {
+            warn!(
+                "archive: cannot write {}: {e}; the month's estimate may count from the wrong time after a restart",
+                path.display()
+            );
         }
     }
 
@@ -869,7 +899,9 @@ impl Worker {
     }
 
     fn publish_periods(&mut self) {
-        let p = Arc::new(self.days.periods(&self.calendar, self.current * self.step));
+        let mut p = self.days.periods(&self.calendar, self.current * self.step);
+        p.since = self.since;
+        let p = Arc::new(p);
         if let Ok(mut slot) = self.published.lock() {
             *slot = p;
         }

@@ -2,7 +2,8 @@
 //! SIGKILL (within a journal interval) where the since-start list does not; top hosts of a past
 //! window are exactly the traffic sent in it; the 95th percentile equals rrdtool's PERCENTNAN over
 //! the rows known by now (not before the host's first traffic, not the future), also after a
-//! restart, and is null with too few of them; CSV holds the same rows as JSON; conversations over a window survive a
+//! restart, and is null with too few of them; a named period says from when it has data (when
+//! counting began, kept across restarts); CSV holds the same rows as JSON; conversations over a window survive a
 //! restart through the top-k history; malformed windows are a 400; under libfaketime, local
 //! midnight in Berlin rolls today, the week, the month and the billing cycle over, also across a
 //! restart; graphs say their zone and draw the 95th percentile.
@@ -436,4 +437,43 @@ fn p95_is_rrdtools_percentnan_over_the_rows_known_by_now() {
     let ours = row["p95_tx_bps"].as_f64().unwrap_or_else(|| panic!("{w}"));
     let theirs = rrdtool_p95(&file, first, end);
     assert!((ours - theirs).abs() < 0.01, "after a restart: flowpi {ours} vs rrdtool PERCENTNAN {theirs}");
+}
+
+#[test]
+fn period_answers_say_from_when_they_have_data_across_restarts() {
+    let tmp = tempfile::tempdir().unwrap();
+    let zone = noon_zone();
+    let t0 = now();
+    let mut d = start(tmp.path(), "", &zone);
+    d.send(&v5(&[flow("192.168.8.1", "198.51.100.1", 1_000)], 1));
+    d.wait_for("today counted", |d| !rows(&d.json("/api/hosts?period=today")).is_empty());
+    let month = d.json("/api/hosts?period=month");
+    let since = month["data_from_unix"].as_i64().unwrap_or_else(|| panic!("{month}"));
+    // Counting began when this archive was first used, in this month.
+    assert!(since >= t0 - 1 && since <= now(), "{month}");
+    assert!(since > month["from_unix"].as_i64().unwrap());
+    assert!(
+        month["data_from"].as_str().is_some_and(|s| s.starts_with(&month["from"].as_str().unwrap()[..8])),
+        "{month}"
+    );
+    assert_eq!(d.json("/api/hosts?period=today")["data_from_unix"], since);
+    // A period that ended before counting began has no data; a from/to window says nothing.
+    let last = d.json("/api/hosts?period=last_month");
+    assert_eq!((last.get("data_from_unix"), last.get("data_from")), (Some(&Value::Null), Some(&Value::Null)), "{last}");
+    assert!(d.json(&format!("/api/hosts?from={}", now() - 60)).get("data_from_unix").is_none());
+    assert_eq!(d.stop(), 0);
+
+    // Started again: counting began then, not now.
+    std::thread::sleep(Duration::from_millis(1100));
+    let mut d = start(tmp.path(), "", &zone);
+    assert_eq!(d.json("/api/hosts?period=month")["data_from_unix"], since);
+    assert_eq!(d.stop(), 0);
+
+    // An archive kept without that record (an older version): from the earliest day with totals.
+    std::fs::remove_file(tmp.path().join("archive/counting-since")).unwrap();
+    let d = start(tmp.path(), "", &zone);
+    let today = d.json("/api/hosts?period=today");
+    assert_eq!(d.json("/api/hosts?period=month")["data_from_unix"], today["from_unix"], "{today}");
+    let kept = std::fs::read_to_string(tmp.path().join("archive/counting-since")).unwrap();
+    assert_eq!(kept.trim().parse::<i64>().ok(), today["from_unix"].as_i64());
 }

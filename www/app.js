@@ -805,13 +805,19 @@
     if (t) tile('today', fmtBytes(t[0] + t[1]), `↓ ${fmtBytes(t[0])} ↑ ${fmtBytes(t[1])}`);
     const m = both(month);
     if (m) {
-      // A straight-line estimate from the part of the month gone by.
+      // A straight-line estimate from the time actually counted (since the 1st, or since flowpi
+      // began counting if later), said only once a whole day has been: a few minutes' rate
+      // times a month is no figure to plan by.
       let est = '';
-      const from = month.meta.from_unix;
-      const to = month.meta.to_unix;
-      const elapsed = Date.now() / 1000 - from;
-      if (from && to > from && elapsed > 86400) est = ` · about ${fmtBytes(((m[0] + m[1]) * (to - from)) / elapsed)} by month end`;
-      tile('month', fmtBytes(m[0] + m[1]), `↓ ${fmtBytes(m[0])} ↑ ${fmtBytes(m[1])}${est}`);
+      const since = month.meta.data_from_unix;
+      const nowS = Date.now() / 1000;
+      const counted = since ? nowS - since : 0;
+      const total = m[0] + m[1];
+      if (counted >= 86400 && month.meta.to_unix > nowS) {
+        est = ` · about ${fmtBytes(total + (total * (month.meta.to_unix - nowS)) / counted)} by month end`;
+      }
+      if (since && since > month.meta.from_unix) est += ` · counted since ${String(month.meta.data_from || '').slice(0, 10)}`;
+      tile('month', fmtBytes(total), `↓ ${fmtBytes(m[0])} ↑ ${fmtBytes(m[1])}${est}`);
     }
     const c = both(cycle);
     const cycleTile = document.querySelector('#glance [data-tile="cycle"]');

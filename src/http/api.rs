@@ -234,6 +234,12 @@ struct Meta {
     resolution: u64,
     /// "archives", "day totals" or "top-k history".
     source: &'static str,
+    /// For a named period: from when it has counts, its start or when counting began if later;
+    /// null when counting began after it. An estimate for the whole period scales from this.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    data_from: Option<Option<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    data_from_unix: Option<Option<i64>>,
     /// False when part of the window is older than what is kept, or totals carry an error bound.
     complete: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -313,6 +319,8 @@ fn meta_of(
         zone: ctx.calendar.zone_name().to_string(),
         resolution,
         source,
+        data_from: None,
+        data_from_unix: None,
         complete,
         note,
     }
@@ -463,7 +471,11 @@ async fn archived(
     if w.resolution == 0 {
         note.push_str(" (not available now: the archive was busy)");
     }
-    Ok((rows, meta_of(ctx, bounds, w.resolution, "day totals", true, Some(note))))
+    let mut m = meta_of(ctx, bounds, w.resolution, "day totals", true, Some(note));
+    let data_from = periods.data_from(p);
+    m.data_from = Some(data_from.map(|t| ctx.calendar.format(t)));
+    m.data_from_unix = Some(data_from);
+    Ok((rows, m))
 }
 
 /// Every list busiest first. The `other` host row (hosts past archive.max_hosts) is listed with
