@@ -27,7 +27,9 @@ fn fail(what: &str) -> impl FnOnce(std::io::Error) -> StartError + '_ {
     move |e| StartError(format!("{what}: {e}"))
 }
 
-pub fn run(cfg: Config) -> Result<(), StartError> {
+/// Run until SIGTERM or SIGINT. `config` is where the user changes the configuration, for the
+/// doctor's advice.
+pub fn run(cfg: Config, config: crate::doctor::ConfigPlace) -> Result<(), StartError> {
     let stats = Arc::new(Stats::default());
     let live = Liveness::default();
     let published = Arc::new(Published::new());
@@ -59,7 +61,7 @@ pub fn run(cfg: Config) -> Result<(), StartError> {
             step: cfg.archive.step,
             guard,
             calendar: cfg.calendar.clone(),
-            doctor: crate::doctor::Settings::new(&cfg),
+            doctor: crate::doctor::Settings::new(&cfg, config),
         },
         live.http.clone(),
     );

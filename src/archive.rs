@@ -46,7 +46,8 @@ pub enum GraphError {
 
 /// A rendered graph and, for the response headers, the window it covers (Unix seconds) and the
 /// figures its legend shows, each `in=…, out=…`: totals (bytes), average, peak and 95th
-/// percentile (bits/s; `nan` when no row is known). The overview has no figures of its own.
+/// percentile (bits/s; the percentile `none` with too few known rows, the peak `nan` with none).
+/// The overview has no figures of its own.
 #[derive(Debug)]
 pub struct Graph {
     pub image: Vec<u8>,
@@ -149,13 +150,31 @@ pub enum Query {
     Overview { window: graph::Window, n: usize },
 }
 
-/// An archive's traffic over a window: totals and the 95th percentile of the rows (bits/s of the
-/// two byte series, as rrdtool's PERCENT computes it on the same rows).
+/// An archive's traffic over a window: totals and the 95th percentile of the rows known by now
+/// (bits/s of the two byte series, as rrdtool's PERCENTNAN computes it on the same rows; see
+/// [`Known`]); `None` with fewer than [`crate::rrd::MIN_PERCENTILE_ROWS`] of them.
 #[derive(Debug, Clone)]
 pub struct WindowRow {
     pub subject: Subject,
     pub counts: Counts,
-    pub p95_bps: [f64; 2],
+    pub p95_bps: [Option<f64>; 2],
+}
+
+/// The time an archive's rows say something about: from the subject's first counts (a new file's
+/// zeros before them are no quiet time, the device was not there) to the last step handed over
+/// (the rest of a period is still to come, and the step being counted is not complete). A
+/// percentile is taken over the rows within it; quiet rows within it count.
+#[derive(Debug, Clone, Copy)]
+pub struct Known {
+    pub from: i64,
+    pub to: i64,
+}
+
+impl Known {
+    /// Does the row `[t, t + w)` count: some of it after the first counts, all of it done?
+    pub fn holds(&self, t: i64, w: i64) -> bool {
+        t + w > self.from && t + w <= self.to
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -275,6 +294,10 @@ struct FileState {
     beat: i64,
 }
 
+/// Under archive.dir: when counting began (Unix seconds, one line), written once, so a period's
+/// estimate knows how much of it was counted across restarts.
+pub const SINCE_FILE: &str = "counting-since";
+
 /// Built inert by [`Archive::new`]; [`Archive::spawn`] starts the thread.
 pub struct Archive {
     cfg: ArchiveConfig,
@@ -335,6 +358,8 @@ impl Archive {
             stats: self.stats,
             table: HashMap::new(),
             files: HashMap::new(),
+            appeared: HashMap::new(),
+            since: 0,
             trailing: HashSet::new(),
             held: 0,
             current: now,
@@ -369,6 +394,7 @@ impl Archive {
         w.scan();
         stats::set(&w.stats.archive_disk_bytes, w.disk);
         w.replay();
+        w.counting_since();
         w.expire();
         w.publish_periods();
         let mut expired_day = w.current * step / 86_400;
@@ -420,6 +446,10 @@ struct Worker {
     /// Steps not yet in their file, oldest first, per archive.
     table: HashMap<Subject, VecDeque<Held>>,
     files: HashMap<Subject, FileState>,
+    /// When each archive's counts begin (see [`Known`]), once looked up.
+    appeared: HashMap<Subject, i64>,
+    /// When counting began ([`SINCE_FILE`]).
+    since: i64,
     /// Files whose last update is not on a row boundary of the coarsest archive: written (zeros
     /// where nothing was counted) until it is, so every archive's last row is complete and stock
     /// rrdtool reads the same totals. Then an idle file is left alone.
@@ -543,6 +573,7 @@ impl Worker {
                 self.disk = self.disk.saturating_sub(size);
                 stats::set(&self.stats.archive_disk_bytes, self.disk);
                 self.files.remove(&subject);
+                self.appeared.remove(&subject);
                 self.trailing.remove(&subject);
                 self.keep_graphs(|(s, _), _| *s != GraphOf::Subject(subject));
                 true
@@ -594,6 +625,28 @@ impl Worker {
         let room = self.disk + self.host_file_bytes <= budget;
         self.room_tried = (!room).then(Instant::now);
         room
+    }
+
+    /// When counting began: as [`SINCE_FILE`] says; without one (a new archive directory, or one
+    /// from a version that kept none) the earliest day with totals, else now, written there.
+    fn counting_since(&mut self) {
+        let path = self.cfg.dir.join(SINCE_FILE);
+        if let Some(t) = std::fs::read_to_string(&path).ok().and_then(|s| s.trim().parse::<i64>().ok()) {
+            self.since = t;
+            return;
+        }
+        self.since = self.days.first_day().map_or(self.current * self.step, |d| self.calendar.day_start(d));
+        // A temporary file renamed over: a power cut leaves the old state or the new, never half.
+        let tmp = path.with_extension("tmp");
+        let written = std::fs::write(&tmp, format!("{}\n", self.since))
+            .and_then(|()| File::open(&tmp).and_then(|f| f.sync_all()))
+            .and_then(|()| std::fs::rename(&tmp, &path));
+        if let Err(e) = written {
+            warn!(
+                "archive: cannot write {}: {e}; the month's estimate may count from the wrong time after a restart",
+                path.display()
+            );
+        }
     }
 
     /// The last step of the coarsest row that step `s` is in.
@@ -688,6 +741,87 @@ impl Worker {
         f
     }
 
+    /// The rows of `subject` that count for a percentile now ([`Known`]).
+    fn known(&mut self, subject: Subject) -> Known {
+        Known { from: self.appeared(subject), to: self.current * self.step }
+    }
+
+    /// When the subject's counts begin: as its file says (looked up once), else its first step
+    /// held in RAM; `i64::MIN` when nothing tells.
+    fn appeared(&mut self, subject: Subject) -> i64 {
+        if let Some(t) = self.appeared.get(&subject) {
+            return *t;
+        }
+        if self.file(subject).next.is_some() {
+            let t = self.appeared_in_file(&self.path(&subject));
+            self.appeared.insert(subject, t);
+            return t;
+        }
+        self.table.get(&subject).and_then(|s| s.front()).map_or(i64::MIN, |h| h.step() * self.step)
+    }
+
+    /// A file starts on a coarsest row's boundary with zeros up to its first counted step (see
+    /// `create`): its counts begin at the first row with any count after that start. The start
+    /// is the first known row of the finest archive that still reaches back before the file (its
+    /// oldest row unknown); the first count is then looked for from there through ever finer
+    /// archives (each holds more recent rows than the coarser ones have consolidated), each
+    /// narrowing what the one before found. `i64::MIN` when every archive is full: the file is
+    /// older than any window can reach.
+    fn appeared_in_file(&self, path: &Path) -> i64 {
+        let Ok(last) = self.rrd.last(path) else { return i64::MIN };
+        // (row width, the first row it holds, the end of its last complete row): finest first.
+        let spans: Vec<(i64, i64, i64)> = schema::tiers(self.step as u64)
+            .iter()
+            .map(|t| {
+                let w = t.steps as i64 * self.step;
+                let end = last.div_euclid(w) * w;
+                (w, end - t.rows as i64 * w, end)
+            })
+            .collect();
+        // The rows of width `w` in `[from, to)`: (row start, some count in it), `None` for an
+        // unknown row.
+        let rows = |w: i64, from: i64, to: i64| -> Vec<(i64, Option<bool>)> {
+            let Ok(f) = self.rrd.fetch(path, from, to, w as u64) else { return Vec::new() };
+            if f.step as i64 != w || f.ds == 0 {
+                return Vec::new();
+            }
+            f.values
+                .chunks_exact(f.ds)
+                .enumerate()
+                .map(|(i, r)| {
+                    let known = r.iter().any(|v| v.is_finite());
+                    (f.start + i as i64 * w, known.then(|| r.iter().any(|v| *v > 0.0)))
+                })
+                .filter(|(t, _)| (from..to).contains(t))
+                .collect()
+        };
+        let found = spans.iter().enumerate().find_map(|(k, &(w, oldest, end))| {
+            let all = rows(w, oldest, end);
+            if !all.first().is_some_and(|(_, r)| r.is_none()) {
+                return None;
+            }
+            all.iter().find(|(_, r)| r.is_some()).map(|(t, _)| (k, *t))
+        });
+        let Some((k, start)) = found else { return i64::MIN };
+        let (mut from, mut counted) = (start, false);
+        for &(w, oldest, end) in spans[..=k].iter().rev() {
+            if oldest > from || end <= from {
+                continue;
+            }
+            match rows(w, from, end).into_iter().find(|(_, r)| *r == Some(true)) {
+                Some((t, _)) => (from, counted) = (t, true),
+                // Nothing yet in the rows this archive has: the counts begin after them.
+                None if !counted => from = end,
+                None => {}
+            }
+        }
+        if counted {
+            from
+        } else {
+            start
+        }
+    }
+
     /// The first step the file lacks, creating the file if there is none: a file exists from the
     /// first counts on, so a graph can always start from a copy of it.
     fn ensure_file(&mut self, subject: Subject, first: i64) -> Option<i64> {
@@ -718,6 +852,7 @@ impl Worker {
                 stats::set(&self.stats.archive_disk_bytes, self.disk);
                 let beat = (schema::create_args_heartbeat(self.step as u64) as i64 / self.step).max(1);
                 self.files.insert(subject, FileState { next: Some(n), beat });
+                self.appeared.insert(subject, first * self.step);
                 Some(n)
             }
             Err(e) => {
@@ -850,7 +985,9 @@ impl Worker {
     }
 
     fn publish_periods(&mut self) {
-        let p = Arc::new(self.days.periods(&self.calendar, self.current * self.step));
+        let mut p = self.days.periods(&self.calendar, self.current * self.step);
+        p.since = self.since;
+        let p = Arc::new(p);
         if let Ok(mut slot) = self.published.lock() {
             *slot = p;
         }
@@ -1062,6 +1199,7 @@ impl Worker {
                 // Broken under us: set it aside; the held steps go into a new file next time.
                 self.set_aside(&path, &e);
                 self.files.insert(subject, FileState { next: None, beat: 1 });
+                self.appeared.remove(&subject);
             }
             Err(e) => {
                 self.failing.entry(subject).or_insert_with(Instant::now);
@@ -1370,11 +1508,12 @@ impl Worker {
         let args = graph::args(&copy_path, &title, series, look, frame, &figures, self.calendar.zone_name());
         let image = self.render(&args, &format!("{subject:?}"))?;
         let f = |v: [f64; 2]| format!("in={:.0}, out={:.0}", v[0], v[1]);
+        let p = |v: Option<f64>| v.map_or("none".to_string(), |x| format!("{x:.0}"));
         let shown = GraphFigures {
             totals: f(figures.totals),
             avg: f(figures.avg),
             max: f(figures.max),
-            p95: f(figures.p95),
+            p95: format!("in={}, out={}", p(figures.p95[0]), p(figures.p95[1])),
             title: subject_title,
         };
         Ok((image, Some(shown)))
@@ -1392,18 +1531,19 @@ impl Worker {
         copy: &Path,
     ) -> Result<graph::Figures, String> {
         let row = frame.row as i64;
-        let in_frame = |f: &crate::rrd::Fetched| -> Vec<[f64; 2]> {
+        let in_frame = |f: &crate::rrd::Fetched| -> Vec<(i64, [f64; 2])> {
             f.values
                 .chunks_exact(f.ds.max(1))
                 .enumerate()
-                .filter(|(r, _)| (frame.start..frame.end).contains(&(f.start + *r as i64 * f.step as i64)))
-                .map(|(_, v)| [v[0], v.get(1).copied().unwrap_or(f64::NAN)])
+                .map(|(r, v)| (f.start + r as i64 * f.step as i64, v))
+                .filter(|(t, _)| (frame.start..frame.end).contains(t))
+                .map(|(t, v)| (t, [v[0], v.get(1).copied().unwrap_or(f64::NAN)]))
                 .collect()
         };
         let cf = if frame.consolidated() { crate::rrd::Cf::Max } else { crate::rrd::Cf::Average };
         let peaks = self.rrd.fetch_cf(copy, cf, frame.start, frame.end, frame.row).map_err(|e| e.0)?;
         let mut max = [f64::NAN; 2];
-        for r in in_frame(&peaks) {
+        for (_, r) in in_frame(&peaks) {
             for k in 0..2 {
                 if r[k].is_finite() {
                     max[k] = if max[k].is_nan() { r[k] * 8.0 } else { max[k].max(r[k] * 8.0) };
@@ -1416,15 +1556,19 @@ impl Worker {
                 let rows = self.rrd.fetch(copy, frame.start, frame.end, row as u64).map_err(|e| e.0)?;
                 let rows = in_frame(&rows);
                 let mut sums = [0.0, 0.0];
-                for r in &rows {
+                for (_, r) in &rows {
                     for k in 0..2 {
                         if r[k].is_finite() {
                             sums[k] += r[k] * row as f64;
                         }
                     }
                 }
-                let bits =
-                    |k: usize| crate::rrd::percentile(&rows.iter().map(|r| r[k] * 8.0).collect::<Vec<_>>(), 95.0);
+                // The copy holds 0 for the steps not counted yet: only the rows known by now.
+                let known = self.known(subject);
+                let bits = |k: usize| {
+                    let known_rows = rows.iter().filter(|(t, _)| known.holds(*t, row));
+                    crate::rrd::percentile_known(known_rows.map(|(_, r)| r[k] * 8.0), 95.0)
+                };
                 (sums, [bits(0), bits(1)], (frame.start, frame.end))
             }
             graph::Window::Named(_) | graph::Window::Between { .. } => {
@@ -1434,9 +1578,10 @@ impl Worker {
                     graph::Window::Last => (frame.start, frame.end),
                 };
                 let (a, b, res, _) = self.window_of(from, to);
+                let known = self.known(subject);
                 let w = match self.rows(subject, a, b, res)? {
-                    Some(values) => window_row(subject, &values, res),
-                    None => WindowRow { subject, counts: Counts::default(), p95_bps: [f64::NAN; 2] },
+                    Some(values) => window_row(subject, &values, a, res, known),
+                    None => WindowRow { subject, counts: Counts::default(), p95_bps: [None; 2] },
                 };
                 let c = match look.window {
                     graph::Window::Named(p) => self.named_counts(p, subject),
@@ -1499,7 +1644,7 @@ impl Worker {
                         _ => {
                             let (a, b, res, _) = self.window_of(from, to);
                             match self.rows(subject, a, b, res) {
-                                Ok(Some(v)) => window_row(subject, &v, res).counts,
+                                Ok(Some(v)) => window_row(subject, &v, a, res, Known { from: a, to: b }).counts,
                                 _ => Counts::default(),
                             }
                         }
@@ -1655,7 +1800,8 @@ impl Worker {
                 let (from, to, res, past) = self.window_of(from, to);
                 let values = self.rows(subject, from, to, res)?.ok_or_else(|| "no such archive".to_string())?;
                 let points = values.iter().enumerate().map(|(i, v)| (from + i as i64 * res, v[0], v[1])).collect();
-                let row = window_row(subject, &values, res);
+                let known = self.known(subject);
+                let row = window_row(subject, &values, from, res, known);
                 let window = Window { from, to, resolution: res as u64, reaches_past_kept: past, rows: vec![row] };
                 Ok(Answer::Series(Series { window, points }))
             }
@@ -1693,7 +1839,8 @@ impl Worker {
         for subject in subjects {
             match self.rows(subject, from, to, res) {
                 Ok(Some(values)) => {
-                    let row = window_row(subject, &values, res);
+                    let known = self.known(subject);
+                    let row = window_row(subject, &values, from, res, known);
                     if !row.counts.is_zero() {
                         rows.push(row);
                     }
@@ -1833,8 +1980,9 @@ fn host_apps(snap: &Snapshot) -> Vec<HostApp> {
 }
 
 /// An archive's totals (bytes the rows hold, rounded: the file keeps per-second rates) and the
-/// 95th percentile of its two byte series in bits/s.
-fn window_row(subject: Subject, values: &[[f64; 4]], res: i64) -> WindowRow {
+/// 95th percentile of its two byte series in bits/s over the rows `known` holds; `values[i]` is
+/// the row starting at `from + i × res`.
+fn window_row(subject: Subject, values: &[[f64; 4]], from: i64, res: i64, known: Known) -> WindowRow {
     let mut sums = [0.0f64; 4];
     for v in values {
         for k in 0..4 {
@@ -1849,9 +1997,9 @@ fn window_row(subject: Subject, values: &[[f64; 4]], res: i64) -> WindowRow {
         in_packets: sums[2].round() as u64,
         out_packets: sums[3].round() as u64,
     };
-    let bits = |k: usize| -> f64 {
-        let v: Vec<f64> = values.iter().map(|r| r[k] * 8.0).collect();
-        crate::rrd::percentile(&v, 95.0)
+    let bits = |k: usize| {
+        let rows = values.iter().enumerate().filter(|(i, _)| known.holds(from + *i as i64 * res, res));
+        crate::rrd::percentile_known(rows.map(|(_, r)| r[k] * 8.0), 95.0)
     };
     WindowRow { subject, counts, p95_bps: [bits(0), bits(1)] }
 }

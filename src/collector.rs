@@ -163,7 +163,8 @@ impl Collector {
         let interfaces_only: Vec<std::net::IpAddr> =
             cfg.exporters.iter().filter(|(_, o)| !o.devices).map(|(ip, _)| *ip).collect();
         agg.set_interfaces_only(&interfaces_only);
-        let decoder = Decoder::new(cfg.collector.limits.clone(), cfg.exporters.clone(), stats.clone());
+        let decoder = Decoder::new(cfg.collector.limits.clone(), cfg.exporters.clone(), stats.clone())
+            .with_max_senders(cfg.doctor.max_senders);
         Collector {
             listen: cfg.collector.listen.clone(),
             receive_buffer: cfg.collector.receive_buffer,
@@ -384,6 +385,7 @@ impl Collector {
             .collect();
         s.find_wan(&self.wan);
         s.exporters = self.decoder.exporters();
+        s.rejected = self.decoder.rejected();
         for e in &mut s.exporters {
             e.name = e.name.take().and_then(|n| crate::text::clean_name(&n));
         }

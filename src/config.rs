@@ -37,6 +37,9 @@ pub struct Config {
     pub doctor: DoctorConfig,
     /// `[[host]]` and `[names]`: what local hosts are called.
     pub names: NamesConfig,
+    /// What is valid but likely not meant (a `[[host]]` outside network.local, an `[applications]`
+    /// that leaves out shipped classes): `check-config` and the start-up log say so.
+    pub warnings: Vec<Problem>,
 }
 
 /// `[[host]]` entries at most: a home network has tens of devices; a file with more is a mistake
@@ -79,6 +82,8 @@ pub struct DoctorConfig {
     pub silent_after: Duration,
     /// Rows of the tables of prefixes and addresses seen in records without a local host.
     pub max_prefixes: usize,
+    /// Senders whose undecodable datagrams are kept apart (what they look like, why dropped).
+    pub max_senders: usize,
 }
 
 /// `[history]`: what is kept to answer questions over time beyond the archives.
@@ -223,8 +228,8 @@ struct Raw {
     http: RawHttp,
     log: RawLog,
     exporter: Vec<RawExporter>,
-    /// `[applications]` in file order; `None` when the section is absent.
-    applications: Option<Vec<RawClass>>,
+    /// `[applications]` in file order, and where the section starts; `None` when it is absent.
+    applications: Option<(usize, Vec<RawClass>)>,
     peers_max_per_host: Option<Spanned<i64>>,
     conversations_max: Option<Spanned<i64>>,
     ports_max: Option<Spanned<i64>>,
@@ -236,6 +241,7 @@ struct Raw {
     history_max_totals: Option<Spanned<i64>>,
     doctor_silent_after: Option<Spanned<String>>,
     doctor_max_prefixes: Option<Spanned<i64>>,
+    doctor_max_senders: Option<Spanned<i64>>,
     /// `[[host]]` entries, and where the nth one past the bound starts.
     host: Vec<RawHost>,
     host_over: Option<usize>,
@@ -626,16 +632,29 @@ impl Config {
                 }],
             }
         })?;
-        let mut v = Validator { lines: &lines, problems: Vec::new() };
+        let mut v = Validator { lines: &lines, problems: Vec::new(), warnings: Vec::new() };
         let raw = v.read(doc);
-        let cfg = v.validate(raw);
+        let mut cfg = v.validate(raw);
         // In file order, whatever order the checks ran in.
         v.problems.sort_by_key(|p| p.line);
+        v.warnings.sort_by_key(|p| p.line);
         if v.problems.is_empty() {
+            cfg.warnings = v.warnings;
             Ok(cfg)
         } else {
             Err(ConfigError { source: source.to_string(), problems: v.problems })
         }
+    }
+
+    /// The warnings as `check-config` prints them: `SOURCE:LINE: warning: KEY: MESSAGE`.
+    pub fn warning_lines(&self, source: &str) -> Vec<String> {
+        self.warnings
+            .iter()
+            .map(|p| match p.line {
+                Some(l) => format!("{source}:{l}: warning: {}: {}", p.key, p.message),
+                None => format!("{source}: warning: {}: {}", p.key, p.message),
+            })
+            .collect()
     }
 
     /// One line for `check-config` and the start-up log.
@@ -709,6 +728,7 @@ impl LineIndex {
 struct Validator<'a> {
     lines: &'a LineIndex,
     problems: Vec<Problem>,
+    warnings: Vec<Problem>,
 }
 
 impl Validator<'_> {
@@ -718,6 +738,10 @@ impl Validator<'_> {
 
     fn problem_at(&mut self, key: &str, offset: usize, message: String) {
         self.problems.push(Problem { line: Some(self.lines.line(offset)), key: key.to_string(), message });
+    }
+
+    fn warning_at(&mut self, key: &str, offset: usize, message: String) {
+        self.warnings.push(Problem { line: Some(self.lines.line(offset)), key: key.to_string(), message });
     }
 
     fn wrong_type<T>(&mut self, key: &str, n: &Node, expected: &str) -> Option<T> {
@@ -831,8 +855,8 @@ impl Validator<'_> {
             (self.get(&mut t, "top_days"), self.get(&mut t, "top_rows"), self.get(&mut t, "max_totals"));
         self.unknown(t);
         let mut t = self.section(&mut root, "doctor");
-        let (doctor_silent_after, doctor_max_prefixes) =
-            (self.get(&mut t, "silent_after"), self.get(&mut t, "max_prefixes"));
+        let (doctor_silent_after, doctor_max_prefixes, doctor_max_senders) =
+            (self.get(&mut t, "silent_after"), self.get(&mut t, "max_prefixes"), self.get(&mut t, "max_senders"));
         self.unknown(t);
         let mut t = self.section(&mut root, "names");
         let names = RawNames {
@@ -846,15 +870,18 @@ impl Validator<'_> {
         self.unknown(t);
         // Every key of [applications] is a class name: nothing there is unknown.
         let applications = root.take("applications").map(|n| {
+            let section = n.span.start;
             let t = self.table("applications", Some(n), "a table ([applications])");
-            t.entries
+            let classes = t
+                .entries
                 .into_iter()
                 .map(|(k, n)| {
                     let at = n.span.start;
                     let key = format!("applications.{k}");
                     (k, at, FromNode::from_node(n, &key, self))
                 })
-                .collect()
+                .collect();
+            (section, classes)
         });
         let exporter = match root.take("exporter") {
             None => Vec::new(),
@@ -893,6 +920,7 @@ impl Validator<'_> {
             history_max_totals,
             doctor_silent_after,
             doctor_max_prefixes,
+            doctor_max_senders,
         }
     }
 
@@ -1007,11 +1035,25 @@ impl Validator<'_> {
     #[allow(clippy::type_complexity)]
     fn applications(
         &mut self,
-        raw: Option<Vec<RawClass>>,
+        raw: Option<(usize, Vec<RawClass>)>,
     ) -> Vec<(crate::views::AppName, Vec<crate::views::applications::PortSpec>)> {
         use crate::views::applications::{parse_ports, Applications, MAX_CLASSES, OTHER};
         use crate::views::AppName;
-        let Some(raw) = raw else { return Applications::default_classes() };
+        let Some((section, raw)) = raw else { return Applications::default_classes() };
+        // The section replaces the whole shipped list: classes it leaves out are no longer
+        // counted apart, which a file written for one addition did not mean.
+        let left_out: Vec<String> = Applications::default_classes()
+            .into_iter()
+            .map(|(n, _)| n.to_string())
+            .filter(|n| !raw.iter().any(|(k, _, _)| k == n))
+            .collect();
+        if !left_out.is_empty() {
+            let msg = format!(
+                "this section replaces the shipped list of applications, and leaves out {}: their traffic now counts as `other` (or under a class here that lists its ports). To add to the list, keep the shipped entries (etc/flowpi.toml lists them) and add yours.",
+                left_out.join(", ")
+            );
+            self.warning_at("applications", section, msg);
+        }
         if raw.len() > MAX_CLASSES {
             let at = raw[MAX_CLASSES].1;
             self.problem_at("applications", at, format!("at most {MAX_CLASSES} applications"));
@@ -1327,12 +1369,20 @@ impl Validator<'_> {
                 7 * 86_400,
             ),
             max_prefixes: self.int("doctor.max_prefixes", raw.doctor_max_prefixes, 64, 1, 4096) as usize,
+            max_senders: self.int(
+                "doctor.max_senders",
+                raw.doctor_max_senders,
+                crate::decode::rejects::DEFAULT_MAX_SENDERS as i64,
+                1,
+                4096,
+            ) as usize,
         };
 
-        let names = self.names(raw.host, raw.host_over, raw.names);
+        let names = self.names(raw.host, raw.host_over, raw.names, &local);
 
         Config {
             names,
+            warnings: Vec::new(),
             calendar,
             history,
             doctor,
@@ -1429,7 +1479,7 @@ impl Validator<'_> {
 }
 
 impl Validator<'_> {
-    fn names(&mut self, hosts: Vec<RawHost>, over: Option<usize>, raw: RawNames) -> NamesConfig {
+    fn names(&mut self, hosts: Vec<RawHost>, over: Option<usize>, raw: RawNames, local: &[IpNet]) -> NamesConfig {
         if let Some(at) = over {
             self.problem_at("host", at, format!("at most {MAX_HOST_ENTRIES} [[host]] entries"));
         }
@@ -1460,6 +1510,13 @@ impl Validator<'_> {
                 if named.contains_key(&addr) {
                     self.problem("host.address", a, format!("{addr} has two [[host]] names"));
                     continue;
+                }
+                // Only hosts of network.local are counted, so only they are ever named.
+                if !local.iter().any(|n| n.contains(addr)) {
+                    let msg = format!(
+                        "{addr} is outside network.local, so flowpi counts no traffic for it and this name is never shown; add its network to network.local if it is one of yours"
+                    );
+                    self.warning_at("host.address", a.span().start, msg);
                 }
                 // A bad name still claims its addresses: a second entry for one is reported too.
                 named.insert(addr, name_ok.then(|| name.to_string()));
@@ -1534,7 +1591,10 @@ mod tests {
         assert_eq!(c.archive.dir, PathBuf::from("/var/lib/flowpi"));
         assert_eq!(c.archive.step, Duration::from_secs(60));
         assert_eq!(c.archive.max_hosts, 256);
-        assert_eq!((c.doctor.silent_after, c.doctor.max_prefixes), (Duration::from_secs(300), 64));
+        assert_eq!(
+            (c.doctor.silent_after, c.doctor.max_prefixes, c.doctor.max_senders),
+            (Duration::from_secs(300), 64, 16)
+        );
         assert_eq!(c.bounds().doctor_prefixes, 64);
         assert_eq!(c.archive.max_interfaces, 64);
         assert_eq!(

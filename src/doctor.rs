@@ -7,13 +7,15 @@
 use std::collections::{BTreeMap, HashSet};
 use std::fmt::Write as _;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
 use serde_json::{json, Value};
 
 use crate::decode::exporter::{ExporterView, Refusal, RefusedView};
-use crate::decode::FlowRecord;
+use crate::decode::rejects::{Foreign, Rejected};
+use crate::decode::{DecodeError, FlowRecord};
 use crate::net::IpNet;
 use crate::topk::TopK;
 use crate::views::interfaces::WanBy;
@@ -21,9 +23,11 @@ use crate::views::overlap::OverlapSummary;
 use crate::views::{AddrKey, Counts, IfaceId};
 
 /// Every finding's code, in the order `/metrics` lists them.
-pub const CODES: [&str; 14] = [
+pub const CODES: [&str; 16] = [
     "no_datagrams",
+    "not_netflow",
     "no_template",
+    "decode_errors",
     "no_local_hosts",
     "ipv6_not_local",
     "wan_side_export",
@@ -61,6 +65,11 @@ pub const WAN_SHARE: f64 = 0.8;
 /// always has one address on every record).
 pub const WAN_MIN_RECORDS: u64 = 10;
 
+/// A WAN address talks to the whole Internet: with fewer other addresses than this in the
+/// records, one address on all of them is a few conversations (a TV and its streaming server),
+/// not a router's WAN side.
+pub const WAN_MIN_PEERS: usize = 5;
+
 /// Sequence loss below this share is not reported: a datagram lost now and then (a Wi-Fi hiccup)
 /// costs little; a tenth of a percent sustained is worth looking into.
 pub const LOSS_MIN_SHARE: f64 = 0.001;
@@ -68,9 +77,16 @@ pub const LOSS_MIN_SHARE: f64 = 0.001;
 /// A refusal of a new exporter is reported while the last one was this recent: a flood or a
 /// router kept out shows again within seconds; one long over is history.
 pub const REFUSED_RECENT: Duration = Duration::from_secs(10 * 60);
+/// Undecodable datagrams are a current problem while some came this recently: an exporter that
+/// sends them does so with every export (each minute at least); a stray one an hour ago is past.
+pub const REJECT_RECENT: Duration = Duration::from_secs(3600);
 
 /// Prefixes listed in a finding: enough to see the pattern, short enough to read.
 const SHOW_PREFIXES: usize = 5;
+
+/// Addresses the summary carries: enough that the busiest IPv4 one is among them when IPv6
+/// addresses are busier.
+const SHOW_ADDRESSES: usize = 8;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -94,6 +110,55 @@ pub struct Finding {
     pub data: Value,
 }
 
+/// The environment variable the SD image's unit sets (image/overlay, flowpi.service.d): flowpi's
+/// configuration is the card's, and advice says to change it there.
+pub const IMAGE_ENV: &str = "FLOWPI_IMAGE";
+
+/// Where the user changes flowpi's configuration, as advice says it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ConfigPlace {
+    /// The SD image: flowpi.toml on the card's FLOWPI-BOOT partition, checked and copied over
+    /// /etc/flowpi.toml at every boot (an edit of that copy is lost at the next boot).
+    Card,
+    /// The file flowpi was started with.
+    File(PathBuf),
+    /// No file: flowpi runs on its built-in defaults; this is where it looks for one.
+    Defaults(PathBuf),
+}
+
+impl ConfigPlace {
+    /// From how flowpi was started: the image's environment first, else the config's source.
+    pub fn of(image: bool, source: &crate::config::Source) -> ConfigPlace {
+        match source {
+            _ if image => ConfigPlace::Card,
+            crate::config::Source::File(p) => ConfigPlace::File(p.clone()),
+            crate::config::Source::Defaults => ConfigPlace::Defaults(crate::config::DEFAULT_PATH.into()),
+        }
+    }
+
+    /// "in FILE", completing "set … ".
+    fn file(&self) -> String {
+        match self {
+            ConfigPlace::Card => {
+                "in flowpi.toml on the card's FLOWPI-BOOT partition (shut the Pi down and put the card in a computer)"
+                    .into()
+            }
+            ConfigPlace::File(p) => format!("in {}", p.display()),
+            ConfigPlace::Defaults(p) => {
+                format!("in {} (flowpi runs on its built-in defaults: create the file)", p.display())
+            }
+        }
+    }
+
+    /// How the change takes effect.
+    fn apply(&self) -> &'static str {
+        match self {
+            ConfigPlace::Card => "then put the card back and start the Pi: at boot the file is checked and applied (mistakes are written to flowpi-config-errors.txt on the card, and the old settings stay).",
+            ConfigPlace::File(_) | ConfigPlace::Defaults(_) => "then restart flowpi (sudo systemctl restart flowpi).",
+        }
+    }
+}
+
 /// What the doctor needs from the config.
 #[derive(Clone, Debug)]
 pub struct Settings {
@@ -103,16 +168,18 @@ pub struct Settings {
     pub silent_after: Duration,
     /// Exporters with `devices = false`.
     pub interfaces_only: Vec<IpAddr>,
+    pub config: ConfigPlace,
 }
 
 impl Settings {
-    pub fn new(cfg: &crate::config::Config) -> Settings {
+    pub fn new(cfg: &crate::config::Config, config: ConfigPlace) -> Settings {
         Settings {
             listen: cfg.collector.listen.clone(),
             local: cfg.network.local.nets().to_vec(),
             receive_buffer: cfg.collector.receive_buffer,
             silent_after: cfg.doctor.silent_after,
             interfaces_only: cfg.exporters.iter().filter(|(_, o)| !o.devices).map(|(ip, _)| *ip).collect(),
+            config,
         }
     }
 
@@ -131,6 +198,8 @@ pub struct Facts<'a> {
     pub records: u64,
     pub remote_only_records: u64,
     pub exporters: &'a [ExporterView],
+    /// Per sender, what could not be decoded.
+    pub rejected: &'a [Rejected],
     pub remote: &'a RemoteSummary,
     /// network.local
     pub local: &'a [IpNet],
@@ -156,13 +225,17 @@ pub struct Facts<'a> {
     /// Records attributed through double NAT, and egress records not counted as duplicates.
     pub double_nat_records: u64,
     pub egress_duplicates: u64,
+    /// Where advice says to change the configuration.
+    pub config: &'a ConfigPlace,
 }
 
 /// The findings, most severe first (in [`CODES`] order within a severity).
 pub fn diagnose(f: &Facts) -> Vec<Finding> {
     let mut out = Vec::new();
     no_datagrams(f, &mut out);
+    not_netflow(f, &mut out);
     no_template(f, &mut out);
+    decode_errors(f, &mut out);
     let wan = wan_address(f);
     no_local_hosts(f, wan, &mut out);
     ipv6_not_local(f, &mut out);
@@ -353,6 +426,140 @@ fn no_template(f: &Facts, out: &mut Vec<Finding>) {
     }
 }
 
+// ---- 2b. datagrams flowpi cannot read ----
+
+/// Datagrams from `addr` that decoded (every version and domain it exports under).
+fn decoded_datagrams(f: &Facts, addr: IpAddr) -> u64 {
+    f.exporters.iter().filter(|e| e.key.addr == addr).map(|e| e.datagrams).sum()
+}
+
+fn recent(f: &Facts, r: &Rejected) -> bool {
+    f.now.saturating_duration_since(r.last) <= REJECT_RECENT
+}
+
+fn not_netflow(f: &Facts, out: &mut Vec<Finding>) {
+    let port = ports(f.listen).first().copied().unwrap_or(2055);
+    let addrs = reachable_addresses(f.device_addresses, f.listen);
+    let me = addrs.first().map_or("THIS_DEVICE".to_string(), |a| a.to_string());
+    for r in f.rejected.iter().filter(|r| recent(f, r)) {
+        let Some(kind) = r.foreign.filter(|_| r.foreign_datagrams > 0) else { continue };
+        let decoded = decoded_datagrams(f, r.sender);
+        let name = kind.name();
+        let mut d = String::new();
+        let _ = write!(
+            d,
+            "{} datagrams from {} since {} ago are {name}",
+            r.foreign_datagrams,
+            r.sender,
+            human_duration(f.now.saturating_duration_since(r.first))
+        );
+        let agent = match kind {
+            Foreign::SFlow { agent, .. } => {
+                let _ = write!(d, " (agent address {agent})");
+                Some(agent)
+            }
+            _ => None,
+        };
+        let _ = writeln!(d, ". flowpi reads NetFlow v1, v5, v7, v9 and IPFIX only: none of this traffic is counted.");
+        match kind {
+            Foreign::SFlow { .. } => {
+                let _ = writeln!(d, "If the router can export NetFlow or IPFIX too, switch its export to NetFlow v9 or IPFIX, to {me} port {port}, and its sFlow off (or to another collector).");
+                let _ = writeln!(d, "  MikroTik: /ip traffic-flow set enabled=yes; /ip traffic-flow target add dst-address={me} port={port} version=9");
+                let _ = writeln!(
+                    d,
+                    "  OpenWrt: softflowd -i br-lan -n {me}:{port} -v 9 (instead of hsflowd/pmacct's sfprobe)"
+                );
+                let _ = write!(d, "If it sends sFlow only (many switches do), convert it: point the sFlow at UDP port 6343 of this device and run sflowtool there, which forwards NetFlow v5: sflowtool -p 6343 -c 127.0.0.1 -d {port}. sFlow samples packets, so the totals are then estimates (see the sampling finding).");
+            }
+            Foreign::NetflowV8 => {
+                let _ = write!(d, "NetFlow v8 is the router's own aggregation (per AS, prefix or port): it names no single hosts. Set the export to version 9 (Cisco IOS: ip flow-export version 9) or 5, to {me} port {port}.");
+            }
+            Foreign::NetflowV6 => {
+                let _ = write!(
+                    d,
+                    "Set the export to version 9 or 5 (Cisco IOS: ip flow-export version 9), to {me} port {port}."
+                );
+            }
+            Foreign::Syslog => {
+                let _ = write!(d, "These are the router's log messages, sent to flowpi's flow port. Send the router's syslog elsewhere (another port or host), and its flow export (NetFlow v9 or IPFIX) here.");
+            }
+        }
+        out.push(finding(
+            "not_netflow",
+            if decoded == 0 { Severity::Error } else { Severity::Warning },
+            format!("{} sends {name} to flowpi's NetFlow port; flowpi does not decode it.", r.sender),
+            d,
+            json!({
+                "exporter": r.sender.to_string(),
+                "protocol": name,
+                "agent": agent.map(|a| a.to_string()),
+                "datagrams": r.foreign_datagrams,
+                "decoded_datagrams": decoded,
+            }),
+        ));
+    }
+}
+
+/// Why datagrams of an error kind are dropped, most likely first.
+fn likely_cause(kind: DecodeError, version: Option<u16>) -> String {
+    match kind {
+        DecodeError::Short => "they are shorter than any NetFlow/IPFIX header: something other than a flow exporter sends to this port (a scan, a keep-alive), or they are cut on the way.".into(),
+        DecodeError::UnknownVersion => match version {
+            Some(v) => format!("their version field reads {v}, which is no NetFlow (1, 5, 7, 9) or IPFIX (10) version flowpi knows: another program or device sends to this port, or the router exports a format flowpi does not read. Check what the router sends here, and that only its flow export is pointed at this port."),
+            None => "their version is none flowpi reads.".into(),
+        },
+        DecodeError::Truncated => "they are shorter than their header says: datagrams cut on the way (a tunnel or VPN with a small MTU, a router whose export is larger than its link allows), or an exporter that writes a wrong length. Lower the router's export packet size if it has one, or export over a plain link.".into(),
+        DecodeError::BadCount => "their header (v1, v5, v7) promises more records than the version allows and the length does not match: the exporter writes a wrong count. Switching the export to NetFlow v9 or IPFIX avoids it.".into(),
+        DecodeError::BadSet => "a NetFlow v9/IPFIX set in them has an impossible length; the sets before it are read, those after it lost. This is the exporter's bug (update its firmware), or datagrams damaged on the way.".into(),
+    }
+}
+
+fn decode_errors(f: &Facts, out: &mut Vec<Finding>) {
+    for r in f.rejected.iter().filter(|r| recent(f, r)) {
+        let bad = r.datagrams().saturating_sub(r.foreign_datagrams);
+        if bad == 0 {
+            continue;
+        }
+        let decoded = decoded_datagrams(f, r.sender);
+        // A bad set's datagram was read up to the bad set, and counts among the decoded ones.
+        let whole = bad - r.kinds[DecodeError::BadSet as usize];
+        let share = bad as f64 / (whole + decoded).max(1) as f64;
+        if share < LOSS_MIN_SHARE {
+            continue;
+        }
+        let main = DecodeError::ALL.iter().copied().max_by_key(|k| r.kinds[*k as usize]).unwrap_or(DecodeError::Short);
+        let kinds: BTreeMap<&str, u64> = DecodeError::ALL
+            .iter()
+            .filter(|k| r.kinds[**k as usize] > 0)
+            .map(|k| (k.name(), r.kinds[*k as usize]))
+            .collect();
+        let pct = format_pct(share.min(1.0));
+        let list: Vec<String> = kinds.iter().map(|(k, n)| format!("{n} {k}")).collect();
+        let d = format!(
+            "Of the datagrams from {} since {} ago, {bad} could not be read ({}), besides {decoded} that were: the traffic in them is missing from every total.\nLikely cause: {}",
+            r.sender,
+            human_duration(f.now.saturating_duration_since(r.first)),
+            list.join(", "),
+            likely_cause(main, r.version)
+        );
+        out.push(finding(
+            "decode_errors",
+            if decoded == 0 { Severity::Error } else { Severity::Warning },
+            format!("{pct} of the datagrams from {} could not be read ({}).", r.sender, main.name()),
+            d,
+            json!({
+                "exporter": r.sender.to_string(),
+                "datagrams": bad,
+                "decoded_datagrams": decoded,
+                "share": share.min(1.0),
+                "kinds": kinds,
+                "cause": main.name(),
+                "version": r.version,
+            }),
+        ));
+    }
+}
+
 // ---- 3, 4, 5. records without a local host ----
 
 /// The records no local host was found in, as the doctor needs them: bounded heavy-hitter
@@ -365,6 +572,9 @@ pub struct Unattributed {
     bytes: u64,
     v6_global_records: u64,
     v6_global_bytes: u64,
+    v4_records: u64,
+    v4_bytes: u64,
+    private_v4_bytes: u64,
     nat_records: u64,
 }
 
@@ -394,6 +604,9 @@ impl Unattributed {
             bytes: 0,
             v6_global_records: 0,
             v6_global_bytes: 0,
+            v4_records: 0,
+            v4_bytes: 0,
+            private_v4_bytes: 0,
             nat_records: 0,
         }
     }
@@ -408,15 +621,26 @@ impl Unattributed {
         if r.nat_src.is_some() || r.nat_dst.is_some() {
             self.nat_records += 1;
         }
-        let mut v6 = false;
+        let (mut v6, mut v4, mut private) = (false, false, false);
         for a in [src, dst].into_iter().flatten() {
             self.prefixes.add(prefix_key(a), bytes, 0);
             self.addresses.add(a, bytes, 0);
             v6 |= global_v6(a);
+            if let Some(a) = a.v4() {
+                v4 = true;
+                private |= is_private(IpAddr::V4(Ipv4Addr::from(a)));
+            }
         }
         if v6 {
             self.v6_global_records += 1;
             self.v6_global_bytes = self.v6_global_bytes.saturating_add(bytes);
+        }
+        if v4 {
+            self.v4_records += 1;
+            self.v4_bytes = self.v4_bytes.saturating_add(bytes);
+            if private {
+                self.private_v4_bytes = self.private_v4_bytes.saturating_add(bytes);
+            }
         }
     }
 
@@ -433,11 +657,15 @@ impl Unattributed {
         };
         RemoteSummary {
             prefixes: self.prefixes.top(self.prefixes.capacity()).iter().map(|e| (net(e.key), e.observed())).collect(),
-            addresses: self.addresses.top(3).iter().map(|e| (IpAddr::from(e.key), e.observed())).collect(),
+            addresses: self.addresses.top(SHOW_ADDRESSES).iter().map(|e| (IpAddr::from(e.key), e.observed())).collect(),
+            addresses_seen: self.addresses.len(),
             records: self.records,
             bytes: self.bytes,
             v6_global_records: self.v6_global_records,
             v6_global_bytes: self.v6_global_bytes,
+            v4_records: self.v4_records,
+            v4_bytes: self.v4_bytes,
+            private_v4_bytes: self.private_v4_bytes,
             nat_records: self.nat_records,
             exact: self.prefixes.exact() && self.addresses.exact(),
         }
@@ -451,11 +679,17 @@ pub struct RemoteSummary {
     pub prefixes: Vec<(IpNet, u64)>,
     /// The busiest addresses, bytes of the records they are on.
     pub addresses: Vec<(IpAddr, u64)>,
+    /// Addresses in the table (all seen while `exact`).
+    pub addresses_seen: usize,
     pub records: u64,
     pub bytes: u64,
     /// Of them, with a global IPv6 address (2000::/3) on either side.
     pub v6_global_records: u64,
     pub v6_global_bytes: u64,
+    /// Of them, with IPv4 addresses, and of those with a private or link-local one on either side.
+    pub v4_records: u64,
+    pub v4_bytes: u64,
+    pub private_v4_bytes: u64,
     /// Of them, with post-NAT addresses (none of them local).
     pub nat_records: u64,
     /// False once a table dropped a row: bytes are then lower bounds.
@@ -494,11 +728,14 @@ fn no_local_hosts(f: &Facts, wan: Option<(IpAddr, f64)>, out: &mut Vec<Finding>)
     }
     let wan_net = wan.map(|(a, _)| prefix_of(a));
     let busiest: Vec<&(IpNet, u64)> = f.remote.prefixes.iter().take(SHOW_PREFIXES).collect();
-    // What to add: the busiest private prefix (a LAN), else the busiest one; never the WAN
-    // address's, which adding would not help.
-    let candidates: Vec<&(IpNet, u64)> = f.remote.prefixes.iter().filter(|(n, _)| Some(*n) != wan_net).collect();
-    let suggest: Option<IpNet> =
-        candidates.iter().find(|(n, _)| is_private(n.addr())).or(candidates.first()).map(|(n, _)| *n);
+    // What to add: a private prefix only (RFC 1918, link-local, IPv6 ULA): a LAN. A public one is
+    // as likely a server's as the user's, and listing a server's network would count it as a
+    // device. This device's own prefix first (it sits on the LAN), else the busiest; never the
+    // WAN address's, which adding would not help.
+    let candidates: Vec<IpNet> =
+        f.remote.prefixes.iter().map(|(n, _)| *n).filter(|n| Some(*n) != wan_net && is_private(n.addr())).collect();
+    let mine = candidates.iter().find(|n| f.device_addresses.iter().any(|a| n.contains(*a)));
+    let suggest: Option<IpNet> = mine.or(candidates.first()).copied();
     let add: Vec<String> = suggest.iter().map(|n| n.to_string()).collect();
     let line = local_line(f.local, &add);
     let nets: Vec<String> = f.local.iter().map(|n| n.to_string()).collect();
@@ -512,9 +749,11 @@ fn no_local_hosts(f: &Facts, wan: Option<(IpAddr, f64)>, out: &mut Vec<Finding>)
     let _ = writeln!(d, "The busiest prefixes in those records:");
     prefix_lines(&mut d, &busiest);
     if suggest.is_some() {
-        let _ = writeln!(d, "If your network is among them, set in /etc/flowpi.toml under [network]:");
+        let _ = writeln!(d, "If your network is among them, set {} under [network]:", f.config.file());
         let _ = writeln!(d, "  {line}");
-        let _ = write!(d, "then restart flowpi (sudo systemctl restart flowpi).");
+        let _ = write!(d, "{}", f.config.apply());
+    } else {
+        let _ = write!(d, "None of them is a private network (192.168.0.0/16, 10.0.0.0/8, 172.16.0.0/12, fd00::/8), so none is suggested: public addresses are mostly the Internet's. If your network does use public addresses, add its prefix to network.local {}; {}", f.config.file(), f.config.apply());
     }
     if let Some((a, _)) = wan {
         let _ = write!(d, "\nMost of these records carry {a}, likely the router's WAN address: see wan_side_export.");
@@ -554,7 +793,18 @@ fn ipv6_not_local(f: &Facts, out: &mut Vec<Finding>) {
     }
     let busiest: Vec<&(IpNet, u64)> =
         f.remote.prefixes.iter().filter(|(n, _)| global_v6_net(n)).take(SHOW_PREFIXES).collect();
-    let top = busiest.first().map(|(n, _)| *n);
+    // The LAN's /64 is on every record of a LAN host, a server's only on its own: suggest this
+    // device's /64 when it is among them, else the one /64 on most of the bytes. Two on most (one
+    // laptop, one server) cannot be told apart: none is suggested rather than a server's.
+    let global: Vec<&(IpNet, u64)> = f.remote.prefixes.iter().filter(|(n, _)| global_v6_net(n)).collect();
+    let mine = global.iter().find(|(n, _)| f.device_addresses.iter().any(|a| n.contains(*a)));
+    let most: Vec<&&(IpNet, u64)> =
+        global.iter().filter(|(_, b)| *b as f64 >= WAN_SHARE * f.remote.v6_global_bytes as f64).collect();
+    let top = match (mine, most.as_slice()) {
+        (Some((n, _)), _) => Some(*n),
+        (None, [one]) => Some(one.0),
+        _ => None,
+    };
     let add: Vec<String> = top.iter().map(|n| n.to_string()).collect();
     let line = local_line(f.local, &add);
     let wider = top.map(|n| {
@@ -572,12 +822,15 @@ fn ipv6_not_local(f: &Facts, out: &mut Vec<Finding>) {
     let _ = writeln!(d, "Your ISP gives your router a global IPv6 prefix; the busiest /64s seen:");
     prefix_lines(&mut d, &busiest);
     if let Some(w) = &wider {
-        let _ = writeln!(d, "Add your LAN's /64 in /etc/flowpi.toml under [network]:");
+        let _ = writeln!(d, "Add your LAN's /64 {} under [network]:", f.config.file());
         let _ = writeln!(d, "  {line}");
+        let _ = writeln!(d, "{}", f.config.apply());
         let _ = write!(
             d,
             "Home ISPs usually delegate a /56 (here perhaps {w}); listing the delegated prefix covers every LAN the router numbers from it. The prefix can change when the router reconnects; check the router's IPv6 status page."
         );
+    } else {
+        let _ = write!(d, "Which of them is your LAN's cannot be told from these records (a server's /64 is as busy). The router's IPv6 status page shows the prefix it gives the LAN: add that to network.local {}; {}", f.config.file(), f.config.apply());
     }
     out.push(finding(
         "ipv6_not_local",
@@ -598,16 +851,23 @@ fn ipv6_not_local(f: &Facts, out: &mut Vec<Finding>) {
     ));
 }
 
-/// The address on one side of at least [`WAN_SHARE`] of the remote-only bytes, when those
-/// records carry no post-NAT addresses.
+/// The public IPv4 address on one side of at least [`WAN_SHARE`] of the IPv4 remote-only bytes,
+/// when those records carry no post-NAT addresses and its other sides are many public addresses:
+/// what a router exporting after NAT shows. Not an IPv6 address (IPv6 has no NAT: a global
+/// address on every record is a host whose /64 network.local lacks), nor one of a few
+/// conversations (a TV and its streaming server), nor records of private hosts (a LAN missing
+/// from network.local, which no_local_hosts covers).
 fn wan_address(f: &Facts) -> Option<(IpAddr, f64)> {
     let r = f.remote;
-    if r.records < WAN_MIN_RECORDS || r.bytes == 0 || r.nat_records > 0 {
+    if r.v4_records < WAN_MIN_RECORDS || r.v4_bytes == 0 || r.nat_records > 0 {
         return None;
     }
-    let (addr, bytes) = *r.addresses.first()?;
-    let share = bytes as f64 / r.bytes as f64;
-    (share >= WAN_SHARE).then_some((addr, share))
+    if r.private_v4_bytes as f64 > (1.0 - WAN_SHARE) * r.v4_bytes as f64 || r.addresses_seen <= WAN_MIN_PEERS {
+        return None;
+    }
+    let (addr, bytes) = *r.addresses.iter().find(|(a, _)| a.is_ipv4())?;
+    let share = (bytes as f64 / r.v4_bytes as f64).min(1.0);
+    (share >= WAN_SHARE && !is_private(addr)).then_some((addr, share))
 }
 
 fn wan_side_export(f: &Facts, addr: IpAddr, share: f64) -> Finding {
@@ -621,7 +881,12 @@ fn wan_side_export(f: &Facts, addr: IpAddr, share: f64) -> Finding {
     let _ = writeln!(d, "Fix it on the router, either way:");
     let _ = writeln!(d, "  export on the LAN or bridge interface instead (MikroTik: /ip traffic-flow set interfaces=bridge; softflowd: -i br-lan);");
     let _ = writeln!(d, "  or include the post-NAT addresses (NAT events / postNAT fields, IPFIX 225-228) in the export; flowpi then finds the LAN host behind {addr}.");
-    let _ = write!(d, "If {addr} is in fact a host of your network, add its prefix to network.local instead.");
+    let _ = write!(
+        d,
+        "If {addr} is in fact a host of your network, add its prefix to network.local {} instead; {}",
+        f.config.file(),
+        f.config.apply()
+    );
     finding(
         "wan_side_export",
         Severity::Warning,
@@ -629,7 +894,7 @@ fn wan_side_export(f: &Facts, addr: IpAddr, share: f64) -> Finding {
             "The router seems to export on its WAN side: most traffic is to or from {addr}, with no LAN host visible."
         ),
         d,
-        json!({ "address": addr.to_string(), "share": share, "records": f.remote.records, "bytes": f.remote.bytes }),
+        json!({ "address": addr.to_string(), "share": share, "records": f.remote.v4_records, "bytes": f.remote.v4_bytes }),
     )
 }
 
@@ -683,8 +948,10 @@ fn domain_limit(f: &Facts, out: &mut Vec<Finding>) {
             Refusal::Domains => (
                 format!("A new observation domain from {addr} has no place: the address already has {} that carry data.", r.limit),
                 format!(
-                    "{what}: {addr} already holds collector.max_domains_per_exporter = {} observation domains whose data came with continuing sequence numbers, and none of them is idle. A router uses 1 to 4; a router that numbers its domains anew gets in once the old ones have been silent for 30 minutes.\nIf {addr} is your router and it really exports under more domains, raise collector.max_domains_per_exporter in /etc/flowpi.toml. Otherwise someone sends NetFlow in its name: its datagrams are dropped and counted (flowpi_denied_datagrams_total{{reason=\"domain_limit\"}}).",
-                    r.limit
+                    "{what}: {addr} already holds collector.max_domains_per_exporter = {} observation domains whose data came with continuing sequence numbers, and none of them is idle. A router uses 1 to 4; a router that numbers its domains anew gets in once the old ones have been silent for 30 minutes.\nIf {addr} is your router and it really exports under more domains, raise collector.max_domains_per_exporter {} ({}). Otherwise someone sends NetFlow in its name: its datagrams are dropped and counted (flowpi_denied_datagrams_total{{reason=\"domain_limit\"}}).",
+                    r.limit,
+                    f.config.file(),
+                    f.config.apply()
                 ),
             ),
             Refusal::Table => (
@@ -718,8 +985,11 @@ fn udp_drops_finding(f: &Facts, out: &mut Vec<Finding>) {
     let Some(drops) = f.udp_drops.filter(|d| *d > 0) else { return };
     let want = f.receive_buffer.max(16 << 20);
     let d = format!(
-        "The kernel dropped {drops} datagrams for flowpi's UDP sockets because their receive buffer was full (routers send bursts when their flow caches expire). flowpi asks for collector.receive_buffer = {} bytes and was granted {} (capped by net.core.rmem_max).\nRaise the cap and the buffer:\n  sudo sysctl -w net.core.rmem_max={want}\n  echo 'net.core.rmem_max = {want}' | sudo tee /etc/sysctl.d/90-flowpi.conf\nand set collector.receive_buffer = {want} in /etc/flowpi.toml, then restart flowpi.",
-        f.receive_buffer, f.receive_buffer_granted
+        "The kernel dropped {drops} datagrams for flowpi's UDP sockets because their receive buffer was full (routers send bursts when their flow caches expire). flowpi asks for collector.receive_buffer = {} bytes and was granted {} (capped by net.core.rmem_max).\nRaise the cap and the buffer:\n  sudo sysctl -w net.core.rmem_max={want}\n  echo 'net.core.rmem_max = {want}' | sudo tee /etc/sysctl.d/90-flowpi.conf\nand set collector.receive_buffer = {want} {}; {}",
+        f.receive_buffer,
+        f.receive_buffer_granted,
+        f.config.file(),
+        f.config.apply()
     );
     out.push(finding(
         "udp_drops",
@@ -798,7 +1068,9 @@ fn duplicate_export(f: &Facts, out: &mut Vec<Finding>) {
                 format_pct(share)
             ),
             format!(
-                "Two exporters on one path (a router and an access point, or two routers in a row) each report the traffic that passes both. Keep one for the devices: add\n[[exporter]]\naddress = \"{quiet}\"\ndevices = false\nto the configuration; {quiet} then counts for its own interfaces only. Or turn its NetFlow export off."
+                "Two exporters on one path (a router and an access point, or two routers in a row) each report the traffic that passes both. Keep one for the devices: set\n[[exporter]]\naddress = \"{quiet}\"\ndevices = false\n{}; {}\n{quiet} then counts for its own interfaces only. Or turn its NetFlow export off.",
+                f.config.file(),
+                f.config.apply()
             ),
             json!({ "exporter": quiet.to_string(), "other": keep.to_string(), "share": share, "sampled_twice": both }),
         ));
@@ -832,8 +1104,10 @@ fn no_wan(f: &Facts, out: &mut Vec<Finding>) {
             Severity::Info,
             format!("flowpi cannot tell which interface of {exporter} is the internet line: the line's figures are not shown."),
             format!(
-                "No interface of {exporter} carries (nearly) only traffic to and from the rest of the world, and none is named like a WAN. If one is the line (interfaces seen: {}), say so in its [[exporter]] section:\n[[exporter]]\naddress = \"{exporter}\"\nwan = [IFINDEX]",
-                list.join(", ")
+                "No interface of {exporter} carries (nearly) only traffic to and from the rest of the world, and none is named like a WAN. If one is the line (interfaces seen: {}), set\n[[exporter]]\naddress = \"{exporter}\"\nwan = [IFINDEX]\n{}; {}",
+                list.join(", "),
+                f.config.file(),
+                f.config.apply()
             ),
             json!({ "exporter": exporter.to_string(), "interfaces": ifs }),
         ));
@@ -893,7 +1167,7 @@ fn sampling(f: &Facts, out: &mut Vec<Finding>) {
         } else {
             (
                 format!("Exporter {who} announced no sampling: its totals are taken as unsampled."),
-                format!("A router that samples without announcing it (in the v5 header or v9/IPFIX options data) makes every total too low by its sampling factor; if {} samples 1 in N, set sampling_rate = N in its [[exporter]] section.", e.key.addr),
+                format!("A router that samples without announcing it (in the v5 header or v9/IPFIX options data) makes every total too low by its sampling factor; if {} samples 1 in N, set sampling_rate = N in its [[exporter]] section {}; {}", e.key.addr, f.config.file(), f.config.apply()),
             )
         };
         out.push(finding(
@@ -1069,6 +1343,7 @@ mod tests {
     struct World {
         now: Instant,
         exporters: Vec<ExporterView>,
+        rejected: Vec<Rejected>,
         remote: RemoteSummary,
         local: Vec<IpNet>,
         listen: Vec<SocketAddr>,
@@ -1084,6 +1359,7 @@ mod tests {
         interfaces_only: Vec<IpAddr>,
         double_nat: u64,
         egress_duplicates: u64,
+        config: ConfigPlace,
     }
 
     impl World {
@@ -1094,6 +1370,7 @@ mod tests {
             World {
                 now,
                 exporters: vec![e],
+                rejected: Vec::new(),
                 remote: RemoteSummary::default(),
                 local: vec![net("192.168.1.0/24")],
                 listen: vec!["0.0.0.0:2055".parse().unwrap()],
@@ -1109,6 +1386,7 @@ mod tests {
                 interfaces_only: Vec::new(),
                 double_nat: 0,
                 egress_duplicates: 0,
+                config: ConfigPlace::File("/etc/flowpi.toml".into()),
             }
         }
 
@@ -1120,6 +1398,7 @@ mod tests {
                 records: self.records,
                 remote_only_records: self.remote_only,
                 exporters: &self.exporters,
+                rejected: &self.rejected,
                 remote: &self.remote,
                 local: &self.local,
                 listen: &self.listen,
@@ -1135,6 +1414,7 @@ mod tests {
                 interfaces_only: &self.interfaces_only,
                 double_nat_records: self.double_nat,
                 egress_duplicates: self.egress_duplicates,
+                config: &self.config,
             })
         }
 
@@ -1310,6 +1590,101 @@ mod tests {
         assert!(!w.codes().contains(&"wan_side_export"));
     }
 
+    /// `n` records of `bytes` each from `a` to the addresses `peer(i)`.
+    fn spokes(a: &str, peer: impl Fn(usize) -> String, n: usize, bytes: u64) -> RemoteSummary {
+        let peers: Vec<String> = (0..n).map(peer).collect();
+        let recs: Vec<(&str, &str, u64)> = peers.iter().map(|p| (a, p.as_str(), bytes)).collect();
+        remote_of(&recs, false)
+    }
+
+    #[test]
+    fn wan_side_export_never_from_ipv6_or_a_few_conversations() {
+        let mut w = World::new();
+        w.records = 30;
+        w.remote_only = 30;
+        // A laptop's global IPv6 address on every record, talking to 30 servers: IPv6 has no NAT.
+        w.remote = spokes("2001:db8:1:2::10", |i| format!("2606:4700:{}::1", i + 1), 30, 1000);
+        assert!(!w.codes().contains(&"wan_side_export"), "{:?}", w.codes());
+        assert_eq!(w.get("ipv6_not_local").data["suggested"], json!(["2001:db8:1:2::/64"]));
+        // A TV outside network.local streaming from one server: a conversation of two.
+        w.remote = spokes("10.20.30.40", |_| "45.57.3.3".into(), 30, 1_000_000);
+        assert!(!w.codes().contains(&"wan_side_export"), "{:?}", w.codes());
+        let lan = w.get("no_local_hosts");
+        assert_eq!(lan.data["suggested"], json!(["10.20.30.0/24"]));
+        assert!(!lan.detail.contains("WAN"), "{}", lan.detail);
+        // The TV's other conversations do not make it a WAN address: it is a private host.
+        w.remote = spokes("10.20.30.40", |i| format!("45.57.3.{}", i + 1), 30, 1_000_000);
+        assert!(!w.codes().contains(&"wan_side_export"), "{:?}", w.codes());
+        // Two public addresses only: one server and one client.
+        w.remote = spokes("198.51.100.20", |_| "203.0.113.9".into(), 30, 1000);
+        assert!(!w.codes().contains(&"wan_side_export"), "{:?}", w.codes());
+    }
+
+    #[test]
+    fn no_local_hosts_never_suggests_a_public_network() {
+        let mut w = World::new();
+        w.records = 30;
+        w.remote_only = 30;
+        // Public addresses on both sides, none on most records: nothing private to suggest.
+        let recs: Vec<(String, String)> =
+            (0..30).map(|i| (format!("198.51.100.{}", i % 3 + 1), format!("203.0.113.{}", i % 7 + 1))).collect();
+        let recs: Vec<(&str, &str, u64)> = recs.iter().map(|(a, b)| (a.as_str(), b.as_str(), 1000)).collect();
+        w.remote = remote_of(&recs, false);
+        let f = w.get("no_local_hosts");
+        assert_eq!((f.data["suggested"].clone(), f.data["line"].clone()), (json!([]), Value::Null));
+        assert!(
+            f.detail.contains("None of them is a private network") && !f.detail.contains("local = ["),
+            "{}",
+            f.detail
+        );
+        // Two private networks: the one this device is on, though the other is busier.
+        let mut recs = vec![("172.16.5.9", "203.0.113.1", 9000); 10];
+        recs.extend(vec![("192.168.1.77", "203.0.113.2", 1000); 10]);
+        w.local = vec![net("10.0.0.0/8")];
+        w.remote = remote_of(&recs, false);
+        assert_eq!(w.get("no_local_hosts").data["suggested"], json!(["192.168.1.0/24"]));
+        w.device = vec![ip("10.9.9.9")];
+        assert_eq!(w.get("no_local_hosts").data["suggested"], json!(["172.16.5.0/24"]));
+        // IPv6: a laptop and a single server are equally busy; only this device's /64 tells.
+        w.remote = remote_of(&[("2001:db8:1:2::10", "2a00:1450::200e", 5000)], false);
+        let f = w.get("ipv6_not_local");
+        assert_eq!((f.data["suggested"].clone(), f.data["line"].clone()), (json!([]), Value::Null));
+        w.device = vec![ip("2001:db8:1:2::5")];
+        assert_eq!(w.get("ipv6_not_local").data["suggested"], json!(["2001:db8:1:2::/64"]));
+    }
+
+    #[test]
+    fn advice_fits_where_flowpi_runs() {
+        let mut w = World::new();
+        w.records = 20;
+        w.remote_only = 20;
+        w.remote = spokes("10.9.8.7", |i| format!("203.0.113.{}", i + 1), 20, 1000);
+        w.drops = Some(5);
+        w.exporters[0].sampling = 1;
+        let details = |w: &World| -> Vec<String> {
+            ["no_local_hosts", "udp_drops", "sampling"].iter().map(|c| w.get(c).detail).collect()
+        };
+        // Elsewhere: the file flowpi was started with, and a restart.
+        w.config = ConfigPlace::File("/srv/flowpi/flowpi.toml".into());
+        for d in details(&w) {
+            assert!(d.contains("in /srv/flowpi/flowpi.toml") && d.contains("restart flowpi"), "{d}");
+        }
+        // On the SD image: the card's file and a reboot; /etc/flowpi.toml is overwritten at boot.
+        w.config = ConfigPlace::Card;
+        for d in details(&w) {
+            assert!(d.contains("flowpi.toml on the card's FLOWPI-BOOT partition") && d.contains("start the Pi"), "{d}");
+            assert!(!d.contains("/etc/flowpi.toml") && !d.contains("systemctl restart"), "{d}");
+        }
+        // No file: where flowpi would read one.
+        w.config = ConfigPlace::Defaults("/etc/flowpi.toml".into());
+        assert!(w.get("no_local_hosts").detail.contains("in /etc/flowpi.toml (flowpi runs on its built-in defaults"));
+        assert_eq!(ConfigPlace::of(true, &crate::config::Source::Defaults), ConfigPlace::Card);
+        assert_eq!(
+            ConfigPlace::of(false, &crate::config::Source::File("/x.toml".into())),
+            ConfigPlace::File("/x.toml".into())
+        );
+    }
+
     #[test]
     fn exporter_silent_after_the_configured_time() {
         let mut w = World::new();
@@ -1457,6 +1832,66 @@ mod tests {
         assert!(s.prefixes.len() <= 4 && !s.exact);
         assert!(t.evictions() > 0);
         assert_eq!((s.records, s.bytes), (100, 1000));
+    }
+
+    /// Rows of the decoder's table after `datagrams` from their senders, at `at`.
+    fn rejected_of(datagrams: &[(&str, DecodeError, &[u8])], at: Instant) -> Vec<Rejected> {
+        let mut t = crate::decode::rejects::Rejects::new(8);
+        for (from, e, d) in datagrams {
+            t.add(ip(from), *e, d, at);
+        }
+        t.rows()
+    }
+
+    /// An sFlow v5 header (version, address type IPv4, agent, sub-agent, sequence, uptime,
+    /// samples).
+    const SFLOW: &[u8] = &[0, 0, 0, 5, 0, 0, 0, 1, 10, 0, 0, 254, 0, 0, 0, 0, 0, 0, 0, 9, 0, 0, 1, 0, 0, 0, 0, 0];
+
+    #[test]
+    fn sflow_on_the_netflow_port_says_what_to_do() {
+        let mut w = World::new();
+        w.rejected = rejected_of(&[("192.168.1.2", DecodeError::UnknownVersion, SFLOW); 3], w.now);
+        let f = w.get("not_netflow");
+        assert_eq!(f.severity, Severity::Error, "nothing from 192.168.1.2 decodes");
+        assert_eq!(
+            (f.data["exporter"].as_str(), f.data["protocol"].as_str(), f.data["agent"].as_str()),
+            (Some("192.168.1.2"), Some("sFlow v5"), Some("10.0.0.254"))
+        );
+        assert_eq!(f.data["datagrams"], 3);
+        for s in ["does not decode", "sflowtool -p 6343 -c 127.0.0.1 -d 2055", "version=9", "192.168.1.5"] {
+            assert!(f.message.contains(s) || f.detail.contains(s), "{s} in {f:?}");
+        }
+        // Counted apart from decode losses.
+        assert!(!w.codes().contains(&"decode_errors"));
+        // From an exporter whose NetFlow does decode: a warning.
+        w.rejected = rejected_of(&[("192.168.1.1", DecodeError::UnknownVersion, SFLOW)], w.now);
+        assert_eq!(w.get("not_netflow").severity, Severity::Warning);
+        // Long past: nothing to say.
+        w.rejected = rejected_of(&[("192.168.1.2", DecodeError::UnknownVersion, SFLOW)], w.now - REJECT_RECENT * 2);
+        assert!(!w.codes().contains(&"not_netflow"));
+    }
+
+    #[test]
+    fn decode_losses_name_the_exporter_and_the_likely_cause() {
+        let mut w = World::new();
+        let cut: &[u8] = &[0, 5, 0, 2, 0, 0, 0, 0];
+        w.rejected = rejected_of(&[("192.168.1.1", DecodeError::Truncated, cut); 25], w.now);
+        let f = w.get("decode_errors");
+        assert_eq!(f.severity, Severity::Warning, "some of its datagrams decode");
+        assert_eq!(f.data["exporter"], "192.168.1.1");
+        assert_eq!((f.data["datagrams"].clone(), f.data["decoded_datagrams"].clone()), (json!(25), json!(100)));
+        assert_eq!(f.data["share"], 0.2);
+        assert_eq!(f.data["cause"], "truncated");
+        assert!(f.message.contains("20%") && f.detail.contains("MTU"), "{f:?}");
+        // An unknown version: its number, and that something else sends here.
+        w.rejected = rejected_of(&[("192.168.1.9", DecodeError::UnknownVersion, &[0, 42, 0, 1])], w.now);
+        let f = w.get("decode_errors");
+        assert_eq!((f.severity, f.data["version"].clone()), (Severity::Error, json!(42)));
+        assert!(f.detail.contains("reads 42"), "{}", f.detail);
+        // One in ten thousand: noise.
+        w.exporters[0].datagrams = 10_000;
+        w.rejected = rejected_of(&[("192.168.1.1", DecodeError::Truncated, cut)], w.now);
+        assert!(!w.codes().contains(&"decode_errors"));
     }
 
     #[test]

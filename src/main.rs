@@ -29,6 +29,10 @@ fn main() -> ExitCode {
         Command::CheckConfig { config } => match Config::load(config.as_deref()) {
             Ok((cfg, source)) => {
                 println!("{}: OK: {}", source_name(&source), cfg.summary());
+                // Valid, so not a failure (the exit code stays 0), but said where it is.
+                for w in cfg.warning_lines(&source_name(&source)) {
+                    eprintln!("{w}");
+                }
                 ExitCode::SUCCESS
             }
             Err(e) => {
@@ -104,7 +108,13 @@ fn main() -> ExitCode {
             std::env::set_var("TZ", cfg.calendar.zone_name());
             init_logging(cfg.log.level);
             log::info!("configuration: {}", source_name(&source));
-            match flowpi::app::run(cfg) {
+            for w in cfg.warning_lines(&source_name(&source)) {
+                log::warn!("{w}");
+            }
+            // The SD image's unit says so: there the card's flowpi.toml is the configuration.
+            let image = std::env::var_os(flowpi::doctor::IMAGE_ENV).is_some_and(|v| v == "1");
+            let place = flowpi::doctor::ConfigPlace::of(image, &source);
+            match flowpi::app::run(cfg, place) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {
                     log::error!("{e}");

@@ -12,6 +12,9 @@ pub struct Stats {
     pub datagram_bytes: AtomicU64,
     pub records: AtomicU64,
     pub decode_errors: [AtomicU64; DecodeError::KINDS],
+    /// v1/v5/v7 datagrams with more records than their version allows, read because their length
+    /// is exact for the count (softflowd's v1).
+    pub lenient_datagrams: AtomicU64,
     pub receive_errors: AtomicU64,
     pub socket_rcvbuf_bytes: AtomicU64,
 
@@ -75,6 +78,8 @@ pub struct Stats {
     pub egress_duplicate_records: AtomicU64,
     /// Rows the doctor's tables of records without a local host dropped for newcomers.
     pub doctor_evictions: AtomicU64,
+    /// Senders of undecodable datagrams the doctor's table forgot for newcomers.
+    pub doctor_senders_evicted: AtomicU64,
     /// Host rows given to a new host after archive.host_idle without traffic.
     pub host_rows_reused: AtomicU64,
     /// Rows the heavy-hitter tables dropped to make room (their counts then carry an error bound),
@@ -237,6 +242,12 @@ impl Stats {
             .collect();
         let kinds: Vec<(&str, u64)> = kinds.iter().map(|(l, v)| (l.as_str(), *v)).collect();
         metric("decode_errors_total", "counter", "Datagrams dropped as malformed, by kind.", &kinds);
+        metric(
+            "lenient_datagrams_total",
+            "counter",
+            "v1/v5/v7 datagrams with more records than their version's limit (24, 30, 28), read because their length is exact for that count.",
+            &[("", get(&self.lenient_datagrams))],
+        );
         metric("receive_errors_total", "counter", "Socket receive errors.", &[("", get(&self.receive_errors))]);
         metric(
             "socket_receive_buffer_bytes",
@@ -481,6 +492,12 @@ impl Stats {
             "counter",
             "Rows the doctor's tables of prefixes and addresses in records without a local host dropped for newcomers (doctor.max_prefixes); their bytes are then lower bounds.",
             &[("", get(&self.doctor_evictions))],
+        );
+        metric(
+            "doctor_senders_evicted_total",
+            "counter",
+            "Senders of datagrams flowpi could not decode that the doctor's table (doctor.max_senders) forgot to make room for another.",
+            &[("", get(&self.doctor_senders_evicted))],
         );
         metric(
             "host_rows_reused_total",

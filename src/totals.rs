@@ -29,6 +29,9 @@ pub type PeriodCounts = [Counts; 8];
 #[derive(Clone, Debug, Default)]
 pub struct Periods {
     pub now: i64,
+    /// When counting began (Unix seconds; 0 before the first step is published): no period has
+    /// counts from before it.
+    pub since: i64,
     /// Each period's `[from, to)`, Unix seconds, in [`Period::ALL`] order.
     pub bounds: [(i64, i64); 8],
     pub rows: Vec<(Subject, PeriodCounts)>,
@@ -37,6 +40,13 @@ pub struct Periods {
 impl Periods {
     pub fn bounds(&self, p: Period) -> (i64, i64) {
         self.bounds[index(p)]
+    }
+
+    /// From when period `p` has counts: its start, or when counting began if later; `None` when
+    /// counting began after it ended (or is not known yet).
+    pub fn data_from(&self, p: Period) -> Option<i64> {
+        let (from, to) = self.bounds(p);
+        (self.since > 0 && self.since < to).then_some(from.max(self.since))
     }
 
     /// Subjects with traffic in `p`.
@@ -61,6 +71,11 @@ fn other_of(s: &Subject) -> Subject {
 impl DayTotals {
     pub fn new(max: usize) -> DayTotals {
         DayTotals { max: max.max(3), rows: HashMap::new(), dirty: HashSet::new(), folded: 0 }
+    }
+
+    /// The earliest day with a total.
+    pub fn first_day(&self) -> Option<Day> {
+        self.rows.values().filter_map(|days| days.first().map(|(d, _)| *d)).min()
     }
 
     /// Subjects with rows.
@@ -188,7 +203,7 @@ impl DayTotals {
             }
         }
         rows.sort_by_key(|(s, _)| *s);
-        Periods { now, bounds, rows }
+        Periods { now, since: 0, bounds, rows }
     }
 }
 
@@ -230,6 +245,26 @@ mod tests {
         // The cycle starts on the 10th: yesterday's 100 belong to the last one.
         assert_eq!((get(Period::Cycle), get(Period::LastCycle)), (5, 100));
         assert_eq!(p.bounds(Period::Today).0, after);
+    }
+
+    #[test]
+    fn periods_have_data_from_when_counting_began() {
+        let cal = cal();
+        let now = cal.parse_time("2024-05-20T12:00").unwrap();
+        let mut t = DayTotals::new(100);
+        assert_eq!(t.first_day(), None);
+        t.add(host(1), cal.day(now) - 3, &c(1));
+        t.add(host(2), cal.day(now), &c(1));
+        assert_eq!(t.first_day(), Some(cal.day(now) - 3));
+        let mut p = t.periods(&cal, now);
+        // Not published yet: nothing is said.
+        assert_eq!(p.data_from(Period::Month), None);
+        // Counting began on the 17th at 09:30: this month has data from then, today from
+        // midnight, last month none.
+        p.since = cal.parse_time("2024-05-17T09:30").unwrap();
+        assert_eq!(p.data_from(Period::Month), Some(p.since));
+        assert_eq!(p.data_from(Period::Today), Some(p.bounds(Period::Today).0));
+        assert_eq!(p.data_from(Period::LastMonth), None);
     }
 
     #[test]

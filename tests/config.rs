@@ -1,5 +1,6 @@
 //! The shipped configuration is a fixture: it must pass check-config and say exactly the built-in
-//! defaults. Every invalid example under tests/configs/invalid gives its expected messages.
+//! defaults. Every invalid example under tests/configs/invalid gives its expected messages. What is
+//! valid but likely not meant is a warning: check-config passes and says where.
 
 mod common;
 
@@ -209,4 +210,39 @@ fn command_line() {
     assert!(h.status.success() && String::from_utf8(h.stdout).unwrap().contains("check-config"));
     let bad = Command::new(BIN).arg("--frobnicate").output().unwrap();
     assert_eq!(bad.status.code(), Some(2));
+}
+
+#[test]
+fn a_host_outside_network_local_and_a_replaced_application_list_are_warnings() {
+    let tmp = tempfile::tempdir().unwrap();
+    let path = tmp.path().join("flowpi.toml");
+    std::fs::write(
+        &path,
+        "[network]\nlocal = [\"192.168.1.0/24\", \"fd00::/8\"]\n\n\
+         [[host]]\naddress = \"192.168.1.13\"\nname = \"TV\"\n\n\
+         [[host]]\naddress = [\"fd00::20\", \"203.0.113.5\"]\nname = \"Game server\"\n\n\
+         [applications]\nweb = \"80/tcp|443\"\nmine = \"5555/udp\"\n",
+    )
+    .unwrap();
+    let (code, stdout, stderr) = check(&path);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.contains(": OK: "), "{stdout}");
+    let p = path.display();
+    let lines: Vec<&str> = stderr.lines().collect();
+    assert_eq!(lines.len(), 2, "{stderr}");
+    assert!(
+        lines[0].starts_with(&format!("{p}:9: warning: host.address: 203.0.113.5 is outside network.local")),
+        "{stderr}"
+    );
+    assert!(
+        lines[1].starts_with(&format!("{p}:12: warning: applications: this section replaces the shipped list")),
+        "{stderr}"
+    );
+    for class in ["dns", "ntp", "p2p"] {
+        assert!(lines[1].contains(class), "{class} is left out: {stderr}");
+    }
+    assert!(!lines[1].contains("web,"), "web is kept: {stderr}");
+    // The shipped file, which lists every shipped class, warns of nothing.
+    let (code, _, stderr) = check(Path::new("etc/flowpi.toml"));
+    assert_eq!((code, stderr.as_str()), (0, ""));
 }

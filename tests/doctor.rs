@@ -1,5 +1,9 @@
 //! `/api/doctor` against the real daemon: each situation made with real datagrams sent to its UDP
-//! socket, one daemon per situation (local = 192.168.0.0/16 and fd00::/8, the test default).
+//! socket, one daemon per situation (local = 192.168.0.0/16 and fd00::/8, the test default). sFlow
+//! from the shared captures is named as such; datagrams that cannot be read are reported per
+//! exporter with their likely cause. The WAN-side finding comes neither from IPv6 addresses nor
+//! from one device's conversation with one server; no public network is suggested for
+//! network.local; advice names where the configuration is changed (the card on the SD image).
 
 mod common;
 
@@ -226,4 +230,203 @@ fn a_new_exporter_kept_out_of_a_full_table_is_named() {
     let metrics = String::from_utf8(d.get("/metrics").body).unwrap();
     assert!(metrics.contains("flowpi_doctor_findings{code=\"domain_limit\"} 1"), "{metrics}");
     assert!(metrics.contains("flowpi_denied_datagrams_total{reason=\"domain_limit\"} 3"), "{metrics}");
+}
+
+/// The sFlow captures of the shared folder (MANIFEST.tsv's protocol column): each file's UDP
+/// payloads (a `.bin` file is one datagram) and how many sFlow datagrams tshark found in it.
+fn sflow_captures() -> Vec<(String, Vec<Vec<u8>>, usize)> {
+    let dir = common::captures();
+    let manifest = std::fs::read_to_string(dir.join("MANIFEST.tsv")).unwrap();
+    let files: Vec<(String, usize)> = manifest
+        .lines()
+        .filter_map(|l| {
+            let cols: Vec<&str> = l.split('\t').collect();
+            let n = cols.get(7)?.split_once(" datagrams")?.0.parse().ok()?;
+            cols[5].starts_with("sFlow").then(|| (cols[0].to_string(), n))
+        })
+        .collect();
+    assert!(files.len() >= 10, "the sFlow captures: {files:?}");
+    files
+        .into_iter()
+        .map(|(f, n)| {
+            let data = std::fs::read(dir.join(&f)).unwrap();
+            if !flowpi::pcap::is_pcap(&data) {
+                return (f, vec![data], n);
+            }
+            let payloads = flowpi::pcap::udp_payloads(&data).unwrap().into_iter().map(|d| d.payload).collect();
+            (f, payloads, n)
+        })
+        .collect()
+}
+
+/// An sFlow v5 header's agent address: version (5), address type (1 IPv4, 2 IPv6), address.
+fn sflow_agent(d: &[u8]) -> Option<std::net::IpAddr> {
+    let word = |at: usize| -> Option<u32> { Some(u32::from_be_bytes(d.get(at..at + 4)?.try_into().ok()?)) };
+    if word(0)? != 5 {
+        return None;
+    }
+    match word(4)? {
+        1 => Some(<[u8; 4]>::try_from(d.get(8..12)?).ok()?.into()),
+        2 => Some(<[u8; 16]>::try_from(d.get(8..24)?).ok()?.into()),
+        _ => None,
+    }
+}
+
+#[test]
+fn every_sflow_capture_is_recognised_as_sflow() {
+    use flowpi::decode::rejects::{recognise, Foreign};
+    for (file, datagrams, want) in sflow_captures() {
+        if file.ends_with("sflow_print-segv.pcap") {
+            // tcpdump's crash test: its UDP length says 8 bytes, less than an sFlow header.
+            assert_eq!(datagrams.iter().map(Vec::len).collect::<Vec<_>>(), [8]);
+            continue;
+        }
+        // As many as tshark read as sFlow; other datagrams to the sFlow port are not taken for it.
+        let found: Vec<&Vec<u8>> =
+            datagrams.iter().filter(|d| matches!(recognise(d), Some(Foreign::SFlow { version: 5, .. }))).collect();
+        assert_eq!(found.len(), want, "{file}");
+        for d in found {
+            let agent = sflow_agent(d).unwrap_or_else(|| panic!("{file}: not a v5 header"));
+            assert_eq!(recognise(d), Some(Foreign::SFlow { version: 5, agent }), "{file}");
+        }
+    }
+}
+
+#[test]
+fn sflow_on_the_netflow_port_is_named_with_what_to_do() {
+    let d = Daemon::start("");
+    let (file, datagrams, _) = sflow_captures()
+        .into_iter()
+        .find(|(f, ..)| f.ends_with("sflow-print-v6.pcap"))
+        .expect("tcpdump's sFlow capture");
+    for dg in &datagrams {
+        d.send(dg);
+    }
+    d.wait_for("every datagram", |d| d.metric("flowpi_datagrams_total") == datagrams.len() as u64);
+    let f = wait_finding(&d, "not_netflow");
+    assert_eq!(f["severity"], "error", "{file}: nothing from this sender decodes");
+    assert_eq!(f["data"]["exporter"], "127.0.0.1");
+    assert_eq!(f["data"]["protocol"], "sFlow v5");
+    assert_eq!(f["data"]["datagrams"], datagrams.len());
+    // The capture's agent has an IPv6 address.
+    let agent = sflow_agent(datagrams.last().unwrap()).unwrap();
+    assert!(agent.is_ipv6());
+    assert_eq!(f["data"]["agent"], agent.to_string());
+    let detail = f["detail"].as_str().unwrap();
+    let port = d.udp.port();
+    assert!(detail.contains(&format!("sflowtool -p 6343 -c 127.0.0.1 -d {port}")), "{detail}");
+    assert!(detail.contains("NetFlow v9 or IPFIX"), "{detail}");
+    let all = findings(&d);
+    well_formed(&all);
+    // Not a decode loss of an exporter's NetFlow, and not "nothing arrives".
+    let codes: Vec<&str> = all.iter().map(|f| f["code"].as_str().unwrap()).collect();
+    assert!(!codes.contains(&"decode_errors") && !codes.contains(&"no_datagrams"), "{codes:?}");
+    let metrics = String::from_utf8(d.get("/metrics").body).unwrap();
+    assert!(metrics.contains("flowpi_doctor_findings{code=\"not_netflow\"} 1"), "{metrics}");
+}
+
+#[test]
+fn datagrams_that_cannot_be_read_are_reported_per_exporter() {
+    let d = Daemon::start("");
+    let good = v5(&[flow("192.168.1.10", "8.8.8.8", 1000)], 0);
+    for i in 0..3 {
+        d.send(&v5(&[flow("192.168.1.10", "8.8.8.8", 1000)], i));
+    }
+    // A v5 header promising two records with one in the datagram: cut on the way.
+    let mut cut = good.clone();
+    cut[3] = 2;
+    d.send(&cut);
+    let f = wait_finding(&d, "decode_errors");
+    assert_eq!(f["severity"], "warning", "the exporter's other datagrams decode");
+    assert_eq!(f["data"]["exporter"], "127.0.0.1");
+    assert_eq!((f["data"]["datagrams"].as_u64(), f["data"]["decoded_datagrams"].as_u64()), (Some(1), Some(3)));
+    assert_eq!(f["data"]["cause"], "truncated");
+    assert_eq!(f["data"]["kinds"], serde_json::json!({"truncated": 1}));
+    assert!(f["message"].as_str().unwrap().contains("25%"), "{f}");
+    assert!(f["detail"].as_str().unwrap().contains("shorter than their header says"), "{f}");
+}
+
+/// IPFIX records of (source, destination, bytes) over IPv6: sourceIPv6Address (27),
+/// destinationIPv6Address (28), octetDeltaCount (1), packetDeltaCount (2).
+fn ipfix_v6(flows: &[(String, String, u64)]) -> Vec<u8> {
+    let tmpl = template(300, &[(27, 16), (28, 16), (1, 8), (2, 8)]);
+    let mut data = Vec::new();
+    for (src, dst, bytes) in flows {
+        data.extend(src.parse::<std::net::Ipv6Addr>().unwrap().octets());
+        data.extend(dst.parse::<std::net::Ipv6Addr>().unwrap().octets());
+        data.extend(bytes.to_be_bytes());
+        data.extend(3u64.to_be_bytes());
+    }
+    ipfix(1, &[set(2, &tmpl), set(300, &data)])
+}
+
+#[test]
+fn a_laptops_global_ipv6_address_is_no_wan_side() {
+    let d = Daemon::start("");
+    // One laptop, twelve servers in as many networks: the laptop is on every record.
+    let flows: Vec<(String, String, u64)> =
+        (1..=12).map(|i| ("2001:db8:5:7::10".to_string(), format!("2606:4700:{i}::1"), 40_000)).collect();
+    d.send(&ipfix_v6(&flows));
+    let f = wait_finding(&d, "ipv6_not_local");
+    assert_eq!(f["data"]["suggested"], serde_json::json!(["2001:db8:5:7::/64"]));
+    wait_finding(&d, "no_local_hosts");
+    let all = codes(&d);
+    assert!(!all.contains(&"wan_side_export".to_string()), "IPv6 has no NAT: {all:?}");
+}
+
+#[test]
+fn one_device_streaming_from_one_server_is_no_wan_side() {
+    let d = Daemon::start("");
+    // A TV outside network.local (10.0.0.0/8 is not in the test's list) and its streaming server.
+    let flows: Vec<Flow> = (0..12).map(|_| flow("45.57.3.3", "10.20.30.40", 1_400_000)).collect();
+    d.send(&v5(&flows, 0));
+    let f = wait_finding(&d, "no_local_hosts");
+    assert_eq!(f["data"]["suggested"], serde_json::json!(["10.20.30.0/24"]), "{f}");
+    let detail = f["detail"].as_str().unwrap();
+    assert!(!detail.contains("WAN address"), "the server is not the router's WAN address: {detail}");
+    let all = codes(&d);
+    assert!(!all.contains(&"wan_side_export".to_string()), "{all:?}");
+}
+
+#[test]
+fn no_public_network_is_suggested_for_network_local() {
+    let d = Daemon::start("");
+    // Public addresses on both sides, no single one on most records: servers and clients of
+    // the Internet, none of them the user's network as far as the records tell.
+    let names: Vec<(String, String)> =
+        (0..14).map(|i| (format!("198.51.100.{}", 1 + i % 3), format!("203.0.113.{}", 1 + i % 7))).collect();
+    let flows: Vec<Flow> = names.iter().map(|(a, b)| flow(a, b, 9_000)).collect();
+    d.send(&v5(&flows, 0));
+    let f = wait_finding(&d, "no_local_hosts");
+    assert_eq!(f["data"]["suggested"], serde_json::json!([]), "{f}");
+    assert_eq!(f["data"]["line"], Value::Null, "{f}");
+    assert!(f["detail"].as_str().unwrap().contains("None of them is a private network"), "{f}");
+    assert!(!codes(&d).contains(&"wan_side_export".to_string()));
+}
+
+/// The no_local_hosts advice of a daemon started with `env`, and its config file.
+fn lan_advice(env: &[(&str, &str)]) -> (String, String) {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = Daemon::start_full(tmp.path(), Extra { http: "auth = \"none\"", ..Extra::default() }, env);
+    let flows: Vec<Flow> = (0..6)
+        .map(|i| if i % 2 == 0 { flow("10.9.8.10", "203.0.113.1", 500) } else { flow("203.0.113.2", "10.9.8.11", 700) })
+        .collect();
+    d.send(&v5(&flows, 0));
+    let f = wait_finding(&d, "no_local_hosts");
+    assert_eq!(f["data"]["suggested"], serde_json::json!(["10.9.8.0/24"]));
+    (f["detail"].as_str().unwrap().to_string(), d.config.display().to_string())
+}
+
+#[test]
+fn advice_names_the_cards_file_on_the_sd_image_and_the_started_file_elsewhere() {
+    // The image's unit says where flowpi runs.
+    let unit = std::fs::read_to_string("image/overlay/etc/systemd/system/flowpi.service.d/image.conf").unwrap();
+    assert!(unit.lines().any(|l| l == format!("Environment={}=1", flowpi::doctor::IMAGE_ENV)), "{unit}");
+    let (card, _) = lan_advice(&[(flowpi::doctor::IMAGE_ENV, "1")]);
+    assert!(card.contains("flowpi.toml on the card's FLOWPI-BOOT partition"), "{card}");
+    assert!(card.contains("start the Pi"), "{card}");
+    assert!(!card.contains("/etc/flowpi.toml") && !card.contains("systemctl"), "overwritten at boot: {card}");
+    let (elsewhere, file) = lan_advice(&[]);
+    assert!(elsewhere.contains(&format!("set in {file} under [network]")), "{elsewhere}");
+    assert!(elsewhere.contains("sudo systemctl restart flowpi"), "{elsewhere}");
 }

@@ -1,7 +1,9 @@
 //! Answers over time on the real binary with a 1 s step: today's totals survive SIGTERM and
 //! SIGKILL (within a journal interval) where the since-start list does not; top hosts of a past
-//! window are exactly the traffic sent in it; the 95th percentile equals rrdtool's PERCENT on the
-//! same file and window; CSV holds the same rows as JSON; conversations over a window survive a
+//! window are exactly the traffic sent in it; the 95th percentile equals rrdtool's PERCENTNAN over
+//! the rows known by now (not before the host's first traffic, not the future), also after a
+//! restart, and is null with too few of them; a named period says from when it has data (when
+//! counting began, kept across restarts); CSV holds the same rows as JSON; conversations over a window survive a
 //! restart through the top-k history; malformed windows are a 400; under libfaketime, local
 //! midnight in Berlin rolls today, the week, the month and the billing cycle over, also across a
 //! restart; graphs say their zone and draw the 95th percentile.
@@ -13,6 +15,7 @@ use std::path::Path;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use common::*;
+use serde_json::Value;
 
 fn now() -> i64 {
     SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs() as i64
@@ -70,7 +73,7 @@ fn today_survives_sigterm_and_sigkill_while_since_start_does_not() {
 }
 
 #[test]
-fn past_windows_rank_exactly_the_traffic_sent_in_them_and_p95_is_rrdtools() {
+fn past_windows_rank_exactly_the_traffic_sent_in_them() {
     let tmp = tempfile::tempdir().unwrap();
     let d = start(tmp.path(), "", "UTC");
     // Window A: .1 sends most; window B, later: .2 sends most and .3 appears. Bytes vary per
@@ -146,27 +149,8 @@ fn past_windows_rank_exactly_the_traffic_sent_in_them_and_p95_is_rrdtools() {
     };
     assert_eq!(rows(&d.json(&format!("/api/hosts?from={}&to={}", iso(a0), iso(a1)))), sent_a);
 
-    // The 95th percentile against rrdtool graph's PERCENT over the same rows.
-    let def = format!("DEF:v={}:tx_bytes:AVERAGE:step=1", file.display());
-    let printed = rrdtool(&[
-        "graph",
-        "/dev/null",
-        "--start",
-        &a0.to_string(),
-        "--end",
-        &a1.to_string(),
-        "--step",
-        "1",
-        "--width",
-        "1000",
-        &def,
-        "CDEF:b=v,8,*",
-        "VDEF:p=b,95,PERCENT",
-        "PRINT:p:%.3lf",
-    ]);
-    let theirs: f64 = printed.lines().last().unwrap().trim().parse().unwrap_or_else(|_| panic!("{printed}"));
-    let ours = wa["rows"][0]["p95_tx_bps"].as_f64().unwrap();
-    assert!(theirs > 0.0 && (ours - theirs).abs() < 0.01, "flowpi {ours} vs rrdtool {theirs}");
+    // Six rows are too few for a 95th percentile: none, rather than a figure that is the peak.
+    assert_eq!(wa["rows"][0]["p95_tx_bps"], serde_json::Value::Null, "{wa}");
 
     // The series of one host: its rows, in bits/s.
     let s = d.json(&format!("/api/series/host/192.168.9.1?from={a0}&to={a1}"));
@@ -267,8 +251,9 @@ fn conversations_over_a_window_survive_a_restart_and_bad_windows_are_400() {
     let headers = g.headers.to_ascii_lowercase();
     assert!(headers.contains(&format!("x-graph-zone: {}", zone.to_ascii_lowercase())), "{headers}");
     let p95 = headers.lines().find_map(|l| l.strip_prefix("x-graph-p95: ")).unwrap_or_else(|| panic!("{headers}"));
-    let out: f64 = p95.trim().rsplit("out=").next().unwrap().parse().unwrap();
-    assert!(out >= 0.0 && out.is_finite(), "{p95}");
+    // A figure, or `none` while fewer than 20 rows are known: never NaN.
+    let out = p95.trim().rsplit("out=").next().unwrap();
+    assert!(out == "none" || out.parse::<f64>().is_ok_and(|v| v >= 0.0 && v.is_finite()), "{p95}");
 }
 
 #[test]
@@ -356,4 +341,139 @@ fn after_sigkills_today_and_the_archive_agree_to_the_byte() {
     eprintln!("after 5 SIGKILLs: today {} B, the archive {} B", sum(&today), sum(&archive));
     assert_eq!(today, archive, "the day totals and the archive disagree after SIGKILLs");
     assert!(sum(&today) > 0);
+}
+
+/// rrdtool graph's `VDEF:p=b,95,PERCENTNAN` of a host file's sent bits/s, rows `[from, to)` of 1 s
+/// (rrdtool's row stamped t+1 holds flowpi's step t).
+fn rrdtool_p95(file: &Path, from: i64, to: i64) -> f64 {
+    let def = format!("DEF:v={}:tx_bytes:AVERAGE:step=1", file.display());
+    let printed = rrdtool(&[
+        "graph",
+        "/dev/null",
+        "--start",
+        &from.to_string(),
+        "--end",
+        &to.to_string(),
+        "--step",
+        "1",
+        "--width",
+        "2000",
+        &def,
+        "CDEF:b=v,8,*",
+        "VDEF:p=b,95,PERCENTNAN",
+        "PRINT:p:%.3lf",
+    ]);
+    printed.lines().last().unwrap().trim().parse().unwrap_or_else(|_| panic!("{printed}"))
+}
+
+/// Wait until the file holds every step before `t`.
+fn written_up_to(d: &Daemon, file: &Path, t: i64) {
+    d.wait_for("the file written", |_| {
+        file.exists() && rrdtool(&["last", file.to_str().unwrap()]).trim().parse::<i64>().unwrap() >= t
+    });
+}
+
+#[test]
+fn p95_is_rrdtools_percentnan_over_the_rows_known_by_now() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut d = start(tmp.path(), "flush = \"1s\"", "UTC");
+    // 40 steps from the first datagram: varying bytes, every fifth step quiet (those rows are
+    // known zeros and count).
+    let first = now() + 1;
+    while SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_millis() < first as u128 * 1000 + 400 {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let mut sent = 0u64;
+    for i in 0..40u32 {
+        if i % 5 != 4 {
+            let bytes = 10_000 * ((i * 7) % 11 + 1);
+            d.send(&v5(&[flow("192.168.9.1", "198.51.100.7", bytes)], i));
+            sent += u64::from(bytes);
+        }
+        std::thread::sleep(Duration::from_millis(1000));
+    }
+    d.wait_for("every byte counted", |d| d.hosts().get("192.168.9.1").is_some_and(|h| h.1 == sent));
+    let file = tmp.path().join("archive/hosts/192.168.9.1.rrd");
+    // The file starts at midnight UTC with zeros up to the host's first step; these ten minutes
+    // before it, and the hour to come, are no rows of the host's.
+    let window = format!("/api/hosts?from={}&to={}", first - 600, now() + 3600);
+    let w = d.json(&window);
+    let ours = w["rows"][0]["p95_tx_bps"].as_f64().unwrap_or_else(|| panic!("{w}"));
+    // Known: from the first step to the last one handed over (the window ends after the step
+    // being counted).
+    let (to, res) = (w["to_unix"].as_i64().unwrap(), w["resolution"].as_i64().unwrap());
+    assert_eq!(res, 1, "{w}");
+    written_up_to(&d, &file, to - 1);
+    let theirs = rrdtool_p95(&file, first, to - 1);
+    assert!(theirs > 0.0 && (ours - theirs).abs() < 0.01, "flowpi {ours} vs rrdtool PERCENTNAN {theirs}");
+    // A graph of the same window says the same in its header.
+    let g = d.get(&format!("/graph/host/192.168.9.1/day.png?from={}&to={}", first - 600, now() + 3600));
+    let head = g.headers.to_ascii_lowercase();
+    let p95 = head.lines().find_map(|l| l.strip_prefix("x-graph-p95: ")).unwrap_or_else(|| panic!("{head}"));
+    let out: f64 = p95.trim().rsplit("out=").next().unwrap().parse().unwrap_or_else(|_| panic!("{p95}"));
+    assert!((out - ours).abs() <= 1.0, "graph {p95} vs API {ours}");
+
+    // A host seen for a few steps only: too few rows, null (and `none` in the graph's header).
+    let t = now();
+    d.send(&v5(&[flow("192.168.9.2", "198.51.100.7", 5_000)], 100));
+    d.wait_for("the newcomer handed over", |d| {
+        rows(&d.json(&format!("/api/hosts?from={}&to={}", t - 60, now() + 60))).contains_key("192.168.9.2")
+    });
+    let w = d.json(&format!("/api/hosts?from={}&to={}", t - 600, now() + 3600));
+    let row = w["rows"].as_array().unwrap().iter().find(|r| r["ip"] == "192.168.9.2").unwrap().clone();
+    assert!(w["to_unix"].as_i64().unwrap() - t < 20, "the test ran too slowly to see few rows: {w}");
+    assert_eq!((row["p95_tx_bps"].clone(), row["p95_rx_bps"].clone()), (Value::Null, Value::Null), "{w}");
+    assert_eq!(row["tx_bytes"], 5_000);
+    let g = d.get(&format!("/graph/host/192.168.9.2/hour.png?from={}&to={}", t - 600, now() + 3600));
+    assert!(g.headers.to_ascii_lowercase().contains("x-graph-p95: in=none, out=none"), "{}", g.headers);
+
+    // After a restart the host's first step is read back from its file: the same figure for a
+    // past window reaching before it.
+    assert_eq!(d.stop(), 0);
+    let d = start(tmp.path(), "flush = \"1s\"", "UTC");
+    let end = first + 45;
+    let w = d.json(&format!("/api/hosts?from={}&to={end}", first - 600));
+    let row = w["rows"].as_array().unwrap().iter().find(|r| r["ip"] == "192.168.9.1").unwrap().clone();
+    let ours = row["p95_tx_bps"].as_f64().unwrap_or_else(|| panic!("{w}"));
+    let theirs = rrdtool_p95(&file, first, end);
+    assert!((ours - theirs).abs() < 0.01, "after a restart: flowpi {ours} vs rrdtool PERCENTNAN {theirs}");
+}
+
+#[test]
+fn period_answers_say_from_when_they_have_data_across_restarts() {
+    let tmp = tempfile::tempdir().unwrap();
+    let zone = noon_zone();
+    let t0 = now();
+    let mut d = start(tmp.path(), "", &zone);
+    d.send(&v5(&[flow("192.168.8.1", "198.51.100.1", 1_000)], 1));
+    d.wait_for("today counted", |d| !rows(&d.json("/api/hosts?period=today")).is_empty());
+    let month = d.json("/api/hosts?period=month");
+    let since = month["data_from_unix"].as_i64().unwrap_or_else(|| panic!("{month}"));
+    // Counting began when this archive was first used, in this month.
+    assert!(since >= t0 - 1 && since <= now(), "{month}");
+    assert!(since > month["from_unix"].as_i64().unwrap());
+    assert!(
+        month["data_from"].as_str().is_some_and(|s| s.starts_with(&month["from"].as_str().unwrap()[..8])),
+        "{month}"
+    );
+    assert_eq!(d.json("/api/hosts?period=today")["data_from_unix"], since);
+    // A period that ended before counting began has no data; a from/to window says nothing.
+    let last = d.json("/api/hosts?period=last_month");
+    assert_eq!((last.get("data_from_unix"), last.get("data_from")), (Some(&Value::Null), Some(&Value::Null)), "{last}");
+    assert!(d.json(&format!("/api/hosts?from={}", now() - 60)).get("data_from_unix").is_none());
+    assert_eq!(d.stop(), 0);
+
+    // Started again: counting began then, not now.
+    std::thread::sleep(Duration::from_millis(1100));
+    let mut d = start(tmp.path(), "", &zone);
+    assert_eq!(d.json("/api/hosts?period=month")["data_from_unix"], since);
+    assert_eq!(d.stop(), 0);
+
+    // An archive kept without that record (an older version): from the earliest day with totals.
+    std::fs::remove_file(tmp.path().join("archive/counting-since")).unwrap();
+    let d = start(tmp.path(), "", &zone);
+    let today = d.json("/api/hosts?period=today");
+    assert_eq!(d.json("/api/hosts?period=month")["data_from_unix"], today["from_unix"], "{today}");
+    let kept = std::fs::read_to_string(tmp.path().join("archive/counting-since")).unwrap();
+    assert_eq!(kept.trim().parse::<i64>().ok(), today["from_unix"].as_i64());
 }

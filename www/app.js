@@ -371,7 +371,8 @@
       const parts = [];
       if (totals) parts.push(`total ${fmtBytes(totals[k])}`);
       if (peak && Number.isFinite(peak[k])) parts.push(`peak ${fmtRate(peak[k])}`);
-      if (p95 && Number.isFinite(p95[k])) parts.push(`95th percentile ${fmtRate(p95[k])}`);
+      // "none" in the header: too few rows known yet for a percentile that means anything.
+      if (p95) parts.push(`95th percentile ${Number.isFinite(p95[k]) ? fmtRate(p95[k]) : '—'}`);
       return h('li', null, h('span', { class: `key key-${k === 0 ? 'rx' : 'tx'}`, 'aria-hidden': 'true' }),
         h('strong', null, `${g.legend[k]}: `), parts.join(' · '));
     });
@@ -804,13 +805,19 @@
     if (t) tile('today', fmtBytes(t[0] + t[1]), `↓ ${fmtBytes(t[0])} ↑ ${fmtBytes(t[1])}`);
     const m = both(month);
     if (m) {
-      // A straight-line estimate from the part of the month gone by.
+      // A straight-line estimate from the time actually counted (since the 1st, or since flowpi
+      // began counting if later), said only once a whole day has been: a few minutes' rate
+      // times a month is no figure to plan by.
       let est = '';
-      const from = month.meta.from_unix;
-      const to = month.meta.to_unix;
-      const elapsed = Date.now() / 1000 - from;
-      if (from && to > from && elapsed > 86400) est = ` · about ${fmtBytes(((m[0] + m[1]) * (to - from)) / elapsed)} by month end`;
-      tile('month', fmtBytes(m[0] + m[1]), `↓ ${fmtBytes(m[0])} ↑ ${fmtBytes(m[1])}${est}`);
+      const since = month.meta.data_from_unix;
+      const nowS = Date.now() / 1000;
+      const counted = since ? nowS - since : 0;
+      const total = m[0] + m[1];
+      if (counted >= 86400 && month.meta.to_unix > nowS) {
+        est = ` · about ${fmtBytes(total + (total * (month.meta.to_unix - nowS)) / counted)} by month end`;
+      }
+      if (since && since > month.meta.from_unix) est += ` · counted since ${String(month.meta.data_from || '').slice(0, 10)}`;
+      tile('month', fmtBytes(total), `↓ ${fmtBytes(m[0])} ↑ ${fmtBytes(m[1])}${est}`);
     }
     const c = both(cycle);
     const cycleTile = document.querySelector('#glance [data-tile="cycle"]');

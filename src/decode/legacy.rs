@@ -7,6 +7,7 @@ use std::time::Instant;
 
 use super::exporter::{ExporterKey, SeqUnit, Store};
 use super::{be16, be32, DecodeError, Decoded, FlowRecord};
+use crate::stats;
 
 /// The shape of one fixed-record version.
 #[derive(Debug, Clone, Copy)]
@@ -14,7 +15,8 @@ pub struct Layout {
     pub version: u16,
     pub header_len: usize,
     pub record_len: usize,
-    /// Cisco's limit per datagram (v1 24, v5 30, v7 28: what fits a 1500-byte MTU).
+    /// Cisco's limit per datagram (v1 24, v5 30, v7 28: what fits a 1500-byte MTU). A header
+    /// above it is read only when the datagram's length is exactly that many records ([`header`]).
     pub max_records: usize,
     tcp_flags_at: usize,
     /// v5 and v7 count flows in the header (offset 16); v1 has no sequence.
@@ -49,6 +51,8 @@ pub struct Header {
     pub engine: u16,
     /// v5: the header's sampling interval (1 when unsampled).
     pub sampling: u64,
+    /// More records than the version's limit, read because the length is exact for them.
+    pub lenient: bool,
 }
 
 /// Check the datagram is whole and read its header. Nothing is emitted for a malformed datagram.
@@ -58,7 +62,11 @@ pub fn header(l: &Layout, data: &[u8]) -> Result<Header, DecodeError> {
     }
     let count = usize::from(be16(data, 2));
     // A header with no records is odd but harmless (tshark reads it too): an empty datagram.
-    if count > l.max_records {
+    // Above the limit, a datagram exactly as long as its records is what the exporter meant:
+    // softflowd sends v1 with 29 records where Cisco's v1 stops at 24, and tshark reads them. A
+    // count that does not match the length is a broken header, and nothing of it is believed.
+    let lenient = count > l.max_records;
+    if lenient && data.len() != l.header_len + count * l.record_len {
         return Err(DecodeError::BadCount);
     }
     // Trailing bytes past the last record are tolerated (some exporters pad to a word boundary);
@@ -74,6 +82,7 @@ pub fn header(l: &Layout, data: &[u8]) -> Result<Header, DecodeError> {
         sequence: if l.has_sequence { be32(data, 16) } else { 0 },
         engine: if v5 { be16(data, 20) } else { 0 },
         sampling: if v5 { sampling_interval(be16(data, 22)) } else { 1 },
+        lenient,
     })
 }
 
@@ -108,6 +117,9 @@ pub(super) fn decode(
     if l.has_sequence {
         // v5/v7 sequence numbers count flows.
         store.sequence(key, h.sequence, h.count as u32, SeqUnit::Records);
+    }
+    if h.lenient {
+        stats::inc(&store.stats.lenient_datagrams);
     }
     records(l, &h, data, rate, sink);
     Ok(Decoded { version: l.version, records: h.count, error: None })
@@ -259,6 +271,54 @@ mod tests {
         let mut two = ONE;
         two[3] = 2;
         assert_eq!(collect(&two), (Err(DecodeError::Truncated), vec![]));
+    }
+
+    /// A v1 datagram of `n` records, each 48 bytes as v1 lays them out.
+    fn v1(n: u16) -> Vec<u8> {
+        let mut d = Vec::new();
+        d.extend(1u16.to_be_bytes()); // version 1
+        d.extend(n.to_be_bytes()); // count
+        d.extend(4_096u32.to_be_bytes()); // sysUptime, ms
+        d.extend(0x6500_0000u32.to_be_bytes()); // unix_secs
+        d.extend(0u32.to_be_bytes()); // unix_nsecs (v1 has no sequence, engine or sampling)
+        for i in 0..n {
+            d.extend([192, 168, 1, 10]); // srcaddr
+            d.extend([8, 8, 8, 8]); // dstaddr
+            d.extend([192, 168, 1, 1]); // nexthop
+            d.extend(2u16.to_be_bytes()); // input ifIndex
+            d.extend(3u16.to_be_bytes()); // output ifIndex
+            d.extend(1u32.to_be_bytes()); // dPkts
+            d.extend((100 + u32::from(i)).to_be_bytes()); // dOctets
+            d.extend(0x0f00u32.to_be_bytes()); // First
+            d.extend(0x0ff0u32.to_be_bytes()); // Last
+            d.extend(50_000u16.to_be_bytes()); // srcport
+            d.extend(53u16.to_be_bytes()); // dstport
+            d.extend([0, 0]); // pad1
+            d.extend([17, 0, 0x12]); // protocol UDP, tos, tcp_flags (v1 keeps them at 40)
+            d.extend([0; 7]); // pad2, reserved
+        }
+        d
+    }
+
+    #[test]
+    fn v1_over_its_limit_is_read_when_the_length_is_exact() {
+        let read = |d: &[u8]| {
+            let mut v = Vec::new();
+            header(&V1, d).map(|h| {
+                records(&V1, &h, d, 1, &mut |r: &FlowRecord| v.push(*r));
+                (h.count, h.lenient, v.iter().map(|r| r.bytes).sum::<u64>(), v[0].tcp_flags)
+            })
+        };
+        assert_eq!(read(&v1(24)), Ok((24, false, (100..124).sum(), 0x12)));
+        // softflowd's 29 records: Cisco's v1 stops at 24, the length says 29.
+        assert_eq!(read(&v1(29)), Ok((29, true, (100..129).sum(), 0x12)));
+        // Over the limit and the length does not match the count: the header is not believed.
+        let mut padded = v1(29);
+        padded.extend([0; 4]);
+        assert_eq!(read(&padded), Err(DecodeError::BadCount));
+        let mut short = v1(29);
+        short.truncate(short.len() - 48);
+        assert_eq!(read(&short), Err(DecodeError::BadCount));
     }
 
     #[test]

@@ -4,12 +4,14 @@
 //!
 //! Dependencies run one way: `legacy` (v1/v5/v7) and `netflow` (v9/IPFIX) take the state store,
 //! `exporter`, by `&mut`; the store compiles templates (`template`, over the element table in
-//! `fields`) and knows nothing of the decoders.
+//! `fields`) and knows nothing of the decoders. `rejects` keeps, per sender, what could not be
+//! decoded, for the doctor.
 
 pub mod exporter;
 pub mod fields;
 pub mod legacy;
 mod netflow;
+pub mod rejects;
 pub mod template;
 #[cfg(test)]
 mod tests;
@@ -23,16 +25,26 @@ pub use exporter::{ExporterKey, ExporterOverride, Limits};
 use exporter::{ExporterView, RefusedView, Restored, SavedState, SavedView, Store};
 
 use crate::net::normalize;
-use crate::stats::Stats;
+use crate::stats::{self, Stats};
 
 /// Decodes datagrams of every version, keeping per-exporter state between them.
 pub struct Decoder {
     store: Store,
+    rejects: rejects::Rejects,
 }
 
 impl Decoder {
     pub fn new(limits: Limits, overrides: HashMap<IpAddr, ExporterOverride>, stats: Arc<Stats>) -> Decoder {
-        Decoder { store: Store::new(limits, overrides, stats) }
+        Decoder {
+            store: Store::new(limits, overrides, stats),
+            rejects: rejects::Rejects::new(rejects::DEFAULT_MAX_SENDERS),
+        }
+    }
+
+    /// Keep what could not be decoded for at most `max` senders (doctor.max_senders).
+    pub fn with_max_senders(mut self, max: usize) -> Decoder {
+        self.rejects = rejects::Rejects::new(max);
+        self
     }
 
     /// Decode one datagram from `from`, handing each flow record to `sink`.
@@ -43,19 +55,33 @@ impl Decoder {
         now: Instant,
         sink: &mut impl FnMut(&FlowRecord),
     ) -> Result<Decoded, DecodeError> {
-        if data.len() < 4 {
-            return Err(DecodeError::Short);
-        }
-        self.store.expire(now);
         let from = normalize(from);
-        let s = &mut self.store;
-        match be16(data, 0) {
-            1 => legacy::decode(s, &legacy::V1, from, data, now, sink),
-            5 => legacy::decode(s, &legacy::V5, from, data, now, sink),
-            7 => legacy::decode(s, &legacy::V7, from, data, now, sink),
-            v @ (9 | 10) => netflow::decode(s, from, v, data, now, sink),
-            _ => Err(DecodeError::UnknownVersion),
+        let r = if data.len() < 4 {
+            Err(DecodeError::Short)
+        } else {
+            self.store.expire(now);
+            let s = &mut self.store;
+            match be16(data, 0) {
+                1 => legacy::decode(s, &legacy::V1, from, data, now, sink),
+                5 => legacy::decode(s, &legacy::V5, from, data, now, sink),
+                7 => legacy::decode(s, &legacy::V7, from, data, now, sink),
+                v @ (9 | 10) => netflow::decode(s, from, v, data, now, sink),
+                _ => Err(DecodeError::UnknownVersion),
+            }
+        };
+        match r {
+            Err(e) | Ok(Decoded { error: Some(e), .. }) => {
+                self.rejects.add(from, e, data, now);
+                stats::set(&self.store.stats.doctor_senders_evicted, self.rejects.evictions());
+            }
+            Ok(_) => {}
         }
+        r
+    }
+
+    /// Per sender, what could not be decoded (for the doctor), most first.
+    pub fn rejected(&self) -> Vec<rejects::Rejected> {
+        self.rejects.rows()
     }
 
     /// Drop data held for a template longer than collector.pending_timeout.

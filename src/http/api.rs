@@ -26,11 +26,12 @@ struct HostRow {
     now_tx_bps: f64,
     /// Unix seconds of the start of the last step the host counted in since flowpi started.
     last_seen: Option<i64>,
-    /// Over a window: the 95th percentile of the archive's rows, bits/s.
+    /// Over a window: the 95th percentile of the archive's rows known by now, bits/s; null with
+    /// too few of them (or while the archive is busy).
     #[serde(skip_serializing_if = "Option::is_none")]
-    p95_rx_bps: Option<f64>,
+    p95_rx_bps: Option<Option<f64>>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    p95_tx_bps: Option<f64>,
+    p95_tx_bps: Option<Option<f64>>,
 }
 
 #[derive(Serialize)]
@@ -52,9 +53,9 @@ struct InterfaceRow {
     now_out_bps: f64,
     last_seen: Option<i64>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    p95_in_bps: Option<f64>,
+    p95_in_bps: Option<Option<f64>>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    p95_out_bps: Option<f64>,
+    p95_out_bps: Option<Option<f64>>,
 }
 
 #[derive(Serialize)]
@@ -202,7 +203,11 @@ fn app_row(n: &crate::views::AppName, c: &Counts) -> AppRow {
     }
 }
 
-fn interface_row(snap: &Snapshot, id: &IfaceId, c: &Counts, p95: Option<[f64; 2]>) -> InterfaceRow {
+/// A windowed row's two percentiles: `None` when the archive could not say (busy), else each
+/// `None` with too few known rows.
+type P95 = Option<[Option<f64>; 2]>;
+
+fn interface_row(snap: &Snapshot, id: &IfaceId, c: &Counts, p95: Option<P95>) -> InterfaceRow {
     let recent = snap.interface_recent_of(id);
     let now = recent.bps(snap.step_ms);
     let (exporter, ifindex, name) = match id {
@@ -228,8 +233,8 @@ fn interface_row(snap: &Snapshot, id: &IfaceId, c: &Counts, p95: Option<[f64; 2]
         out_bytes: c.out_bytes,
         in_packets: c.in_packets,
         out_packets: c.out_packets,
-        p95_in_bps: p95.map(|p| p[0]),
-        p95_out_bps: p95.map(|p| p[1]),
+        p95_in_bps: p95.map(|p| p.and_then(|p| p[0])),
+        p95_out_bps: p95.map(|p| p.and_then(|p| p[1])),
     }
 }
 
@@ -248,6 +253,12 @@ struct Meta {
     resolution: u64,
     /// "archives", "day totals" or "top-k history".
     source: &'static str,
+    /// For a named period: from when it has counts, its start or when counting began if later;
+    /// null when counting began after it. An estimate for the whole period scales from this.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    data_from: Option<Option<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    data_from_unix: Option<Option<i64>>,
     /// False when part of the window is older than what is kept, or totals carry an error bound.
     complete: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -327,6 +338,8 @@ fn meta_of(
         zone: ctx.calendar.zone_name().to_string(),
         resolution,
         source,
+        data_from: None,
+        data_from_unix: None,
         complete,
         note,
     }
@@ -431,7 +444,7 @@ async fn archived(
     list: List,
     only: Option<Subject>,
     q: &ListQuery,
-) -> Result<(Vec<(Subject, Counts, Option<[f64; 2]>)>, Meta), Reply> {
+) -> Result<(Vec<(Subject, Counts, P95)>, Meta), Reply> {
     let (from, to) = resolve(ctx, q).map_err(|m| Reply::error(400, &m))?;
     let dir = match list {
         List::Hosts => "hosts",
@@ -450,15 +463,15 @@ async fn archived(
         Err(_) if q.period.is_some() => Window::default(),
         Err(reply) => return Err(reply),
     };
-    let mut rows: Vec<(Subject, Counts, Option<[f64; 2]>)> =
-        w.rows.iter().map(|r| (r.subject, r.counts, Some(r.p95_bps))).collect();
+    let mut rows: Vec<(Subject, Counts, P95)> = w.rows.iter().map(|r| (r.subject, r.counts, Some(r.p95_bps))).collect();
     let Some(p) = q.period else {
         let note = w.reaches_past_kept.then(|| "part of the window is older than the archives keep".to_string());
         return Ok((rows, meta(ctx, &w, "archives", !w.reaches_past_kept, note)));
     };
     // A named period: the day totals, which every period's days are kept for.
     let periods = ctx.archive.periods();
-    let p95: std::collections::HashMap<Subject, [f64; 2]> = w.rows.iter().map(|r| (r.subject, r.p95_bps)).collect();
+    let p95: std::collections::HashMap<Subject, [Option<f64>; 2]> =
+        w.rows.iter().map(|r| (r.subject, r.p95_bps)).collect();
     rows = periods
         .of(p)
         .filter(|(s, _)| s.dir() == dir && only.is_none_or(|o| o == **s))
@@ -477,7 +490,11 @@ async fn archived(
     if w.resolution == 0 {
         note.push_str(" (not available now: the archive was busy)");
     }
-    Ok((rows, meta_of(ctx, bounds, w.resolution, "day totals", true, Some(note))))
+    let mut m = meta_of(ctx, bounds, w.resolution, "day totals", true, Some(note));
+    let data_from = periods.data_from(p);
+    m.data_from = Some(data_from.map(|t| ctx.calendar.format(t)));
+    m.data_from_unix = Some(data_from);
+    Ok((rows, m))
 }
 
 /// Every list busiest first. The `other` host row (hosts past archive.max_hosts) is listed with
@@ -531,8 +548,8 @@ pub async fn list(ctx: &Context, list: List, q: ListQuery) -> Reply {
                         .filter_map(|(s, c, p)| match s {
                             Subject::Host(h) => {
                                 let mut r = host_row(ctx, &snap, h, c);
-                                r.p95_rx_bps = Some(p.map_or(0.0, |p| finite(p[0])));
-                                r.p95_tx_bps = Some(p.map_or(0.0, |p| finite(p[1])));
+                                r.p95_rx_bps = Some(p.and_then(|p| p[0]));
+                                r.p95_tx_bps = Some(p.and_then(|p| p[1]));
                                 Some(r)
                             }
                             _ => None,
@@ -545,12 +562,7 @@ pub async fn list(ctx: &Context, list: List, q: ListQuery) -> Reply {
                     let out: Vec<InterfaceRow> = rows
                         .iter()
                         .filter_map(|(s, c, p)| match s {
-                            Subject::Interface(i) => Some(interface_row(
-                                &snap,
-                                i,
-                                c,
-                                Some(p.map_or([0.0, 0.0], |p| [finite(p[0]), finite(p[1])])),
-                            )),
+                            Subject::Interface(i) => Some(interface_row(&snap, i, c, Some(*p))),
                             _ => None,
                         })
                         .collect();
@@ -602,15 +614,6 @@ fn wan_first(mut rows: Vec<InterfaceRow>, limit: usize) -> serde_json::Value {
     serde_json::to_value(rows).unwrap_or_default()
 }
 
-/// rrdtool's unknown (NaN: no row known in the window) as 0 in JSON, which has no NaN.
-fn finite(v: f64) -> f64 {
-    if v.is_finite() {
-        v
-    } else {
-        0.0
-    }
-}
-
 fn conversation_row(ctx: &Context, t: &Talk) -> ConversationRow {
     ConversationRow {
         host: t.host.to_string(),
@@ -647,8 +650,8 @@ pub async fn host(ctx: &Context, ip: std::net::IpAddr, q: ListQuery) -> Reply {
             return Reply::error(404, "no traffic of this host in the window");
         };
         let mut row = host_row(ctx, &ctx.published.get(), &HostId::Ip(ip), c);
-        row.p95_rx_bps = Some(p.map_or(0.0, |p| finite(p[0])));
-        row.p95_tx_bps = Some(p.map_or(0.0, |p| finite(p[1])));
+        row.p95_rx_bps = Some(p.and_then(|p| p[0]));
+        row.p95_tx_bps = Some(p.and_then(|p| p[1]));
         let (from, to) = (meta.from_unix, meta.to_unix);
         let top = match top_query(ctx, from, to).await {
             Ok(t) => t,
@@ -805,6 +808,7 @@ pub fn doctor_findings(ctx: &Context) -> Vec<crate::doctor::Finding> {
         records: stats::get(&s.records),
         remote_only_records: stats::get(&s.remote_only_records),
         exporters: &snap.exporters,
+        rejected: &snap.rejected,
         remote: &snap.remote,
         local: &settings.local,
         listen: &settings.listen,
@@ -820,6 +824,7 @@ pub fn doctor_findings(ctx: &Context) -> Vec<crate::doctor::Finding> {
         interfaces_only: &settings.interfaces_only,
         double_nat_records: stats::get(&s.double_nat_records),
         egress_duplicates: stats::get(&s.egress_duplicate_records),
+        config: &settings.config,
     })
 }
 

@@ -185,13 +185,14 @@ pub fn si_bits(b: f64) -> String {
 
 /// What the legend prints beside the series (in, out), computed from the archive's rows: bytes
 /// in the window, the average and the peak in bits/s (the peak from the MAX archive where rows
-/// consolidate steps), and the 95th percentile in bits/s (NaN: no row known).
+/// consolidate steps), and the 95th percentile in bits/s of the rows known by now (`None`: too
+/// few of them).
 #[derive(Debug, Clone, Copy)]
 pub struct Figures {
     pub totals: [f64; 2],
     pub avg: [f64; 2],
     pub max: [f64; 2],
-    pub p95: [f64; 2],
+    pub p95: [Option<f64>; 2],
 }
 
 /// Where a graph sits in time: `[start, end)`, the row width of the archive it is drawn from,
@@ -298,7 +299,10 @@ pub fn args(
 ) -> Vec<String> {
     let [(ind, inl), (outd, outl)] = series;
     let Figures { totals, avg, max, p95 } = *figures;
-    let peak = [max[0], max[1], p95[0], p95[1]].into_iter().filter(|v| v.is_finite()).fold(0.0, f64::max);
+    let peak = [max[0], max[1], p95[0].unwrap_or(0.0), p95[1].unwrap_or(0.0)]
+        .into_iter()
+        .filter(|v| v.is_finite())
+        .fold(0.0, f64::max);
     let (div, unit) = bits_unit(peak);
     let f = def_path(file);
     let row = frame.row;
@@ -331,7 +335,7 @@ pub fn args(
     // The 95th percentile of the same rows, as a rule with its value (the "in" series above the
     // axis, the "out" series mirrored below it).
     for (k, (v, colour, label)) in [(p95[0], "#1a4d75", inl), (p95[1], "#a8560f", outl)].into_iter().enumerate() {
-        if v.is_finite() {
+        if let Some(v) = v.filter(|v| v.is_finite()) {
             let at = if k == 0 { v } else { -v } / div;
             a.push(format!(
                 "HRULE:{}{colour}:{}\\l:dashes",
@@ -339,6 +343,11 @@ pub fn args(
                 text(&format!("95th percentile {label} {}", si_bits(v)))
             ));
         }
+    }
+    if p95.iter().any(Option::is_none) {
+        let words =
+            format!("95th percentile: \u{2014} (fewer than {} rows known so far)", crate::rrd::MIN_PERCENTILE_ROWS);
+        a.push(format!("COMMENT:{}\\l", text(&words)));
     }
     if peak_def.is_some() {
         let words =
@@ -420,7 +429,7 @@ mod tests {
     }
 
     fn figures() -> Figures {
-        Figures { totals: [1.0, 2.0], avg: [1_000.0, 0.0], max: [94_600_000.0, 8.0], p95: [3_600_000.0, f64::NAN] }
+        Figures { totals: [1.0, 2.0], avg: [1_000.0, 0.0], max: [94_600_000.0, 8.0], p95: [Some(3_600_000.0), None] }
     }
 
     #[test]
@@ -430,8 +439,12 @@ mod tests {
         let a = args(Path::new("/a/b.rrd"), "t", series, &look(Period::Day, 600), &frame, &figures(), "Europe/Berlin");
         // Drawn in Mbit/s (the peak is 94.6 Mbit/s): the rule sits at 3.6 on that axis.
         assert!(a.contains(&"HRULE:3.6#1a4d75:95th percentile Received 3.6 Mbit/s\\l:dashes".to_string()), "{a:?}");
-        // No rule for a series without a known row.
+        // No rule for a series with too few known rows, and the legend says why rather than 0.
         assert!(!a.iter().any(|x| x.contains("percentile Sent")));
+        assert!(
+            a.contains(&"COMMENT:95th percentile\\: \u{2014} (fewer than 20 rows known so far)\\l".to_string()),
+            "{a:?}"
+        );
         assert_eq!(a.last().map(String::as_str), Some("COMMENT:Times in Europe/Berlin\\r"));
     }
 

@@ -35,21 +35,22 @@ pub struct Fetched {
     pub values: Vec<f64>,
 }
 
-/// rrdtool's `VDEF:x=ds,PCT,PERCENT` on the same values: sorted with unknowns first (they sort
-/// smallest), the value at index `round(PCT × (n − 1) / 100)`.
-pub fn percentile(values: &[f64], pct: f64) -> f64 {
-    if values.is_empty() {
-        return f64::NAN;
+/// Rows a percentile needs at least. The 95th drops the busiest 5 % of the rows; with fewer than
+/// 20 that is less than one row, and the "percentile" is only the peak again, which the legend
+/// already shows. (Two hours of a day graph's 5-minute rows; 20 minutes at the default step.)
+pub const MIN_PERCENTILE_ROWS: usize = 20;
+
+/// rrdtool's `VDEF:x=ds,PCT,PERCENTNAN` on the same values: the unknown ones (NaN) left out, the
+/// rest sorted, the value at index `round(PCT × (n − 1) / 100)`. `None` with fewer than
+/// [`MIN_PERCENTILE_ROWS`] known values.
+pub fn percentile_known(values: impl IntoIterator<Item = f64>, pct: f64) -> Option<f64> {
+    let mut v: Vec<f64> = values.into_iter().filter(|x| !x.is_nan()).collect();
+    if v.len() < MIN_PERCENTILE_ROWS {
+        return None;
     }
-    let mut v = values.to_vec();
-    v.sort_by(|a, b| match (a.is_nan(), b.is_nan()) {
-        (true, true) => std::cmp::Ordering::Equal,
-        (true, false) => std::cmp::Ordering::Less,
-        (false, true) => std::cmp::Ordering::Greater,
-        _ => a.partial_cmp(b).expect("not NaN"),
-    });
+    v.sort_by(f64::total_cmp);
     let i = ((pct * (v.len() - 1) as f64) / 100.0).round() as usize;
-    v[i.min(v.len() - 1)]
+    Some(v[i.min(v.len() - 1)])
 }
 
 /// Which rows a fetch reads: the average of each row's steps, or the largest of them.
@@ -303,4 +304,26 @@ fn check(rc: libc::c_int) -> Result<(), RrdError> {
 /// True for librrd's refusal of an update whose time is not after the file's last update.
 pub fn is_illegal_time(e: &RrdError) -> bool {
     e.0.contains("illegal attempt to update") || e.0.contains("minimum one second step")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn percentiles_of_the_known_rows_only() {
+        // rrdtool 1.7.2 on 0..=10 in this order (30 rows, then unknowns): PERCENTNAN 95 -> 10,
+        // 50 -> 5, 30 -> 3.
+        let rows: Vec<f64> = (1..=30).map(|i| f64::from((i * 37) % 11)).collect();
+        let mut with_unknowns = vec![f64::NAN; 40];
+        with_unknowns.extend(&rows);
+        with_unknowns.extend([f64::NAN; 5]);
+        for (pct, want) in [(95.0, 10.0), (50.0, 5.0), (30.0, 3.0)] {
+            assert_eq!(percentile_known(rows.iter().copied(), pct), Some(want));
+            assert_eq!(percentile_known(with_unknowns.iter().copied(), pct), Some(want));
+        }
+        // Too few known rows: no figure, never a 0 made of unknowns.
+        assert_eq!(percentile_known([1.0; MIN_PERCENTILE_ROWS - 1].into_iter().chain([f64::NAN; 100]), 95.0), None);
+        assert_eq!(percentile_known([0.0; MIN_PERCENTILE_ROWS], 95.0), Some(0.0));
+    }
 }

@@ -215,6 +215,8 @@ pub struct Snapshot {
     pub remote: crate::doctor::RemoteSummary,
     /// Flows two exporters both reported, for the doctor.
     pub overlap: overlap::OverlapSummary,
+    /// Per sender, the datagrams that could not be decoded, for the doctor.
+    pub rejected: Vec<crate::decode::rejects::Rejected>,
 }
 
 /// A row's recent activity: the counts the last hand-over took (what arrived during the last

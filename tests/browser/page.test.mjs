@@ -373,6 +373,17 @@ test('the first screen opens on today: the devices table holds exactly /api/host
   assert.ok(barWidth > 0, 'a visible proportional bar');
 });
 
+test('the month tile: no estimate before a whole day is counted, and since when it counts', async () => {
+  const month = await api('/api/hosts?period=month');
+  // This daemon began counting minutes ago, well after the 1st.
+  assert.ok(month.data_from_unix > month.from_unix, JSON.stringify(month));
+  const sub = '#glance [data-tile="month"] .tile-sub';
+  await page.waitForFunction((s) => /counted since/.test(document.querySelector(s).textContent), sub, { timeout: WAIT });
+  const text = await page.textContent(sub);
+  assert.doesNotMatch(text, /by month end/, 'minutes of traffic times a month is no estimate');
+  assert.ok(text.includes(`counted since ${month.data_from.slice(0, 10)}`), text);
+});
+
 // The table's rows (ip -> [rx, tx]) once they equal what the API says for `query`.
 async function tableMatches(p, query) {
   let want;
