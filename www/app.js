@@ -189,8 +189,9 @@
         signal: abort ? abort.signal : undefined,
       });
       if (resp.status === 401) {
-        // The session ended (expired, or the password was changed): back to the login form.
-        location.assign('/login');
+        // The session ended (expired, or the password was changed): back to the login form,
+        // unless the logout form is on its way there already (a second navigation would abort it).
+        if (!leaving) location.assign('/login');
         throw new Error('logged out');
       }
       if (!resp.ok) throw new HttpError(path, resp.status);
@@ -413,7 +414,7 @@
         resp = null;
       }
       if (resp && resp.status === 401) {
-        location.assign('/login');
+        if (!leaving) location.assign('/login');
         return;
       }
       if (!resp || !resp.ok) {
@@ -723,7 +724,7 @@
 
   const SEVERITY = { error: 0, warning: 1, info: 2 };
   // Findings about one router's export, shown beside it in the routers list.
-  const AT_EXPORTER = new Set(['exporter_silent', 'sequence_loss', 'sampling']);
+  const AT_EXPORTER = new Set(['exporter_silent', 'sequence_loss', 'sampling', 'no_wan']);
 
   function finding(f, tag) {
     const detail = String(f.detail || '');
@@ -783,26 +784,35 @@
     return rows.reduce((t, r) => [t[0] + num(r[a]), t[1] + num(r[b])], [0, 0]);
   }
 
-  function tile(name, main, sub) {
+  // `bytes`: the figure shown, for whoever reads the page's data (the browser test).
+  function tile(name, main, sub, bytes) {
     const t = document.querySelector(`#glance [data-tile="${name}"]`);
     setText(t.querySelector('.tile-v'), main);
     setText(t.querySelector('.tile-sub'), sub);
+    if (bytes === undefined) delete t.dataset.bytes;
+    else t.dataset.bytes = String(bytes);
   }
 
   async function renderGlance() {
-    // The internet link when the router names one, else what the devices moved.
+    // The internet line's figures: its interface(s), as the server found them (configured,
+    // learned from the traffic, or named). Without one the tiles say so: the devices' sum would
+    // count a copy between two of them twice and is not what the line carried.
     const wan = state.interfaces.find((r) => r.wan === true);
-    const list = wan ? 'interfaces' : 'hosts';
-    const pick = (rows) => (wan ? rows.filter((r) => r.wan === true) : rows);
-    const [a, b] = wan ? ['in_bytes', 'out_bytes'] : ['rx_bytes', 'tx_bytes'];
-    const nowRows = pick(wan ? state.interfaces : state.hosts);
-    const now = wan ? sum(nowRows, 'now_in_bps', 'now_out_bps') : sum(nowRows, 'now_rx_bps', 'now_tx_bps');
-    tile('now', `↓ ${fmtRate(now[0])}`, `↑ ${fmtRate(now[1])}${wan ? ' · internet' : ' · all devices'}`);
-    const get = (p) => getJSON(`/api/${list}?period=${p}`).then((v) => ({ rows: pick(rowsOf(v)), meta: v })).catch(() => null);
+    const cycleTile = document.querySelector('#glance [data-tile="cycle"]');
+    if (!wan) {
+      for (const name of ['now', 'today', 'month']) tile(name, '—', 'no internet line known yet');
+      cycleTile.hidden = true;
+      return;
+    }
+    const pick = (rows) => rows.filter((r) => r.wan === true);
+    const [a, b] = ['in_bytes', 'out_bytes'];
+    const now = sum(pick(state.interfaces), 'now_in_bps', 'now_out_bps');
+    tile('now', `↓ ${fmtRate(now[0])}`, `↑ ${fmtRate(now[1])} · internet`);
+    const get = (p) => getJSON(`/api/interfaces?period=${p}`).then((v) => ({ rows: pick(rowsOf(v)), meta: v })).catch(() => null);
     const [today, month, cycle] = await Promise.all([get('today'), get('month'), get('cycle')]);
     const both = (x) => (x ? sum(x.rows, a, b) : null);
     const t = both(today);
-    if (t) tile('today', fmtBytes(t[0] + t[1]), `↓ ${fmtBytes(t[0])} ↑ ${fmtBytes(t[1])}`);
+    if (t) tile('today', fmtBytes(t[0] + t[1]), `↓ ${fmtBytes(t[0])} ↑ ${fmtBytes(t[1])}`, t[0] + t[1]);
     const m = both(month);
     if (m) {
       // A straight-line estimate from the time actually counted (since the 1st, or since flowpi
@@ -820,7 +830,6 @@
       tile('month', fmtBytes(total), `↓ ${fmtBytes(m[0])} ↑ ${fmtBytes(m[1])}${est}`);
     }
     const c = both(cycle);
-    const cycleTile = document.querySelector('#glance [data-tile="cycle"]');
     // With the cycle starting on the 1st it is the month: not shown twice.
     const same = cycle && month && cycle.meta.from_unix === month.meta.from_unix;
     cycleTile.hidden = !c || same;
@@ -1165,7 +1174,14 @@
     applyPeriod(state.period);
   }
 
+  // Set when the logout form is sent: the server ends the session at once, so requests still
+  // on their way come back 401 while the form's own navigation leads to the login page.
+  let leaving = false;
+
   function start() {
+    $('logout').addEventListener('submit', () => {
+      leaving = true;
+    });
     setupControls();
     setupOverview();
     document.addEventListener('visibilitychange', () => {
