@@ -40,7 +40,8 @@ pub enum WanBy {
     Config,
     /// Its far side is the rest of the world ([`FarSide::is_world`]).
     Traffic,
-    /// Its name says so ([`is_wan`]) and the traffic does not say otherwise (yet).
+    /// Its name says so ([`is_wan`]), and the traffic shows none of the exporter's interfaces as the
+    /// line (yet).
     Name,
 }
 

@@ -195,7 +195,7 @@ pub struct Snapshot {
     pub interface_recent: Vec<Recent>,
     /// Parallel to `interfaces`: what each one's far side says of the internet line.
     pub interface_far: Vec<interfaces::FarSide>,
-    /// The interfaces taken as the internet line, and why (see [`interfaces::wan_by`]), sorted.
+    /// The interfaces taken as the internet line, and why (see [`interfaces::line_of`]), sorted.
     pub wan: Vec<((IpAddr, u32), interfaces::WanBy)>,
     /// The step the collector counts in, ms (0 before the first snapshot).
     pub step_ms: i64,
