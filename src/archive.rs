@@ -226,6 +226,8 @@ const JUMP_SETTLE: Duration = Duration::from_secs(15 * 60);
 const STOP_FLUSH: Duration = Duration::from_secs(10);
 /// Steps held for a file that cannot be written, at least (see `drop_stale`).
 const KEEP_STEPS: i64 = 360;
+/// An archive file is read into RAM for a graph only up to this size (a host's is under 1 MiB).
+const MAX_RRD_BYTES: u64 = 64 << 20;
 /// The wall clock moving this much more (or less) than the monotonic clock between two
 /// hand-overs is a jump, at least (a step's length, if longer): NTP slews smaller errors.
 const JUMP_MS: i64 = 5_000;
@@ -631,7 +633,8 @@ impl Worker {
     /// from a version that kept none) the earliest day with totals, else now, written there.
     fn counting_since(&mut self) {
         let path = self.cfg.dir.join(SINCE_FILE);
-        if let Some(t) = std::fs::read_to_string(&path).ok().and_then(|s| s.trim().parse::<i64>().ok()) {
+        let read = crate::file::read_regular(&path, 64).ok();
+        if let Some(t) = read.and_then(|b| String::from_utf8(b).ok()).and_then(|s| s.trim().parse::<i64>().ok()) {
             self.since = t;
             return;
         }
@@ -723,7 +726,14 @@ impl Worker {
         }
         let path = self.path(&subject);
         let mut beat = 1;
-        let next = match path.exists().then(|| self.rrd.last(&path)) {
+        // librrd opens what it is given: a FIFO in a file's place would block this thread for
+        // good, a device could be read without end. Only a regular file is an archive.
+        let found = match std::fs::metadata(&path) {
+            Ok(m) if !m.is_file() => Some(Err(RrdError("not a regular file".into()))),
+            Ok(_) => Some(self.rrd.last(&path)),
+            Err(_) => None,
+        };
+        let next = match found {
             Some(Ok(t)) => {
                 beat = self.rrd.heartbeat(&path).map_or(1, |b| (b as i64 / self.step).max(1));
                 Some(t.div_euclid(self.step))
@@ -1331,7 +1341,8 @@ impl Worker {
         };
         let copy = memfd().map_err(|e| format!("memfd: {e}"))?;
         let copy_path = PathBuf::from(format!("/proc/self/fd/{}", copy.as_raw_fd()));
-        let bytes = std::fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+        // A regular file of an archive's size only: a link to /dev/zero must not swell the thread.
+        let bytes = crate::file::read_regular(&path, MAX_RRD_BYTES).map_err(|e| format!("{}: {e}", path.display()))?;
         (&copy).write_all(&bytes).map_err(|e| format!("memfd: {e}"))?;
         if through >= next {
             let beat = self.files.get(&subject).map_or(1, |f| f.beat);

@@ -468,3 +468,30 @@ fn a_flood_of_new_ipv6_addresses_stays_within_the_disk_budget() {
     let rx: u64 = d.hosts().values().map(|h| h.0).sum();
     assert_eq!(rx, 120 * 10_000);
 }
+
+#[test]
+fn fifos_in_the_place_of_archive_files_neither_hang_nor_stop_it() {
+    // A journal segment, a host's archive and the counting-since file that are FIFOs (no writer
+    // ever comes): each open would wait for good. flowpi starts, counts and writes all the same.
+    let tmp = tempfile::tempdir().unwrap();
+    let archive = tmp.path().join("archive");
+    for sub in ["journal", "hosts", "interfaces", "applications"] {
+        std::fs::create_dir_all(archive.join(sub)).unwrap();
+    }
+    for f in ["journal/00000001.fpj", "hosts/192.168.31.1.rrd", "counting-since"] {
+        let c = std::ffi::CString::new(archive.join(f).to_str().unwrap()).unwrap();
+        // SAFETY: a valid C string; mkfifo only makes the node.
+        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0, "mkfifo {f}");
+    }
+    let d = Daemon::start_in(tmp.path(), "");
+    d.send(&v5(&[flow("203.0.113.9", "192.168.31.1", 5_000)], 1));
+    d.wait_for("counted", |d| d.hosts().get("192.168.31.1").is_some_and(|h| h.0 == 5_000));
+    let file = host_file(&d, "192.168.31.1");
+    d.wait_for("written to a file of its own", |d| {
+        d.metric("flowpi_archive_steps_pending") == 0
+            && std::fs::metadata(&file).is_ok_and(|m| m.is_file())
+            && (fetch_totals(&file, 120)[0] - 5_000.0).abs() < 0.5
+    });
+    assert_eq!(d.metric("flowpi_archive_broken_total"), 1, "the FIFO was set aside: {}", d.log());
+    assert!(d.metric("flowpi_journal_bad_blocks_total") >= 1, "the FIFO segment counts as damage");
+}

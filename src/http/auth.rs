@@ -167,8 +167,8 @@ fn load_hash(cfg: &Config, configured: &Option<String>) -> Result<String, String
         return Ok(h.clone());
     }
     let path = cfg.archive.dir.join(HASH_FILE);
-    let text = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
-    let h = text.trim().to_string();
+    let text = crate::file::read_regular(&path, SMALL_FILE).map_err(|e| format!("{}: {e}", path.display()))?;
+    let h = String::from_utf8_lossy(&text).trim().to_string();
     check_hash(&h).map_err(|e| format!("{}: {e}", path.display()))?;
     Ok(h)
 }
@@ -176,7 +176,7 @@ fn load_hash(cfg: &Config, configured: &Option<String>) -> Result<String, String
 /// The session key from archive.dir, made on first use.
 fn load_key(dir: &Path) -> Result<[u8; 32], String> {
     let path = dir.join(KEY_FILE);
-    match std::fs::read(&path) {
+    match crate::file::read_regular(&path, SMALL_FILE) {
         Ok(b) if b.len() == 32 => Ok(b.try_into().expect("32 bytes")),
         Ok(_) | Err(_) => {
             let key = random_bytes::<32>();
@@ -185,6 +185,10 @@ fn load_key(dir: &Path) -> Result<[u8; 32], String> {
         }
     }
 }
+
+/// The password hash, the session key and the list of ended sessions are small: a file larger
+/// than this (or not a regular file) in their place is not read.
+const SMALL_FILE: u64 = 64 << 10;
 
 /// The key that signs session cookies and the sessions logged out, which a cookie's signature
 /// alone cannot tell: a cookie is stateless, and clearing it in the browser does not stop a copy.
@@ -204,9 +208,9 @@ impl Sessions {
     fn load(dir: &Path) -> Result<Sessions, String> {
         let key = load_key(dir)?;
         let path = dir.join(REVOKED_FILE);
-        let revoked = match std::fs::read_to_string(&path) {
-            Ok(text) => parse_revoked(&text, now_secs()),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Some(HashMap::new()),
+        let revoked = match crate::file::read_regular(&path, SMALL_FILE) {
+            Ok(text) => std::str::from_utf8(&text).ok().and_then(|t| parse_revoked(t, now_secs())),
+            Err(e) if e.not_found() => Some(HashMap::new()),
             Err(_) => None,
         };
         match revoked {
