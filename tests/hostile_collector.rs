@@ -589,9 +589,10 @@ impl Churn {
         if cfg!(target_arch = "x86_64") {
             assert!(self.rss_kb <= 24 * 1024, "peak RSS {} kB", self.rss_kb);
         }
-        // 64 exporters within collector.max_template_bytes_per_exporter (8 KiB of templates in
-        // memory each; their JSON is smaller) and the names of the interfaces flows are on.
-        assert!(self.size <= 512 << 10, "exporters.json is {} bytes", self.size);
+        // 64 exporters within collector.max_template_bytes_per_exporter (templates counted by
+        // their memory, so on a 32-bit build more of them fit: 472 kB on x86_64, 542 kB on armv7)
+        // and the names of the interfaces flows are on; before the bounds, 49.6 MB.
+        assert!(self.size <= 768 << 10, "exporters.json is {} bytes", self.size);
         // At most half the day's budget at once (see collector.state_write_budget).
         assert!(self.written <= 2 << 20, "{} bytes written", self.written);
     }
