@@ -65,6 +65,20 @@ impl Daemon {
 
     /// As `start_env`, with lines of the test's own in the sections written here.
     pub fn start_full(dir: &Path, extra: Extra, env: &[(&str, &str)]) -> Daemon {
+        // A port found free can be taken by another test before flowpi binds it: then flowpi
+        // stops with "in use" and is started again on other ports.
+        for attempt in 1.. {
+            let mut d = Daemon::spawn(dir, extra, env);
+            match d.wait_ready() {
+                Ok(()) => return d,
+                Err(e) if attempt < 3 && e.contains("in use") => continue,
+                Err(e) => panic!("flowpi did not start: {e}"),
+            }
+        }
+        unreachable!()
+    }
+
+    fn spawn(dir: &Path, extra: Extra, env: &[(&str, &str)]) -> Daemon {
         let Extra { collector, archive: extra_archive, http: http_extra, sections } = extra;
         let udp: SocketAddr = format!("127.0.0.1:{}", free_udp_port()).parse().unwrap();
         let http: SocketAddr = format!("127.0.0.1:{}", free_tcp_port()).parse().unwrap();
@@ -111,26 +125,31 @@ impl Daemon {
             .stderr(log)
             .spawn()
             .unwrap();
-        let d = Daemon { child, dir: dir.to_path_buf(), config, udp, http, _tmp: None };
-        d.wait_ready();
-        d
+        Daemon { child, dir: dir.to_path_buf(), config, udp, http, _tmp: None }
     }
 
-    fn wait_ready(&self) {
+    /// Until /api/status answers; a minute while the process lives (a loaded machine starts it
+    /// slowly), at once if it ends. The error tells which, with the log and the process state.
+    fn wait_ready(&mut self) -> Result<(), String> {
         let t = Instant::now();
-        while t.elapsed() < Duration::from_secs(20) {
-            if let Ok(r) = try_get(self.http, "/api/status") {
+        while t.elapsed() < Duration::from_secs(60) {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return Err(format!("it ended ({status}); log:\n{}", self.log()));
+            }
+            if let Ok(r) = probe(self.http, "/api/status") {
                 if r.status == 200 || r.status == 401 {
-                    return;
+                    return Ok(());
                 }
             }
             std::thread::sleep(Duration::from_millis(50));
         }
-        panic!("flowpi did not start; log:\n{}", self.log());
+        let state = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap_or_default();
+        let state: Vec<&str> = state.lines().filter(|l| l.starts_with("State:") || l.starts_with("Threads:")).collect();
+        Err(format!("no answer on {} within 60 s ({}); log:\n{}", self.http, state.join(", "), self.log()))
     }
 
     pub fn log(&self) -> String {
-        std::fs::read_to_string(self.dir.join("flowpi.log")).unwrap_or_default()
+        String::from_utf8_lossy(&std::fs::read(self.dir.join("flowpi.log")).unwrap_or_default()).into_owned()
     }
 
     pub fn archive(&self) -> PathBuf {
@@ -278,6 +297,19 @@ pub struct HttpReply {
     pub status: u16,
     pub headers: String,
     pub body: Vec<u8>,
+}
+
+/// A GET that gives up after 2 s: for waiting on a daemon that may not be the one asked.
+fn probe(addr: SocketAddr, path: &str) -> std::io::Result<HttpReply> {
+    let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(2))?;
+    s.set_read_timeout(Some(Duration::from_secs(2)))?;
+    s.write_all(format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n").as_bytes())?;
+    let mut raw = Vec::new();
+    s.read_to_end(&mut raw)?;
+    let head = String::from_utf8_lossy(&raw);
+    let status =
+        head.split(' ').nth(1).and_then(|v| v.parse().ok()).ok_or_else(|| std::io::Error::other("no status"))?;
+    Ok(HttpReply { status, headers: String::new(), body: Vec::new() })
 }
 
 pub fn try_get(addr: SocketAddr, path: &str) -> std::io::Result<HttpReply> {
