@@ -163,6 +163,7 @@ impl Collector {
         let interfaces_only: Vec<std::net::IpAddr> =
             cfg.exporters.iter().filter(|(_, o)| !o.devices).map(|(ip, _)| *ip).collect();
         agg.set_interfaces_only(&interfaces_only);
+        agg.set_devices(&cfg.names.devices, cfg.views.device_addresses);
         let decoder = Decoder::new(cfg.collector.limits.clone(), cfg.exporters.clone(), stats.clone())
             .with_max_senders(cfg.doctor.max_senders);
         Collector {

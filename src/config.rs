@@ -49,11 +49,27 @@ pub const MAX_HOST_ENTRIES: usize = 4096;
 /// Characters of a `[[host]]` name at most (as `[[exporter]]` names).
 pub const MAX_NAME_CHARS: usize = 64;
 
+/// A device from `[[host]]`: what is it, and the address its row, archive and page go by.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DeviceConfig {
+    /// Its first address; else, for one given by its MAC only, the MAC's link-local address
+    /// ([`crate::net::mac_key`]); else its first prefix's network address.
+    pub key: IpAddr,
+    pub name: String,
+    pub addresses: Vec<IpAddr>,
+    /// Every address inside belongs to it (its IPv6 /64, with each day's privacy address).
+    pub prefixes: Vec<IpNet>,
+    pub mac: Option<u64>,
+}
+
 /// `[[host]]` and `[names]`.
 #[derive(Clone, Debug)]
 pub struct NamesConfig {
-    /// Names from `[[host]]`, one per address (a device with several addresses has each).
+    /// Names from `[[host]]`, one per address (a device with several addresses has each, and the
+    /// address it goes by).
     pub hosts: std::collections::BTreeMap<IpAddr, String>,
+    /// The `[[host]]` entries as devices.
+    pub devices: Vec<DeviceConfig>,
     /// Ask the resolver for local hosts without a `[[host]]` name.
     pub reverse_dns: bool,
     pub resolver: Resolver,
@@ -144,6 +160,8 @@ pub struct ViewsConfig {
     pub peers_per_host: usize,
     pub conversations: usize,
     pub ports: usize,
+    /// Addresses whose device (MAC) is remembered at most.
+    pub device_addresses: usize,
 }
 
 impl Config {
@@ -154,6 +172,7 @@ impl Config {
             max_interfaces: self.archive.max_interfaces,
             host_idle_steps: (self.archive.host_idle.as_secs() / self.archive.step.as_secs()).max(1) as i64,
             peers_per_host: self.views.peers_per_host,
+            device_addresses: self.views.device_addresses,
             conversations: self.views.conversations,
             ports: self.views.ports,
             doctor_prefixes: self.doctor.max_prefixes,
@@ -231,6 +250,7 @@ struct Raw {
     /// `[applications]` in file order, and where the section starts; `None` when it is absent.
     applications: Option<(usize, Vec<RawClass>)>,
     peers_max_per_host: Option<Spanned<i64>>,
+    devices_max_addresses: Option<Spanned<i64>>,
     conversations_max: Option<Spanned<i64>>,
     ports_max: Option<Spanned<i64>>,
     time_zone: Option<Spanned<String>>,
@@ -249,8 +269,9 @@ struct Raw {
 }
 
 struct RawHost {
-    /// One address or a list of them.
-    address: Spanned<Vec<Spanned<String>>>,
+    /// One address or a list of them (addresses and prefixes).
+    address: Option<Spanned<Vec<Spanned<String>>>>,
+    mac: Option<Spanned<String>>,
     name: Spanned<String>,
 }
 
@@ -840,6 +861,9 @@ impl Validator<'_> {
         let mut t = self.section(&mut root, "peers");
         let peers_max_per_host = self.get(&mut t, "max_per_host");
         self.unknown(t);
+        let mut t = self.section(&mut root, "devices");
+        let devices_max_addresses = self.get(&mut t, "max_addresses");
+        self.unknown(t);
         let mut t = self.section(&mut root, "conversations");
         let conversations_max = self.get(&mut t, "max");
         self.unknown(t);
@@ -910,6 +934,7 @@ impl Validator<'_> {
             exporter,
             applications,
             peers_max_per_host,
+            devices_max_addresses,
             conversations_max,
             ports_max,
             time_zone,
@@ -953,16 +978,21 @@ impl Validator<'_> {
         let Kind::Table(entries) = n.kind else { return self.wrong_type("host", &n, "a table") };
         let mut t = Table::new("host", entries);
         let has = |k: &str| t.entries.iter().any(|(e, _)| e == k);
-        let (has_address, has_name) = (has("address"), has("name"));
+        let (has_address, has_mac, has_name) = (has("address"), has("mac"), has("name"));
         let address: Option<OneOrMany> = self.get(&mut t, "address");
+        let mac: Option<Spanned<String>> = self.get(&mut t, "mac");
         let name: Option<Spanned<String>> = self.get(&mut t, "name");
         self.unknown(t);
-        for (k, present) in [("address", has_address), ("name", has_name)] {
-            if !present {
-                self.problem_at("host", n.span.start, format!("missing key `{k}`"));
-            }
+        if !has_name {
+            self.problem_at("host", n.span.start, "missing key `name`".into());
         }
-        Some(RawHost { address: address?.0, name: name? })
+        if !has_address && !has_mac {
+            self.problem_at("host", n.span.start, "missing key `address` (or `mac`)".into());
+        }
+        if (has_address && address.is_none()) || (has_mac && mac.is_none()) {
+            return None;
+        }
+        Some(RawHost { address: address.map(|a| a.0), mac, name: name? })
     }
 
     fn int(&mut self, key: &str, v: Option<Spanned<i64>>, default: i64, min: i64, max: i64) -> i64 {
@@ -1277,6 +1307,7 @@ impl Validator<'_> {
             peers_per_host: self.int("peers.max_per_host", raw.peers_max_per_host, 32, 0, 1024) as usize,
             conversations: self.int("conversations.max", raw.conversations_max, 2048, 0, 1_000_000) as usize,
             ports: self.int("ports.max", raw.ports_max, 1024, 0, 131_072) as usize,
+            device_addresses: self.int("devices.max_addresses", raw.devices_max_addresses, 4096, 0, 1 << 20) as usize,
         };
 
         // http
@@ -1484,6 +1515,9 @@ impl Validator<'_> {
             self.problem_at("host", at, format!("at most {MAX_HOST_ENTRIES} [[host]] entries"));
         }
         let mut named = std::collections::BTreeMap::new();
+        let mut devices: Vec<DeviceConfig> = Vec::new();
+        let mut macs = std::collections::HashSet::new();
+        let mut claimed: Vec<IpNet> = Vec::new();
         for h in hosts {
             let name = h.name.get_ref().trim();
             let name_ok = if name.is_empty() || name.chars().count() > MAX_NAME_CHARS {
@@ -1495,34 +1529,89 @@ impl Validator<'_> {
             } else {
                 true
             };
-            if h.address.get_ref().is_empty() {
-                self.problem("host.address", &h.address, "must list at least one address".into());
+            let mac = h.mac.as_ref().and_then(|m| match crate::net::parse_mac(m.get_ref()) {
+                Some(v) if macs.insert(v) => Some(v),
+                Some(_) => {
+                    self.problem("host.mac", m, format!("{} has two [[host]] entries", m.get_ref().trim()));
+                    None
+                }
+                None => {
+                    self.problem(
+                        "host.mac",
+                        m,
+                        format!("{:?} is not a MAC address (e.g. \"00:1a:2b:3c:4d:5e\")", m.get_ref()),
+                    );
+                    None
+                }
+            });
+            let list = h.address.as_ref().map_or(&[][..], |a| a.get_ref().as_slice());
+            if let Some(a) = h.address.as_ref().filter(|a| a.get_ref().is_empty()) {
+                self.problem("host.address", a, "must list at least one address".into());
             }
-            for a in h.address.get_ref() {
-                let addr = match a.get_ref().trim().parse::<IpAddr>() {
-                    Ok(ip) => crate::net::normalize(ip),
-                    Err(_) => {
-                        let msg = format!("{:?} is not an IP address", a.get_ref());
-                        self.problem("host.address", a, msg);
-                        continue;
+            let (mut addresses, mut prefixes) = (Vec::new(), Vec::new());
+            for a in list {
+                let text = a.get_ref().trim();
+                let net = if text.contains('/') {
+                    match text.parse::<IpNet>() {
+                        Ok(n) if n.prefix() < if n.addr().is_ipv4() { 16 } else { 48 } => {
+                            let msg = format!("{text}: a device's prefix must be at least /16 (IPv4) or /48 (IPv6)");
+                            self.problem("host.address", a, msg);
+                            continue;
+                        }
+                        Ok(n) => n,
+                        Err(e) => {
+                            self.problem("host.address", a, e);
+                            continue;
+                        }
+                    }
+                } else {
+                    match text.parse::<IpAddr>() {
+                        Ok(ip) => {
+                            crate::net::normalize(ip).to_string().parse::<IpNet>().expect("an address is a network")
+                        }
+                        Err(_) => {
+                            let msg = format!("{:?} is not an IP address or prefix", a.get_ref());
+                            self.problem("host.address", a, msg);
+                            continue;
+                        }
                     }
                 };
-                if named.contains_key(&addr) {
-                    self.problem("host.address", a, format!("{addr} has two [[host]] names"));
+                let single = net.prefix() == if net.addr().is_ipv4() { 32 } else { 128 };
+                if let Some(other) = claimed.iter().find(|c| c.contains(net.addr()) || net.contains(c.addr())) {
+                    let msg = if single && other.prefix() == net.prefix() {
+                        format!("{} has two [[host]] names", net.addr())
+                    } else {
+                        let this = if single { net.addr().to_string() } else { net.to_string() };
+                        format!("{this} overlaps {other} of another [[host]] entry (or of this one)")
+                    };
+                    self.problem("host.address", a, msg);
                     continue;
                 }
+                claimed.push(net);
                 // Only hosts of network.local are counted, so only they are ever named.
-                if !local.iter().any(|n| n.contains(addr)) {
+                if !local.iter().any(|n| n.contains(net.addr())) {
                     let msg = format!(
-                        "{addr} is outside network.local, so flowpi counts no traffic for it and this name is never shown; add its network to network.local if it is one of yours"
+                        "{net} is outside network.local, so flowpi counts no traffic for it and this name is never shown; add its network to network.local if it is one of yours",
+                        net = if single { net.addr().to_string() } else { net.to_string() }
                     );
                     self.warning_at("host.address", a.span().start, msg);
                 }
-                // A bad name still claims its addresses: a second entry for one is reported too.
-                named.insert(addr, name_ok.then(|| name.to_string()));
+                if single {
+                    addresses.push(net.addr());
+                } else {
+                    prefixes.push(net);
+                }
             }
+            let key =
+                addresses.first().copied().or(mac.map(crate::net::mac_key)).or(prefixes.first().map(|p| p.addr()));
+            // A bad name still claims its addresses: a second entry for one is reported too.
+            let (Some(key), true) = (key, name_ok) else { continue };
+            for a in addresses.iter().chain([&key]) {
+                named.insert(*a, name.to_string());
+            }
+            devices.push(DeviceConfig { key, name: name.to_string(), addresses, prefixes, mac });
         }
-        let hosts = named.into_iter().filter_map(|(a, n)| n.map(|n| (a, n))).collect();
+        let hosts = named;
         let resolver = match &raw.resolver {
             None => Resolver::System,
             Some(s) if s.get_ref() == "system" => Resolver::System,
@@ -1540,6 +1629,7 @@ impl Validator<'_> {
         };
         NamesConfig {
             hosts,
+            devices,
             reverse_dns: raw.reverse_dns.is_none_or(|b| *b.get_ref()),
             resolver,
             ttl: self.duration("names.ttl", raw.ttl, Duration::from_secs(3600), 1, 30 * 86_400),
@@ -1743,7 +1833,6 @@ mod tests {
                 (Some(9), "host.name"),
                 (Some(12), "host.name"),
                 (Some(14), "host.address"),
-                (Some(16), "host"),
                 (Some(18), "host.mac"),
                 (Some(20), "host.address"),
                 (Some(23), "names.reverse_dns"),
@@ -1756,13 +1845,13 @@ mod tests {
             "{e}"
         );
         let msgs: Vec<&str> = e.problems.iter().map(|p| p.message.as_str()).collect();
-        assert_eq!(msgs[0], "\"192.168.1.300\" is not an IP address");
+        assert_eq!(msgs[0], "\"192.168.1.300\" is not an IP address or prefix");
         assert_eq!(msgs[1], "192.168.1.13 has two [[host]] names");
         assert_eq!(msgs[2], "must be 1 to 64 characters");
         assert_eq!(msgs[3], "\"tab\\there\" has control characters");
         assert_eq!(msgs[5], "must list at least one address");
-        assert_eq!(msgs[6], "missing key `address`");
-        assert_eq!(msgs[8], "invalid type: integer `5`, expected a string or a list of strings");
+        assert_eq!(msgs[6], "\"x\" is not a MAC address (e.g. \"00:1a:2b:3c:4d:5e\")");
+        assert_eq!(msgs[7], "invalid type: integer `5`, expected a string or a list of strings");
         // Two entries naming one address are a mistake wherever they are.
         let e = Config::parse(
             "[[host]]\naddress = \"fd00::1\"\nname = \"a\"\n[[host]]\naddress = \"fd00:0::1\"\nname = \"b\"\n",

@@ -529,6 +529,7 @@ mod tests {
         hosts.insert(ip("192.168.1.10"), "Living-room TV".to_string());
         NamesConfig {
             hosts,
+            devices: Vec::new(),
             reverse_dns: true,
             resolver: Resolver::System,
             ttl: Duration::from_secs(3600),

@@ -1,4 +1,5 @@
-//! IP networks (CIDR prefixes) and the "is this address local?" test.
+//! IP networks (CIDR prefixes), the "is this address local?" test, and MAC addresses as the
+//! link-local address a device is known by.
 
 use std::fmt;
 use std::net::IpAddr;
@@ -90,6 +91,44 @@ impl fmt::Display for IpNet {
     }
 }
 
+/// A MAC address ("aa:bb:cc:dd:ee:ff", '-' also separates) as the 48-bit integer exports carry.
+pub fn parse_mac(s: &str) -> Option<u64> {
+    let parts: Vec<&str> = s.trim().split([':', '-']).collect();
+    if parts.len() != 6 || parts.iter().any(|p| p.len() != 2) {
+        return None;
+    }
+    let mut v = 0u64;
+    for p in parts {
+        v = v << 8 | u64::from(u8::from_str_radix(p, 16).ok()?);
+    }
+    (v != 0).then_some(v)
+}
+
+pub fn fmt_mac(m: u64) -> String {
+    let b = m.to_be_bytes();
+    format!("{:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}", b[2], b[3], b[4], b[5], b[6], b[7])
+}
+
+/// The address a device known only by its MAC goes by: its modified EUI-64 link-local address
+/// (RFC 4291 appendix A), fe80::/64 with the MAC inside. Never routed, so never an exported
+/// address of another host, and the same at every start (nothing to store).
+pub fn mac_key(m: u64) -> IpAddr {
+    let b = m.to_be_bytes();
+    let iid = [b[2] ^ 0x02, b[3], b[4], 0xff, 0xfe, b[5], b[6], b[7]];
+    IpAddr::V6((0xfe80u128 << 112 | u128::from(u64::from_be_bytes(iid))).into())
+}
+
+/// The MAC of a [`mac_key`] address.
+pub fn key_mac(ip: IpAddr) -> Option<u64> {
+    let IpAddr::V6(a) = ip else { return None };
+    let v = u128::from(a);
+    if v >> 64 != 0xfe80u128 << 48 || (v >> 24) & 0xffff != 0xfffe {
+        return None;
+    }
+    let iid = (v as u64).to_be_bytes();
+    Some(u64::from_be_bytes([0, 0, iid[0] ^ 0x02, iid[1], iid[2], iid[5], iid[6], iid[7]]))
+}
+
 /// The set of local networks. A home config lists a handful of prefixes, so a linear scan of
 /// pre-masked integers (this runs twice per flow record) beats anything cleverer.
 #[derive(Clone, Debug, Default)]
@@ -138,6 +177,24 @@ impl LocalNets {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn macs_and_their_link_local_keys() {
+        let m = parse_mac("00:1A:2b:3c:4d:5e").unwrap();
+        assert_eq!(m, 0x001a_2b3c_4d5e);
+        assert_eq!(parse_mac("00-1a-2b-3c-4d-5e"), Some(m));
+        assert_eq!(fmt_mac(m), "00:1a:2b:3c:4d:5e");
+        for bad in
+            ["", "00:1a:2b:3c:4d", "00:1a:2b:3c:4d:5e:6f", "00:1a:2b:3c:4d:zz", "0:1a:2b:3c:4d:5e", "00:00:00:00:00:00"]
+        {
+            assert_eq!(parse_mac(bad), None, "{bad}");
+        }
+        let k = mac_key(m);
+        assert_eq!(k.to_string(), "fe80::21a:2bff:fe3c:4d5e");
+        assert_eq!(key_mac(k), Some(m));
+        assert_eq!(key_mac("fe80::1".parse().unwrap()), None);
+        assert_eq!(key_mac("2001:db8::21a:2bff:fe3c:4d5e".parse().unwrap()), None);
+    }
 
     #[test]
     fn parses_and_matches() {

@@ -74,6 +74,11 @@ pub struct Stats {
     pub nat_attributed_records: AtomicU64,
     /// Of those, records whose outside address was itself local (double NAT).
     pub double_nat_records: AtomicU64,
+    /// Addresses remembered as members of a device, those dropped for newcomers
+    /// (devices.max_addresses), and MACs judged a router's (too many IPv4 addresses behind them).
+    pub device_addresses: AtomicU64,
+    pub device_address_evictions: AtomicU64,
+    pub device_router_macs: AtomicU64,
     /// Egress records (flowDirection 1) whose flow was reported entering too: not counted.
     pub egress_duplicate_records: AtomicU64,
     /// Rows the doctor's tables of records without a local host dropped for newcomers.
@@ -450,6 +455,24 @@ impl Stats {
             "gauge",
             "(exporter, ifIndex) pairs with their own row and archive.",
             &[("", get(&self.interfaces))],
+        );
+        metric(
+            "device_addresses",
+            "gauge",
+            "Addresses remembered as members of a device (its [[host]] entry or its MAC).",
+            &[("", get(&self.device_addresses))],
+        );
+        metric(
+            "device_address_evictions_total",
+            "counter",
+            "Device members forgotten for newcomers because devices.max_addresses was reached (they join again at their next record).",
+            &[("", get(&self.device_address_evictions))],
+        );
+        metric(
+            "device_router_macs_total",
+            "counter",
+            "MAC addresses seen with too many IPv4 addresses to be one device (a router's): their addresses count on their own.",
+            &[("", get(&self.device_router_macs))],
         );
         metric(
             "host_overflow_records_total",

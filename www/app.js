@@ -244,8 +244,23 @@
 
   /* ---------- subjects (a host, an interface or an application) ---------- */
 
+  // A device of several addresses also has `addresses` (and `mac` when known); one known by its
+  // MAC alone goes by the MAC's link-local address, which nobody would recognise: shown as the MAC.
   function hostSubject(row) {
-    return { kind: 'host', ip: String(row.ip), name: row.name ? String(row.name) : null };
+    return {
+      kind: 'host',
+      ip: String(row.ip),
+      name: row.name ? String(row.name) : null,
+      mac: row.mac ? String(row.mac) : null,
+      addresses: Array.isArray(row.addresses) ? row.addresses.map(String) : [],
+    };
+  }
+
+  // "192.168.1.20 +2": the device's first IPv4 address (else its first), and how many more.
+  function addressSummary(s) {
+    if (!s.addresses.length) return s.ip;
+    const first = s.addresses.find((a) => !a.includes(':')) || s.addresses[0];
+    return s.addresses.length > 1 ? `${first} +${s.addresses.length - 1}` : first;
   }
 
   function appSubject(row) {
@@ -287,7 +302,7 @@
     if (s.kind === 'application') return s.name === 'other' ? 'Other ports' : s.name;
     if (s.kind === 'host') {
       if (s.ip === 'other') return 'Other devices';
-      return s.name || s.ip;
+      return s.name || (s.mac ? `Device ${s.mac}` : s.ip);
     }
     if (s.ifindex === null) return 'Other interfaces';
     if (s.name) return `${s.name} (${s.exporter}, interface ${s.ifindex})`;
@@ -546,7 +561,8 @@
 
   function matches(r, q) {
     if (!q) return true;
-    return String(r.ip).toLowerCase().includes(q) || (r.name && String(r.name).toLowerCase().includes(q));
+    const addresses = Array.isArray(r.addresses) ? r.addresses.map(String) : [];
+    return [String(r.ip), r.name, r.mac, ...addresses].some((v) => v && String(v).toLowerCase().includes(q));
   }
 
   /* ---------- cells shared by the devices and applications tables ---------- */
@@ -596,7 +612,9 @@
     const s = hostSubject(row);
     const link = tr.querySelector('.host-link');
     setText(link, subjectName(s));
-    setText(tr.querySelector('.addr'), s.ip === 'other' ? 'devices beyond archive.max_hosts' : s.name ? s.ip : '');
+    const shown = s.name || s.mac;
+    setText(tr.querySelector('.addr'), s.ip === 'other' ? 'devices beyond archive.max_hosts' : shown ? addressSummary(s) : '');
+    tr.dataset.addresses = s.addresses.join(' ');
     // The raw figures, for scripts and tests reading the page.
     tr.dataset.rx = String(num(row.rx_bytes));
     tr.dataset.tx = String(num(row.tx_bytes));
@@ -860,16 +878,16 @@
 
   function renderDetailHead(s) {
     const row = rowOf(s);
-    if (s.kind === 'host' && row && row.name) s.name = String(row.name);
+    if (s.kind === 'host' && row) Object.assign(s, hostSubject(row));
     if (s.kind === 'interface' && row) Object.assign(s, ifaceSubject(row));
     setText($('detail-title'), subjectName(s));
     document.title = `${subjectName(s)} — flowpi`;
     const meta = [];
     if (s.kind === 'host' && s.ip !== 'other') {
-      // A device's addresses: this one, and any other local address given the same name.
-      const same = s.name ? state.hosts.filter((r) => r.name === s.name).map((r) => String(r.ip)) : [];
-      const addrs = Array.from(new Set([s.ip, ...same]));
+      // A device's addresses, as flowpi gathered them (its [[host]] entry, its MAC).
+      const addrs = s.addresses && s.addresses.length ? s.addresses : [s.ip];
       meta.push(`${addrs.length > 1 ? 'Addresses' : 'Address'}: ${addrs.join(', ')}`);
+      if (s.mac) meta.push(`MAC ${s.mac}`);
       if (row && row.last_seen) meta.push(`last seen ${fmtAgo(row.last_seen)} (${fmtTime(row.last_seen, true)})`);
       if (row) meta.push(`now ↓ ${fmtRate(row.now_rx_bps)} ↑ ${fmtRate(row.now_tx_bps)}`);
     } else if (row) {

@@ -270,6 +270,11 @@ elements! {
         /// postNAPTSourceTransportPort (227), postNAPTDestinationTransportPort (228)
         NatSrcPort: Iana(227) => Record(nat_src_port as u16),
         NatDstPort: Iana(228) => Record(nat_dst_port as u16),
+        /// sourceMacAddress (56), destinationMacAddress (80), postDestinationMacAddress (57):
+        /// six bytes, read as an integer (what groups a device's addresses)
+        SrcMac: Iana(56) => Record(src_mac as u64),
+        DstMac: Iana(80) => Record(dst_mac as u64),
+        PostDstMac: Iana(57) => Record(post_dst_mac as u64),
         /// v9 FIRST_SWITCHED / LAST_SWITCHED (22/21): sysUptime milliseconds
         StartUptime: Iana(22) => Time(Start, Uptime),
         EndUptime: Iana(21) => Time(End, Uptime),

@@ -170,6 +170,11 @@ pub struct FlowRecord {
     pub nat_dst: Option<IpAddr>,
     pub nat_src_port: u16,
     pub nat_dst_port: u16,
+    /// MAC addresses (IPFIX 56, 80, 57) as 48-bit integers, 0 when not exported: the source's as
+    /// it entered, the destination's as it entered and as it left the observation point.
+    pub src_mac: u64,
+    pub dst_mac: u64,
+    pub post_dst_mac: u64,
     /// The sampling rate the counts were multiplied by.
     pub sampling: u32,
 }
@@ -197,6 +202,9 @@ impl Default for FlowRecord {
             nat_dst: None,
             nat_src_port: 0,
             nat_dst_port: 0,
+            src_mac: 0,
+            dst_mac: 0,
+            post_dst_mac: 0,
             sampling: 1,
         }
     }

@@ -15,8 +15,15 @@ use crate::views::{HostId, IfaceId, Snapshot, Talk};
 #[derive(Serialize)]
 struct HostRow {
     ip: String,
-    /// From [[host]], else the reverse lookup's cached answer; null while unknown.
+    /// From [[host]], else the reverse lookup's cached answer (of the first of its addresses that
+    /// has one); null while unknown.
     name: Option<String>,
+    /// A device of several addresses: its MAC, when known, and its addresses (configured ones
+    /// first, then as last seen).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    mac: Option<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    addresses: Vec<String>,
     rx_bytes: u64,
     tx_bytes: u64,
     rx_packets: u64,
@@ -170,13 +177,24 @@ fn sorted<T: Serialize>(rows: Vec<T>, sort: Sort, limit: usize) -> serde_json::V
 fn host_row(ctx: &Context, snap: &Snapshot, id: &HostId, c: &crate::views::Counts) -> HostRow {
     let recent = snap.host_recent_of(id);
     let now = recent.bps(snap.step_ms);
+    let device = match id {
+        HostId::Ip(ip) => snap.members_of(*ip),
+        HostId::Other => None,
+    };
+    let addresses: Vec<std::net::IpAddr> =
+        device.map(|d| d.addresses.iter().map(|a| a.0).collect()).unwrap_or_default();
     let (ip, name) = match id {
-        HostId::Ip(ip) => (ip.to_string(), ctx.names.get(*ip).map(|n| n.to_string())),
+        HostId::Ip(ip) => {
+            let name = std::iter::once(ip).chain(&addresses).find_map(|a| ctx.names.get(*a));
+            (ip.to_string(), name.map(|n| n.to_string()))
+        }
         HostId::Other => ("other".into(), None),
     };
     HostRow {
         ip,
         name,
+        mac: device.and_then(|d| d.mac).map(crate::net::fmt_mac),
+        addresses: addresses.iter().map(|a| a.to_string()).collect(),
         rx_bytes: c.in_bytes,
         tx_bytes: c.out_bytes,
         rx_packets: c.in_packets,

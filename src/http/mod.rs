@@ -34,6 +34,7 @@ use crate::collector::Published;
 use crate::config::HttpConfig;
 use crate::ratelimit::RateLimit;
 use crate::stats::{self, Stats};
+use crate::views::{HostId, Subject};
 use auth::{Access, Guard};
 use conn::{ConnState, Registry, Slot, Watched};
 use route::Route;
@@ -498,6 +499,18 @@ fn form_value(body: &[u8], name: &str) -> Option<String> {
 }
 
 async fn answer(ctx: &Context, r: Route) -> Reply {
+    // A device's page, series and graphs answer to any of its addresses.
+    let device = |ip| ctx.published.get().device_of(ip);
+    let r = match r {
+        Route::Host(ip, q) => Route::Host(device(ip), q),
+        Route::Series { subject: Subject::Host(HostId::Ip(ip)), q } => {
+            Route::Series { subject: Subject::Host(HostId::Ip(device(ip))), q }
+        }
+        Route::Graph { subject: Subject::Host(HostId::Ip(ip)), look, q } => {
+            Route::Graph { subject: Subject::Host(HostId::Ip(device(ip))), look, q }
+        }
+        r => r,
+    };
     match r {
         Route::Asset(name) => match assets::get(name) {
             Some((ct, body)) => Reply::ok(ct, Body::Static(body)),

@@ -5,6 +5,7 @@
 
 pub mod applications;
 pub mod attribute;
+pub mod devices;
 pub mod hosts;
 pub mod interfaces;
 pub mod overlap;
@@ -217,6 +218,8 @@ pub struct Snapshot {
     pub overlap: overlap::OverlapSummary,
     /// Per sender, the datagrams that could not be decoded, for the doctor.
     pub rejected: Vec<crate::decode::rejects::Rejected>,
+    /// Devices of several addresses (by the address they go by, sorted): their addresses and MAC.
+    pub devices: Vec<(IpAddr, devices::DeviceMembers)>,
 }
 
 /// A row's recent activity: the counts the last hand-over took (what arrived during the last
@@ -246,6 +249,21 @@ fn recent_of<K: Ord>(rows: &[(K, Counts)], recent: &[Recent], id: &K) -> Recent 
 }
 
 impl Snapshot {
+    /// The addresses and MAC of a device that goes by `key` (none for a device of one address).
+    pub fn members_of(&self, key: IpAddr) -> Option<&devices::DeviceMembers> {
+        self.devices.binary_search_by_key(&key, |(k, _)| *k).ok().map(|i| &self.devices[i].1)
+    }
+
+    /// The device `ip` is a member of, when it has no row of its own: a device's page, series and
+    /// graphs are found by any of its addresses.
+    pub fn device_of(&self, ip: IpAddr) -> IpAddr {
+        if self.host(ip).is_some() {
+            return ip;
+        }
+        let ip = crate::net::normalize(ip);
+        self.devices.iter().find(|(_, d)| d.addresses.iter().any(|(a, _)| *a == ip)).map_or(ip, |(k, _)| *k)
+    }
+
     /// A host row's recent activity (nothing for a host without a row).
     pub fn host_recent_of(&self, id: &HostId) -> Recent {
         recent_of(&self.hosts, &self.host_recent, id)
@@ -330,6 +348,8 @@ pub struct Bounds {
     pub ports: usize,
     /// Rows of the doctor's tables of records without a local host (doctor.max_prefixes).
     pub doctor_prefixes: usize,
+    /// Addresses whose device is remembered (devices.max_addresses).
+    pub device_addresses: usize,
 }
 
 impl Default for Bounds {
@@ -343,6 +363,7 @@ impl Default for Bounds {
             conversations: 2048,
             ports: 1024,
             doctor_prefixes: 64,
+            device_addresses: 4096,
         }
     }
 }
@@ -351,6 +372,8 @@ impl Default for Bounds {
 pub struct Views {
     local: LocalNets,
     apps: Applications,
+    /// Which device each local address counts for.
+    devices: devices::Devices,
     hosts: hosts::Hosts,
     interfaces: interfaces::Interfaces,
     applications: applications::AppView,
@@ -532,6 +555,7 @@ impl Views {
         let napps = apps.capacity();
         Views {
             local,
+            devices: devices::Devices::new(&[], bounds.device_addresses),
             hosts: hosts::Hosts::new(bounds, napps, open),
             interfaces: interfaces::Interfaces::new(bounds.max_interfaces, open),
             applications: applications::AppView::new(napps, open),
@@ -610,7 +634,13 @@ impl Views {
         }
         let place = self.place(r);
         let (src, dst) = (r.src.map(AddrKey::from), r.dst.map(AddrKey::from));
-        let (sender, receiver, how) = attribute(r, src, dst, &self.local);
+        let (mut sender, mut receiver, how) = attribute(r, src, dst, &self.local);
+        if how == How::Direct && (r.src_mac | r.dst_mac | r.post_dst_mac) != 0 {
+            self.learn_macs(r, sender, receiver);
+        }
+        let now = self.clock.now_ms;
+        sender = sender.map(|a| self.devices.key(a, now));
+        receiver = receiver.map(|a| self.devices.key(a, now));
         let (app, port) = match how {
             How::Remote => {
                 stats::inc(&self.stats.remote_only_records);
@@ -652,11 +682,39 @@ impl Views {
         }
     }
 
+    /// The `[[host]]` entries: their addresses, prefixes and MACs are one device each.
+    pub fn set_devices(&mut self, config: &[crate::config::DeviceConfig], max: usize) {
+        self.devices = devices::Devices::new(config, max);
+    }
+
     /// Exporters whose records count for their interfaces only, not for devices (another
     /// exporter on the same path reports the same flows).
     pub fn set_interfaces_only(&mut self, exporters: &[IpAddr]) {
         self.interfaces_only = exporters.iter().map(|ip| AddrKey::from(*ip)).collect();
         self.exporter = None;
+    }
+
+    /// The MACs a record carries, as the devices of its local ends. The source MAC is the
+    /// sender's where the packets entered; the receiver's is the destination MAC where they left
+    /// (postDestinationMacAddress, or destinationMacAddress of an egress record): a destination MAC
+    /// as they entered is the router's own for anything routed.
+    #[cold]
+    #[inline(never)]
+    fn learn_macs(&mut self, r: &FlowRecord, sender: Option<AddrKey>, receiver: Option<AddrKey>) {
+        let now = self.clock.now_ms;
+        if let Some(a) = sender {
+            self.devices.learn(a, r.src_mac, now);
+        }
+        let out_mac = if r.post_dst_mac != 0 {
+            r.post_dst_mac
+        } else if r.direction == Some(1) {
+            r.dst_mac
+        } else {
+            0
+        };
+        if let Some(a) = receiver {
+            self.devices.learn(a, out_mac, now);
+        }
     }
 
     /// Is this an egress record of a flow the exporter also reported on its way in? flowDirection
@@ -774,7 +832,11 @@ impl Views {
         self.talkers.publish_stats(st);
         self.hosts.publish_stats(st);
         stats::set(&st.doctor_evictions, self.unattributed.evictions());
+        stats::set(&st.device_addresses, self.devices.members() as u64);
+        stats::set(&st.device_address_evictions, self.devices.evictions);
+        stats::set(&st.device_router_macs, self.devices.routers);
         let mut s = Snapshot {
+            devices: self.devices.publish(),
             step_ms: self.clock.step_ms,
             remote: self.unattributed.summary(),
             overlap: self.overlap.summary(),

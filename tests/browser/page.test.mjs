@@ -187,6 +187,55 @@ function ipfixV6(flows) {
   return Buffer.concat([hdr, tpl, data]);
 }
 
+// IPFIX with the MAC addresses a router exports (sourceMacAddress 56, postDestinationMacAddress
+// 57): template 256 for IPv4 flows, 257 for IPv6 ones; `srcMac`/`dstMac` as 48-bit numbers.
+function ipfixMacs(flows) {
+  const sets = [];
+  const tplBody = [];
+  for (const [id, len] of [[256, 4], [257, 16]]) {
+    const fields = [[len === 4 ? 8 : 27, len], [len === 4 ? 12 : 28, len], [1, 8], [2, 8], [56, 6], [57, 6]];
+    const t = Buffer.alloc(4 + 4 * fields.length);
+    t.writeUInt16BE(id, 0);
+    t.writeUInt16BE(fields.length, 2);
+    fields.forEach(([e, l], i) => {
+      t.writeUInt16BE(e, 4 + 4 * i);
+      t.writeUInt16BE(l, 6 + 4 * i);
+    });
+    tplBody.push(t);
+    const mine = flows.filter((f) => f.src.includes(':') === (len === 16));
+    if (!mine.length) continue;
+    const rec = 2 * len + 16 + 12;
+    const data = Buffer.alloc(4 + rec * mine.length);
+    data.writeUInt16BE(id, 0);
+    data.writeUInt16BE(data.length, 2);
+    mine.forEach((f, i) => {
+      const o = 4 + rec * i;
+      if (len === 4) {
+        data.writeUInt32BE(ip4(f.src), o);
+        data.writeUInt32BE(ip4(f.dst), o + 4);
+      } else {
+        ip6(f.src).copy(data, o);
+        ip6(f.dst).copy(data, o + 16);
+      }
+      data.writeBigUInt64BE(BigInt(f.bytes), o + 2 * len);
+      data.writeBigUInt64BE(BigInt(f.packets || 1), o + 2 * len + 8);
+      data.writeUIntBE(f.srcMac || 0, o + 2 * len + 16, 6);
+      data.writeUIntBE(f.dstMac || 0, o + 2 * len + 22, 6);
+    });
+    sets.push(data);
+  }
+  const tpl = Buffer.concat([Buffer.alloc(4), ...tplBody]);
+  tpl.writeUInt16BE(2, 0);
+  tpl.writeUInt16BE(tpl.length, 2);
+  const body = Buffer.concat([tpl, ...sets]);
+  const hdr = Buffer.alloc(16);
+  hdr.writeUInt16BE(10, 0);
+  hdr.writeUInt16BE(16 + body.length, 2);
+  hdr.writeUInt32BE(Math.floor(Date.now() / 1000), 4);
+  hdr.writeUInt32BE(1, 12);
+  return Buffer.concat([hdr, body]);
+}
+
 async function send(port, datagrams) {
   const sock = dgram.createSocket('udp4');
   for (const d of datagrams) {
@@ -212,7 +261,7 @@ async function freePort(kind) {
   return port;
 }
 
-async function startDaemon() {
+async function startDaemon(extra = '', local = '["192.168.1.0/24"]') {
   assert.ok(BIN, 'FLOWPI_BIN names the flowpi binary');
   const dir = mkdtempSync(path.join(os.tmpdir(), 'flowpi-page-'));
   const udp = await freePort('udp');
@@ -220,13 +269,14 @@ async function startDaemon() {
   writeFileSync(path.join(dir, 'flowpi.toml'), `[collector]
 listen = ["127.0.0.1:${udp}"]
 [network]
-local = ["192.168.1.0/24"]
+local = ${local}
 [archive]
 dir = "${dir}/archive"
 step = "1s"
 [http]
 listen = "127.0.0.1:${http}"
 auth = "none"
+${extra}
 `);
   const child = spawn(BIN, ['--config', path.join(dir, 'flowpi.toml')], { stdio: ['ignore', 'ignore', 'pipe'] });
   let log = '';
@@ -253,8 +303,8 @@ auth = "none"
 }
 
 // A daemon of the test's own for the length of `fn`.
-async function withDaemon(fn) {
-  const d = await startDaemon();
+async function withDaemon(fn, extra, local) {
+  const d = await startDaemon(extra, local);
   try {
     await fn(d);
   } finally {
@@ -506,6 +556,55 @@ test('devices carry their names: from the config, from reverse DNS, else the add
   // The overview's legend names them too.
   await page.waitForSelector('#overview-legend li', { timeout: WAIT });
   assert.match(await page.textContent('#overview-legend'), /Living-room TV/);
+});
+
+test('one row per device: a [[host]] of two addresses, and a phone gathered by its MAC', async () => {
+  const config = `[[host]]
+name = "Dad's laptop"
+address = ["192.168.1.10", "fd00::10"]`;
+  await withDaemon(async (d) => {
+    const phone = 0x020000000020;
+    const gateway = 0x0200000000fe;
+    await send(d.udp, [ipfixMacs([
+      { src: '203.0.113.5', dst: '192.168.1.10', bytes: 1_000_000, srcMac: gateway },
+      { src: '2001:db8::5', dst: 'fd00::10', bytes: 2_000_000, srcMac: gateway },
+      { src: '192.168.1.20', dst: '203.0.113.9', bytes: 50_000, srcMac: phone, dstMac: gateway },
+      { src: '2001:db8::9', dst: 'fd00:1:2:3:aaaa::1', bytes: 700_000, srcMac: gateway, dstMac: phone },
+      { src: '2001:db8::9', dst: 'fd00:1:2:3:bbbb::1', bytes: 800_000, srcMac: gateway, dstMac: phone },
+    ])]);
+    const p = await newPage();
+    await p.goto(`${d.url}/`, { waitUntil: 'load' });
+    const rows = () => p.$$eval('#hosts tbody tr', (trs) => trs.map((tr) => ({
+      ip: tr.dataset.ip,
+      name: tr.querySelector('.host-link').textContent,
+      addr: tr.querySelector('.addr').textContent.trim(),
+      rx: Number(tr.dataset.rx),
+      tx: Number(tr.dataset.tx),
+    })));
+    const want = [
+      { ip: '192.168.1.10', name: "Dad's laptop", addr: '192.168.1.10 +1', rx: 3_000_000, tx: 0 },
+      { ip: 'fe80::ff:fe00:20', name: 'Device 02:00:00:00:00:20', addr: '192.168.1.20 +2', rx: 1_500_000, tx: 50_000 },
+    ];
+    const deadline = Date.now() + WAIT;
+    let got = [];
+    for (;;) {
+      got = (await rows()).sort((a, b) => a.ip.localeCompare(b.ip));
+      if (JSON.stringify(got) === JSON.stringify(want)) break;
+      assert.ok(Date.now() < deadline, `the devices table: ${JSON.stringify(got)}\n${d.log()}`);
+      await p.waitForTimeout(250);
+    }
+    // The device's page lists its addresses and MAC, and any of them leads to it.
+    await p.goto(`${d.url}/#host/fd00:1:2:3:bbbb::1`, { waitUntil: 'load' });
+    await p.waitForFunction(() => /1[.,]50 MB/.test(document.getElementById('detail-totals')?.textContent || ''), null, { timeout: WAIT });
+    await p.click('#detail-back');
+    await p.goto(`${d.url}/#host/fe80::ff:fe00:20`, { waitUntil: 'load' });
+    await p.waitForFunction(() => document.getElementById('detail-title').textContent === 'Device 02:00:00:00:00:20', null, { timeout: WAIT });
+    const meta = await p.textContent('#detail-meta');
+    assert.match(meta, /Addresses: .*192\.168\.1\.20/);
+    assert.match(meta, /fd00:1:2:3:aaaa::1/);
+    assert.match(meta, /MAC 02:00:00:00:00:20/);
+    await p.close();
+  }, config, '["192.168.1.0/24", "fd00::/8"]');
 });
 
 test('the top 10 with "show all", a search box, and sorting by now', async () => {
