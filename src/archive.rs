@@ -1494,9 +1494,11 @@ impl Worker {
         let ds = [subject.ds()[0], subject.ds()[1]];
         let labels = subject.legend();
         let title = match subject {
-            Subject::Host(HostId::Ip(ip)) => match self.host_names.get(ip) {
-                Some(n) => format!("{n} ({ip})"),
-                None => ip.to_string(),
+            Subject::Host(HostId::Ip(ip)) => match (self.host_names.get(ip), crate::net::key_mac(ip)) {
+                (Some(n), _) => format!("{n} ({ip})"),
+                // A device known by its MAC: the link-local address it goes by means nothing to anyone.
+                (None, Some(mac)) => format!("Device {}", crate::net::fmt_mac(mac)),
+                (None, None) => ip.to_string(),
             },
             Subject::Host(h) => format!("{h}"),
             Subject::Application(a) => format!("{a} (all local hosts)"),

@@ -174,6 +174,13 @@ fn sorted<T: Serialize>(rows: Vec<T>, sort: Sort, limit: usize) -> serde_json::V
 }
 
 /// A host's row: its name, and its "now" and last seen from the since-start snapshot.
+/// A device's name: its own (config, lookup), else that of the first of its addresses with one
+/// (a device known by its MAC goes by an address nobody looks up).
+fn device_name(ctx: &Context, snap: &Snapshot, ip: std::net::IpAddr) -> Option<String> {
+    let members = snap.members_of(ip).map_or(&[][..], |d| &d.addresses[..]);
+    std::iter::once(ip).chain(members.iter().map(|a| a.0)).find_map(|a| ctx.names.get(a)).map(|n| n.to_string())
+}
+
 fn host_row(ctx: &Context, snap: &Snapshot, id: &HostId, c: &crate::views::Counts) -> HostRow {
     let recent = snap.host_recent_of(id);
     let now = recent.bps(snap.step_ms);
@@ -184,10 +191,7 @@ fn host_row(ctx: &Context, snap: &Snapshot, id: &HostId, c: &crate::views::Count
     let addresses: Vec<std::net::IpAddr> =
         device.map(|d| d.addresses.iter().map(|a| a.0).collect()).unwrap_or_default();
     let (ip, name) = match id {
-        HostId::Ip(ip) => {
-            let name = std::iter::once(ip).chain(&addresses).find_map(|a| ctx.names.get(*a));
-            (ip.to_string(), name.map(|n| n.to_string()))
-        }
+        HostId::Ip(ip) => (ip.to_string(), device_name(ctx, snap, *ip)),
         HostId::Other => ("other".into(), None),
     };
     HostRow {
@@ -414,13 +418,14 @@ pub async fn overview(ctx: &Context, q: ListQuery, n: usize) -> Reply {
         hosts: Vec<Host>,
         wan: Option<Wan>,
     }
+    let snap = ctx.published.get();
     let hosts = o
         .hosts
         .iter()
         .zip(crate::rrd::graph::PALETTE)
         .map(|((ip, c), colour)| Host {
             ip: ip.to_string(),
-            name: ctx.names.get(*ip).map(|n| n.to_string()),
+            name: device_name(ctx, &snap, *ip),
             colour,
             rx_bytes: c.in_bytes,
             tx_bytes: c.out_bytes,
@@ -543,7 +548,8 @@ pub async fn list(ctx: &Context, list: List, q: ListQuery) -> Reply {
                 sorted(rows, sort, limit)
             }
             List::Conversations => {
-                let rows: Vec<ConversationRow> = snap.conversations.iter().map(|t| conversation_row(ctx, t)).collect();
+                let rows: Vec<ConversationRow> =
+                    snap.conversations.iter().map(|t| conversation_row(ctx, &snap, t)).collect();
                 sorted(rows, sort, limit)
             }
             List::Ports => {
@@ -613,7 +619,8 @@ pub async fn list(ctx: &Context, list: List, q: ListQuery) -> Reply {
                 Err(reply) => return reply,
             };
             let value = if list == List::Conversations {
-                let rows: Vec<ConversationRow> = top.talks.iter().map(|t| conversation_row(ctx, t)).collect();
+                let snap = ctx.published.get();
+                let rows: Vec<ConversationRow> = top.talks.iter().map(|t| conversation_row(ctx, &snap, t)).collect();
                 sorted(rows, sort, limit)
             } else {
                 let rows: Vec<PortApiRow> = top.ports.iter().map(port_row).collect();
@@ -632,10 +639,10 @@ fn wan_first(mut rows: Vec<InterfaceRow>, limit: usize) -> serde_json::Value {
     serde_json::to_value(rows).unwrap_or_default()
 }
 
-fn conversation_row(ctx: &Context, t: &Talk) -> ConversationRow {
+fn conversation_row(ctx: &Context, snap: &Snapshot, t: &Talk) -> ConversationRow {
     ConversationRow {
         host: t.host.to_string(),
-        host_name: ctx.names.get(t.host).map(|n| n.to_string()),
+        host_name: device_name(ctx, snap, t.host),
         peer: t.peer.to_string(),
         rx_bytes: t.rx,
         tx_bytes: t.tx,
