@@ -164,6 +164,12 @@ impl Collector {
             cfg.exporters.iter().filter(|(_, o)| !o.devices).map(|(ip, _)| *ip).collect();
         agg.set_interfaces_only(&interfaces_only);
         agg.set_devices(&cfg.names.devices, cfg.views.device_addresses);
+        agg.set_learning(cfg.network.learn, cfg.network.max_learned);
+        // The configured line is known before the first record (the traffic's only after a
+        // snapshot has looked): what crosses it is learned from the first datagram on.
+        let configured: Vec<_> =
+            cfg.exporters.iter().flat_map(|(ip, o)| o.wan.iter().flatten().map(|i| (*ip, *i))).collect();
+        agg.set_configured_wan(&configured);
         let decoder = Decoder::new(cfg.collector.limits.clone(), cfg.exporters.clone(), stats.clone())
             .with_max_senders(cfg.doctor.max_senders);
         Collector {
@@ -270,7 +276,7 @@ impl Collector {
                         boundary.as_mut().reset(tokio::time::Instant::now() + until_boundary(step_ms));
                     }
                     self.decoder.expire(mono);
-                    state_dirty |= self.decoder.take_dirty();
+                    state_dirty |= self.decoder.take_dirty() | self.agg.learned_changed();
                     if state_dirty && state_saved.is_none_or(|t| t.elapsed() >= STATE_SAVE_EVERY) {
                         // Put off: tried again a minute on.
                         state_dirty = self.save_state(mono) == Save::Later;
@@ -279,7 +285,9 @@ impl Collector {
                     let (templates, names) = self.decoder.state_bytes();
                     stats::set(&self.stats.template_bytes, templates as u64);
                     stats::set(&self.stats.interface_name_bytes, names as u64);
-                    self.published.set(Arc::new(self.snapshot()));
+                    let snap = self.snapshot();
+                    self.agg.set_wan(&snap.wan);
+                    self.published.set(Arc::new(snap));
                     stats::inc(&self.alive);
                 }
                 r = ready_any(&sockets, &mut next) => {
@@ -408,8 +416,13 @@ impl Collector {
             }
         };
         match serde_json::from_slice::<SavedState>(&bytes) {
-            Ok(s) => {
+            Ok(mut s) => {
                 self.state_hash = Some(hash(&bytes));
+                let learned = std::mem::take(&mut s.learned_networks);
+                let refused = self.agg.restore_learned(&learned);
+                if refused > 0 {
+                    stats::add(&self.stats.state_rejected, refused as u64);
+                }
                 let r = self.decoder.restore(s, Instant::now());
                 info!(
                     "collector: restored {} templates of {} exporters from {}",
@@ -444,7 +457,8 @@ impl Collector {
     /// write elsewhere.
     fn save_state(&mut self, now: Instant) -> Save {
         let rows = interface_ids(&self.published.get());
-        let state = self.decoder.save(|addr, i| rows.binary_search(&(addr, i)).is_ok());
+        let mut state = self.decoder.save(|addr, i| rows.binary_search(&(addr, i)).is_ok());
+        state.learned_networks = self.agg.save_learned();
         // Serialised twice, to a hash and then to the file, rather than held whole in memory.
         let mut probe = HashWriter::default();
         if let Err(e) = serde_json::to_writer(&mut probe, &state) {

@@ -129,6 +129,9 @@ pub struct CollectorConfig {
 #[derive(Clone, Debug)]
 pub struct NetworkConfig {
     pub local: LocalNets,
+    /// Learn global IPv6 /64s on the LAN side of the internet line as local (network.learn).
+    pub learn: bool,
+    pub max_learned: usize,
 }
 
 #[derive(Clone, Debug)]
@@ -318,6 +321,8 @@ struct RawCollector {
 #[derive(Default)]
 struct RawNetwork {
     local: Option<Spanned<Vec<Spanned<String>>>>,
+    learn: Option<Spanned<bool>>,
+    max_learned: Option<Spanned<i64>>,
 }
 
 #[derive(Default)]
@@ -825,7 +830,11 @@ impl Validator<'_> {
         };
         self.unknown(t);
         let mut t = self.section(&mut root, "network");
-        let network = RawNetwork { local: self.get(&mut t, "local") };
+        let network = RawNetwork {
+            local: self.get(&mut t, "local"),
+            learn: self.get(&mut t, "learn"),
+            max_learned: self.get(&mut t, "max_learned"),
+        };
         self.unknown(t);
         let mut t = self.section(&mut root, "archive");
         let archive = RawArchive {
@@ -1252,6 +1261,8 @@ impl Validator<'_> {
                 }
             }
         }
+        let learn = raw.network.learn.is_none_or(|b| *b.get_ref());
+        let max_learned = self.int("network.max_learned", raw.network.max_learned, 16, 1, 256) as usize;
 
         // archive
         let dir = match raw.archive.dir {
@@ -1419,7 +1430,7 @@ impl Validator<'_> {
             doctor,
             collector: CollectorConfig { listen, receive_buffer, limits, allow, state_write_budget },
             exporters,
-            network: NetworkConfig { local: LocalNets::new(local) },
+            network: NetworkConfig { local: LocalNets::new(local), learn, max_learned },
             archive: ArchiveConfig {
                 dir,
                 step,

@@ -164,6 +164,8 @@ impl ConfigPlace {
 pub struct Settings {
     pub listen: Vec<SocketAddr>,
     pub local: Vec<IpNet>,
+    /// network.learn
+    pub learn: bool,
     pub receive_buffer: usize,
     pub silent_after: Duration,
     /// Exporters with `devices = false`.
@@ -176,6 +178,7 @@ impl Settings {
         Settings {
             listen: cfg.collector.listen.clone(),
             local: cfg.network.local.nets().to_vec(),
+            learn: cfg.network.learn,
             receive_buffer: cfg.collector.receive_buffer,
             silent_after: cfg.doctor.silent_after,
             interfaces_only: cfg.exporters.iter().filter(|(_, o)| !o.devices).map(|(ip, _)| *ip).collect(),
@@ -201,8 +204,10 @@ pub struct Facts<'a> {
     /// Per sender, what could not be decoded.
     pub rejected: &'a [Rejected],
     pub remote: &'a RemoteSummary,
-    /// network.local
+    /// network.local, and the networks learned.
     pub local: &'a [IpNet],
+    /// network.learn: global IPv6 /64s behind the internet line become local by themselves.
+    pub learn: bool,
     /// collector.listen
     pub listen: &'a [SocketAddr],
     /// This device's addresses (all of them: [`diagnose`] chooses).
@@ -819,6 +824,17 @@ fn ipv6_not_local(f: &Facts, out: &mut Vec<Finding>) {
         f.remote.v6_global_records,
         human_bytes(f.remote.v6_global_bytes)
     );
+    if f.learn {
+        let _ = writeln!(
+            d,
+            "flowpi learns the LAN's /64s by itself once it knows the internet line (network.learn): from records that cross it, between the line and another known interface. {}",
+            if f.wan.is_empty() {
+                "No line is known yet (see the internet line finding)."
+            } else {
+                "None of these records crossed it: the exporter sends no interfaces (ifIndex 0), or not for IPv6."
+            }
+        );
+    }
     let _ = writeln!(d, "Your ISP gives your router a global IPv6 prefix; the busiest /64s seen:");
     prefix_lines(&mut d, &busiest);
     if let Some(w) = &wider {
@@ -1401,6 +1417,7 @@ mod tests {
                 rejected: &self.rejected,
                 remote: &self.remote,
                 local: &self.local,
+                learn: true,
                 listen: &self.listen,
                 device_addresses: &self.device,
                 udp_drops: self.drops,

@@ -74,6 +74,10 @@ pub struct Stats {
     pub nat_attributed_records: AtomicU64,
     /// Of those, records whose outside address was itself local (double NAT).
     pub double_nat_records: AtomicU64,
+    /// Networks learned as local behind the internet line, and those dropped for newer ones
+    /// (network.max_learned).
+    pub learned_networks: AtomicU64,
+    pub learned_network_evictions: AtomicU64,
     /// Addresses remembered as members of a device, those dropped for newcomers
     /// (devices.max_addresses), and MACs judged a router's (too many IPv4 addresses behind them).
     pub device_addresses: AtomicU64,
@@ -455,6 +459,18 @@ impl Stats {
             "gauge",
             "(exporter, ifIndex) pairs with their own row and archive.",
             &[("", get(&self.interfaces))],
+        );
+        metric(
+            "learned_networks",
+            "gauge",
+            "Global IPv6 /64s learned as local: seen on the LAN side of the internet line (network.learn).",
+            &[("", get(&self.learned_networks))],
+        );
+        metric(
+            "learned_network_evictions_total",
+            "counter",
+            "Learned networks dropped, the oldest first, for newer ones (network.max_learned).",
+            &[("", get(&self.learned_network_evictions))],
         );
         metric(
             "device_addresses",

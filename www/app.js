@@ -997,6 +997,9 @@
       `times in ${st.zone || 'the daemon\'s zone'}`,
       `refreshes every ${state.step} s`,
     ];
+    // Networks flowpi found to be yours (IPv6 behind the internet line): said, so none surprises.
+    const learned = Array.isArray(st.learned_networks) ? st.learned_networks.map((n) => String(n.network)) : [];
+    if (learned.length) parts.push(`learned local: ${learned.join(', ')}`);
     const status = $('status');
     status.replaceChildren(...parts.flatMap((p, i) => {
       const span = h('span', { class: i === 6 && num(st.decode_errors) > 0 ? 'warn' : null }, p);

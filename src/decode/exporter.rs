@@ -942,7 +942,7 @@ impl Store {
             });
         }
         exporters.sort_by_key(|e| e.key);
-        SavedView { format: 1, exporters }
+        SavedView { format: 1, exporters, learned_networks: Vec::new() }
     }
 
     /// Load saved state as if it had come on the wire: every entry meets the checks and bounds a
@@ -1093,6 +1093,9 @@ pub struct ExporterView {
 pub struct SavedState {
     pub format: u32,
     pub exporters: Vec<SavedExporter>,
+    /// The views' learned local networks ("PREFIX SINCE"), kept in the collector's one state file.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub learned_networks: Vec<String>,
 }
 
 /// [`SavedState`] as [`Store::save`] makes it: borrowed from the store, serialised the same.
@@ -1100,6 +1103,8 @@ pub struct SavedState {
 pub struct SavedView<'a> {
     pub format: u32,
     pub exporters: Vec<SavedExporterView<'a>>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub learned_networks: Vec<String>,
 }
 
 #[derive(Debug, Serialize)]

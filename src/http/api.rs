@@ -81,6 +81,15 @@ struct Status {
     zone: String,
     /// The interfaces taken as the internet line, and why.
     wan: Vec<WanRow>,
+    /// Networks learned as local behind the line (network.learn), oldest first.
+    learned_networks: Vec<LearnedRow>,
+}
+
+#[derive(Serialize)]
+struct LearnedRow {
+    network: String,
+    /// Unix seconds.
+    since: i64,
 }
 
 #[derive(Serialize)]
@@ -815,6 +824,11 @@ pub fn status(ctx: &Context) -> Reply {
                 by: by.as_str(),
             })
             .collect(),
+        learned_networks: snap
+            .learned
+            .iter()
+            .map(|n| LearnedRow { network: n.net.to_string(), since: n.since })
+            .collect(),
     })
 }
 
@@ -826,6 +840,9 @@ pub fn doctor_findings(ctx: &Context) -> Vec<crate::doctor::Finding> {
     let snap = ctx.published.get();
     let settings = &ctx.doctor;
     let device = doctor::device_addresses();
+    // What was learned counts as configured: the finding for global IPv6 then has nothing to say.
+    let local: Vec<crate::net::IpNet> =
+        settings.local.iter().copied().chain(snap.learned.iter().map(|n| n.net)).collect();
     doctor::diagnose(&doctor::Facts {
         now: std::time::Instant::now(),
         uptime: ctx.published.started.elapsed(),
@@ -835,7 +852,8 @@ pub fn doctor_findings(ctx: &Context) -> Vec<crate::doctor::Finding> {
         exporters: &snap.exporters,
         rejected: &snap.rejected,
         remote: &snap.remote,
-        local: &settings.local,
+        local: &local,
+        learn: settings.learn,
         listen: &settings.listen,
         device_addresses: &device,
         udp_drops: doctor::udp_drops(&settings.ports()),

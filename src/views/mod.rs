@@ -8,6 +8,7 @@ pub mod attribute;
 pub mod devices;
 pub mod hosts;
 pub mod interfaces;
+pub mod learn;
 pub mod overlap;
 pub mod table;
 pub mod talkers;
@@ -220,6 +221,8 @@ pub struct Snapshot {
     pub rejected: Vec<crate::decode::rejects::Rejected>,
     /// Devices of several addresses (by the address they go by, sorted): their addresses and MAC.
     pub devices: Vec<(IpAddr, devices::DeviceMembers)>,
+    /// Networks learned as local (network.learn), oldest first.
+    pub learned: Vec<learn::LearnedNet>,
 }
 
 /// A row's recent activity: the counts the last hand-over took (what arrived during the last
@@ -371,6 +374,8 @@ impl Default for Bounds {
 /// Owned by the collector task; nothing else touches it.
 pub struct Views {
     local: LocalNets,
+    /// Global IPv6 /64s learned as local from the traffic through the internet line.
+    learn: learn::Learn,
     apps: Applications,
     /// Which device each local address counts for.
     devices: devices::Devices,
@@ -554,6 +559,7 @@ impl Views {
         clock.cur_slot = clock.slot(cur);
         let napps = apps.capacity();
         Views {
+            learn: learn::Learn::new(local.nets(), true, 16),
             local,
             devices: devices::Devices::new(&[], bounds.device_addresses),
             hosts: hosts::Hosts::new(bounds, napps, open),
@@ -634,7 +640,11 @@ impl Views {
         }
         let place = self.place(r);
         let (src, dst) = (r.src.map(AddrKey::from), r.dst.map(AddrKey::from));
-        let (mut sender, mut receiver, how) = attribute(r, src, dst, &self.local);
+        let (mut sender, mut receiver, mut how) = attribute(r, src, dst, &self.local);
+        if how == How::Remote && self.learn.watching() && self.learn.consider(ex, r, self.clock.now_ms / 1000) {
+            self.learned();
+            (sender, receiver, how) = attribute(r, src, dst, &self.local);
+        }
         if how == How::Direct && (r.src_mac | r.dst_mac | r.post_dst_mac) != 0 {
             self.learn_macs(r, sender, receiver);
         }
@@ -680,6 +690,50 @@ impl Views {
         if r.rev_bytes != 0 || r.rev_packets != 0 {
             self.count(&f.reversed(r.rev_bytes, r.rev_packets), place, devices);
         }
+    }
+
+    /// network.learn and network.max_learned.
+    pub fn set_learning(&mut self, on: bool, max: usize) {
+        self.learn = learn::Learn::new(self.local.nets(), on, max);
+    }
+
+    /// The internet line as the last snapshot found it: what `network.learn` learns behind.
+    pub fn set_wan(&mut self, wan: &[((IpAddr, u32), interfaces::WanBy)]) {
+        self.learn.set_wan(wan);
+    }
+
+    /// `[[exporter]] wan`, known before the first snapshot.
+    pub fn set_configured_wan(&mut self, wan: &[(IpAddr, u32)]) {
+        self.learn.set_configured_wan(wan);
+    }
+
+    /// A network was learned (or restored): attribution takes it from the next record on.
+    #[cold]
+    fn learned(&mut self) {
+        self.local = self.learn.local();
+        stats::set(&self.stats.learned_networks, self.learn.nets().len() as u64);
+        stats::set(&self.stats.learned_network_evictions, self.learn.evictions);
+        if let Some(n) = self.learn.nets().last() {
+            log::info!("network: {} learned as local (seen behind the internet line)", n.net);
+        }
+    }
+
+    /// The learned networks as saved in the collector's state file.
+    pub fn save_learned(&self) -> Vec<String> {
+        self.learn.save()
+    }
+
+    /// Whether the learned networks changed since the last call.
+    pub fn learned_changed(&mut self) -> bool {
+        self.learn.take_changed()
+    }
+
+    /// Learned networks from the state file; the number refused.
+    pub fn restore_learned(&mut self, saved: &[String]) -> usize {
+        let refused = self.learn.restore(saved);
+        self.local = self.learn.local();
+        stats::set(&self.stats.learned_networks, self.learn.nets().len() as u64);
+        refused
     }
 
     /// The `[[host]]` entries: their addresses, prefixes and MACs are one device each.
@@ -837,6 +891,7 @@ impl Views {
         stats::set(&st.device_router_macs, self.devices.routers);
         let mut s = Snapshot {
             devices: self.devices.publish(),
+            learned: self.learn.nets().to_vec(),
             step_ms: self.clock.step_ms,
             remote: self.unattributed.summary(),
             overlap: self.overlap.summary(),

@@ -236,6 +236,39 @@ function ipfixMacs(flows) {
   return Buffer.concat([hdr, body]);
 }
 
+// IPv6 IPFIX with the interfaces (10, 14): what crosses the internet line teaches the LAN's prefix.
+function ipfixV6Interfaces(flows) {
+  const fields = [[27, 16], [28, 16], [10, 4], [14, 4], [1, 8], [2, 8]];
+  const tpl = Buffer.alloc(8 + 4 * fields.length);
+  tpl.writeUInt16BE(2, 0);
+  tpl.writeUInt16BE(tpl.length, 2);
+  tpl.writeUInt16BE(256, 4);
+  tpl.writeUInt16BE(fields.length, 6);
+  fields.forEach(([id, len], i) => {
+    tpl.writeUInt16BE(id, 8 + 4 * i);
+    tpl.writeUInt16BE(len, 10 + 4 * i);
+  });
+  const rec = 16 + 16 + 4 + 4 + 8 + 8;
+  const data = Buffer.alloc(4 + rec * flows.length);
+  data.writeUInt16BE(256, 0);
+  data.writeUInt16BE(data.length, 2);
+  flows.forEach((f, i) => {
+    const o = 4 + rec * i;
+    ip6(f.src).copy(data, o);
+    ip6(f.dst).copy(data, o + 16);
+    data.writeUInt32BE(f.in, o + 32);
+    data.writeUInt32BE(f.out, o + 36);
+    data.writeBigUInt64BE(BigInt(f.bytes), o + 40);
+    data.writeBigUInt64BE(BigInt(f.packets || 1), o + 48);
+  });
+  const hdr = Buffer.alloc(16);
+  hdr.writeUInt16BE(10, 0);
+  hdr.writeUInt16BE(16 + tpl.length + data.length, 2);
+  hdr.writeUInt32BE(Math.floor(Date.now() / 1000), 4);
+  hdr.writeUInt32BE(1, 12);
+  return Buffer.concat([hdr, tpl, data]);
+}
+
 async function send(port, datagrams) {
   const sock = dgram.createSocket('udp4');
   for (const d of datagrams) {
@@ -605,6 +638,20 @@ address = ["192.168.1.10", "fd00::10"]`;
     assert.match(meta, /MAC 02:00:00:00:00:20/);
     await p.close();
   }, config, '["192.168.1.0/24", "fd00::/8"]');
+});
+
+test("the LAN's IPv6 prefix, learned behind the line, is named at the foot of the page and its devices counted", async () => {
+  await withDaemon(async (d) => {
+    await send(d.udp, [ipfixV6Interfaces([
+      { src: '2a00:1450:4001::5', dst: '2001:db8:1:2::20', in: 1, out: 2, bytes: 900_000 },
+      { src: '2001:db8:1:2::20', dst: '2a00:1450:4001::5', in: 2, out: 1, bytes: 70_000 },
+    ])]);
+    const p = await newPage();
+    await p.goto(`${d.url}/`, { waitUntil: 'load' });
+    await p.waitForFunction(() => /learned local: 2001:db8:1:2::\/64/.test(document.getElementById('status').textContent), null, { timeout: WAIT });
+    await p.waitForSelector('#hosts tbody tr[data-ip="2001:db8:1:2::20"][data-rx="900000"][data-tx="70000"]', { timeout: WAIT });
+    await p.close();
+  }, '[[exporter]]\naddress = "127.0.0.1"\nwan = [1]');
 });
 
 test('the top 10 with "show all", a search box, and sorting by now', async () => {

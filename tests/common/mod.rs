@@ -30,6 +30,7 @@ pub fn free_tcp_port() -> u16 {
 #[derive(Default, Clone, Copy)]
 pub struct Extra<'a> {
     pub collector: &'a str,
+    pub network: &'a str,
     pub archive: &'a str,
     pub http: &'a str,
     pub sections: &'a str,
@@ -79,7 +80,7 @@ impl Daemon {
     }
 
     fn spawn(dir: &Path, extra: Extra, env: &[(&str, &str)]) -> Daemon {
-        let Extra { collector, archive: extra_archive, http: http_extra, sections } = extra;
+        let Extra { collector, network, archive: extra_archive, http: http_extra, sections } = extra;
         let udp: SocketAddr = format!("127.0.0.1:{}", free_udp_port()).parse().unwrap();
         let http: SocketAddr = format!("127.0.0.1:{}", free_tcp_port()).parse().unwrap();
         let config = dir.join("flowpi.toml");
@@ -103,7 +104,7 @@ impl Daemon {
         std::fs::write(
             &config,
             format!(
-                "[collector]\nlisten = [\"{udp}\"]\n{collector}\n[network]\nlocal = [\"192.168.0.0/16\", \"fd00::/8\"]\n[archive]\ndir = \"{}\"\n{extra_archive}\n[http]\nlisten = \"{http}\"\n{http_extra}\n[log]\nlevel = \"debug\"\n{sections}\n",
+                "[collector]\nlisten = [\"{udp}\"]\n{collector}\n[network]\nlocal = [\"192.168.0.0/16\", \"fd00::/8\"]\n{network}\n[archive]\ndir = \"{}\"\n{extra_archive}\n[http]\nlisten = \"{http}\"\n{http_extra}\n[log]\nlevel = \"debug\"\n{sections}\n",
                 dir.join("archive").display()
             ),
         )
