@@ -388,6 +388,12 @@ impl Archive {
             day_cache: (i64::MIN, 0),
             history: None,
             baseline: Baseline::new(),
+            recent: crate::history::Recent::new(
+                self.history.recent.as_secs() as i64,
+                self.history.recent_rows,
+                self.history.top_rows,
+            ),
+            recent_at: None,
             slot: None,
             history_cfg: self.history,
             cfg: self.cfg,
@@ -406,6 +412,7 @@ impl Archive {
                 Ok(Request::Step { counts, at, names }) => {
                     w.names = names;
                     w.take(counts, at);
+                    w.recent_due();
                     w.history_due();
                     w.flush_due();
                     // Old hosts' files are looked for once a day.
@@ -501,6 +508,9 @@ struct Worker {
     /// slot being filled.
     history: Option<History>,
     baseline: Baseline,
+    /// Each recent step's top-k deltas, and the step of the last hand-over they were taken at.
+    recent: crate::history::Recent,
+    recent_at: Option<i64>,
     slot: Option<i64>,
     history_cfg: HistoryConfig,
 }
@@ -1762,6 +1772,18 @@ impl Worker {
         }
     }
 
+    /// What arrived since the last hand-over, as that stretch's top-k deltas in RAM.
+    fn recent_due(&mut self) {
+        let now = self.current * self.step;
+        let start = self.recent_at.replace(now).unwrap_or(now);
+        let apps = host_apps(&self.names);
+        self.recent.push(start, now, &self.names.conversations, &self.names.ports, &apps);
+        let (rows, steps) = self.recent.size();
+        stats::set(&self.stats.recent_rows, rows as u64);
+        stats::set(&self.stats.recent_steps, steps as u64);
+        stats::set(&self.stats.recent_steps_dropped, self.recent.dropped);
+    }
+
     /// At the first step of a new slot window, the one that ended gets its deltas.
     fn history_due(&mut self) {
         let Some(h) = &self.history else { return };
@@ -1819,6 +1841,10 @@ impl Worker {
                 Ok(Answer::Series(Series { window, points }))
             }
             Query::Top { from, to } => {
+                // Within the recent steps: answered to the step, from RAM.
+                if let Some(w) = self.recent.query(from, to) {
+                    return Ok(Answer::Top(w));
+                }
                 let h = self.history.as_ref().ok_or_else(|| "the top-k history is unavailable".to_string())?;
                 let now = (self.current + 1) * self.step;
                 let mut w = h.query_at(now, from, to).map_err(|e| e.to_string())?;
@@ -1831,8 +1857,15 @@ impl Worker {
                     let ports = b.delta_ports(&self.names.ports);
                     let apps = b.delta_apps(&host_apps(&self.names));
                     w.add_live(&talks, &ports, &apps);
+                    if w.slots_read == 0 {
+                        w.from = live;
+                    }
+                    w.slots_read += 1;
                     w.to = w.to.max(h.slot_start(now - 1) + h.geometry().slot_seconds as i64);
                 }
+                // Whole slots were read: exact only for a window on their boundaries (or running
+                // to now, where the live slot ends).
+                w.exact_bounds = w.slots_read > 0 && w.from == from && (w.to == to || to >= now);
                 Ok(Answer::Top(w))
             }
         }

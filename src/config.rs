@@ -111,6 +111,10 @@ pub struct HistoryConfig {
     pub top_rows: usize,
     /// Hosts, interfaces and applications with day totals at most; more fold into `other`.
     pub max_totals: usize,
+    /// How long each step's top-k deltas stay in RAM (windows within it are answered to the
+    /// step), and the rows they may hold together.
+    pub recent: Duration,
+    pub recent_rows: usize,
 }
 
 #[derive(Clone, Debug)]
@@ -262,6 +266,8 @@ struct Raw {
     history_top_days: Option<Spanned<i64>>,
     history_top_rows: Option<Spanned<i64>>,
     history_max_totals: Option<Spanned<i64>>,
+    history_recent: Option<Spanned<String>>,
+    history_recent_rows: Option<Spanned<i64>>,
     doctor_silent_after: Option<Spanned<String>>,
     doctor_max_prefixes: Option<Spanned<i64>>,
     doctor_max_senders: Option<Spanned<i64>>,
@@ -886,6 +892,7 @@ impl Validator<'_> {
         let mut t = self.section(&mut root, "history");
         let (history_top_days, history_top_rows, history_max_totals) =
             (self.get(&mut t, "top_days"), self.get(&mut t, "top_rows"), self.get(&mut t, "max_totals"));
+        let (history_recent, history_recent_rows) = (self.get(&mut t, "recent"), self.get(&mut t, "recent_rows"));
         self.unknown(t);
         let mut t = self.section(&mut root, "doctor");
         let (doctor_silent_after, doctor_max_prefixes, doctor_max_senders) =
@@ -952,6 +959,8 @@ impl Validator<'_> {
             history_top_days,
             history_top_rows,
             history_max_totals,
+            history_recent,
+            history_recent_rows,
             doctor_silent_after,
             doctor_max_prefixes,
             doctor_max_senders,
@@ -1401,6 +1410,8 @@ impl Validator<'_> {
             top_days: self.int("history.top_days", raw.history_top_days, 31, 1, 400) as u64,
             top_rows: self.int("history.top_rows", raw.history_top_rows, 200, 10, 10_000) as usize,
             max_totals: self.int("history.max_totals", raw.history_max_totals, 1024, 16, 65_536) as usize,
+            recent: self.duration("history.recent", raw.history_recent, Duration::from_secs(7200), 0, 86_400),
+            recent_rows: self.int("history.recent_rows", raw.history_recent_rows, 16_384, 0, 1 << 20) as usize,
         };
         let doctor = DoctorConfig {
             silent_after: self.duration(

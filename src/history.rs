@@ -283,6 +283,123 @@ pub struct Window {
     pub reaches_past_kept: bool,
     /// Slots that failed their check (torn by a power cut) and were read as empty.
     pub bad_slots: u64,
+    /// `from..to` is what was asked, not widened to whole slots (nor short of it).
+    pub exact_bounds: bool,
+    /// Seconds per slot read: the step's (recent steps in RAM) or the ring's (an hour).
+    pub resolution: u64,
+}
+
+/// The top-k deltas of each recent step, in RAM: windows shorter than the ring's slots (an hour)
+/// are answered at the step's resolution rather than the hour's. Bounded by time
+/// (`history.recent`) and by rows held (`history.recent_rows`): under churn the oldest steps go
+/// first, and what they covered then falls back on the hourly slots.
+pub struct Recent {
+    span: i64,
+    max_rows: usize,
+    /// Per list, the rows a step keeps at most (the ring's budget per slot).
+    budget: usize,
+    steps: std::collections::VecDeque<Step>,
+    rows: usize,
+    baseline: Baseline,
+    /// Steps dropped for the row bound before their time was up.
+    pub dropped: u64,
+}
+
+/// One step's deltas, `[start, end)`, with the cut of each list (conversations, ports, apps).
+struct Step {
+    start: i64,
+    end: i64,
+    talks: Vec<Talk>,
+    ports: Vec<PortRow>,
+    apps: Vec<HostApp>,
+    cuts: [u64; 3],
+}
+
+impl Recent {
+    pub fn new(span: i64, max_rows: usize, budget: usize) -> Recent {
+        Recent {
+            span,
+            max_rows,
+            budget,
+            steps: std::collections::VecDeque::new(),
+            rows: 0,
+            baseline: Baseline::new(),
+            dropped: 0,
+        }
+    }
+
+    /// The tables as handed over at the end of the step `[start, end)`: what changed since the
+    /// last hand-over becomes that step's rows.
+    pub fn push(&mut self, start: i64, end: i64, talks: &[Talk], ports: &[PortRow], apps: &[HostApp]) {
+        let (talks, ports, apps) =
+            (self.baseline.delta_talks(talks), self.baseline.delta_ports(ports), self.baseline.delta_apps(apps));
+        if self.span == 0 || self.max_rows == 0 {
+            return;
+        }
+        // A gap (a restart, a clock jump) or a step out of order: what came before says nothing
+        // of the steps in between, so the run starts again.
+        if start >= end || self.steps.back().is_some_and(|b| b.end != start) {
+            self.steps.clear();
+            self.rows = 0;
+            if start >= end {
+                return;
+            }
+        }
+        let (talks, conv_cut, _) = merge(&[], 0, &talks, self.budget);
+        let (ports, port_cut, _) = merge(&[], 0, &ports, self.budget);
+        let (apps, app_cut, _) = merge(&[], 0, &apps, self.budget);
+        self.rows += talks.len() + ports.len() + apps.len();
+        self.steps.push_back(Step { start, end, talks, ports, apps, cuts: [conv_cut, port_cut, app_cut] });
+        while self.steps.front().is_some_and(|f| f.start < end - self.span)
+            || (self.rows > self.max_rows && self.steps.len() > 1)
+        {
+            let f = self.steps.pop_front().expect("not empty");
+            if f.start >= end - self.span {
+                self.dropped += 1;
+            }
+            self.rows -= f.talks.len() + f.ports.len() + f.apps.len();
+        }
+    }
+
+    /// Rows held, and steps.
+    pub fn size(&self) -> (usize, usize) {
+        (self.rows, self.steps.len())
+    }
+
+    /// `[from, to)` from the steps held, when they reach back to `from`: the sums of the steps
+    /// overlapping it, bounded by those steps (a window inside one step is widened to it, and
+    /// says so: `exact_bounds` false). `None` when the window begins before the oldest step.
+    pub fn query(&self, from: i64, to: i64) -> Option<Window> {
+        let first = self.steps.front()?;
+        if from < first.start || to <= from {
+            return None;
+        }
+        let (mut talks, mut ports, mut apps) = (Acc::default(), Acc::default(), Acc::default());
+        let mut w = Window { resolution: (first.end - first.start) as u64, ..Window::default() };
+        let (mut lo, mut hi) = (i64::MAX, i64::MIN);
+        for st in self.steps.iter().filter(|st| st.end > from && st.start < to) {
+            lo = lo.min(st.start);
+            hi = hi.max(st.end);
+            w.slots_read += 1;
+            talks.add(&st.talks, st.cuts[0], st.start);
+            ports.add(&st.ports, st.cuts[1], st.start);
+            apps.add(&st.apps, st.cuts[2], st.start);
+        }
+        let last = self.steps.back().expect("not empty").end;
+        if w.slots_read == 0 {
+            // After the last hand-over: nothing is known yet (the step is still being counted).
+            (lo, hi) = (last.min(from), last.min(from));
+        }
+        w.from = lo;
+        w.to = hi;
+        // Exact when the steps read are the window: it begins on a step boundary and ends on one
+        // or past the last hand-over (the rest is still being counted, and no step holds it).
+        w.exact_bounds = lo == from && (hi == to || (to > last && hi == last)) && w.slots_read > 0;
+        w.talks = talks.rows();
+        w.ports = ports.rows();
+        w.apps = apps.rows();
+        Some(w)
+    }
 }
 
 struct Slot {
@@ -494,7 +611,12 @@ impl History {
         let geo = self.geo;
         let ss = i128::from(geo.slot_seconds);
         let first = geo.align(i128::from(from));
-        let mut w = Window { from: clamp(first), to: clamp(first), ..Window::default() };
+        let mut w = Window {
+            from: clamp(first),
+            to: clamp(first),
+            resolution: u64::from(geo.slot_seconds),
+            ..Window::default()
+        };
         if to <= from {
             return Ok(w);
         }

@@ -74,6 +74,11 @@ pub struct Stats {
     pub nat_attributed_records: AtomicU64,
     /// Of those, records whose outside address was itself local (double NAT).
     pub double_nat_records: AtomicU64,
+    /// The recent steps' top-k deltas in RAM (history.recent): rows and steps held, and steps
+    /// dropped for history.recent_rows before their time.
+    pub recent_rows: AtomicU64,
+    pub recent_steps: AtomicU64,
+    pub recent_steps_dropped: AtomicU64,
     /// Networks learned as local behind the internet line, and those dropped for newer ones
     /// (network.max_learned).
     pub learned_networks: AtomicU64,
@@ -459,6 +464,24 @@ impl Stats {
             "gauge",
             "(exporter, ifIndex) pairs with their own row and archive.",
             &[("", get(&self.interfaces))],
+        );
+        metric(
+            "recent_rows",
+            "gauge",
+            "Top-k rows of the recent steps held in RAM (history.recent_rows bounds them).",
+            &[("", get(&self.recent_rows))],
+        );
+        metric(
+            "recent_steps",
+            "gauge",
+            "Recent steps whose top-k deltas are in RAM: windows within them are answered to the step.",
+            &[("", get(&self.recent_steps))],
+        );
+        metric(
+            "recent_steps_dropped_total",
+            "counter",
+            "Recent steps dropped before history.recent was up because history.recent_rows was reached.",
+            &[("", get(&self.recent_steps_dropped))],
         );
         metric(
             "learned_networks",

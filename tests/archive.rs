@@ -425,7 +425,8 @@ fn rrd_bytes(d: &Daemon) -> u64 {
         .iter()
         .flat_map(|sub| std::fs::read_dir(d.archive().join(sub)).into_iter().flatten().flatten())
         .filter(|e| e.path().extension().is_some_and(|x| x == "rrd"))
-        .map(|e| e.metadata().unwrap().len())
+        // A file listed may be gone by the time it is looked at: the budget removes files as it runs.
+        .map(|e| e.metadata().map_or(0, |m| m.len()))
         .sum()
 }
 

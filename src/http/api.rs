@@ -696,7 +696,7 @@ pub async fn host(ctx: &Context, ip: std::net::IpAddr, q: ListQuery) -> Reply {
         if q.csv {
             return respond("peers", serde_json::to_value(&peers).unwrap_or_default(), Some(meta), true);
         }
-        let peers_exact = peers.iter().all(|p| p.error == 0) && !top.reaches_past_kept;
+        let peers_exact = peers.iter().all(|p| p.error == 0) && !top.reaches_past_kept && top.exact_bounds;
         let mut applications: Vec<HostApp> = top
             .apps
             .iter()
@@ -704,8 +704,15 @@ pub async fn host(ctx: &Context, ip: std::net::IpAddr, q: ListQuery) -> Reply {
             .map(|a| HostApp { name: a.app.to_string(), rx_bytes: a.rx, tx_bytes: a.tx })
             .collect();
         applications.sort_by_key(|a| std::cmp::Reverse(a.rx_bytes + a.tx_bytes));
-        let extra = "applications and peers from the hourly top-k history";
-        meta.note = Some(meta.note.map_or(extra.to_string(), |n| format!("{n}; {extra}")));
+        let extra = if !top.exact_bounds {
+            format!("applications and peers: {}", widened(ctx, &top))
+        } else if top_resolution(ctx, &top) < 3600 {
+            "applications and peers from the recent steps in RAM".to_string()
+        } else {
+            "applications and peers from the hourly top-k history".to_string()
+        };
+        meta.note = Some(meta.note.map_or(extra.clone(), |n| format!("{n}; {extra}")));
+        meta.complete &= top.exact_bounds;
         #[derive(Serialize)]
         struct Detail<'a> {
             #[serde(flatten)]
@@ -715,8 +722,19 @@ pub async fn host(ctx: &Context, ip: std::net::IpAddr, q: ListQuery) -> Reply {
             applications: Vec<HostApp>,
             peers: Vec<PeerRow>,
             peers_exact: bool,
+            /// What the applications and peers cover (Unix seconds): the window, or wider.
+            peers_from_unix: i64,
+            peers_to_unix: i64,
         }
-        return json(&Detail { meta: &meta, host: row, applications, peers, peers_exact });
+        return json(&Detail {
+            meta: &meta,
+            host: row,
+            applications,
+            peers,
+            peers_exact,
+            peers_from_unix: top.from,
+            peers_to_unix: top.to,
+        });
     }
     let snap = ctx.published.get();
     let Some((c, d)) = snap.host(ip) else { return Reply::error(404, "no such local host") };
@@ -887,12 +905,37 @@ fn top_meta(ctx: &Context, w: &crate::history::Window) -> Meta {
     let exact = w.talks.iter().all(|t| t.error == 0) && w.ports.iter().all(|p| p.error == 0);
     let note = if w.reaches_past_kept {
         Some("part of the window is older than history.top_days keeps".to_string())
+    } else if !w.exact_bounds {
+        Some(widened(ctx, w))
     } else if !exact {
         Some("heavy hitters: a row's true total is at most `error` bytes more".to_string())
     } else {
         None
     };
-    // The history's rows are slots of an hour (or a step, if longer).
-    let resolution = ctx.step.as_secs().max(3600);
-    meta_of(ctx, (w.from, w.to), resolution, "top-k history", !w.reaches_past_kept && exact, note)
+    let resolution = top_resolution(ctx, w);
+    let source = if resolution < 3600 { "recent steps (RAM)" } else { "top-k history" };
+    meta_of(ctx, (w.from, w.to), resolution, source, !w.reaches_past_kept && exact && w.exact_bounds, note)
+}
+
+/// Seconds per slot of a top-k answer: the step's for the recent steps in RAM, else the ring's.
+fn top_resolution(ctx: &Context, w: &crate::history::Window) -> u64 {
+    if w.resolution > 0 {
+        w.resolution
+    } else {
+        ctx.step.as_secs().max(3600)
+    }
+}
+
+/// What a top-k answer covers when it is not the window asked: never hour data passed off as a
+/// shorter window's.
+fn widened(ctx: &Context, w: &crate::history::Window) -> String {
+    if w.slots_read == 0 {
+        return "nothing is known for this window yet (the step is still being counted)".to_string();
+    }
+    format!(
+        "covers {} to {}, not just the window asked: the data there is kept in slots of {} s, and a row may hold traffic outside the window",
+        ctx.calendar.format(w.from),
+        ctx.calendar.format(w.to),
+        top_resolution(ctx, w)
+    )
 }
