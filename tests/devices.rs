@@ -6,7 +6,6 @@ mod common;
 
 use std::collections::BTreeMap;
 use std::net::IpAddr;
-use std::time::{Duration, Instant};
 
 use common::*;
 
@@ -115,18 +114,6 @@ fn byte_rows(v: &serde_json::Value) -> BTreeMap<String, (u64, u64)> {
             (r["ip"].as_str().unwrap().to_string(), (r["rx_bytes"].as_u64().unwrap(), r["tx_bytes"].as_u64().unwrap()))
         })
         .collect()
-}
-
-fn settle<T: PartialEq + std::fmt::Debug>(d: &Daemon, what: &str, want: &T, got: impl Fn(&Daemon) -> T) {
-    let t = Instant::now();
-    loop {
-        let now = got(d);
-        if now == *want || t.elapsed() > Duration::from_secs(15) {
-            assert_eq!(now, *want, "{what}; log:\n{}", d.log());
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
 }
 
 #[test]

@@ -8,7 +8,6 @@ mod common;
 
 use std::collections::BTreeMap;
 use std::net::IpAddr;
-use std::time::{Duration, Instant};
 
 use common::*;
 use serde_json::Value;
@@ -190,20 +189,6 @@ fn rows<K: Ord>(list: &Value, key: impl Fn(&Value) -> K, packets: bool) -> BTree
 
 fn s(row: &Value, key: &str) -> String {
     row[key].as_str().unwrap_or_else(|| panic!("{key} missing or not a string in {row}")).to_string()
-}
-
-/// Poll `got` until it equals `want` (the collector publishes once a second), then assert it, so a
-/// timeout shows the difference.
-fn settle<T: PartialEq + std::fmt::Debug>(d: &Daemon, what: &str, want: &T, got: impl Fn(&Daemon) -> T) {
-    let t = Instant::now();
-    loop {
-        let now = got(d);
-        if now == *want || t.elapsed() > Duration::from_secs(15) {
-            assert_eq!(now, *want, "{what}; log:\n{}", d.log());
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
 }
 
 /// `path?limit=1` is the first row of `path` alone.

@@ -152,18 +152,41 @@ function v9WithoutTemplate() {
   return Buffer.concat([b, data]);
 }
 
+// An IPFIX template record: id, field count, (element, length) pairs.
+function templateRecord(id, fields) {
+  const t = Buffer.alloc(4 + 4 * fields.length);
+  t.writeUInt16BE(id, 0);
+  t.writeUInt16BE(fields.length, 2);
+  fields.forEach(([e, l], i) => {
+    t.writeUInt16BE(e, 4 + 4 * i);
+    t.writeUInt16BE(l, 6 + 4 * i);
+  });
+  return t;
+}
+
+// A template set (id 2) of those records.
+function templateSet(records) {
+  const head = Buffer.alloc(4);
+  head.writeUInt16BE(2, 0);
+  head.writeUInt16BE(4 + records.reduce((n, r) => n + r.length, 0), 2);
+  return Buffer.concat([head, ...records]);
+}
+
+// An IPFIX message of one observation domain (1) around its sets, sent now.
+function ipfixMessage(sets) {
+  const body = Buffer.concat(sets);
+  const hdr = Buffer.alloc(16);
+  hdr.writeUInt16BE(10, 0);
+  hdr.writeUInt16BE(16 + body.length, 2);
+  hdr.writeUInt32BE(Math.floor(Date.now() / 1000), 4);
+  hdr.writeUInt32BE(1, 12);
+  return Buffer.concat([hdr, body]);
+}
+
 // IPFIX: a template and flows between global IPv6 addresses.
 function ipfixV6(flows) {
   const fields = [[27, 16], [28, 16], [1, 8], [2, 8], [4, 1], [7, 2], [11, 2]];
-  const tpl = Buffer.alloc(4 + 4 + 4 * fields.length);
-  tpl.writeUInt16BE(2, 0);
-  tpl.writeUInt16BE(tpl.length, 2);
-  tpl.writeUInt16BE(256, 4);
-  tpl.writeUInt16BE(fields.length, 6);
-  fields.forEach(([id, len], i) => {
-    tpl.writeUInt16BE(id, 8 + 4 * i);
-    tpl.writeUInt16BE(len, 10 + 4 * i);
-  });
+  const tpl = templateSet([templateRecord(256, fields)]);
   const rec = 16 + 16 + 8 + 8 + 1 + 2 + 2;
   const data = Buffer.alloc(4 + rec * flows.length);
   data.writeUInt16BE(256, 0);
@@ -178,13 +201,7 @@ function ipfixV6(flows) {
     data.writeUInt16BE(443, o + 49);
     data.writeUInt16BE(50000, o + 51);
   });
-  const hdr = Buffer.alloc(16);
-  hdr.writeUInt16BE(10, 0);
-  hdr.writeUInt16BE(16 + tpl.length + data.length, 2);
-  hdr.writeUInt32BE(Math.floor(Date.now() / 1000), 4);
-  hdr.writeUInt32BE(0, 8);
-  hdr.writeUInt32BE(1, 12);
-  return Buffer.concat([hdr, tpl, data]);
+  return ipfixMessage([tpl, data]);
 }
 
 // IPFIX with the MAC addresses a router exports (sourceMacAddress 56, postDestinationMacAddress
@@ -194,14 +211,7 @@ function ipfixMacs(flows) {
   const tplBody = [];
   for (const [id, len] of [[256, 4], [257, 16]]) {
     const fields = [[len === 4 ? 8 : 27, len], [len === 4 ? 12 : 28, len], [1, 8], [2, 8], [56, 6], [57, 6]];
-    const t = Buffer.alloc(4 + 4 * fields.length);
-    t.writeUInt16BE(id, 0);
-    t.writeUInt16BE(fields.length, 2);
-    fields.forEach(([e, l], i) => {
-      t.writeUInt16BE(e, 4 + 4 * i);
-      t.writeUInt16BE(l, 6 + 4 * i);
-    });
-    tplBody.push(t);
+    tplBody.push(templateRecord(id, fields));
     const mine = flows.filter((f) => f.src.includes(':') === (len === 16));
     if (!mine.length) continue;
     const rec = 2 * len + 16 + 12;
@@ -224,30 +234,13 @@ function ipfixMacs(flows) {
     });
     sets.push(data);
   }
-  const tpl = Buffer.concat([Buffer.alloc(4), ...tplBody]);
-  tpl.writeUInt16BE(2, 0);
-  tpl.writeUInt16BE(tpl.length, 2);
-  const body = Buffer.concat([tpl, ...sets]);
-  const hdr = Buffer.alloc(16);
-  hdr.writeUInt16BE(10, 0);
-  hdr.writeUInt16BE(16 + body.length, 2);
-  hdr.writeUInt32BE(Math.floor(Date.now() / 1000), 4);
-  hdr.writeUInt32BE(1, 12);
-  return Buffer.concat([hdr, body]);
+  return ipfixMessage([templateSet(tplBody), ...sets]);
 }
 
 // IPv6 IPFIX with the interfaces (10, 14): what crosses the internet line teaches the LAN's prefix.
 function ipfixV6Interfaces(flows) {
   const fields = [[27, 16], [28, 16], [10, 4], [14, 4], [1, 8], [2, 8]];
-  const tpl = Buffer.alloc(8 + 4 * fields.length);
-  tpl.writeUInt16BE(2, 0);
-  tpl.writeUInt16BE(tpl.length, 2);
-  tpl.writeUInt16BE(256, 4);
-  tpl.writeUInt16BE(fields.length, 6);
-  fields.forEach(([id, len], i) => {
-    tpl.writeUInt16BE(id, 8 + 4 * i);
-    tpl.writeUInt16BE(len, 10 + 4 * i);
-  });
+  const tpl = templateSet([templateRecord(256, fields)]);
   const rec = 16 + 16 + 4 + 4 + 8 + 8;
   const data = Buffer.alloc(4 + rec * flows.length);
   data.writeUInt16BE(256, 0);
@@ -261,12 +254,7 @@ function ipfixV6Interfaces(flows) {
     data.writeBigUInt64BE(BigInt(f.bytes), o + 40);
     data.writeBigUInt64BE(BigInt(f.packets || 1), o + 48);
   });
-  const hdr = Buffer.alloc(16);
-  hdr.writeUInt16BE(10, 0);
-  hdr.writeUInt16BE(16 + tpl.length + data.length, 2);
-  hdr.writeUInt32BE(Math.floor(Date.now() / 1000), 4);
-  hdr.writeUInt32BE(1, 12);
-  return Buffer.concat([hdr, tpl, data]);
+  return ipfixMessage([tpl, data]);
 }
 
 async function send(port, datagrams) {

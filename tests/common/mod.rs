@@ -246,6 +246,20 @@ impl Drop for Daemon {
     }
 }
 
+/// Poll `got` until it equals `want` (the collector publishes once a second), then assert it, so a
+/// timeout shows the difference.
+pub fn settle<T: PartialEq + std::fmt::Debug>(d: &Daemon, what: &str, want: &T, got: impl Fn(&Daemon) -> T) {
+    let t = Instant::now();
+    loop {
+        let now = got(d);
+        if now == *want || t.elapsed() > Duration::from_secs(15) {
+            assert_eq!(now, *want, "{what}; log:\n{}", d.log());
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
 pub fn metric_value(text: &str, name: &str) -> Option<u64> {
     text.lines()
         .find_map(|l| l.strip_prefix(name).and_then(|rest| rest.strip_prefix(' ')).and_then(|v| v.trim().parse().ok()))
