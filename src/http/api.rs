@@ -183,11 +183,9 @@ fn sorted<T: Serialize>(rows: Vec<T>, sort: Sort, limit: usize) -> serde_json::V
 }
 
 /// A host's row: its name, and its "now" and last seen from the since-start snapshot.
-/// A device's name: its own (config, lookup), else that of the first of its addresses with one
-/// (a device known by its MAC goes by an address nobody looks up).
+/// A device's name, as the page shows it (see [`Snapshot::device_name`]).
 fn device_name(ctx: &Context, snap: &Snapshot, ip: std::net::IpAddr) -> Option<String> {
-    let members = snap.members_of(ip).map_or(&[][..], |d| &d.addresses[..]);
-    std::iter::once(ip).chain(members.iter().map(|a| a.0)).find_map(|a| ctx.names.get(a)).map(|n| n.to_string())
+    snap.device_name(ip, |a| ctx.names.get(a)).map(|n| n.to_string())
 }
 
 fn host_row(ctx: &Context, snap: &Snapshot, id: &HostId, c: &crate::views::Counts) -> HostRow {

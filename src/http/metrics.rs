@@ -104,12 +104,7 @@ fn capital(s: &str) -> String {
 fn subjects(out: &mut String, snap: &Snapshot, name: &dyn Fn(IpAddr) -> Option<Arc<str>>) {
     let hosts = snap.hosts.iter().map(|(id, c)| {
         let (host, name) = match id {
-            HostId::Ip(ip) => {
-                // A device of several addresses is named by the first of them that has a name.
-                let members = snap.members_of(*ip).map_or(&[][..], |d| &d.addresses[..]);
-                let n = name(*ip).or_else(|| members.iter().find_map(|(a, _)| name(*a)));
-                (ip.to_string(), n.map_or(String::new(), |n| n.to_string()))
-            }
+            HostId::Ip(ip) => (ip.to_string(), snap.device_name(*ip, name).map_or(String::new(), |n| n.to_string())),
             HostId::Other => ("other".into(), String::new()),
         };
         (vec![("host", host), ("name", name)], c)

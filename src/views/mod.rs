@@ -257,6 +257,13 @@ impl Snapshot {
         self.devices.binary_search_by_key(&key, |(k, _)| *k).ok().map(|i| &self.devices[i].1)
     }
 
+    /// A device's name by `name` (config, lookup): its own, else that of the first of its
+    /// addresses with one (a device known by its MAC goes by an address nobody looks up).
+    pub fn device_name<N>(&self, ip: IpAddr, name: impl Fn(IpAddr) -> Option<N>) -> Option<N> {
+        let members = self.members_of(ip).map_or(&[][..], |d| &d.addresses[..]);
+        std::iter::once(ip).chain(members.iter().map(|a| a.0)).find_map(name)
+    }
+
     /// The device `ip` is a member of, when it has no row of its own: a device's page, series and
     /// graphs are found by any of its addresses.
     pub fn device_of(&self, ip: IpAddr) -> IpAddr {
@@ -707,15 +714,20 @@ impl Views {
         self.learn.set_configured_wan(wan);
     }
 
-    /// A network was learned (or restored): attribution takes it from the next record on.
+    /// A network was learned: attribution takes it from this record on.
     #[cold]
     fn learned(&mut self) {
-        self.local = self.learn.local();
-        stats::set(&self.stats.learned_networks, self.learn.nets().len() as u64);
-        stats::set(&self.stats.learned_network_evictions, self.learn.evictions);
+        self.take_learned();
         if let Some(n) = self.learn.nets().last() {
             log::info!("network: {} learned as local (seen behind the internet line)", n.net);
         }
+    }
+
+    /// The local networks are the config's and what was learned (or restored).
+    fn take_learned(&mut self) {
+        self.local = self.learn.local();
+        stats::set(&self.stats.learned_networks, self.learn.nets().len() as u64);
+        stats::set(&self.stats.learned_network_evictions, self.learn.evictions);
     }
 
     /// The learned networks as saved in the collector's state file.
@@ -731,8 +743,7 @@ impl Views {
     /// Learned networks from the state file; the number refused.
     pub fn restore_learned(&mut self, saved: &[String]) -> usize {
         let refused = self.learn.restore(saved);
-        self.local = self.learn.local();
-        stats::set(&self.stats.learned_networks, self.learn.nets().len() as u64);
+        self.take_learned();
         refused
     }
 
