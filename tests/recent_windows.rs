@@ -51,11 +51,12 @@ fn sub_hour_windows_hold_only_their_own_traffic_or_say_what_they_cover() {
     until(quiet_to);
     d.send(&v5(&[flow("192.168.1.10", "198.51.100.7", 500_000)], 1));
     d.wait_for("B counted", |d| d.hosts().get("192.168.1.10").is_some_and(|h| h.1 == 1_500_000));
-    // B's step handed over.
-    until(now() + 2);
-
-    // From the quiet stretch on: B alone, exactly, to the step.
+    // From the quiet stretch on: B alone, exactly, to the step (once its step is handed over).
     let path = format!("/api/hosts/192.168.1.10?from={quiet_from}");
+    d.wait_for("B's step in the window", |d| {
+        let h = d.json(&path);
+        h["tx_bytes"].as_u64() == Some(500_000) && !peers(&h).is_empty()
+    });
     let h = d.json(&path);
     assert_eq!(h["tx_bytes"].as_u64(), Some(500_000), "{h}");
     assert_eq!(peers(&h), [("198.51.100.7".to_string(), 500_000)], "{h}");
