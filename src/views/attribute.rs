@@ -75,22 +75,41 @@ pub enum How {
 /// inside one when local. A router exporting on its WAN side reports a download as remote -> WAN
 /// address with the LAN host in postNATDestinationIPv4Address; behind an ISP box that WAN address
 /// is itself local (double NAT), and still only stands for the LAN host.
-#[inline]
+#[inline(always)]
 pub fn attribute(
     r: &FlowRecord,
     src: Option<AddrKey>,
     dst: Option<AddrKey>,
     local: &LocalNets,
 ) -> (Option<AddrKey>, Option<AddrKey>, How) {
-    let is_local = |a: &AddrKey| match a.v4() {
-        Some(v4) => local.contains_v4(v4),
-        None => local.contains_v6(a.0),
-    };
-    let (sender, receiver) = (src.filter(is_local), dst.filter(is_local));
+    let (sender, receiver) = (src.filter(|a| is_local(local, a)), dst.filter(|a| is_local(local, a)));
     if r.nat_src.is_none() && r.nat_dst.is_none() {
         let how = if sender.is_some() || receiver.is_some() { How::Direct } else { How::Remote };
         return (sender, receiver, how);
     }
+    behind_nat(r, src, dst, sender, receiver, local)
+}
+
+#[inline(always)]
+fn is_local(local: &LocalNets, a: &AddrKey) -> bool {
+    match a.v4() {
+        Some(v4) => local.contains_v4(v4),
+        None => local.contains_v6(a.0),
+    }
+}
+
+/// [`attribute`] for a record with NAT fields (rarer: kept off the common path).
+#[cold]
+#[inline(never)]
+fn behind_nat(
+    r: &FlowRecord,
+    src: Option<AddrKey>,
+    dst: Option<AddrKey>,
+    sender: Option<AddrKey>,
+    receiver: Option<AddrKey>,
+    local: &LocalNets,
+) -> (Option<AddrKey>, Option<AddrKey>, How) {
+    let is_local = |a: &AddrKey| is_local(local, a);
     let nat_src = r.nat_src.map(AddrKey::from).filter(|a| Some(*a) != src && is_local(a));
     let nat_dst = r.nat_dst.map(AddrKey::from).filter(|a| Some(*a) != dst && is_local(a));
     let (inside_sender, inside_receiver) = (sender.or(nat_src), nat_dst.or(receiver));
