@@ -357,7 +357,11 @@ fn a_state_file_that_is_not_a_file(prepare: impl FnOnce(&Path), what: &str) {
     f.expect("flowpi_state_rejected_total", 1);
     sender("127.0.0.1").send_to(&v9(0, &[template_set(0), data_set(1, &[(22, 700)])]), f.udp).unwrap();
     f.wait_for("the flow", |d| hosts(d) == BTreeMap::from([("192.168.1.22".to_string(), (700, 0))]));
-    assert!(f.proc_status("VmRSS:") < 64 * 1024, "RSS {} kB", f.proc_status("VmRSS:"));
+    // /dev/zero read whole would take gigabytes. Under qemu-user the RSS also holds the emulator's
+    // translated code (66.6 MB on aarch64), so the bound there is wider, still far below that.
+    let exe = std::fs::read_link(format!("/proc/{}/exe", f.d.child.id())).unwrap_or_default();
+    let bound = if exe.to_string_lossy().contains("qemu") { 160 } else { 64 } * 1024;
+    assert!(f.proc_status("VmRSS:") < bound, "RSS {} kB", f.proc_status("VmRSS:"));
     // At stop the state is saved as a regular file in its place.
     let mut f = f;
     assert_eq!(f.d.stop(), 0);
