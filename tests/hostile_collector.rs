@@ -297,7 +297,11 @@ fn held_data_is_bounded_in_bytes() {
     f.expect("flowpi_pending_bytes_overflow_total", 297);
     f.expect("flowpi_missing_template_sets_total", 300);
     let grown = f.proc_status("VmRSS:").saturating_sub(rss_before);
-    assert!(grown < 8 * 1024, "RSS grew by {grown} kB holding data sets");
+    // The 256 sets unbounded would hold 15 MB. Under qemu-user the RSS also grows by the
+    // emulator's translation of the code this runs for the first time (9.1 MB on aarch64).
+    let exe = std::fs::read_link(format!("/proc/{}/exe", f.d.child.id())).unwrap_or_default();
+    let bound = if exe.to_string_lossy().contains("qemu") { 12 } else { 8 } * 1024;
+    assert!(grown < bound, "RSS grew by {grown} kB holding data sets");
     // The template comes: the three newest sets (298, 299 and 300) decode, and nothing is held
     // any more.
     s.send_to(&v9(0, &[template_set(0)]), f.udp).unwrap();
