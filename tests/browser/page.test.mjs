@@ -183,16 +183,20 @@ function ipfixMessage(sets) {
   return Buffer.concat([hdr, body]);
 }
 
+// A data set for template `id`: `rec` bytes per flow, each written by `write(buffer, offset, flow)`.
+function dataSet(id, rec, flows, write) {
+  const data = Buffer.alloc(4 + rec * flows.length);
+  data.writeUInt16BE(id, 0);
+  data.writeUInt16BE(data.length, 2);
+  flows.forEach((f, i) => write(data, 4 + rec * i, f));
+  return data;
+}
+
 // IPFIX: a template and flows between global IPv6 addresses.
 function ipfixV6(flows) {
   const fields = [[27, 16], [28, 16], [1, 8], [2, 8], [4, 1], [7, 2], [11, 2]];
   const tpl = templateSet([templateRecord(256, fields)]);
-  const rec = 16 + 16 + 8 + 8 + 1 + 2 + 2;
-  const data = Buffer.alloc(4 + rec * flows.length);
-  data.writeUInt16BE(256, 0);
-  data.writeUInt16BE(data.length, 2);
-  flows.forEach((f, i) => {
-    const o = 4 + rec * i;
+  const data = dataSet(256, 16 + 16 + 8 + 8 + 1 + 2 + 2, flows, (data, o, f) => {
     ip6(f.src).copy(data, o);
     ip6(f.dst).copy(data, o + 16);
     data.writeBigUInt64BE(BigInt(f.bytes), o + 32);
@@ -214,12 +218,7 @@ function ipfixMacs(flows) {
     tplBody.push(templateRecord(id, fields));
     const mine = flows.filter((f) => f.src.includes(':') === (len === 16));
     if (!mine.length) continue;
-    const rec = 2 * len + 16 + 12;
-    const data = Buffer.alloc(4 + rec * mine.length);
-    data.writeUInt16BE(id, 0);
-    data.writeUInt16BE(data.length, 2);
-    mine.forEach((f, i) => {
-      const o = 4 + rec * i;
+    const data = dataSet(id, 2 * len + 16 + 12, mine, (data, o, f) => {
       if (len === 4) {
         data.writeUInt32BE(ip4(f.src), o);
         data.writeUInt32BE(ip4(f.dst), o + 4);
@@ -241,12 +240,7 @@ function ipfixMacs(flows) {
 function ipfixV6Interfaces(flows) {
   const fields = [[27, 16], [28, 16], [10, 4], [14, 4], [1, 8], [2, 8]];
   const tpl = templateSet([templateRecord(256, fields)]);
-  const rec = 16 + 16 + 4 + 4 + 8 + 8;
-  const data = Buffer.alloc(4 + rec * flows.length);
-  data.writeUInt16BE(256, 0);
-  data.writeUInt16BE(data.length, 2);
-  flows.forEach((f, i) => {
-    const o = 4 + rec * i;
+  const data = dataSet(256, 16 + 16 + 4 + 4 + 8 + 8, flows, (data, o, f) => {
     ip6(f.src).copy(data, o);
     ip6(f.dst).copy(data, o + 16);
     data.writeUInt32BE(f.in, o + 32);
