@@ -306,12 +306,16 @@ impl<K: Copy + Eq + Hash + Default> Tables<K> {
         // The (keep + 1)-th largest is at `n - keep - 1` in ascending order.
         let (_, &mut delta, _) = self.scratch.select_nth_unstable(n - keep - 1);
         let rows = &mut self.rows[t * self.k..][..n];
+        // Rows at or below delta reach 0 and go; the others move down only once a row before
+        // them went.
         let mut kept = 0;
         for p in 0..n {
-            let mut r = rows[p];
-            r.count -= delta.min(r.count);
-            if r.count > 0 {
-                rows[kept] = r;
+            let c = rows[p].count;
+            if c > delta {
+                rows[p].count = c - delta;
+                if kept != p {
+                    rows[kept] = rows[p];
+                }
                 kept += 1;
             }
         }

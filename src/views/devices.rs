@@ -90,6 +90,13 @@ impl Devices {
         d
     }
 
+    /// Whether any address may count for a device other than itself ([`Devices::key`] is
+    /// then worth asking).
+    #[inline(always)]
+    pub fn on(&self) -> bool {
+        self.on
+    }
+
     /// The device a local address counts for.
     #[inline]
     pub fn key(&mut self, a: AddrKey, now_ms: i64) -> AddrKey {

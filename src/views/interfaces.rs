@@ -83,14 +83,16 @@ impl Interfaces {
         let i = self.table.row(IfKey(f.ex, f.input_if), overflow, size, reused).index();
         let o = self.table.row(IfKey(f.ex, f.output_if), overflow, size, reused).index();
         if f.has_host() {
-            self.far[i].hosted += f.bytes;
-            self.far[o].hosted += f.bytes;
-            if f.sender.is_none() && f.src.is_some() {
-                self.far[i].remote += f.bytes;
-            }
-            if f.receiver.is_none() && f.dst.is_some() {
-                self.far[o].remote += f.bytes;
-            }
+            // Without branches (which way a flow goes is as good as random per record), and each
+            // row indexed once: i and o may be the same row.
+            let b = f.bytes;
+            let w = |world: bool| b * u64::from(world);
+            let x = &mut self.far[i];
+            x.hosted = x.hosted.wrapping_add(b);
+            x.remote = x.remote.wrapping_add(w(f.sender.is_none() & f.src.is_some()));
+            let y = &mut self.far[o];
+            y.hosted = y.hosted.wrapping_add(b);
+            y.remote = y.remote.wrapping_add(w(f.receiver.is_none() & f.dst.is_some()));
         }
         match place {
             Place::One(slot) => {

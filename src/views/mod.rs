@@ -638,6 +638,7 @@ impl Views {
                 let k = AddrKey::from(exporter);
                 let devices = !self.interfaces_only.contains(&k);
                 self.exporter = Some((exporter, k, devices));
+                self.overlap.exporter(k);
                 (k, devices)
             }
         };
@@ -655,9 +656,11 @@ impl Views {
         if how == How::Direct && (r.src_mac | r.dst_mac | r.post_dst_mac) != 0 {
             self.learn_macs(r, sender, receiver);
         }
-        let now = self.clock.now_ms;
-        sender = sender.map(|a| self.devices.key(a, now));
-        receiver = receiver.map(|a| self.devices.key(a, now));
+        if self.devices.on() {
+            let now = self.clock.now_ms;
+            sender = sender.map(|a| self.devices.key(a, now));
+            receiver = receiver.map(|a| self.devices.key(a, now));
+        }
         let (app, port) = match how {
             How::Remote => {
                 stats::inc(&self.stats.remote_only_records);
@@ -690,7 +693,7 @@ impl Views {
             app,
             port,
         };
-        if f.has_host() {
+        if self.overlap.watching() && f.has_host() {
             self.overlap.add(ex, src, dst, (r.src_port, r.dst_port), r.protocol, self.clock.now_ms);
         }
         self.count(&f, place, devices);

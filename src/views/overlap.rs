@@ -5,7 +5,8 @@
 //!
 //! The same flows are sampled at every exporter (one in [`SAMPLE_ONE_IN`] by a hash of the flow's
 //! addresses, ports and protocol, either direction), so a flow reported by two exporters meets
-//! itself in a small direct-mapped table of recent samples.
+//! itself in a small direct-mapped table of recent samples. Until a second exporter is heard
+//! nothing is hashed: one exporter cannot overlap with itself, and most homes have one.
 
 use std::hash::Hasher;
 use std::net::IpAddr;
@@ -37,6 +38,9 @@ pub struct Overlap {
     sampled: Vec<(AddrKey, u64)>,
     /// Flows sampled from both of a pair (the lower exporter first).
     both: Vec<((AddrKey, AddrKey), u64)>,
+    /// The first exporter heard, and whether another one has been since.
+    first: Option<AddrKey>,
+    several: bool,
 }
 
 /// Published with the snapshot, for the doctor.
@@ -49,11 +53,31 @@ pub struct OverlapSummary {
 
 impl Default for Overlap {
     fn default() -> Self {
-        Overlap { slots: vec![Sample::default(); SLOTS].into_boxed_slice(), sampled: Vec::new(), both: Vec::new() }
+        Overlap {
+            slots: vec![Sample::default(); SLOTS].into_boxed_slice(),
+            sampled: Vec::new(),
+            both: Vec::new(),
+            first: None,
+            several: false,
+        }
     }
 }
 
 impl Overlap {
+    /// An exporter's records follow (called when the exporter changes, not per record).
+    pub fn exporter(&mut self, ex: AddrKey) {
+        match self.first {
+            None => self.first = Some(ex),
+            Some(f) => self.several |= f != ex,
+        }
+    }
+
+    /// Flows are worth sampling: a second exporter has been heard.
+    #[inline(always)]
+    pub fn watching(&self) -> bool {
+        self.several
+    }
+
     /// Note a flow with a local host, as `ex` reported it.
     #[inline]
     pub fn add(
@@ -119,6 +143,12 @@ mod tests {
     fn the_same_flows_from_two_exporters_meet() {
         let mut o = Overlap::default();
         let (router, ap, other) = (k("192.168.1.1"), k("192.168.1.2"), k("192.168.1.3"));
+        o.exporter(router);
+        assert!(!o.watching(), "one exporter cannot overlap");
+        o.exporter(router);
+        assert!(!o.watching());
+        o.exporter(ap);
+        assert!(o.watching());
         for i in 0..4000u16 {
             let (host, remote) = (Some(k("192.168.1.10")), Some(k("203.0.113.5")));
             // The router reports each flow one way, the access point the other way round.
