@@ -148,7 +148,7 @@ log "running the page test in Chromium"
 FLOWPI_URL=$url FLOWPI_PASSWORD=$(cat "$tmp/archive/initial-password") FLOWPI_UDP=$udp_port FLOWPI_BIN=$bin \
   timeout 600 node --test ${PATTERN:+--test-name-pattern="$PATTERN"} --test-concurrency=1 --test-reporter=spec tests/browser/page.test.mjs
 log "screenshots in target/browser/"
-# The README's two screenshots are these; UPDATE_SCREENSHOTS=1 refreshes them.
+# The README's and docs' screenshots are these; UPDATE_SCREENSHOTS=1 refreshes them.
 if [[ ${UPDATE_SCREENSHOTS:-0} == 1 ]]; then
   cp target/browser/page.png tests/browser/screenshots/desktop.png
   cp target/browser/page-mobile.png tests/browser/screenshots/phone.png

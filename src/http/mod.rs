@@ -3,7 +3,7 @@
 //! before it is routed, and replies mapped to status codes.
 //!
 //! tiny_http, used before, gave each connection a thread with no timeouts and could be aborted by
-//! one request (it allocated a declared body length when draining it); see the README.
+//! one request (it allocated a declared body length when draining it); see docs/6-page-and-api.md.
 
 mod api;
 mod assets;
