@@ -24,7 +24,7 @@ pub fn load(files: &[PathBuf], port: Option<u16>) -> Result<Vec<Vec<u8>>, String
         let data = std::fs::read(f).map_err(|e| format!("{}: {e}", f.display()))?;
         if crate::pcap::is_pcap(&data) {
             let dgrams = crate::pcap::udp_payloads(&data).map_err(|e| format!("{}: {e}", f.display()))?;
-            out.extend(dgrams.into_iter().filter(|d| port.map_or(true, |p| d.dst.port() == p)).map(|d| d.payload));
+            out.extend(dgrams.into_iter().filter(|d| port.is_none_or(|p| d.dst.port() == p)).map(|d| d.payload));
         } else {
             out.extend(crate::pcap::split_raw(&data).into_iter().map(|d| d.to_vec()));
         }
@@ -40,7 +40,7 @@ pub fn run(args: &ReplayArgs) -> Result<u64, String> {
     }
     let bind: SocketAddr = if args.to.is_ipv4() { "0.0.0.0:0".parse().unwrap() } else { "[::]:0".parse().unwrap() };
     let sock = UdpSocket::bind(bind).map_err(|e| format!("bind: {e}"))?;
-    let gap = if args.rate > 0 { Duration::from_nanos(1_000_000_000 / args.rate) } else { Duration::ZERO };
+    let gap = 1_000_000_000u64.checked_div(args.rate).map_or(Duration::ZERO, Duration::from_nanos);
     let start = Instant::now();
     let mut sent = 0u64;
     for _ in 0..args.repeat.max(1) {

@@ -204,11 +204,11 @@ fn ipfix_withdrawal_variable_length_and_sequence_loss() {
 fn v9_sequence_counts_lost_datagrams_wrap_safe() {
     let mut h = Harness::new(Limits::default(), HashMap::new());
     let tmpl = set(0, &template(256, FLOW));
-    h.feed(&v9(u32::MAX - 1, 0, &[tmpl.clone()]));
-    h.feed(&v9(u32::MAX, 0, &[tmpl.clone()]));
-    h.feed(&v9(2, 0, &[tmpl.clone()])); // 0 and 1 missing, across the wrap
+    h.feed(&v9(u32::MAX - 1, 0, std::slice::from_ref(&tmpl)));
+    h.feed(&v9(u32::MAX, 0, std::slice::from_ref(&tmpl)));
+    h.feed(&v9(2, 0, std::slice::from_ref(&tmpl))); // 0 and 1 missing, across the wrap
     assert_eq!(stats::get(&h.stats.lost_datagrams), 2);
-    h.feed(&v9(2, 0, &[tmpl.clone()])); // a duplicate is not loss
+    h.feed(&v9(2, 0, std::slice::from_ref(&tmpl))); // a duplicate is not loss
     h.feed(&v9(1_000_000_000, 0, &[tmpl])); // a jump is an exporter restart, not loss
     assert_eq!(stats::get(&h.stats.lost_datagrams), 2);
 }

@@ -86,14 +86,13 @@ fn random_and_mutated_datagrams() {
                 }
             }
             1 => d.truncate(rng.below(d.len() + 1)),
-            2 => {
-                // a random 16-bit field (versions, counts, set ids, lengths) to a random value
-                if d.len() > 2 {
-                    let at = rng.below(d.len() - 1);
-                    let v = rng.next() as u16;
-                    d[at..at + 2].copy_from_slice(&v.to_be_bytes());
-                }
+            // a random 16-bit field (versions, counts, set ids, lengths) to a random value
+            2 if d.len() > 2 => {
+                let at = rng.below(d.len() - 1);
+                let v = rng.next() as u16;
+                d[at..at + 2].copy_from_slice(&v.to_be_bytes());
             }
+            2 => {}
             3 => {
                 // splice two datagrams
                 let other = &seeds[rng.below(seeds.len())];

@@ -607,8 +607,11 @@ fn routed(src: &str, dst: &str, input: u32, output: u32, bytes: u32) -> Vec<u8> 
     r
 }
 
+/// Per ifIndex, why the interfaces list takes it as the line (`wan_by`), if it does.
+type WanByIf = BTreeMap<u64, Option<String>>;
+
 /// `ifindex -> (wan_by)` of the interfaces list, and the WANs /api/status names.
-fn wan_of(d: &Daemon) -> (BTreeMap<u64, Option<String>>, Vec<(u64, String)>) {
+fn wan_of(d: &Daemon) -> (WanByIf, Vec<(u64, String)>) {
     let ifs = d.json("/api/interfaces");
     let rows = ifs
         .as_array()

@@ -142,7 +142,9 @@ impl Rrd {
                 let n = &*node;
                 let key = CStr::from_ptr(n.key).to_bytes();
                 if n.type_ == ffi::RD_I_CNT && key.starts_with(b"ds[") && key.ends_with(b"].minimal_heartbeat") {
-                    let v = n.value.u_cnt as u64;
+                    // c_ulong is 32 bits wide on armhf.
+                    #[allow(clippy::useless_conversion)]
+                    let v = u64::from(n.value.u_cnt);
                     beat = Some(beat.map_or(v, |b: u64| b.min(v)));
                 }
                 node = n.next;
@@ -220,7 +222,10 @@ impl Rrd {
                 ffi::rrd_freemem(names.cast());
             }
         }
-        Ok(Fetched { start: start as i64, step: step as u64, ds: n, values })
+        // time_t and c_ulong are 32 bits wide on armhf.
+        #[allow(clippy::useless_conversion)]
+        let (start, step) = (i64::from(start), u64::from(step));
+        Ok(Fetched { start, step, ds: n, values })
     }
 
     /// `rrdtool graphv - ARGS…`: the rendered image, in memory, and the lines `PRINT` made.

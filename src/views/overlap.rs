@@ -126,7 +126,7 @@ impl Overlap {
     pub fn summary(&self) -> OverlapSummary {
         let mut pairs: Vec<(IpAddr, IpAddr, u64)> =
             self.both.iter().map(|((a, b), n)| (IpAddr::from(*a), IpAddr::from(*b), *n)).collect();
-        pairs.sort_by(|x, y| y.2.cmp(&x.2));
+        pairs.sort_by_key(|p| std::cmp::Reverse(p.2));
         OverlapSummary { sampled: self.sampled.iter().map(|(k, n)| (IpAddr::from(*k), *n)).collect(), pairs }
     }
 }
