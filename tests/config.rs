@@ -26,57 +26,60 @@ fn shipped_config_passes_and_equals_the_defaults() {
     assert_eq!(format!("{shipped:?}"), format!("{:?}", Config::defaults()));
 }
 
-#[test]
-fn shipped_config_lists_every_key() {
-    let text = std::fs::read_to_string("etc/flowpi.toml").unwrap();
-    for key in [
-        "[collector]",
-        "listen =",
-        "receive_buffer =",
-        "max_exporters =",
-        "max_templates_per_exporter =",
-        "max_fields_per_template =",
-        "pending_sets =",
-        "pending_timeout =",
-        "max_domains_per_exporter =",
-        "max_template_bytes_per_exporter =",
-        "max_template_bytes =",
-        "max_interface_name_bytes_per_exporter =",
-        "state_write_budget =",
-        "[[exporter]]",
-        "sampling_rate =",
-        "interfaces =",
-        "[network]",
-        "local =",
-        "[archive]",
-        "dir =",
-        "step =",
-        "max_hosts =",
-        "max_interfaces =",
-        "host_idle =",
-        "retention =",
-        "max_disk_mb =",
-        "[applications]",
-        "[peers]",
-        "max_per_host =",
-        "[conversations]",
-        "[ports]",
-        "[http]",
-        "threads =",
-        "[log]",
-        "level =",
-        "[doctor]",
-        "silent_after =",
-        "max_prefixes =",
-        "[names]",
-        "reverse_dns =",
-        "resolver =",
-        "negative_ttl =",
-        "timeout =",
-        "[[host]]",
-    ] {
-        assert!(text.contains(key), "etc/flowpi.toml does not show {key}");
+/// Every (section, key) the configuration reader asks for, read from its source: each
+/// `self.section(&mut root, "S")` or `Table::new("S", …)` opens a section, each
+/// `self.get(&mut t, "K")` reads a key of it. (A stopgap until the keys have one table.)
+fn keys_read() -> Vec<(String, String)> {
+    let src = std::fs::read_to_string("src/config.rs").unwrap();
+    let quoted = |s: &str, after: &str| -> Vec<String> {
+        s.match_indices(after).filter_map(|(i, _)| s[i + after.len()..].split('"').next().map(str::to_string)).collect()
+    };
+    let mut section = String::new();
+    let mut keys = Vec::new();
+    for line in src.lines() {
+        if let Some(s) = quoted(line, "section(&mut root, \"").into_iter().next() {
+            section = format!("[{s}]");
+        }
+        if let Some(s) = quoted(line, "Table::new(\"").into_iter().next() {
+            section = format!("[[{s}]]");
+        }
+        for k in quoted(line, "get(&mut t, \"") {
+            keys.push((section.clone(), k));
+        }
     }
+    keys
+}
+
+#[test]
+fn shipped_config_shows_every_key_in_its_section() {
+    let keys = keys_read();
+    // The reader's sections and keys were found (the parse above is not silently empty).
+    assert!(keys.len() > 60, "{keys:?}");
+    for want in [("[collector]", "allow"), ("[time]", "zone"), ("[history]", "recent"), ("[[host]]", "mac")] {
+        assert!(keys.contains(&(want.0.into(), want.1.into())), "{want:?} not found in {keys:?}");
+    }
+    // Each section of the shipped file, as written or commented out: its lines up to the next.
+    let text = std::fs::read_to_string("etc/flowpi.toml").unwrap();
+    let mut sections: Vec<(String, Vec<String>)> = Vec::new();
+    for line in text.lines() {
+        let bare = line.trim_start_matches('#').trim();
+        if bare.starts_with('[') && bare.ends_with(']') && !bare.contains('=') {
+            sections.push((bare.to_string(), Vec::new()));
+        } else if let Some((_, lines)) = sections.last_mut() {
+            lines.push(bare.to_string());
+        }
+    }
+    let mut missing = Vec::new();
+    for (section, key) in &keys {
+        let shown = sections
+            .iter()
+            .filter(|(s, _)| s == section)
+            .any(|(_, lines)| lines.iter().any(|l| l.split_once('=').is_some_and(|(k, _)| k.trim() == key)));
+        if !shown {
+            missing.push(format!("{section} {key}"));
+        }
+    }
+    assert!(missing.is_empty(), "etc/flowpi.toml does not show: {missing:?}");
 }
 
 #[test]
@@ -105,21 +108,6 @@ fn invalid_examples_give_the_expected_messages() {
         seen += 1;
     }
     assert!(seen >= 10);
-}
-
-#[test]
-fn every_problem_at_once() {
-    let (_, _, stderr) = check(Path::new("tests/configs/invalid/many_problems.toml"));
-    assert_eq!(stderr.lines().count(), 11, "{stderr}");
-}
-
-#[test]
-fn unknown_keys_and_wrong_types_all_at_once() {
-    // Several sections, several of each kind: serde alone would have stopped at the first.
-    let (_, _, stderr) = check(Path::new("tests/configs/invalid/unknown_keys_and_types.toml"));
-    assert_eq!(stderr.matches(": unknown key `").count(), 7, "{stderr}");
-    assert_eq!(stderr.matches(": invalid type: ").count(), 13, "{stderr}");
-    assert_eq!(stderr.lines().count(), 23, "{stderr}");
 }
 
 /// `flowpi check-config --config PATH` that must finish within a few seconds.
