@@ -12,7 +12,7 @@ use std::hash::Hasher;
 use std::net::IpAddr;
 
 use super::AddrKey;
-use crate::fxhash::FxHasher;
+use rustc_hash::FxHasher;
 
 /// One flow in this many is sampled: 6 % of a flow's records cost a table write.
 const SAMPLE_SHIFT: u32 = 4;
