@@ -97,12 +97,12 @@ impl Devices {
         self.on
     }
 
-    /// The device a local address counts for.
+    /// The device a local address counts for (the address itself while nothing is [`on`]:
+    /// callers ask `on` first, once per record).
+    ///
+    /// [`on`]: Devices::on
     #[inline]
     pub fn key(&mut self, a: AddrKey, now_ms: i64) -> AddrKey {
-        if !self.on {
-            return a;
-        }
         if let Some(m) = self.members.get_mut(&a) {
             m.seen = now_ms;
             return m.key;
