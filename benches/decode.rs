@@ -78,7 +78,7 @@ fn run(name: &str, dgrams: &[Vec<u8>], secs: f64) {
             }
         }
         let rate = records as f64 / start.elapsed().as_secs_f64();
-        println!("{name:16} {:>8.2} M records/s", rate / 1e6);
+        println!("{name:16} {:>8.2} M records/s ({records} records)", rate / 1e6);
     }
 }
 
