@@ -13,6 +13,7 @@ pub mod config;
 pub mod decode;
 pub mod doctor;
 pub mod file;
+pub mod fxhash;
 pub mod history;
 pub mod http;
 pub mod journal;

@@ -40,7 +40,7 @@
 
 use std::hash::{BuildHasher, Hash};
 
-use rustc_hash::FxBuildHasher as FxBuild;
+use crate::fxhash::FxBuild;
 
 /// An index position that holds no key.
 const EMPTY: u32 = u32::MAX;
@@ -125,7 +125,7 @@ impl<K: Copy + Eq + Hash + Default> Tables<K> {
             meta: Vec::new(),
             evictions: 0,
             scratch: Vec::with_capacity(k),
-            hasher: FxBuild,
+            hasher: FxBuild::default(),
         }
     }
 

@@ -13,9 +13,9 @@ use serde::{Deserialize, Serialize};
 
 use super::fields::Field;
 use super::template::{heap_block, map_slot, Ctx, Template, TemplateError, TemplateSpec, Values};
+use crate::fxhash::FxBuild;
 use crate::net::normalize;
 use crate::stats::{self, Stats};
-use rustc_hash::FxBuildHasher as FxBuild;
 
 /// The bounds of the store (each a config key under [collector]).
 #[derive(Clone, Debug)]
@@ -411,7 +411,7 @@ pub(super) struct Store {
 impl Store {
     pub(super) fn new(limits: Limits, overrides: HashMap<IpAddr, ExporterOverride>, stats: Arc<Stats>) -> Store {
         Store {
-            exporters: HashMap::with_capacity_and_hasher(limits.max_exporters, FxBuild),
+            exporters: HashMap::with_capacity_and_hasher(limits.max_exporters, FxBuild::default()),
             domains: HashMap::default(),
             pending: VecDeque::with_capacity(limits.pending_sets),
             pending_bytes: 0,

@@ -12,7 +12,7 @@ use std::net::IpAddr;
 
 use super::AddrKey;
 use crate::config::DeviceConfig;
-use rustc_hash::FxBuildHasher as FxBuild;
+use crate::fxhash::FxBuild;
 
 /// More IPv4 addresses than this behind one MAC is a router (another router's LAN behind it,
 /// or a bridge), not a device: its addresses count each on their own again. A device that changes

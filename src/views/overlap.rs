@@ -12,7 +12,7 @@ use std::hash::Hasher;
 use std::net::IpAddr;
 
 use super::AddrKey;
-use rustc_hash::FxHasher;
+use crate::fxhash::FxHasher;
 
 /// One flow in this many is sampled: 6 % of a flow's records cost a table write.
 const SAMPLE_SHIFT: u32 = 4;

@@ -8,8 +8,8 @@ use std::hash::Hash;
 use std::sync::atomic::AtomicU64;
 
 use super::{Clock, Counts};
+use crate::fxhash::FxBuild;
 use crate::stats;
-use rustc_hash::FxBuildHasher as FxBuild;
 
 /// Where a key sits in a table's cache of recent rows (any value; the table reduces it).
 pub trait CacheSlot {
@@ -73,7 +73,7 @@ impl<K: Hash + Eq + Copy + CacheSlot> Table<K> {
     pub fn new(max: usize, open: usize, idle: Option<i64>) -> Self {
         // Sized once: the table never holds more than `max` keys, so it never reallocates.
         Table {
-            index: HashMap::with_capacity_and_hasher(max, FxBuild),
+            index: HashMap::with_capacity_and_hasher(max, FxBuild::default()),
             keys: Vec::with_capacity(max),
             base: vec![Counts::default(); max + 1],
             buckets: vec![Counts::default(); (max + 1) * open],
